@@ -1,0 +1,58 @@
+"""LineMES application factory: config → extensions → logging → errors → views/APIs → CLI."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+import config as config_module
+
+from . import database
+from .extensions import csrf, db, migrate
+
+
+def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR),
+                template_folder="templates", static_folder="static")
+    app.config.from_object(config_module.get_config())
+    if overrides:
+        app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalise_database_url(
+        app.config.get("SQLALCHEMY_DATABASE_URI"))
+    if not app.config.get("SECRET_KEY") and app.config["MES_ENV"] == "dev":
+        app.config["SECRET_KEY"] = config_module.dev_secret_key()
+    config_module.validate_config(app.config)
+    app.json.sort_keys = False
+
+    from .logging_setup import configure_logging
+    configure_logging(app)
+    database.configure(app.config["MES_SQLITE_BUSY_TIMEOUT_MS"])
+
+    from . import models  # noqa: F401  (every table on the shared metadata)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+
+    with app.app_context():
+        appbuilder = AppBuilder(update_perms=False)
+        appbuilder.init_app(app, db.session)
+        from .views import register_views
+        from .api import register_apis
+        register_views(appbuilder)
+        register_apis(appbuilder)
+
+    from .errors import register_error_handlers
+    from .request_hooks import register_request_hooks
+    from .cli import register_cli
+    from .health import register_health
+    register_health(app)
+    register_error_handlers(app)
+    register_request_hooks(app)
+    register_cli(app)
+
+    from .security.auth import ambient_actor_provider
+    from .services.context import set_actor_provider
+    set_actor_provider(ambient_actor_provider)
+    return app

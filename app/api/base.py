@@ -1,0 +1,189 @@
+"""API conventions (spec 03_api): the `{"data": …}` / `{"error": {code, message, details}}` envelopes,
+authentication and permission checks for domain endpoints, and the master-data ModelRestApi base.
+
+Views and APIs stay thin: parse → call one service → respond. Every `/api` error, including the ones
+Flask-AppBuilder and flask-jwt-extended produce themselves, leaves through `error_response`.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable, Optional
+
+from flask import g, jsonify, make_response, request
+from flask_appbuilder.api import BaseApi, ModelRestApi
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import BadRequest
+
+from ..extensions import db
+from ..security.auth import authenticate
+from ..services import audit as audit_service
+from ..services import master_data
+from ..services.actor import Actor
+from ..services.context import ambient_actor
+from ..services.errors import CATALOGUE, DomainError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(code: str, message: str | None = None, details: dict | None = None,
+                   status: int | None = None):
+    entry = CATALOGUE[code]
+    body = {"error": {"code": code, "message": message or entry.message, "details": details or {}}}
+    response = make_response(jsonify(body), status or entry.status)
+    g.mes_error_code = code
+    return response
+
+
+def domain_error_response(error: DomainError):
+    return error_response(error.code, error.message, error.details,
+                          error.http_status(request.view_args))
+
+
+def ok(data: Any, status: int = 200, meta: dict | None = None):
+    body: dict[str, Any] = {"data": data}
+    if meta is not None:
+        body["meta"] = meta
+    return make_response(jsonify(body), status)
+
+
+def _validation_details(message: Any) -> dict:
+    if isinstance(message, dict):
+        return {"fields": message}
+    return {"reason": str(message)} if message else {}
+
+
+class EnvelopeResponses:
+    """Flask-AppBuilder's response helpers, answering in our error envelope."""
+
+    def response_400(self, message: Any = None):
+        return error_response("VALIDATION_ERROR", "The request is not valid.", _validation_details(message))
+
+    def response_422(self, message: Any = None):
+        return error_response("VALIDATION_ERROR", "The request is not valid.", _validation_details(message))
+
+    def response_401(self):
+        return error_response(getattr(g, "login_error_code", None) or "UNAUTHORIZED")
+
+    def response_403(self):
+        return error_response("FORBIDDEN")
+
+    def response_404(self):
+        return error_response("NOT_FOUND", "No such record.")
+
+    def response_500(self, message: Any = None):
+        return error_response("INTERNAL_ERROR")
+
+
+def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
+    """Parse the JSON body with a marshmallow schema; a malformed body or unknown keys →
+    VALIDATION_ERROR 422 listing the fields."""
+    try:
+        payload = request.get_json(force=False, silent=False)
+    except BadRequest:
+        raise DomainError("VALIDATION_ERROR", "The body is not valid JSON.", {"reason": "malformed JSON"})
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise DomainError("VALIDATION_ERROR", "The body must be a JSON object.")
+    try:
+        return schema.load(payload, partial=partial, unknown=unknown)
+    except ValidationError as err:
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", {"fields": err.messages})
+
+
+def requires(*permissions: str, any_of: bool = False) -> Callable:
+    """Authenticate (API key, JWT or session cookie + CSRF) and check domain permissions with the
+    cached permission set; DomainErrors and crashes become envelopes. `any_of`: one is enough."""
+
+    def decorator(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(self, *args, **kwargs):
+            try:
+                actor = authenticate()
+                checks = [actor.can(p) for p in permissions]
+                allowed = any(checks) if any_of else all(checks)
+                if permissions and not allowed:
+                    raise DomainError("FORBIDDEN", "You do not have the permission "
+                                      + (" or ".join(permissions) if any_of else ", ".join(permissions)) + ".")
+                return f(self, *args, actor=actor, **kwargs)
+            except DomainError as error:
+                return domain_error_response(error)
+            except Exception:  # never a stack trace to the client
+                log.exception("unhandled error in %s", request.path)
+                db.session.rollback()
+                return error_response("INTERNAL_ERROR")
+
+        wrapper._mes_permissions = permissions  # read by the permission-matrix test
+        return wrapper
+
+    return decorator
+
+
+class MesBaseApi(EnvelopeResponses, BaseApi):
+    """Base of domain APIs (routes under /api/v1/...)."""
+
+    version = "v1"
+    csrf_exempt = True  # CSRF is enforced for cookie-authenticated calls in app/security/auth.py
+
+
+READ_WRITE_METHODS = {
+    "get": "read", "get_list": "read", "info": "read",
+    "post": "write", "put": "write", "delete": "write",
+}
+
+
+class MesModelRestApi(EnvelopeResponses, ModelRestApi):
+    """Master-data REST API: FAB's ModelRestApi, permission-checked with the resource's shared
+    read/write pair, validated by the master-data service (never a 500 or raw SQL), audited by the
+    session hook."""
+
+    version = "v1"
+    allow_browser_login = True
+    method_permission_name = READ_WRITE_METHODS
+    page_size = 50
+
+    def pre_add(self, item) -> None:
+        master_data.validate_save(item, is_new=True)
+
+    def pre_update(self, item) -> None:
+        master_data.validate_save(item, is_new=False)
+
+    def pre_delete(self, item) -> None:
+        master_data.validate_delete(item)
+
+    def _guarded(self, action: str, item_key: Optional[str], call: Callable[[], Any]):
+        try:
+            return call()
+        except DomainError as error:
+            db.session.rollback()
+            audit_service.record_failure(ambient_actor(), action, self.audit_entity, item_key, error)
+            return domain_error_response(error)
+        except IntegrityError:
+            db.session.rollback()
+            return error_response("VALIDATION_ERROR", "The change conflicts with existing data.",
+                                  {"reason": "a unique or reference rule of the database refused it"})
+
+    @property
+    def audit_entity(self) -> str:
+        return master_data.entity_name(self.datamodel.obj)
+
+    def post_headless(self):
+        body = request.get_json(silent=True)
+        key = body.get("code") if isinstance(body, dict) else None
+        return self._guarded(f"{self.audit_entity}_CREATE", key, super().post_headless)
+
+    def put_headless(self, pk):
+        return self._guarded(f"{self.audit_entity}_UPDATE", str(pk), lambda: super(MesModelRestApi, self).put_headless(pk))
+
+    def delete_headless(self, pk):
+        return self._guarded(f"{self.audit_entity}_DELETE", str(pk), lambda: super(MesModelRestApi, self).delete_headless(pk))
+
+
+def current_actor() -> Actor:
+    return authenticate()
+
+
+__all__ = ["MesBaseApi", "MesModelRestApi", "requires", "ok", "error_response", "load_json",
+           "domain_error_response", "EXCLUDE", "RAISE"]

@@ -1,0 +1,122 @@
+"""Master-data REST APIs (Flask-AppBuilder ModelRestApi: `result`/`count` shape, rison filters,
+snake_case fields), sharing the read/write permission pair with the console screens."""
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from ..models import (
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
+    StationGroup,
+)
+from .base import MesModelRestApi
+
+
+class ProductApi(MesModelRestApi):
+    resource_name = "products"
+    class_permission_name = "Product"
+    datamodel = SQLAInterface(Product)
+    list_columns = ["id", "code", "name", "process_type", "description", "is_active"]
+    show_columns = list_columns + ["bom_items.id", "bom_items.qty_per", "created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "process_type", "description", "is_active"]
+    order_columns = ["code", "name", "process_type"]
+    search_columns = ["code", "name", "process_type", "is_active"]
+
+
+class MaterialApi(MesModelRestApi):
+    resource_name = "materials"
+    class_permission_name = "Material"
+    datamodel = SQLAInterface(Material)
+    list_columns = ["id", "code", "name", "category", "uom", "model", "msl", "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
+    search_columns = ["code", "name", "category", "is_active"]
+
+
+class BomItemApi(MesModelRestApi):
+    resource_name = "bom-items"
+    class_permission_name = "BomItem"
+    datamodel = SQLAInterface(BomItem)
+    list_columns = ["id", "product.id", "product.code", "material.id", "material.code", "qty_per",
+                    "ref_designators"]
+    show_columns = list_columns
+    add_columns = edit_columns = ["product", "material", "qty_per", "ref_designators"]
+    search_columns = ["product", "material"]
+
+
+class MaterialLotApi(MesModelRestApi):
+    resource_name = "material-lots"
+    class_permission_name = "MaterialLot"
+    datamodel = SQLAInterface(MaterialLot)
+    list_columns = ["id", "material.id", "material.code", "lot_no", "supplier", "date_code", "qty",
+                    "iqc_result", "iqc_date"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["material", "lot_no", "supplier", "date_code", "qty", "iqc_result", "iqc_date"]
+    search_columns = ["material", "lot_no", "iqc_result"]
+
+
+class LineApi(MesModelRestApi):
+    resource_name = "lines"
+    class_permission_name = "Line"
+    datamodel = SQLAInterface(Line)
+    list_columns = ["id", "code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    search_columns = ["code", "name", "process_type", "is_active"]
+
+
+class StationGroupApi(MesModelRestApi):
+    resource_name = "station-groups"
+    class_permission_name = "StationGroup"
+    datamodel = SQLAInterface(StationGroup)
+    list_columns = ["id", "code", "name", "description"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "description"]
+    search_columns = ["code", "name"]
+
+
+class StationApi(MesModelRestApi):
+    resource_name = "stations"
+    class_permission_name = "Station"
+    datamodel = SQLAInterface(Station)
+    list_columns = ["id", "code", "name", "line.id", "line.code", "group.id", "group.code",
+                    "station_type", "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "line", "group", "station_type", "is_active"]
+    search_columns = ["code", "name", "line", "group", "station_type", "is_active"]
+
+
+class OperationApi(MesModelRestApi):
+    resource_name = "operations"
+    class_permission_name = "Operation"
+    datamodel = SQLAInterface(Operation)
+    list_columns = ["id", "code", "name", "default_station_type", "is_key_quality", "consumes_material",
+                    "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "default_station_type", "is_key_quality",
+                                  "consumes_material", "is_active"]
+    search_columns = ["code", "name", "is_key_quality", "consumes_material", "is_active"]
+
+
+class EquipmentApi(MesModelRestApi):
+    resource_name = "equipment"
+    class_permission_name = "Equipment"
+    datamodel = SQLAInterface(Equipment)
+    list_columns = ["id", "code", "name", "station.id", "station.code", "status", "source",
+                    "status_changed_at", "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "station", "status", "source", "is_active"]
+    search_columns = ["code", "name", "station", "status", "is_active"]
+
+
+class DefectCodeApi(MesModelRestApi):
+    resource_name = "defect-codes"
+    class_permission_name = "DefectCode"
+    datamodel = SQLAInterface(DefectCode)
+    list_columns = ["id", "code", "name", "category", "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    add_columns = edit_columns = ["code", "name", "category", "is_active"]
+    search_columns = ["code", "name", "category", "is_active"]
+
+
+MASTER_DATA_APIS = [ProductApi, MaterialApi, BomItemApi, MaterialLotApi, LineApi, StationGroupApi,
+                    StationApi, OperationApi, EquipmentApi, DefectCodeApi]

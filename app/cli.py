@@ -1,0 +1,122 @@
+"""`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .services import users as user_service
+from .services.actor import SYSTEM
+from .services.errors import DomainError
+
+mes = AppGroup("mes", help="LineMES administration commands.")
+
+
+def _fail(error: DomainError) -> None:
+    click.secho(f"Error {error.code}: {error.message}", fg="red", err=True)
+    if error.details:
+        click.echo(f"  details: {error.details}", err=True)
+    sys.exit(1)
+
+
+@mes.command("sync-roles")
+def sync_roles_command():
+    """Create all permissions and reset the preset roles to the catalogue (idempotent)."""
+    from .security.sync import sync_roles
+    counts = sync_roles()
+    for role, n in counts.items():
+        click.echo(f"  {role:<12} {n:>4} permissions")
+    click.echo("Roles and permissions are in sync.")
+
+
+@mes.command("seed")
+@click.option("--demo", is_flag=True, help="Also load the demo users and master data.")
+def seed_command(demo: bool):
+    """Roles, permissions and the admin account; with --demo the demo data set. Idempotent."""
+    from seed.loader import DEMO_PASSWORD, seed_base, seed_demo
+    try:
+        report = seed_demo() if demo else seed_base()
+    except DomainError as error:
+        _fail(error)
+        return
+    if report.created:
+        for kind, keys in report.created.items():
+            click.echo(f"  created {len(keys):>3} {kind}")
+    else:
+        click.echo("  nothing to create (already seeded)")
+    if report.admin_password:
+        click.secho(f"  admin password (shown once): {report.admin_password}", fg="yellow")
+    if demo:
+        click.echo(f"  demo users: planner engineer quality leader material operator operator2 manager "
+                   f"— password {DEMO_PASSWORD}")
+
+
+@mes.command("create-user")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="Role name (repeatable).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--email", default=None)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--line", "lines", multiple=True, help="Line binding (repeatable).")
+@click.option("--station", "stations", multiple=True, help="Station binding (repeatable).")
+def create_user_command(username, roles, password, email, first_name, last_name, lines, stations):
+    """Create a user (the password policy applies)."""
+    try:
+        user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
+            username=username, password=password, roles=roles, email=email, first_name=first_name,
+            last_name=last_name, lines=lines, stations=stations))
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"User {username} created with roles {', '.join(roles)}.")
+
+
+@mes.command("create-api-key")
+@click.argument("username")
+@click.option("--name", default="default", help="A label for the key.")
+def create_api_key_command(username, name):
+    """Create an API key for USER and print it once (it is stored hashed)."""
+    try:
+        result = user_service.create_api_key(actor=SYSTEM, username=username, name=name)
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo("API key (shown once, store it now):")
+    click.secho(result["key"], fg="green")
+
+
+@mes.command("check")
+def check_command():
+    """Configuration, database reachability, migration head and disk space."""
+    from .health import database_status
+    ok = True
+    cfg = current_app.config
+    click.echo(f"  environment   {cfg['MES_ENV']}")
+    click.echo(f"  database      {_safe_url(cfg['SQLALCHEMY_DATABASE_URI'])}")
+    status = database_status()
+    click.echo(f"  reachable     {status['db']}")
+    click.echo(f"  migration     {status.get('migration')} (head {status.get('head')})")
+    ok = ok and status["db"] == "ok" and status.get("migration") == status.get("head")
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri[len("sqlite:///"):]).parent
+        free = shutil.disk_usage(folder if folder.exists() else Path.cwd()).free / 2**30
+        click.echo(f"  disk free     {free:.1f} GiB in {folder}")
+        ok = ok and free > 1
+    click.secho("OK" if ok else "PROBLEMS FOUND", fg="green" if ok else "red")
+    sys.exit(0 if ok else 1)
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(mes)

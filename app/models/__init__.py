@@ -1,0 +1,8 @@
+"""All models, imported once so Alembic and the app see the same metadata."""
+from .base import Model, metadata  # noqa: F401  (sets the naming convention first)
+from .master import (  # noqa: F401
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
+    StationGroup,
+)
+from .audit import AuditEvent  # noqa: F401
+from .security import MesUser, RoleScope, SecurityVersion, user_line_binding, user_station_binding  # noqa: F401

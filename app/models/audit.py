@@ -1,0 +1,50 @@
+"""AuditEvent (spec 01_domain_model §6): append-only, enforced by the ORM guard below and by a
+database trigger created in the migrations (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Index, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import IdMixin, JSONType, Model, UTCDateTime, utcnow
+
+ACTOR_TYPES = ("USER", "SYSTEM", "INTEGRATION")
+
+
+class AuditEvent(IdMixin, Model):
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_key"),
+        Index("ix_audit_event_actor_at", "actor_id", "at"),
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
+    actor_id: Mapped[Optional[int]] = mapped_column(Integer)  # no FK: the trail outlives users
+    actor_username: Mapped[str] = mapped_column(String(128), nullable=False)
+    actor_roles: Mapped[Optional[str]] = mapped_column(String(512))
+    actor_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    entity_type: Mapped[Optional[str]] = mapped_column(String(64))
+    entity_key: Mapped[Optional[str]] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    error_code: Mapped[Optional[str]] = mapped_column(String(64))
+    diff: Mapped[Optional[dict]] = mapped_column(JSONType)
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    payload: Mapped[Optional[dict]] = mapped_column(JSONType)
+    request_id: Mapped[Optional[str]] = mapped_column(String(64))
+    ip: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class AuditAppendOnlyError(RuntimeError):
+    pass
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _no_update(mapper, connection, target):  # pragma: no cover - guard
+    raise AuditAppendOnlyError("audit events are append-only")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _no_delete(mapper, connection, target):  # pragma: no cover - guard
+    raise AuditAppendOnlyError("audit events are append-only")

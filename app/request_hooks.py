@@ -1,0 +1,73 @@
+"""Per-request plumbing: request id in and out, client address, access log line, CSRF for
+cookie-authenticated API calls, and a guard against pathological rison queries."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import prison
+from flask import Flask, g, request
+
+from .security.auth import enforce_api_csrf
+from .services.context import client_ip_var, request_id_var
+from .services.errors import DomainError
+
+access_log = logging.getLogger("mes.access")
+_RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start():
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if _RID_OK.match(incoming) else uuid.uuid4().hex
+        g.request_id = rid
+        g.request_started = time.perf_counter()
+        g.rid_token = request_id_var.set(rid)
+        g.ip_token = client_ip_var.set(request.remote_addr)
+
+    @app.before_request
+    def _api_guards():
+        if not request.path.startswith("/api/"):
+            return
+        q = request.args.get("q")
+        if q:
+            try:
+                prison.loads(q)
+            except RecursionError:
+                raise DomainError("VALIDATION_ERROR", "The query parameter q is nested too deeply.",
+                                  {"fields": {"q": "not a valid rison value"}}) from None
+            except Exception:
+                pass  # FAB answers its own parse errors (in our envelope)
+        enforce_api_csrf()
+
+    @app.after_request
+    def _finish(response):
+        rid = g.get("request_id")
+        if rid:
+            response.headers["X-Request-ID"] = rid
+        started = g.get("request_started")
+        if started is not None and not request.path.startswith("/static/"):
+            actor = g.get("mes_actor")
+            user = actor.username if actor else None
+            if user is None:
+                current = g.get("user")
+                user = getattr(current, "username", None) if current is not None else None
+            access_log.info(
+                "%s %s %s", request.method, request.path, response.status_code,
+                extra={"method": request.method, "path": request.path, "status": response.status_code,
+                       "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                       "user": user, "error_code": g.get("mes_error_code"), "ip": request.remote_addr},
+            )
+        return response
+
+    @app.teardown_request
+    def _reset(_exc):
+        token = g.pop("rid_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+        token = g.pop("ip_token", None)
+        if token is not None:
+            client_ip_var.reset(token)

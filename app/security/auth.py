@@ -1,0 +1,96 @@
+"""Who is calling: API key (integration), JWT bearer token, or the console's session cookie.
+
+`authenticate()` resolves the caller once per request into a cached `Actor` (security/actors.py).
+CSRF is enforced for every cookie-authenticated, state-changing `/api` call; token and API-key
+clients (which send an Authorization header) are not subject to it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import current_app, g, has_request_context, request, session
+from flask_jwt_extended import decode_token
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from ..extensions import csrf
+from ..services.actor import Actor
+from ..services.errors import DomainError
+from . import actors
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _bearer_token() -> Optional[str]:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    return header[7:].strip() or None
+
+
+def _is_api_key(token: str) -> bool:
+    return any(token.startswith(p) for p in current_app.config.get("FAB_API_KEY_PREFIXES", ["sst_"]))
+
+
+def authenticate() -> Actor:
+    """The calling actor, or DomainError UNAUTHORIZED."""
+    cached = g.get("mes_actor")
+    if cached is not None:
+        return cached
+    token = _bearer_token()
+    actor: Optional[Actor] = None
+    if token is not None:
+        if _is_api_key(token):
+            user_id = actors.user_id_for_api_key(token)
+            if user_id is None:
+                raise DomainError("UNAUTHORIZED", "The API key is invalid, revoked or expired.")
+            actor = actors.actor_for_user(user_id, via_api_key=True)
+        else:
+            try:
+                claims = decode_token(token)
+            except Exception:
+                raise DomainError("UNAUTHORIZED", "The access token is invalid or expired; log in again.")
+            if claims.get("type") != "access":
+                raise DomainError("UNAUTHORIZED", "Use an access token (not a refresh token).")
+            actor = actors.actor_for_user(int(claims["sub"]))
+    elif session.get("_user_id") is not None and current_user.is_authenticated:
+        actor = actors.actor_for_user(int(current_user.id))
+    if actor is None:
+        raise DomainError("UNAUTHORIZED")
+    g.mes_actor = actor
+    return actor
+
+
+def ambient_actor_provider() -> Optional[Actor]:
+    """The actor of the current request for audit hooks (None outside a request or when anonymous)."""
+    if not has_request_context():
+        return None
+    cached = g.get("mes_actor")
+    if cached is not None:
+        return cached
+    try:
+        if g.get("_api_key_user") and g.get("user") is not None:
+            return actors.actor_for_user(int(g.user.id), via_api_key=True)
+        if current_user and current_user.is_authenticated:
+            return actors.actor_for_user(int(current_user.id))
+        from flask_jwt_extended import current_user as jwt_user
+        if jwt_user:
+            return actors.actor_for_user(int(jwt_user.id))
+    except Exception:  # no credentials in this request
+        return None
+    return None
+
+
+def enforce_api_csrf() -> None:
+    """before_request: cookie-authenticated, state-changing API calls need the CSRF token
+    (header `X-CSRFToken`), exactly like console forms."""
+    if not request.path.startswith("/api/") or request.method in SAFE_METHODS:
+        return
+    if "Authorization" in request.headers:
+        return
+    if session.get("_user_id") is None:
+        return
+    try:
+        csrf.protect()
+    except CSRFError as exc:
+        raise DomainError("CSRF_FAILED", f"CSRF check failed: {exc.description}") from None

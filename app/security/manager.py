@@ -1,0 +1,132 @@
+"""LineMES SecurityManager: FAB's SQLA manager with our user model, cached permission checks,
+cached API keys, login lockout, login rate limits and audited logins."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import current_app, g, request
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_login import current_user
+
+from ..api.base import EnvelopeResponses
+from ..models import MesUser
+from ..services import audit
+from ..services.actor import Actor
+from . import actors
+from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
+
+
+class MesSecurityApi(EnvelopeResponses, SecurityApi):
+    """`POST /api/v1/security/login` and `/refresh`, answering errors in our envelope."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MesSecurityManager(SecurityManager):
+    user_model = MesUser
+    userdbmodelview = MesUserDBModelView
+    authdbview = MesAuthDBView
+    security_api = MesSecurityApi
+
+    # -- views --------------------------------------------------------------------------------
+    def register_views(self) -> None:
+        super().register_views()
+        if not current_app.config.get("FAB_ADD_SECURITY_VIEWS", True):
+            return
+        # FAB limits only the form login; the API login gets the same per-address limit.
+        if self.is_auth_limited:
+            api = next(v for v in self.appbuilder.baseviews if isinstance(v, self.security_api))
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(api.blueprint)
+        self.appbuilder.add_view(RoleScopeModelView, "Role Scopes", icon="fa-sitemap",
+                                 category="Security")
+        self.appbuilder.add_view(ApiKeyModelView, "API Keys", icon="fa-key", category="Security")
+
+    # -- permission checks through the per-process cache ----------------------------------------
+    def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
+        principal = actors.principal_for_user(user.id, via_api_key=bool(g.get("_api_key_user")))
+        if principal is None:
+            return False
+        return principal.actor.is_admin or (permission_name, view_name) in principal.fab_pairs
+
+    def get_user_menu_access(self, menu_names: list[str] | None = None) -> set[str]:
+        if not current_user.is_authenticated:
+            return set()
+        principal = actors.principal_for_user(current_user.id)
+        if principal is None:
+            return set()
+        names = set(menu_names or [])
+        if principal.actor.is_admin:
+            return names
+        return {view for perm, view in principal.fab_pairs if perm == "menu_access" and view in names}
+
+    def validate_api_key(self, api_key_string: str):
+        user_id = actors.user_id_for_api_key(api_key_string)
+        if user_id is None:
+            return None
+        user = self.get_user_by_id(user_id)
+        g.user = user
+        g._api_key_user = True
+        return user
+
+    def validate_api_key_uncached(self, api_key_string: str):
+        return super().validate_api_key(api_key_string)
+
+    # -- login: lockout and audit ---------------------------------------------------------------
+    def is_locked(self, user: MesUser) -> bool:
+        limit = current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)
+        minutes = current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)
+        if (user.fail_login_count or 0) < limit or user.last_failed_login_at is None:
+            return False
+        return user.last_failed_login_at > _utcnow() - timedelta(minutes=minutes)
+
+    def auth_user_db(self, username, password):
+        user = self.find_user(username=username) if username else None
+        if user is None and username:
+            user = self.find_user(email=username)
+        if user is not None and user.is_active and self.is_locked(user):
+            g.login_error_code = "ACCOUNT_LOCKED"
+            audit.record_standalone(_login_actor(user), "LOGIN_FAILED", "USER", user.username,
+                                    status="FAIL", error_code="ACCOUNT_LOCKED")
+            return None
+        result = super().auth_user_db(username, password)
+        if result is None and (user is None or not user.is_active):
+            # FAB reports failures of known users only (on_user_login_failed); audit the rest.
+            audit.record_standalone(
+                Actor(user_id=None, username=(username or "")[:128] or "-", actor_type="USER"),
+                "LOGIN_FAILED", "USER", (username or "")[:128], status="FAIL",
+                error_code="UNAUTHORIZED",
+                reason="unknown user" if user is None else "inactive user")
+        return result
+
+    def on_user_login(self, user) -> None:
+        audit.record_standalone(_login_actor(user), "LOGIN", "USER", user.username,
+                                payload={"via": _login_channel()})
+
+    def on_user_login_failed(self, user) -> None:
+        user.last_failed_login_at = _utcnow()  # committed with the audit event below
+        locked = self.is_locked(user)
+        if locked:
+            g.login_error_code = "ACCOUNT_LOCKED"
+        audit.record_standalone(_login_actor(user), "LOGIN_FAILED", "USER", user.username,
+                                status="FAIL", error_code="ACCOUNT_LOCKED" if locked else "UNAUTHORIZED",
+                                payload={"via": _login_channel(), "failedCount": user.fail_login_count})
+
+    def on_user_logout(self, user) -> None:
+        if user is not None and getattr(user, "is_authenticated", False):
+            audit.record_standalone(_login_actor(user), "LOGOUT", "USER", user.username)
+
+
+def _login_channel() -> str:
+    return "api" if request.path.startswith("/api/") else "console"
+
+
+def _login_actor(user) -> Actor:
+    return Actor(user_id=user.id, username=user.username, actor_type="USER",
+                 roles=tuple(sorted(r.name for r in user.roles)))
+
+
+__all__ = ["MesSecurityManager"]

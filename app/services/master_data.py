@@ -1,0 +1,161 @@
+"""Master-data rules (spec 02_rules §0), shared by the console's CRUD screens and the REST APIs.
+
+Flask-AppBuilder writes master data through its own interface; these checks run before it does
+(pre_add / pre_update / pre_delete), so a duplicate code, an invalid value or a delete of a row that
+others reference is refused with a clear code — never a 500, never raw SQL — and nothing is written.
+The change itself is audited by the session hook (services/audit.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, func, select
+
+from ..extensions import db
+from ..models import (
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Model, Operation, Product, Station,
+    StationGroup,
+)
+from ..models.master import (
+    EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
+)
+from .errors import DomainError
+
+ENTITY_NAMES: dict[type, str] = {
+    Product: "PRODUCT", Material: "MATERIAL", BomItem: "BOM_ITEM", MaterialLot: "MATERIAL_LOT",
+    Line: "LINE", StationGroup: "STATION_GROUP", Station: "STATION", Operation: "OPERATION",
+    Equipment: "EQUIPMENT", DefectCode: "DEFECT_CODE",
+}
+
+# (columns, error code, field named in the error) — checked before every insert/update.
+UNIQUE_RULES: dict[type, list[tuple[tuple[str, ...], str, str]]] = {
+    BomItem: [(("product_id", "material_id"), "BOM_ITEM_DUPLICATE", "material")],
+    MaterialLot: [(("material_id", "lot_no"), "MATERIAL_LOT_DUPLICATE", "lot_no")],
+    Equipment: [(("code",), "EQUIPMENT_CODE_DUPLICATE", "code"),
+                (("station_id",), "EQUIPMENT_STATION_DUPLICATE", "station")],
+}
+
+# Allowed values of the enumerated string columns.
+CHOICES: dict[type, dict[str, tuple[str, ...]]] = {
+    Product: {"process_type": PROCESS_TYPES},
+    Line: {"process_type": PROCESS_TYPES},
+    Station: {"station_type": STATION_TYPES},
+    Operation: {"default_station_type": STATION_TYPES},
+    Equipment: {"status": EQUIPMENT_STATUSES},
+    MaterialLot: {"iqc_result": IQC_RESULTS},
+}
+
+# Relationships a row must name (checked as references, so the error names the field).
+REQUIRED_REFS: dict[type, tuple[str, ...]] = {
+    BomItem: ("product", "material"),
+    MaterialLot: ("material",),
+    Station: ("line",),
+}
+
+
+def entity_name(cls: type) -> str:
+    return ENTITY_NAMES.get(cls, cls.__name__.upper())
+
+
+def _unique_rules(cls: type) -> list[tuple[tuple[str, ...], str, str]]:
+    if cls in UNIQUE_RULES:
+        return UNIQUE_RULES[cls]
+    if hasattr(cls, "code"):
+        return [(("code",), f"{entity_name(cls)}_CODE_DUPLICATE", "code")]
+    return []
+
+
+def _fk_value(item: Any, column: str) -> Any:
+    """The value of a column, taking it from the relationship when the form set only that."""
+    value = getattr(item, column)
+    if value is None and column.endswith("_id"):
+        related = getattr(item, column[:-3], None)
+        if related is not None:
+            value = related.id
+    return value
+
+
+def _normalise(item: Any) -> None:
+    for attr in ("code", "lot_no", "name"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            setattr(item, attr, value.strip())
+
+
+def validate_save(item: Any, *, is_new: bool) -> None:
+    """Field rules, references and uniqueness of a master-data row about to be written."""
+    cls = type(item)
+    _normalise(item)
+    errors: dict[str, str] = {}
+    if hasattr(cls, "code") and not getattr(item, "code", None):
+        errors["code"] = "A code is required."
+    if hasattr(cls, "name") and cls is not MaterialLot and not getattr(item, "name", None):
+        errors["name"] = "A name is required."
+    for column, allowed in CHOICES.get(cls, {}).items():
+        value = getattr(item, column, None)
+        if value not in allowed:
+            errors[column] = f"Must be one of {', '.join(allowed)}."
+    for ref in REQUIRED_REFS.get(cls, ()):
+        if getattr(item, ref, None) is None and _fk_value(item, f"{ref}_id") is None:
+            errors[ref] = f"A {ref.replace('_', ' ')} is required."
+    if isinstance(item, BomItem) and (item.qty_per is None or item.qty_per <= 0):
+        errors["qty_per"] = "The quantity per board must be greater than 0."
+    if isinstance(item, MaterialLot) and not item.lot_no:
+        errors["lot_no"] = "A lot number is required."
+    if isinstance(item, Line):
+        enabled = item.readiness_checks_enabled
+        if enabled is None:
+            item.readiness_checks_enabled = list(READINESS_ITEM_TYPES)
+        elif not isinstance(enabled, list) or any(x not in READINESS_ITEM_TYPES for x in enabled):
+            errors["readiness_checks_enabled"] = (
+                f"A list of readiness items among {', '.join(READINESS_ITEM_TYPES)}.")
+    if errors:
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid: "
+                          + "; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
+
+    session = db.session
+    with session.no_autoflush:
+        for columns, code, field in _unique_rules(cls):
+            values = [_fk_value(item, c) for c in columns]
+            if any(v is None for v in values):
+                continue
+            stmt = select(cls.id)
+            for column, value in zip(columns, values):
+                stmt = stmt.where(getattr(cls, column) == value)
+            if not is_new and item.id is not None:
+                stmt = stmt.where(cls.id != item.id)
+            if session.execute(stmt.limit(1)).first() is not None:
+                raise DomainError(code, details={"field": field,
+                                                 "value": str(getattr(item, field, values[-1]))})
+
+
+def _referencing_columns(table) -> list:
+    """Foreign-key columns of other tables that point at `table` and block a delete (a CASCADE
+    foreign key marks an owned child, e.g. BOM lines of a product, bindings of a line)."""
+    out = []
+    for other in Model.metadata.tables.values():
+        for fk in other.foreign_keys:
+            if fk.column.table is table and (fk.ondelete or "").upper() != "CASCADE" and other is not table:
+                out.append(fk.parent)
+    return out
+
+
+def validate_delete(item: Any) -> None:
+    """A row that other rows reference cannot be deleted: `<ENTITY>_IN_USE` (deactivate instead)."""
+    cls = type(item)
+    session = db.session
+    with session.no_autoflush:
+        for column in _referencing_columns(cls.__table__):
+            used = session.execute(select(exists().where(column == item.id))).scalar()
+            if used:
+                name = entity_name(cls)
+                code = f"{name}_IN_USE"
+                hint = " Deactivate it instead." if hasattr(cls, "is_active") else ""
+                raise DomainError(code, f"{name.replace('_', ' ').capitalize()} "
+                                  f"{getattr(item, 'code', None) or item} is used by "
+                                  f"{column.table.name.replace('_', ' ')} records.{hint}",
+                                  {"referencedBy": column.table.name})
+
+
+def count_rows(cls: type) -> int:
+    return db.session.execute(select(func.count()).select_from(cls)).scalar_one()

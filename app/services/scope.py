@@ -1,0 +1,46 @@
+"""Data-scope filters: a user bound to lines/stations sees and acts on those only."""
+from __future__ import annotations
+
+from sqlalchemy import false, true
+from sqlalchemy.sql import ColumnElement
+
+from .actor import Actor
+from .errors import DomainError
+
+
+def line_filter(actor: Actor, line_id_col) -> ColumnElement:
+    """WHERE clause restricting rows with a line id to the actor's scope."""
+    scope = actor.scope
+    if actor.is_admin or scope.is_all:
+        return true()
+    if not scope.line_ids:
+        return false()
+    return line_id_col.in_(sorted(scope.line_ids))
+
+
+def station_filter(actor: Actor, station_id_col, line_id_col) -> ColumnElement:
+    """WHERE clause restricting rows with a station (and its line) to the actor's scope."""
+    scope = actor.scope
+    if actor.is_admin or scope.is_all:
+        return true()
+    if scope.mode == "LINES":
+        return line_id_col.in_(sorted(scope.line_ids)) if scope.line_ids else false()
+    return station_id_col.in_(sorted(scope.station_ids)) if scope.station_ids else false()
+
+
+def require_line(actor: Actor, line_id: int | None, line_code: str | None = None) -> None:
+    if actor.is_admin or actor.scope.allows_line(line_id):
+        return
+    raise DomainError("FORBIDDEN", f"Line {line_code or line_id} is outside your assigned lines.")
+
+
+def require_station(actor: Actor, station_id: int | None, line_id: int | None,
+                    station_code: str | None = None) -> None:
+    if actor.is_admin or actor.scope.allows_station(station_id, line_id):
+        return
+    raise DomainError("FORBIDDEN", f"Station {station_code or station_id} is outside your assigned stations.")
+
+
+def require_permission(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        raise DomainError("FORBIDDEN", f"You do not have the permission {permission}.")

@@ -1,0 +1,108 @@
+"""Unit of work: one transaction per use case, with its audit event(s) in the same transaction.
+
+    with unit_of_work(actor, "RUN_AUTHORIZE", "RUN", run_no) as uow:
+        ...                      # read, check rules (raise DomainError), change rows
+        uow.diff = {...}         # optional: before/after of the changed fields
+
+On success the audit event is written and everything commits together. On a DomainError everything
+rolls back and the refused attempt is audited in its own short transaction (services/audit.py).
+
+On SQLite the transaction starts with BEGIN IMMEDIATE (the write lock is taken up front; concurrent
+writers queue on the busy timeout). On PostgreSQL services lock the rows they change
+(`SELECT … FOR UPDATE`, see `lock()`).
+
+A unit of work started inside another joins it: it records its own audit event but the outermost one
+owns the transaction.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+from sqlalchemy.orm import Session
+
+from ..database import IMMEDIATE
+from ..extensions import db
+from .actor import Actor
+from .audit import record_failure, write_event
+from .errors import DomainError
+
+
+class UnitOfWork:
+    def __init__(self, session: Session, actor: Actor, action: str, entity_type: str | None,
+                 entity_key: str | None, reason: str | None, payload: dict | None) -> None:
+        self.session = session
+        self.actor = actor
+        self.action = action
+        self.entity_type = entity_type
+        self.entity_key = entity_key
+        self.reason = reason
+        self.payload = payload
+        self.diff: Optional[dict] = None
+        self._extra: list[dict[str, Any]] = []
+        self._silent = False
+
+    def nothing_changed(self) -> None:
+        """The use case turned out to be a no-op (e.g. an idempotent repeat): write no event."""
+        self._silent = True
+
+    def audit(self, action: str, entity_type: str | None, entity_key: str | None, **kwargs: Any) -> None:
+        """An additional audit event in this transaction (e.g. a unit moved by a run decision)."""
+        self._extra.append({"action": action, "entity_type": entity_type, "entity_key": entity_key,
+                            **kwargs})
+
+    def lock(self, stmt):
+        """Add FOR UPDATE on PostgreSQL (SQLite already holds the database write lock)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return stmt.with_for_update()
+        return stmt
+
+    def _write_audit(self) -> None:
+        if self._silent:
+            return
+        write_event(self.session, self.actor, self.action, self.entity_type, self.entity_key,
+                    diff=self.diff, reason=self.reason, payload=self.payload)
+        for extra in self._extra:
+            write_event(self.session, self.actor, extra.pop("action"), extra.pop("entity_type"),
+                        extra.pop("entity_key"), **extra)
+
+
+def _begin_write_transaction(session: Session) -> None:
+    # End whatever read transaction the request had open: on SQLite in WAL mode a read transaction
+    # cannot be upgraded to a writer once another writer has committed.
+    session.rollback()
+    session.connection(execution_options={IMMEDIATE: True})
+
+
+@contextmanager
+def unit_of_work(actor: Actor, action: str, entity_type: str | None = None,
+                 entity_key: str | None = None, *, reason: str | None = None,
+                 payload: dict | None = None) -> Iterator[UnitOfWork]:
+    session = db.session
+    outer: UnitOfWork | None = session.info.get("uow")
+    uow = UnitOfWork(session, actor, action, entity_type, entity_key, reason, payload)
+    if outer is not None:
+        yield uow
+        uow._write_audit()
+        return
+    _begin_write_transaction(session)
+    session.info["uow"] = uow
+    session.info["uow_actor"] = actor
+    try:
+        yield uow
+        session.flush()
+        uow._write_audit()
+        session.commit()
+    except DomainError as error:
+        session.info.pop("uow", None)
+        session.info.pop("uow_actor", None)
+        session.rollback()
+        record_failure(actor, action, entity_type, uow.entity_key or entity_key, error,
+                       payload=payload)
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop("uow", None)
+        session.info.pop("uow_actor", None)

@@ -1,0 +1,64 @@
+"""Audit Log screen: filters, paging, CSV export; own events only without audit:read_all."""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+
+from ..security.auth import authenticate
+from ..services import audit as audit_service
+from ..services.errors import DomainError
+from .export import csv_response
+from .filters import parse_datetime, parse_page
+
+FILTER_FIELDS = ("entity_type", "entity_key", "action", "actor", "status", "from", "to")
+
+
+def query_from_args(args) -> audit_service.AuditQuery:
+    return audit_service.AuditQuery(
+        entity_type=args.get("entityType") or args.get("entity_type") or None,
+        entity_key=args.get("entityKey") or args.get("entity_key") or None,
+        action=args.get("action") or None,
+        actor=args.get("actor") or None,
+        status=args.get("status") or None,
+        date_from=parse_datetime(args.get("from"), "from"),
+        date_to=parse_datetime(args.get("to"), "to", end_of_day=True),
+    )
+
+
+class AuditLogView(BaseView):
+    route_base = "/audit"
+    default_view = "list"
+    class_permission_name = "AuditLog"
+    method_permission_name = {"list": "read", "csv": "read"}
+
+    @expose("/")
+    @has_access
+    def list(self):
+        actor = authenticate()
+        error = None
+        try:
+            query = query_from_args(request.args)
+            page, size = parse_page(request.args, default_size=50)
+            rows, total = audit_service.list_events(actor=actor, query=query, page=page, page_size=size)
+        except DomainError as exc:
+            error, rows, total, page, size = exc.message, [], 0, 1, 50
+        pages = max(1, (total + size - 1) // size)
+        return self.render_template(
+            "mes/audit_list.html", rows=[audit_service.event_to_dict(r) for r in rows], total=total,
+            page=page, pages=pages, page_size=size, args=request.args, error=error,
+            sees_all=actor.can("audit:read_all"), help_doc="manager", help_anchor="audit-log")
+
+    @expose("/csv")
+    @has_access
+    def csv(self):
+        actor = authenticate()
+        query = query_from_args(request.args)
+        header = ["at", "actor", "actor type", "roles", "action", "entity type", "entity key", "status",
+                  "error code", "reason", "diff", "request id", "ip"]
+        rows = (
+            [e.at.isoformat(), e.actor_username, e.actor_type, e.actor_roles, e.action, e.entity_type,
+             e.entity_key, e.status, e.error_code, e.reason, e.diff, e.request_id, e.ip]
+            for e in audit_service.iter_events(actor=actor, query=query)
+        )
+        return csv_response("audit-events", header, rows)

@@ -1,0 +1,87 @@
+"""Base of the master-data console screens: Flask-AppBuilder ModelViews sharing the read/write
+permission pair with their REST API, validated by the master-data service, exportable to CSV."""
+from __future__ import annotations
+
+from flask import flash
+from flask_appbuilder import ModelView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.urltools import get_filter_args, get_order_args
+
+from ..extensions import db
+from ..services import audit as audit_service
+from ..services import master_data
+from ..services.context import ambient_actor
+from ..services.errors import DomainError
+from .export import csv_response
+
+READ_WRITE = {
+    "list": "read", "show": "read", "csv": "read", "api_read": "read", "api_get": "read",
+    "api_column_add": "write", "api_column_edit": "write", "api_readvalues": "read",
+    "api": "read", "download": "read",
+    "add": "write", "edit": "write", "delete": "write", "action": "write", "action_post": "write",
+    "api_create": "write", "api_update": "write", "api_delete": "write",
+}
+
+
+class MesModelView(ModelView):
+    """A master-data screen. Subclasses set datamodel, class_permission_name and columns."""
+
+    method_permission_name = READ_WRITE
+    list_template = "mes/model_list.html"
+    page_size = 25
+    export_columns: list[str] | None = None
+    help_doc = "engineer"
+    help_anchor = "master-data"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.extra_args = {
+            **(self.extra_args or {}),
+            "csv_endpoint": f"{self.__class__.__name__}.csv",
+            "help_doc": self.help_doc,
+            "help_anchor": self.help_anchor,
+        }
+
+    # -- the master-data rules, with refused attempts audited --------------------------------
+    def _check(self, action: str, item, call) -> None:
+        try:
+            call()
+        except DomainError as error:
+            db.session.rollback()
+            audit_service.record_failure(ambient_actor(), f"{master_data.entity_name(type(item))}_{action}",
+                                         master_data.entity_name(type(item)),
+                                         str(getattr(item, "code", None) or item), error)
+            # FAB flashes str(exception): give the operator the code and what to do next
+            raise ValueError(console_message(error)) from None
+
+    def pre_add(self, item):
+        self._check("CREATE", item, lambda: master_data.validate_save(item, is_new=True))
+
+    def pre_update(self, item):
+        self._check("UPDATE", item, lambda: master_data.validate_save(item, is_new=False))
+
+    def pre_delete(self, item):
+        self._check("DELETE", item, lambda: master_data.validate_delete(item))
+
+    # -- CSV export of the filtered list ----------------------------------------------------
+    @expose("/csv")
+    @has_access
+    def csv(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        orders = get_order_args().get(self.__class__.__name__)
+        order_column, order_direction = orders if orders else (self.base_order or ("", ""))
+        joined = self._filters.get_joined_filters(self._base_filters)
+        _, rows = self.datamodel.query(joined, order_column, order_direction)
+        columns = self.export_columns or self.list_columns
+        header = [str(self.label_columns.get(c, c)) for c in columns]
+        values = self.datamodel.get_values(rows, columns)
+        stem = self.__class__.__name__.replace("View", "").lower()
+        return csv_response(stem, header, ([v.get(c) for c in columns] for v in values))
+
+
+def console_message(error: DomainError) -> str:
+    return f"{error.message} [{error.code}] {error.entry.hint}"
+
+
+def flash_domain_error(error: DomainError) -> None:
+    flash(console_message(error), "danger")

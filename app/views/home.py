@@ -1,0 +1,63 @@
+"""The home page: per role, the entries that role uses (only what the user may open)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import url_for
+from flask_appbuilder import IndexView, expose
+from flask_login import current_user
+
+from ..security import actors
+
+
+@dataclass(frozen=True)
+class Tile:
+    title: str
+    description: str
+    endpoint: str
+    permission: str | None  # None: every signed-in person
+    icon: str = "fa-circle"
+
+
+# Grouped by the work each role does; a tile shows only when the user holds its permission.
+TILES: list[tuple[str, list[Tile]]] = [
+    ("Engineering", [
+        Tile("Products & BOM", "Products and their bills of materials.", "ProductView.list", "product:write", "fa-microchip"),
+        Tile("Materials & lots", "Materials, alternates and incoming lots (IQC).", "MaterialView.list", "material:write", "fa-cubes"),
+        Tile("Lines & stations", "Lines, station groups, stations and readiness items.", "LineView.list", "line:write", "fa-industry"),
+        Tile("Operations", "Process operations and genealogy flags.", "OperationView.list", "operation:write", "fa-tasks"),
+        Tile("Equipment", "Equipment per station and its status.", "EquipmentView.list", "equipment:write", "fa-cogs"),
+    ]),
+    ("Quality", [
+        Tile("Defect codes", "The defect catalogue used at TrackOut and disposition.", "DefectCodeView.list", "defect_code:write", "fa-bug"),
+    ]),
+    ("Administration", [
+        Tile("Users & bindings", "Users, roles and their line/station data scope.", "MesUserDBModelView.list", "security:manage", "fa-users"),
+        Tile("API keys", "Keys of the integration account.", "ApiKeyModelView.list", "security:manage", "fa-key"),
+    ]),
+    ("Everyone", [
+        Tile("Audit log", "Who changed what, when, and why.", "AuditLogView.list", "audit:read", "fa-history"),
+        Tile("SOP library", "Your role guide, error codes and what to do.", "HelpView.index", None, "fa-book"),
+    ]),
+]
+
+
+class HomeView(IndexView):
+    index_template = "mes/home.html"
+
+    @expose("/")
+    def index(self):
+        groups = []
+        actor = None
+        if current_user.is_authenticated:
+            actor = actors.actor_for_user(int(current_user.id))
+        if actor is not None:
+            for title, tiles in TILES:
+                visible = [
+                    {"title": t.title, "description": t.description, "url": url_for(t.endpoint), "icon": t.icon}
+                    for t in tiles if t.permission is None or actor.can(t.permission)
+                ]
+                if visible:
+                    groups.append({"title": title, "tiles": visible})
+        return self.render_template(self.index_template, appbuilder=self.appbuilder, groups=groups,
+                                    actor=actor)

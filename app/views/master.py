@@ -1,0 +1,201 @@
+"""Master-data screens (Engineering menu; Defect Codes under Quality)."""
+from __future__ import annotations
+
+from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from wtforms import SelectField, SelectMultipleField
+from wtforms.validators import DataRequired
+
+from ..models import (
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
+    StationGroup,
+)
+from ..models.master import (
+    DATA_SOURCES, EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
+)
+from .base import MesModelView
+
+
+def choice(label: str, choices, description: str = "") -> SelectField:
+    return SelectField(label, choices=[(c, c) for c in choices], validators=[DataRequired()],
+                       widget=Select2Widget(), description=description)
+
+
+class BomItemView(MesModelView):
+    datamodel = SQLAInterface(BomItem)
+    class_permission_name = "BomItem"
+    route_base = "/bom"
+    list_title = "BOM lines"
+    list_columns = ["product", "material", "qty_per", "ref_designators"]
+    add_columns = edit_columns = ["product", "material", "qty_per", "ref_designators"]
+    show_columns = ["product", "material", "qty_per", "ref_designators", "created_at", "updated_at"]
+    search_columns = ["product", "material", "ref_designators"]
+    label_columns = {"qty_per": "Qty per board", "ref_designators": "Reference designators"}
+    base_order = ("id", "asc")
+
+
+class ProductView(MesModelView):
+    datamodel = SQLAInterface(Product)
+    class_permission_name = "Product"
+    route_base = "/products"
+    list_title = "Products"
+    list_columns = ["code", "name", "process_type", "is_active"]
+    add_columns = edit_columns = ["code", "name", "process_type", "description", "is_active"]
+    show_columns = ["code", "name", "process_type", "description", "is_active", "created_at", "updated_at"]
+    search_columns = ["code", "name", "process_type", "is_active"]
+    label_columns = {"process_type": "Process", "is_active": "Active"}
+    description_columns = {"code": "Business key used by work orders and the API, e.g. P-1001."}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "process_type": choice("Process", PROCESS_TYPES, "SMT or DIP"),
+    }
+    related_views = [BomItemView]
+    show_template = "appbuilder/general/model/show_cascade.html"
+    base_order = ("code", "asc")
+
+
+class MaterialView(MesModelView):
+    datamodel = SQLAInterface(Material)
+    class_permission_name = "Material"
+    route_base = "/materials"
+    list_title = "Materials"
+    list_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
+    add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name", "category", "model", "is_active"]
+    label_columns = {"uom": "Unit", "msl": "MSL", "is_active": "Active"}
+    description_columns = {"msl": "Moisture sensitivity level (optional)."}
+    base_order = ("code", "asc")
+
+
+class MaterialLotView(MesModelView):
+    datamodel = SQLAInterface(MaterialLot)
+    class_permission_name = "MaterialLot"
+    route_base = "/material-lots"
+    list_title = "Material lots"
+    list_columns = ["material", "lot_no", "supplier", "date_code", "qty", "iqc_result", "iqc_date"]
+    add_columns = edit_columns = ["material", "lot_no", "supplier", "date_code", "qty", "iqc_result", "iqc_date"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["material", "lot_no", "supplier", "iqc_result"]
+    label_columns = {"lot_no": "Lot no", "iqc_result": "IQC result", "iqc_date": "IQC date"}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "iqc_result": choice("IQC result", IQC_RESULTS, "A REJECTED lot is refused at loading."),
+    }
+    base_order = ("lot_no", "asc")
+
+
+class StationView(MesModelView):
+    datamodel = SQLAInterface(Station)
+    class_permission_name = "Station"
+    route_base = "/stations"
+    list_title = "Stations"
+    list_columns = ["code", "name", "line", "group", "station_type", "is_active"]
+    add_columns = edit_columns = ["code", "name", "line", "group", "station_type", "is_active"]
+    show_columns = add_columns + ["equipment", "created_at", "updated_at"]
+    search_columns = ["code", "name", "line", "group", "station_type", "is_active"]
+    label_columns = {"group": "Station group", "station_type": "Station type", "is_active": "Active"}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "station_type": choice("Station type", STATION_TYPES),
+    }
+    base_order = ("code", "asc")
+
+
+class LineView(MesModelView):
+    datamodel = SQLAInterface(Line)
+    class_permission_name = "Line"
+    route_base = "/lines"
+    list_title = "Lines"
+    list_columns = ["code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name", "process_type", "is_active"]
+    label_columns = {"process_type": "Process", "readiness_checks_enabled": "Readiness items",
+                     "is_active": "Active"}
+    description_columns = {"readiness_checks_enabled": "Items the readiness check evaluates on this line."}
+    formatters_columns = {"readiness_checks_enabled": lambda v: ", ".join(v or [])}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "process_type": choice("Process", PROCESS_TYPES),
+        "readiness_checks_enabled": SelectMultipleField(
+            "Readiness items", choices=[(c, c) for c in READINESS_ITEM_TYPES],
+            default=list(READINESS_ITEM_TYPES), widget=Select2ManyWidget(),
+            description="Items the readiness check evaluates on this line."),
+    }
+    related_views = [StationView]
+    show_template = "appbuilder/general/model/show_cascade.html"
+    base_order = ("code", "asc")
+
+
+class StationGroupView(MesModelView):
+    datamodel = SQLAInterface(StationGroup)
+    class_permission_name = "StationGroup"
+    route_base = "/station-groups"
+    list_title = "Station groups"
+    list_columns = ["code", "name", "description"]
+    add_columns = edit_columns = ["code", "name", "description"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name"]
+    related_views = [StationView]
+    base_order = ("code", "asc")
+
+
+class OperationView(MesModelView):
+    datamodel = SQLAInterface(Operation)
+    class_permission_name = "Operation"
+    route_base = "/operations"
+    list_title = "Operations"
+    list_columns = ["code", "name", "default_station_type", "is_key_quality", "consumes_material", "is_active"]
+    add_columns = edit_columns = list_columns
+    show_columns = list_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name", "is_key_quality", "consumes_material", "is_active"]
+    label_columns = {"default_station_type": "Default station type", "is_key_quality": "Key quality",
+                     "consumes_material": "Consumes material", "is_active": "Active"}
+    description_columns = {"consumes_material": "Placement/insertion step: genealogy (reels used) is recorded at its TrackOut."}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "default_station_type": choice("Default station type", STATION_TYPES),
+    }
+    base_order = ("code", "asc")
+
+
+class EquipmentView(MesModelView):
+    datamodel = SQLAInterface(Equipment)
+    class_permission_name = "Equipment"
+    route_base = "/equipment"
+    list_title = "Equipment"
+    list_columns = ["code", "name", "station", "status", "source", "status_changed_at", "is_active"]
+    add_columns = edit_columns = ["code", "name", "station", "status", "source", "is_active"]
+    show_columns = list_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name", "station", "status", "is_active"]
+    label_columns = {"status_changed_at": "Status since", "is_active": "Active"}
+    description_columns = {"station": "The station this equipment serves (at most one equipment per station)."}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "status": choice("Status", EQUIPMENT_STATUSES),
+        "source": choice("Source", DATA_SOURCES, "MANUAL when entered here; TPM messages set AUTO."),
+    }
+    base_order = ("code", "asc")
+
+
+class DefectCodeView(MesModelView):
+    datamodel = SQLAInterface(DefectCode)
+    class_permission_name = "DefectCode"
+    route_base = "/defect-codes"
+    list_title = "Defect codes"
+    list_columns = ["code", "name", "category", "is_active"]
+    add_columns = edit_columns = ["code", "name", "category", "is_active"]
+    show_columns = add_columns + ["created_at", "updated_at"]
+    search_columns = ["code", "name", "category", "is_active"]
+    label_columns = {"is_active": "Active"}
+    help_doc = "quality"
+    help_anchor = "defect-codes"
+    base_order = ("code", "asc")
+
+
+ENGINEERING_VIEWS = [
+    (ProductView, "Products", "fa-microchip"),
+    (BomItemView, "BOM", "fa-list-ol"),
+    (MaterialView, "Materials", "fa-cubes"),
+    (MaterialLotView, "Material Lots", "fa-barcode"),
+    (LineView, "Lines", "fa-industry"),
+    (StationGroupView, "Station Groups", "fa-object-group"),
+    (StationView, "Stations", "fa-desktop"),
+    (EquipmentView, "Station Equipment", "fa-cogs"),
+    (OperationView, "Operations", "fa-tasks"),
+]

@@ -1,0 +1,152 @@
+"""LineMES configuration: defaults here, every value overridable from the environment (12-factor).
+
+`MES_ENV` picks the class (dev / test / prod); `create_app()` validates the result.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("MES_INSTANCE_DIR", PROJECT_ROOT / "instance")).resolve()
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def normalise_database_url(url: str | None) -> str:
+    """Return an absolute SQLAlchemy URL.
+
+    Flask-SQLAlchemy resolves relative SQLite paths against the app's instance folder
+    (`sqlite:///instance/mes.db` would land in `instance/instance/`), so relative paths are made
+    absolute against the project root here, once; the app, backup and restore then open the same file.
+    """
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'mes.db'}"
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url[len("sqlite:///"):]
+        if rel and rel != ":memory:" and not rel.startswith("file:"):
+            return f"sqlite:///{(PROJECT_ROOT / rel).resolve()}"
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def dev_secret_key() -> str:
+    """A persisted development secret: API-key lookup hashes are keyed by SECRET_KEY, so a new
+    random key at every start would invalidate every key."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class BaseConfig:
+    MES_ENV = "dev"
+    APP_NAME = "LineMES"
+    APP_THEME = ""  # never a Bootswatch theme: they @import Google Fonts (offline plants)
+    APP_ICON = ""
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Flask-AppBuilder: the schema belongs to Alembic, permissions to `flask mes sync-roles`.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_SECURITY_MANAGER_CLASS = "app.security.manager.MesSecurityManager"
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
+    FAB_BASE_TEMPLATE = "mes/base_layout.html"
+    FAB_ADD_SECURITY_VIEWS = True
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True
+    FAB_API_SHOW_STACKTRACE = False
+    FAB_API_MAX_PAGE_SIZE = 500
+    FAB_API_KEY_ENABLED = True
+    FAB_API_KEY_PREFIXES = ["sst_"]
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    AUTH_USERNAME_CI = True
+
+    # Login protection: per-process address limits plus the shared per-user lockout (database).
+    RATELIMIT_ENABLED = _bool("MES_RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = "memory://"
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("MES_LOGIN_RATE_LIMIT", "20 per minute")
+    MES_LOGIN_LOCKOUT_FAILURES = 5
+    MES_LOGIN_LOCKOUT_MINUTES = 5
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # operators keep a terminal open for a whole shift
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=int(os.environ.get("MES_JWT_HOURS", "12")))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=7)
+
+    MES_TIMEZONE = os.environ.get("MES_TIMEZONE", "UTC")
+    MES_LOG_FORMAT = os.environ.get("MES_LOG_FORMAT", "json")
+    MES_LOG_LEVEL = os.environ.get("MES_LOG_LEVEL", "INFO")
+    MES_HOST = os.environ.get("MES_HOST", "127.0.0.1")
+    MES_PORT = int(os.environ.get("MES_PORT", "5000"))
+    MES_WORKERS = int(os.environ.get("MES_WORKERS", "2"))
+    MES_TLS_CERT = os.environ.get("MES_TLS_CERT")
+    MES_TLS_KEY = os.environ.get("MES_TLS_KEY")
+    MES_ADMIN_PASSWORD = os.environ.get("MES_ADMIN_PASSWORD")
+    MES_INTEGRATION_API_KEY = os.environ.get("MES_INTEGRATION_API_KEY")
+    MES_SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("MES_SQLITE_BUSY_TIMEOUT_MS", "10000"))
+
+
+class DevConfig(BaseConfig):
+    MES_ENV = "dev"
+    # SECRET_KEY: from the environment, else a persisted file in instance/ (see create_app).
+
+
+class TestConfig(BaseConfig):
+    MES_ENV = "test"
+    TESTING = True
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "test-secret-key-not-for-production"
+    MES_LOG_FORMAT = os.environ.get("MES_LOG_FORMAT", "text")
+    MES_LOG_LEVEL = os.environ.get("MES_LOG_LEVEL", "WARNING")
+
+
+class ProdConfig(BaseConfig):
+    MES_ENV = "prod"
+    SESSION_COOKIE_SECURE = _bool("MES_SECURE_COOKIES", True)
+
+
+CONFIGS = {"dev": DevConfig, "test": TestConfig, "prod": ProdConfig}
+
+
+def get_config(env: str | None = None) -> type[BaseConfig]:
+    env = (env or os.environ.get("MES_ENV") or "dev").lower()
+    if env not in CONFIGS:
+        raise RuntimeError(f"MES_ENV must be one of {sorted(CONFIGS)}, not {env!r}")
+    return CONFIGS[env]
+
+
+def validate_config(config: dict) -> None:
+    """Fail at start-up, with a clear message, on a configuration that cannot be right."""
+    if not config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set (required outside development).")
+    if bool(config.get("MES_TLS_CERT")) != bool(config.get("MES_TLS_KEY")):
+        raise RuntimeError("Set both MES_TLS_CERT and MES_TLS_KEY, or neither.")
+    if config.get("MES_LOG_FORMAT") not in ("json", "text"):
+        raise RuntimeError("MES_LOG_FORMAT must be 'json' or 'text'.")

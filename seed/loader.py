@@ -1,0 +1,169 @@
+"""Loader of the demo data set (`flask mes seed --demo`) and of the base seed (`flask mes seed`).
+
+Idempotent: rows are looked up by business key and only missing ones are created, so a second run
+changes nothing (and writes no audit event). Master data is created in one unit of work whose audit
+event lists what was created; users go through the user service (password policy, one event each).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
+    StationGroup,
+)
+from app.security.sync import sync_roles
+from app.services import users as user_service
+from app.services.actor import SYSTEM
+from app.services.uow import unit_of_work
+
+SEED_DIR = Path(__file__).resolve().parent
+DEMO_PASSWORD = "Demo-Pass-2026"
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, list[str]] = field(default_factory=dict)
+    admin_password: str | None = None
+    integration_key: str | None = None
+
+    def add(self, kind: str, key: str) -> None:
+        self.created.setdefault(kind, []).append(key)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+def load_yaml(name: str = "demo.yaml") -> dict[str, Any]:
+    with open(SEED_DIR / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _by_code(model, code: str):
+    return db.session.execute(select(model).where(model.code == code)).scalar_one_or_none()
+
+
+def seed_base(report: SeedReport | None = None) -> SeedReport:
+    """Roles and permissions (sync-roles) and the admin account."""
+    report = report or SeedReport()
+    sync_roles()
+    if user_service.find_user("admin") is None:
+        password = current_app.config.get("MES_ADMIN_PASSWORD") or user_service.generate_password()
+        user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
+            username="admin", password=password, roles=["Admin"], first_name="Admin", last_name="LineMES"))
+        report.add("users", "admin")
+        if not current_app.config.get("MES_ADMIN_PASSWORD"):
+            report.admin_password = password
+            if current_app.config.get("MES_ENV") == "dev":
+                # dev/demo only: `make run` can show the generated password again
+                path = Path(current_app.instance_path) / "admin_password.txt"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(password + "\n")
+                os.chmod(path, 0o600)
+    return report
+
+
+def seed_demo(report: SeedReport | None = None) -> SeedReport:
+    """The master data and users of the demo data set (04_acceptance §1)."""
+    report = seed_base(report)
+    data = load_yaml()
+    _seed_master_data(data, report)
+    for spec in data["users"]:
+        if user_service.find_user(spec["username"]) is not None:
+            continue
+        user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
+            username=spec["username"], password=DEMO_PASSWORD, roles=spec["roles"],
+            first_name=spec.get("first_name", ""), last_name=spec.get("last_name", ""),
+            lines=spec.get("lines", ()), stations=spec.get("stations", ())))
+        report.add("users", spec["username"])
+    key = current_app.config.get("MES_INTEGRATION_API_KEY")
+    if key:
+        result = user_service.create_api_key(actor=SYSTEM, username="integration", name="integration",
+                                             raw_key=key)
+        if result["created"]:
+            report.add("api_keys", "integration")
+    return report
+
+
+def _seed_master_data(data: dict[str, Any], report: SeedReport) -> None:
+    created_before = sum(len(v) for v in report.created.values())
+    with unit_of_work(SYSTEM, "SEED_DEMO_MASTER_DATA", "SEED", "demo") as uow:
+        session = uow.session
+        materials: dict[str, Material] = {}
+        for row in data["materials"]:
+            material = _by_code(Material, row["code"])
+            if material is None:
+                material = Material(**row)
+                session.add(material)
+                report.add("materials", row["code"])
+            materials[row["code"]] = material
+        for row in data["products"]:
+            product = _by_code(Product, row["code"])
+            if product is None:
+                product = Product(code=row["code"], name=row["name"], process_type=row["process_type"])
+                session.add(product)
+                report.add("products", row["code"])
+            session.flush()
+            for material_code, qty in row["bom"]:
+                material = materials[material_code]
+                exists = session.execute(select(BomItem.id).where(
+                    BomItem.product_id == product.id, BomItem.material_id == material.id)).first()
+                if exists is None:
+                    session.add(BomItem(product=product, material=material, qty_per=float(qty)))
+                    report.add("bom_items", f"{row['code']}/{material_code}")
+        session.flush()
+        for row in data["lots"]:
+            material = materials[row["material"]]
+            exists = session.execute(select(MaterialLot.id).where(
+                MaterialLot.material_id == material.id, MaterialLot.lot_no == row["lot_no"])).first()
+            if exists is None:
+                session.add(MaterialLot(material=material, lot_no=row["lot_no"], supplier=row.get("supplier"),
+                                        iqc_result=row["iqc_result"], qty=row.get("qty")))
+                report.add("lots", f"{row['material']}|{row['lot_no']}")
+        for row in data["operations"]:
+            if _by_code(Operation, row["code"]) is None:
+                session.add(Operation(**row))
+                report.add("operations", row["code"])
+        for row in data["lines"]:
+            line = _by_code(Line, row["code"])
+            if line is None:
+                line = Line(code=row["code"], name=row["name"], process_type=row["process_type"],
+                            readiness_checks_enabled=list(row["readiness"]))
+                session.add(line)
+                report.add("lines", row["code"])
+            for st in row["stations"]:
+                group = _by_code(StationGroup, st["group"])
+                if group is None:
+                    group = StationGroup(code=st["group"], name=f"{st['group']} station group")
+                    session.add(group)
+                    report.add("station_groups", st["group"])
+                station = _by_code(Station, st["code"])
+                if station is None:
+                    station = Station(code=st["code"], name=st["name"], line=line, group=group,
+                                      station_type="MANUAL")
+                    session.add(station)
+                    report.add("stations", st["code"])
+                eq_code = "EQ-" + st["code"].removeprefix("ST-")
+                if _by_code(Equipment, eq_code) is None:
+                    session.add(Equipment(code=eq_code, name=f"{st['name']} equipment", station=station,
+                                          status="NORMAL", source="MANUAL"))
+                    report.add("equipment", eq_code)
+        for row in data["defect_codes"]:
+            if _by_code(DefectCode, row["code"]) is None:
+                session.add(DefectCode(**row))
+                report.add("defect_codes", row["code"])
+        uow.payload = {"created": {k: len(v) for k, v in report.created.items() if k != "users"}}
+        if sum(len(v) for v in report.created.values()) == created_before:
+            uow.nothing_changed()  # a re-run leaves no trace (the seed is idempotent)
+
+
+__all__ = ["seed_base", "seed_demo", "SeedReport", "DEMO_PASSWORD"]

@@ -1,0 +1,369 @@
+"""Test fixtures: a real database (SQLite, or PostgreSQL with MES_TEST_BACKEND=postgresql), migrated
+and seeded once into a template, restored before every test that uses it; one app per backend; JWT
+and API-key helpers; a live gunicorn server for browser tests.
+
+`make test` runs the suite twice: on SQLite, then on PostgreSQL (MES_TEST_DATABASE_URL, set by
+.ci/run). Without a reachable PostgreSQL the second pass skips every test with the reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+os.environ["MES_ENV"] = "test"
+os.environ.setdefault("MES_LOG_FORMAT", "text")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BACKEND = os.environ.get("MES_TEST_BACKEND", "sqlite")
+PG_URL = os.environ.get("MES_TEST_DATABASE_URL")
+DEMO_PASSWORD = "Demo-Pass-2026"
+ADMIN_PASSWORD = "Admin-Pass-2026"
+INTEGRATION_KEY = "sst_test_integration_key_0123456789abcdef"
+SECRET_KEY = "test-secret-key-not-for-production"
+
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def pytest_report_header(config):
+    where = PG_URL if BACKEND == "postgresql" else "SQLite (temporary files)"
+    return f"LineMES test backend: {BACKEND} — {where}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == "postgresql":
+        reason = _pg_unavailable_reason()
+        for item in items:
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+            elif "browser" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="browser tests run in the SQLite pass only"))
+    else:
+        for item in items:
+            if "postgresql_only" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="PostgreSQL-only test (runs in the PostgreSQL pass)"))
+
+
+_pg_reason_cache: dict[str, Optional[str]] = {}
+
+
+def _pg_unavailable_reason() -> Optional[str]:
+    if "r" in _pg_reason_cache:
+        return _pg_reason_cache["r"]
+    reason = None
+    if not PG_URL:
+        reason = "PostgreSQL not available: MES_TEST_DATABASE_URL is not set (.ci/run sets it)"
+    else:
+        try:
+            import psycopg
+            with psycopg.connect(_libpq(PG_URL), connect_timeout=3):
+                pass
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            reason = f"PostgreSQL not reachable at MES_TEST_DATABASE_URL: {exc.__class__.__name__}"
+    _pg_reason_cache["r"] = reason
+    return reason
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+# ---------------------------------------------------------------------------------------------
+# Databases
+# ---------------------------------------------------------------------------------------------
+
+class SqliteTestDatabase:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "mes_test.db"
+        self.template = folder / "mes_template.db"
+        self.url = f"sqlite:///{self.path}"
+
+    def snapshot(self) -> None:
+        shutil.copyfile(self.path, self.template)
+
+    def restore(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.template, self.path)
+
+    def copy_to(self, name: str) -> str:
+        """A separate copy of the template (for a live server process)."""
+        target = self.folder / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(self.template, target)
+        return f"sqlite:///{target}"
+
+    def drop_copy(self, url: str) -> None:
+        path = url[len("sqlite:///"):]
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def cleanup(self) -> None:
+        pass
+
+
+class PostgresTestDatabase:
+    def __init__(self, base_url: str) -> None:
+        import psycopg
+        self.psycopg = psycopg
+        self.base_url = base_url
+        tag = uuid.uuid4().hex[:8]
+        self.name = f"mes_test_{tag}"
+        self.template_name = f"mes_tmpl_{tag}"
+        head, _, _ = base_url.rpartition("/")
+        self.head = head
+        self.url = f"{head}/{self.name}"
+        self._admin("CREATE DATABASE {}".format(self.name))
+
+    def _admin(self, *statements: str) -> None:
+        with self.psycopg.connect(_libpq(f"{self.head}/postgres"), autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def snapshot(self) -> None:
+        self._admin(f"CREATE DATABASE {self.template_name} TEMPLATE {self.name} STRATEGY FILE_COPY")
+
+    def restore(self) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
+                    f"CREATE DATABASE {self.name} TEMPLATE {self.template_name} STRATEGY FILE_COPY")
+
+    def copy_to(self, name: str) -> str:
+        db_name = f"{self.name}_{name}"
+        self._admin(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)",
+                    f"CREATE DATABASE {db_name} TEMPLATE {self.template_name} STRATEGY FILE_COPY")
+        return f"{self.head}/{db_name}"
+
+    def drop_copy(self, url: str) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {url.rpartition('/')[2]} WITH (FORCE)")
+
+    def cleanup(self) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
+                    f"DROP DATABASE IF EXISTS {self.template_name} WITH (FORCE)")
+
+
+def app_overrides(url: str) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": SECRET_KEY,
+        "TESTING": True,
+        "MES_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MES_INTEGRATION_API_KEY": INTEGRATION_KEY,
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashing for tests only
+        "FAB_API_KEY_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    if BACKEND == "postgresql":
+        reason = _pg_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        db = PostgresTestDatabase(PG_URL)
+    else:
+        db = SqliteTestDatabase(tmp_path_factory.mktemp("db"))
+    yield db
+    db.cleanup()
+
+
+@pytest.fixture(scope="session")
+def app(database):
+    """One app per backend, on a database migrated and seeded with the demo data (the template)."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from seed.loader import seed_demo
+
+    application = create_app(app_overrides(database.url))
+    with application.app_context():
+        upgrade()
+        seed_demo()
+        db.session.remove()
+        db.engine.dispose()
+    database.snapshot()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def fresh_db(app, database):
+    """Restore the seeded template before the test (a real database, clean every time)."""
+    from app.extensions import db
+    from app.security.actors import clear_caches
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    database.restore()
+    clear_caches()
+    app.appbuilder.sm.limiter.reset()
+    yield database
+
+
+@pytest.fixture
+def client(app, fresh_db):
+    with app.test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def app_ctx(app, fresh_db):
+    with app.app_context():
+        yield app
+        from app.extensions import db
+        db.session.remove()
+
+
+# ---------------------------------------------------------------------------------------------
+# Authentication helpers
+# ---------------------------------------------------------------------------------------------
+
+_token_cache: dict[tuple[str, str], str] = {}
+
+
+def password_for(username: str) -> str:
+    return ADMIN_PASSWORD if username == "admin" else DEMO_PASSWORD
+
+
+def jwt_token(client, username: str) -> str:
+    """A JWT for a seeded user (cached: tokens only depend on the user id and the secret)."""
+    key = (BACKEND, username)
+    if key not in _token_cache:
+        response = client.post("/api/v1/security/login", json={
+            "username": username, "password": password_for(username), "provider": "db", "refresh": True})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        _token_cache[key] = response.get_json()["access_token"]
+    return _token_cache[key]
+
+
+@dataclass
+class ApiAs:
+    client: Any
+    headers: dict[str, str]
+
+    def _call(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self._call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self._call("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self._call("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self._call("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(client):
+    """`api("engineer").post(...)`: calls with the user's JWT; `api("integration")` uses the API key."""
+    def as_user(username: str) -> ApiAs:
+        if username == "integration":
+            return ApiAs(client, {"Authorization": f"Bearer {INTEGRATION_KEY}"})
+        return ApiAs(client, {"Authorization": f"Bearer {jwt_token(client, username)}"})
+    return as_user
+
+
+def console_login(client, username: str, password: str | None = None):
+    """Sign in through the console's login form (session cookie), CSRF token included."""
+    page = client.get("/login/")
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/login/", data={"username": username, "password": password or password_for(username),
+                                        "csrf_token": token}, follow_redirects=False)
+
+
+def csrf_from(html: str) -> str:
+    import re
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Database inspection helpers
+# ---------------------------------------------------------------------------------------------
+
+def count(model, *where) -> int:
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    stmt = select(func.count()).select_from(model)
+    for clause in where:
+        stmt = stmt.where(clause)
+    return db.session.execute(stmt).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------
+# Live server (browser tests)
+# ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db_url: str
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="module")
+def live_server(app, database, tmp_path_factory):
+    """The app served by gunicorn (the production server) on 127.0.0.1, on its own copy of the
+    seeded database."""
+    name = f"live_{uuid.uuid4().hex[:6]}"
+    db_url = database.copy_to(name)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "MES_ENV": "test",
+           "MES_HOST": "127.0.0.1", "MES_PORT": str(port), "MES_WORKERS": "1", "MES_THREADS": "4",
+           "MES_LOG_LEVEL": "WARNING"}
+    log = tmp_path_factory.mktemp("live") / "server.log"
+    with open(log, "w") as fh:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app:create_app()"],
+            cwd=PROJECT_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                break
+        except Exception:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                raise RuntimeError(f"live server did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+    yield LiveServer(url, db_url, process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    database.drop_copy(db_url)
