@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, g, render_template, request
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from .api.base import domain_error_response, error_response
@@ -35,6 +36,8 @@ def _is_api() -> bool:
 
 
 def _page(status: int, title: str | None = None, message: str | None = None, hint: str | None = None):
+    if "user" not in g:  # the error came before FAB's before_request (e.g. a CSRF refusal)
+        g.user = current_user
     default = _PAGE_TEXT.get(status, ("Request refused", "The request could not be completed.", "Go back and try again."))
     return render_template("mes/error.html", status=status, title=title or default[0],
                            message=message or default[1], hint=hint or default[2],

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, inspect, select
+from sqlalchemy.orm import MANYTOONE
 
 from ..extensions import db
 from ..models import (
@@ -95,6 +96,13 @@ def validate_save(item: Any, *, is_new: bool) -> None:
         value = getattr(item, column, None)
         if value not in allowed:
             errors[column] = f"Must be one of {', '.join(allowed)}."
+    for rel in inspect(cls).relationships:
+        if rel.direction is not MANYTOONE:
+            continue
+        related = getattr(item, rel.key, None)
+        if related is not None and not inspect(related).persistent:
+            # an unknown id in an API body: marshmallow-sqlalchemy hands over a new, empty object
+            errors[rel.key] = f"No {rel.key.replace('_', ' ')} with id {getattr(related, 'id', None)}."
     for ref in REQUIRED_REFS.get(cls, ()):
         if getattr(item, ref, None) is None and _fk_value(item, f"{ref}_id") is None:
             errors[ref] = f"A {ref.replace('_', ' ')} is required."

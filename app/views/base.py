@@ -2,7 +2,10 @@
 permission pair with their REST API, validated by the master-data service, exportable to CSV."""
 from __future__ import annotations
 
-from flask import flash
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -33,8 +36,28 @@ class MesModelView(ModelView):
     help_doc = "engineer"
     help_anchor = "master-data"
 
+    def _init_forms(self):
+        # FAB makes a non-nullable boolean InputRequired, so an unticked box ("inactive") could never
+        # be saved; booleans get a plain checkbox instead.
+        from sqlalchemy import Boolean
+        from wtforms import BooleanField
+
+        columns = self.datamodel.obj.__table__.columns
+        booleans = {c.name: BooleanField(self.label_columns.get(c.name, c.name.replace("_", " ").capitalize()),
+                                         description=self.description_columns.get(c.name, ""),
+                                         default=bool(c.default.arg) if c.default is not None else False)
+                    for c in columns if isinstance(c.type, Boolean)}
+        self.add_form_extra_fields = {**booleans, **(self.add_form_extra_fields or {})}
+        self.edit_form_extra_fields = {**booleans, **(self.edit_form_extra_fields or {})}
+        super()._init_forms()
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.formatters_columns = {
+            **{c: format_datetime for c in set(self.list_columns) | set(self.show_columns or [])
+               if c.endswith("_at")},
+            **(self.formatters_columns or {}),
+        }
         self.extra_args = {
             **(self.extra_args or {}),
             "csv_endpoint": f"{self.__class__.__name__}.csv",
@@ -77,6 +100,14 @@ class MesModelView(ModelView):
         values = self.datamodel.get_values(rows, columns)
         stem = self.__class__.__name__.replace("View", "").lower()
         return csv_response(stem, header, ([v.get(c) for c in columns] for v in values))
+
+
+def format_datetime(value) -> str:
+    """A stored UTC time shown in the plant's time zone (MES_TIMEZONE)."""
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    zone = ZoneInfo(current_app.config.get("MES_TIMEZONE", "UTC"))
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def console_message(error: DomainError) -> str:

@@ -49,7 +49,6 @@ class ProductView(MesModelView):
         "process_type": choice("Process", PROCESS_TYPES, "SMT or DIP"),
     }
     related_views = [BomItemView]
-    show_template = "appbuilder/general/model/show_cascade.html"
     base_order = ("code", "asc")
 
 
@@ -120,7 +119,6 @@ class LineView(MesModelView):
             description="Items the readiness check evaluates on this line."),
     }
     related_views = [StationView]
-    show_template = "appbuilder/general/model/show_cascade.html"
     base_order = ("code", "asc")
 
 

@@ -1,0 +1,117 @@
+"""Authentication: JWT login, API keys, login lockout and rate limit, audited logins, envelopes."""
+from datetime import timedelta
+
+from flask_jwt_extended import create_access_token, create_refresh_token
+
+from app.models import AuditEvent, MesUser
+from support import DEMO_PASSWORD, INTEGRATION_KEY, count
+
+
+def login(client, username, password):
+    return client.post("/api/v1/security/login", json={
+        "username": username, "password": password, "provider": "db", "refresh": True})
+
+
+def test_login_gives_tokens_that_open_the_api(client):
+    response = login(client, "planner", DEMO_PASSWORD)
+    assert response.status_code == 200
+    tokens = response.get_json()
+    assert tokens["access_token"] and tokens["refresh_token"]
+    me = client.get("/api/v1/audit-events", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 200
+    assert me.get_json()["meta"]["total"] >= 1  # the login itself is an audit event of the user
+
+
+def test_bad_password_is_401_in_the_envelope_and_audited(client, app):
+    response = login(client, "planner", "wrong-password")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
+    with app.app_context():
+        from sqlalchemy import select
+
+        from app.extensions import db
+        row = db.session.execute(select(AuditEvent).where(AuditEvent.action == "LOGIN_FAILED")
+                                 .order_by(AuditEvent.id.desc())).scalars().first()
+        assert row.entity_key == "planner" and row.status == "FAIL" and row.error_code == "UNAUTHORIZED"
+
+
+def test_unknown_user_login_is_audited_too(client, app):
+    assert login(client, "nobody", "whatever-1").status_code == 401
+    with app.app_context():
+        assert count(AuditEvent, AuditEvent.action == "LOGIN_FAILED", AuditEvent.entity_key == "nobody") == 1
+
+
+def test_successful_login_is_audited(client, app):
+    assert login(client, "quality", DEMO_PASSWORD).status_code == 200
+    with app.app_context():
+        assert count(AuditEvent, AuditEvent.action == "LOGIN", AuditEvent.actor_username == "quality") == 1
+
+
+def test_five_failures_lock_the_account_and_an_admin_unlocks_it(client, app):
+    for _ in range(5):
+        assert login(client, "operator", "Wrong-Pass-0000").status_code == 401
+    locked = login(client, "operator", DEMO_PASSWORD)
+    assert locked.status_code == 401
+    assert locked.get_json()["error"]["code"] == "ACCOUNT_LOCKED"
+    with app.app_context():
+        assert count(AuditEvent, AuditEvent.error_code == "ACCOUNT_LOCKED") >= 1
+        from app.extensions import db
+        user = db.session.execute(db.select(MesUser).filter_by(username="operator")).scalar_one()
+        user.fail_login_count = 0  # what the admin's "Unlock login" action does
+        db.session.commit()
+    assert login(client, "operator", DEMO_PASSWORD).status_code == 200
+
+
+def test_login_rate_limit_per_address(client):
+    statuses = [login(client, "nobody", "x").status_code for _ in range(21)]
+    assert statuses[:20] == [401] * 20
+    assert statuses[20] == 429
+    body = login(client, "nobody", "x").get_json()
+    assert body["error"]["code"] == "RATE_LIMITED"
+
+
+def test_api_key_authenticates_the_integration_account(client):
+    response = client.get("/api/v1/audit-events", headers={"Authorization": f"Bearer {INTEGRATION_KEY}"})
+    # the integration role has no audit:read (it is a machine account): authenticated, then refused
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_wrong_api_key_is_401(client):
+    response = client.get("/api/v1/audit-events", headers={"Authorization": "Bearer sst_not-a-real-key"})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
+    fab = client.get("/api/v1/products/", headers={"Authorization": "Bearer sst_not-a-real-key"})
+    assert fab.status_code == 401 and fab.get_json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_no_credentials_and_malformed_tokens_are_401_envelopes(client):
+    for headers in ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Bearer abc"}):
+        for path in ("/api/v1/audit-events", "/api/v1/products/"):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 401, (path, headers)
+            assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_expired_and_refresh_tokens_are_refused(client, app):
+    with app.app_context():
+        from app.extensions import db
+        user_id = str(db.session.execute(db.select(MesUser.id).filter_by(username="planner")).scalar_one())
+        expired = create_access_token(identity=user_id, expires_delta=timedelta(seconds=-10))
+        refresh = create_refresh_token(identity=user_id)
+    for token in (expired, refresh):
+        for path in ("/api/v1/audit-events", "/api/v1/products/"):
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401, path
+            assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_deactivated_user_loses_access_at_once(client, app, api):
+    assert api("manager").get("/api/v1/audit-events").status_code == 200
+    with app.app_context():
+        from app.extensions import db
+        user = db.session.execute(db.select(MesUser).filter_by(username="manager")).scalar_one()
+        user.active = False
+        db.session.commit()
+    assert api("manager").get("/api/v1/audit-events").status_code == 401
+    assert api("manager").get("/api/v1/products/").status_code == 401

@@ -1,0 +1,65 @@
+"""State machines (01_domain_model §7): only the table's moves are possible."""
+import pytest
+
+from app.services.errors import DomainError
+from app.services.states import MACHINES, TERMINAL, can_transition, is_terminal, transition
+
+
+@pytest.mark.parametrize("machine,current,event,expected", [
+    ("WORK_ORDER", "RECEIVED", "RELEASE", "RELEASED"),
+    ("WORK_ORDER", "RELEASED", "START", "IN_PROGRESS"),
+    ("WORK_ORDER", "IN_PROGRESS", "CLOSE", "COMPLETED"),
+    ("RUN", "PREP", "AUTHORIZE", "AUTHORIZED"),
+    ("RUN", "AUTHORIZED", "REVOKE", "PREP"),
+    ("RUN", "AUTHORIZED", "START", "IN_PROGRESS"),
+    ("RUN", "IN_PROGRESS", "COMPLETE", "COMPLETED"),
+    ("RUN", "IN_PROGRESS", "HOLD", "ON_HOLD"),
+    ("RUN", "ON_HOLD", "MRB_RELEASE", "COMPLETED"),
+    ("RUN", "ON_HOLD", "MRB_REWORK", "CLOSED_REWORK"),
+    ("RUN", "ON_HOLD", "MRB_SCRAP", "SCRAPPED"),
+    ("RUN", "PREP", "CANCEL", "CANCELLED"),
+    ("UNIT", "QUEUED", "TRACK_IN", "IN_STATION"),
+    ("UNIT", "IN_STATION", "PASS", "QUEUED"),
+    ("UNIT", "IN_STATION", "PASS_LAST", "DONE"),
+    ("UNIT", "IN_STATION", "FAIL", "OUT_FAILED"),
+    ("UNIT", "QUEUED", "DEFECT", "OUT_FAILED"),
+    ("UNIT", "OUT_FAILED", "REWORK", "QUEUED"),
+    ("UNIT", "OUT_FAILED", "SCRAP", "SCRAPPED"),
+    ("UNIT", "OUT_FAILED", "HOLD", "ON_HOLD"),
+    ("UNIT", "ON_HOLD", "RELEASE", "QUEUED"),
+    ("UNIT", "DONE", "MRB_SCRAP", "SCRAPPED"),
+    ("UNIT", "DONE", "MRB_REWORK", "QUEUED"),
+    ("INSPECTION", "PENDING", "START", "INSPECTING"),
+    ("INSPECTION", "INSPECTING", "PASS", "PASS"),
+    ("INSPECTION", "INSPECTING", "FAIL", "FAIL"),
+    ("DEFECT", "RECORDED", "DISPOSITION", "DISPOSITIONED"),
+    ("REWORK_TASK", "OPEN", "DONE", "DONE"),
+])
+def test_allowed_moves(machine, current, event, expected):
+    assert transition(machine, current, event) == expected
+    assert can_transition(machine, current, event)
+
+
+@pytest.mark.parametrize("machine,current,event,code", [
+    ("RUN", "IN_PROGRESS", "REVOKE", "INVALID_RUN_STATUS"),
+    ("RUN", "COMPLETED", "START", "INVALID_RUN_STATUS"),
+    ("RUN", "AUTHORIZED", "CANCEL", "INVALID_RUN_STATUS"),
+    ("UNIT", "DONE", "TRACK_IN", "UNIT_STATE_INVALID"),
+    ("UNIT", "SCRAPPED", "REWORK", "UNIT_STATE_INVALID"),
+    ("UNIT", "QUEUED", "PASS", "UNIT_STATE_INVALID"),
+    ("INSPECTION", "PASS", "START", "INSPECTION_STATE_INVALID"),
+    ("WORK_ORDER", "RECEIVED", "CLOSE", "WORK_ORDER_COMPLETED"),
+])
+def test_illegal_moves_are_refused(machine, current, event, code):
+    assert not can_transition(machine, current, event)
+    with pytest.raises(DomainError) as exc:
+        transition(machine, current, event)
+    assert exc.value.code == code
+
+
+def test_terminal_states_have_no_way_out_except_mrb_for_done_units():
+    for machine, terminal in TERMINAL.items():
+        for (state, event), _ in MACHINES[machine].items():
+            if state in terminal:
+                assert machine == "UNIT" and state == "DONE" and event.startswith("MRB_"), (machine, state, event)
+    assert is_terminal("RUN", "CANCELLED") and not is_terminal("RUN", "ON_HOLD")
