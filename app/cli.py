@@ -89,6 +89,21 @@ def create_api_key_command(username, name):
     click.secho(result["key"], fg="green")
 
 
+@mes.command("error-catalogue")
+@click.option("--write", is_flag=True, help="Write sop/error-catalogue.md instead of printing it.")
+def error_catalogue_command(write: bool):
+    """The error catalogue of the SOPs (generated from the code)."""
+    from config import PROJECT_ROOT
+
+    from .services.errors import catalogue_markdown
+    text = catalogue_markdown()
+    if write:
+        (PROJECT_ROOT / "sop" / "error-catalogue.md").write_text(text, encoding="utf-8")
+        click.echo("sop/error-catalogue.md written.")
+    else:
+        click.echo(text, nl=False)
+
+
 @mes.command("check")
 def check_command():
     """Configuration, database reachability, migration head and disk space."""

@@ -31,7 +31,7 @@ for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from support import INTEGRATION_KEY, ApiAs, app_overrides, jwt_token  # noqa: E402
+from support import INTEGRATION_KEY, SECRET_KEY, ApiAs, app_overrides, jwt_token  # noqa: E402
 
 
 def pytest_report_header(config):

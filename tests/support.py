@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 DEMO_PASSWORD = "Demo-Pass-2026"
@@ -91,3 +92,13 @@ def count(model, *where) -> int:
     for clause in where:
         stmt = stmt.where(clause)
     return db.session.execute(stmt).scalar_one()
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored; screenshots for reviewers
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

@@ -235,3 +235,27 @@ class DomainError(Exception):
 def hint_for(code: str) -> str:
     entry = CATALOGUE.get(code)
     return entry.hint if entry else ""
+
+
+def catalogue_markdown() -> str:
+    """The SOP error catalogue (sop/error-catalogue.md), generated from this module; a test keeps the
+    file in sync (`flask mes error-catalogue --write` regenerates it)."""
+    lines = [
+        "# Error catalogue",
+        "",
+        "Every error code the API and the console can answer with: the HTTP status, what it means, and",
+        "what the user should do. Generated from `app/services/errors.py` by",
+        "`flask mes error-catalogue --write`; do not edit by hand.",
+        "",
+        "A code about a resource named in the address (for example an unknown run in",
+        "`/api/v1/runs/{runNo}`) answers 404 instead of its usual status.",
+        "",
+        "| Code | HTTP | Meaning | What to do |",
+        "|---|---|---|---|",
+    ]
+    for code in sorted(CATALOGUE):
+        entry = CATALOGUE[code]
+        status = f"{entry.status}" + (" (404 in path)" if entry.path_param else "")
+        message, hint = (text.replace("|", "\\|") for text in (entry.message, entry.hint))
+        lines.append(f"| `{code}` | {status} | {message} | {hint} |")
+    return "\n".join(lines) + "\n"

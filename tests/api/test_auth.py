@@ -115,3 +115,13 @@ def test_deactivated_user_loses_access_at_once(client, app, api):
         db.session.commit()
     assert api("manager").get("/api/v1/audit-events").status_code == 401
     assert api("manager").get("/api/v1/products/").status_code == 401
+
+
+def test_console_login_is_rate_limited_too(client):
+    from support import csrf_from
+    token = csrf_from(client.get("/login/").get_data(as_text=True))
+    statuses = [client.post("/login/", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code
+                for _ in range(21)]
+    assert statuses[:20] == [302] * 20 and statuses[20] == 429
+    page = client.post("/login/", data={"username": "nobody", "password": "x", "csrf_token": token})
+    assert page.status_code == 429 and "Too many attempts" in page.get_data(as_text=True)

@@ -168,3 +168,35 @@ def test_rison_filters_work_and_a_rison_bomb_is_422(api):
     assert bomb.get_json()["error"]["code"] == "VALIDATION_ERROR"
     broken = api("engineer").get("/api/v1/products/?q=(filters:!((col:code")
     assert broken.status_code == 422 and broken.get_json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def _ids(app):
+    with app.app_context():
+        def one(model, code):
+            return db.session.execute(select(model.id).where(model.code == code)).scalar_one()
+        from app.models import Operation, StationGroup
+        return {"product": one(Product, "P-1001"), "material": one(Material, "MAT-R10K-ALT"),
+                "line": one(Line, "LINE-SMT-A"), "group": one(StationGroup, "SMT-A-AOI")}
+
+
+@pytest.mark.parametrize("resource,entity,body", [
+    ("products", "PRODUCT", lambda ids: {"code": "P-NEW", "name": "n", "process_type": "DIP"}),
+    ("materials", "MATERIAL", lambda ids: {"code": "MAT-NEW", "name": "n", "uom": "PCS"}),
+    ("material-lots", "MATERIAL_LOT", lambda ids: {"material": ids["material"], "lot_no": "LOT-NEW", "iqc_result": "PENDING"}),
+    ("bom-items", "BOM_ITEM", lambda ids: {"product": ids["product"], "material": ids["material"], "qty_per": 1}),
+    ("lines", "LINE", lambda ids: {"code": "LINE-NEW", "name": "n", "process_type": "SMT"}),
+    ("station-groups", "STATION_GROUP", lambda ids: {"code": "GRP-NEW", "name": "n"}),
+    ("stations", "STATION", lambda ids: {"code": "ST-NEW", "name": "n", "line": ids["line"], "group": ids["group"], "station_type": "MANUAL"}),
+    ("operations", "OPERATION", lambda ids: {"code": "OP-NEW", "name": "n", "default_station_type": "MANUAL", "consumes_material": True}),
+    ("equipment", "EQUIPMENT", lambda ids: {"code": "EQ-NEW", "name": "n", "status": "DOWN", "source": "MANUAL"}),
+    ("defect-codes", "DEFECT_CODE", lambda ids: {"code": "DC-NEW", "name": "n"}),
+])
+def test_every_master_data_change_leaves_an_audit_event(api, app, resource, entity, body):
+    created = api("engineer").post(f"/api/v1/{resource}/", json=body(_ids(app)))
+    assert created.status_code == 201, created.get_json()
+    pk = created.get_json()["id"]
+    assert api("engineer").delete(f"/api/v1/{resource}/{pk}").status_code == 200
+    with app.app_context():
+        actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.entity_type == entity)
+                                     .order_by(AuditEvent.id)).scalars().all()
+        assert actions[-2:] == [f"{entity}_CREATE", f"{entity}_DELETE"]

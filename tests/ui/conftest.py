@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def _chromium() -> tuple[str | None, str | None]:
@@ -32,10 +29,3 @@ def browser(tmp_path):
     driver.implicitly_wait(0)
     yield driver
     driver.quit()
-
-
-def screenshot(driver, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))
-    return path
