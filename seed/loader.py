@@ -80,8 +80,11 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
+        # the machine account authenticates by API key only: it gets a random, unknown password
+        machine = spec["roles"] == ["Integration"]
         user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
-            username=spec["username"], password=DEMO_PASSWORD, roles=spec["roles"],
+            username=spec["username"], password=user_service.generate_password() if machine else DEMO_PASSWORD,
+            roles=spec["roles"],
             first_name=spec.get("first_name", ""), last_name=spec.get("last_name", ""),
             lines=spec.get("lines", ()), stations=spec.get("stations", ())))
         report.add("users", spec["username"])

@@ -20,7 +20,6 @@ from ..extensions import db
 from ..security.auth import authenticate
 from ..services import audit as audit_service
 from ..services import master_data
-from ..services.actor import Actor
 from ..services.context import ambient_actor
 from ..services.errors import CATALOGUE, DomainError
 
@@ -82,7 +81,7 @@ def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
     try:
         payload = request.get_json(force=False, silent=False)
     except BadRequest:
-        raise DomainError("VALIDATION_ERROR", "The body is not valid JSON.", {"reason": "malformed JSON"})
+        raise DomainError("VALIDATION_ERROR", "The body is not valid JSON.", {"reason": "malformed JSON"}) from None
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
@@ -90,7 +89,7 @@ def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
     try:
         return schema.load(payload, partial=partial, unknown=unknown)
     except ValidationError as err:
-        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", {"fields": err.messages})
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", {"fields": err.messages}) from None
 
 
 def requires(*permissions: str, any_of: bool = False) -> Callable:
@@ -179,10 +178,6 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
 
     def delete_headless(self, pk):
         return self._guarded(f"{self.audit_entity}_DELETE", str(pk), lambda: super(MesModelRestApi, self).delete_headless(pk))
-
-
-def current_actor() -> Actor:
-    return authenticate()
 
 
 __all__ = ["MesBaseApi", "MesModelRestApi", "requires", "ok", "error_response", "load_json",

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import (
-    Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+    Boolean, Date, Float, ForeignKey, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 from flask import current_app
@@ -162,7 +162,3 @@ def _touch(lookup: str, user_id: int, expires_on, version: int, now: float) -> N
     db.session.commit()
     with _lock:
         _api_keys[lookup] = (version, user_id, expires_on, now)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -49,7 +49,7 @@ def authenticate() -> Actor:
             try:
                 claims = decode_token(token)
             except Exception:
-                raise DomainError("UNAUTHORIZED", "The access token is invalid or expired; log in again.")
+                raise DomainError("UNAUTHORIZED", "The access token is invalid or expired; log in again.") from None
             if claims.get("type") != "access":
                 raise DomainError("UNAUTHORIZED", "Use an access token (not a refresh token).")
             actor = actors.actor_for_user(int(claims["sub"]))

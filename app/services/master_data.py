@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, func, inspect, select
+from sqlalchemy import exists, inspect, select
 from sqlalchemy.orm import MANYTOONE
 
 from ..extensions import db
@@ -128,7 +128,7 @@ def validate_save(item: Any, *, is_new: bool) -> None:
             if any(v is None for v in values):
                 continue
             stmt = select(cls.id)
-            for column, value in zip(columns, values):
+            for column, value in zip(columns, values, strict=True):
                 stmt = stmt.where(getattr(cls, column) == value)
             if not is_new and item.id is not None:
                 stmt = stmt.where(cls.id != item.id)
@@ -163,7 +163,3 @@ def validate_delete(item: Any) -> None:
                                   f"{getattr(item, 'code', None) or item} is used by "
                                   f"{column.table.name.replace('_', ' ')} records.{hint}",
                                   {"referencedBy": column.table.name})
-
-
-def count_rows(cls: type) -> int:
-    return db.session.execute(select(func.count()).select_from(cls)).scalar_one()

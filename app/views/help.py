@@ -1,7 +1,6 @@
 """Help: the SOP library (Markdown files under sop/, rendered in the console; no internet needed)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import markdown
 from flask import abort

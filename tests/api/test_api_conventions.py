@@ -3,9 +3,7 @@ CSRF for cookie-authenticated calls, request ids, health and readiness, OpenAPI.
 import json
 import logging
 
-from sqlalchemy import select
 
-from app.extensions import db
 from app.models import Product
 from support import console_login, count, csrf_from
 

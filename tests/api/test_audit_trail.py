@@ -1,6 +1,6 @@
 """The audit trail: append-only at the database, own events vs all events, filters, exports."""
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db

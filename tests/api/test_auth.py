@@ -125,3 +125,16 @@ def test_console_login_is_rate_limited_too(client):
     assert statuses[:20] == [302] * 20 and statuses[20] == 429
     page = client.post("/login/", data={"username": "nobody", "password": "x", "csrf_token": token})
     assert page.status_code == 429 and "Too many attempts" in page.get_data(as_text=True)
+
+
+def test_locked_account_is_told_so_on_the_console(client):
+    from support import console_login
+    for _ in range(5):
+        login(client, "material", "Wrong-Pass-0000")
+    response = console_login(client, "material")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "locked after 5 failed sign-ins" in page
+
+
+def test_integration_account_cannot_sign_in_with_the_demo_password(client):
+    assert login(client, "integration", DEMO_PASSWORD).status_code == 401

@@ -174,7 +174,7 @@ def _ids(app):
     with app.app_context():
         def one(model, code):
             return db.session.execute(select(model.id).where(model.code == code)).scalar_one()
-        from app.models import Operation, StationGroup
+        from app.models import StationGroup
         return {"product": one(Product, "P-1001"), "material": one(Material, "MAT-R10K-ALT"),
                 "line": one(Line, "LINE-SMT-A"), "group": one(StationGroup, "SMT-A-AOI")}
 

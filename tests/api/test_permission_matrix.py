@@ -3,7 +3,6 @@ read for every human role, write for Admin and Engineer (defect codes: also Qual
 Integration machine account reaches none of them. A refused call writes nothing."""
 import pytest
 
-from app.extensions import db
 from app.models import AuditEvent
 from support import console_login, count
 

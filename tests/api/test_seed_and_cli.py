@@ -1,7 +1,7 @@
 """`flask mes seed [--demo]` is idempotent and gives every demo user a working login; the user and
 API-key commands apply the password policy and show a key once."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Equipment, Line, Material, MaterialLot, MesUser, Station
