@@ -112,6 +112,8 @@ class BaseConfig:
     MES_ADMIN_PASSWORD = os.environ.get("MES_ADMIN_PASSWORD")
     MES_INTEGRATION_API_KEY = os.environ.get("MES_INTEGRATION_API_KEY")
     MES_SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("MES_SQLITE_BUSY_TIMEOUT_MS", "10000"))
+    # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
+    MES_PROXY_COUNT = int(os.environ.get("MES_PROXY_COUNT", "0"))
 
 
 class DevConfig(BaseConfig):

@@ -24,6 +24,12 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
         app.config["SECRET_KEY"] = config_module.dev_secret_key()
     config_module.validate_config(app.config)
     app.json.sort_keys = False
+    _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config.get("MES_PROXY_COUNT"):
+        # behind nginx: the client address (audit, rate limits) and scheme come from the proxy
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        count = app.config["MES_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     from .logging_setup import configure_logging
     configure_logging(app)
@@ -56,3 +62,10 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     from .services.context import set_actor_provider
     set_actor_provider(ambient_actor_provider)
     return app
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    """SQLite cannot create the folder of its file; `flask db upgrade` on a fresh machine needs it."""
+    if url.startswith("sqlite:////"):
+        from pathlib import Path
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

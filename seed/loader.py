@@ -53,9 +53,24 @@ def _by_code(model, code: str):
 
 
 def seed_base(report: SeedReport | None = None) -> SeedReport:
-    """Roles and permissions (sync-roles) and the admin account."""
+    """What every install needs: roles and permissions (sync-roles), the admin account, the
+    `integration` machine account (API key only: it gets a random password nobody knows; its key
+    comes from MES_INTEGRATION_API_KEY or `flask mes create-api-key integration`) and the defect
+    codes the system records itself (SPEC_OUT_OF_LIMIT)."""
     report = report or SeedReport()
     sync_roles()
+    if user_service.find_user("integration") is None:
+        user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
+            username="integration", password=user_service.generate_password(), roles=["Integration"],
+            first_name="Integration", last_name="Account"))
+        report.add("users", "integration")
+    key = current_app.config.get("MES_INTEGRATION_API_KEY")
+    if key:
+        result = user_service.create_api_key(actor=SYSTEM, username="integration", name="integration",
+                                             raw_key=key)
+        if result["created"]:
+            report.add("api_keys", "integration")
+    _seed_system_defect_codes(report)
     if user_service.find_user("admin") is None:
         password = current_app.config.get("MES_ADMIN_PASSWORD") or user_service.generate_password()
         user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
@@ -80,21 +95,23 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
-        # the machine account authenticates by API key only: it gets a random, unknown password
-        machine = spec["roles"] == ["Integration"]
         user_service.create_user(actor=SYSTEM, spec=user_service.UserSpec(
-            username=spec["username"], password=user_service.generate_password() if machine else DEMO_PASSWORD,
-            roles=spec["roles"],
+            username=spec["username"], password=DEMO_PASSWORD, roles=spec["roles"],
             first_name=spec.get("first_name", ""), last_name=spec.get("last_name", ""),
             lines=spec.get("lines", ()), stations=spec.get("stations", ())))
         report.add("users", spec["username"])
-    key = current_app.config.get("MES_INTEGRATION_API_KEY")
-    if key:
-        result = user_service.create_api_key(actor=SYSTEM, username="integration", name="integration",
-                                             raw_key=key)
-        if result["created"]:
-            report.add("api_keys", "integration")
     return report
+
+
+def _seed_system_defect_codes(report: SeedReport) -> None:
+    from app.services.master_data import SYSTEM_DEFECT_CODES
+    missing = [c for c in SYSTEM_DEFECT_CODES if _by_code(DefectCode, c) is None]
+    if not missing:
+        return
+    with unit_of_work(SYSTEM, "SEED_SYSTEM_DEFECT_CODES", "SEED", "base") as uow:
+        for code in missing:
+            uow.session.add(DefectCode(code=code, name="Measured value out of spec limit", category="test"))
+            report.add("defect_codes", code)
 
 
 def _seed_master_data(data: dict[str, Any], report: SeedReport) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 
 from .audit import AuditEventApi
+from .integration import IntegrationApi
 from .master import MASTER_DATA_APIS
+from .routing import DataSpecApi, RoutingApi
 
 
 def register_apis(appbuilder: AppBuilder) -> None:
     for api in MASTER_DATA_APIS:
         appbuilder.add_api(api)
     appbuilder.add_api(AuditEventApi)
+    appbuilder.add_api(RoutingApi)
+    appbuilder.add_api(DataSpecApi)
+    appbuilder.add_api(IntegrationApi)

@@ -4,5 +4,10 @@ from .master import (  # noqa: F401
     BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
     StationGroup,
 )
+from .routing import (  # noqa: F401
+    DataCollectionSpec, ExecutableRouteVersion, RouteExecutionConfig, Routing, RoutingStep,
+    route_config_data_spec,
+)
+from .integration import IntegrationMessage  # noqa: F401
 from .audit import AuditEvent  # noqa: F401
 from .security import MesUser, RoleScope, SecurityVersion, user_line_binding, user_station_binding  # noqa: F401

@@ -48,19 +48,20 @@ class MesUserDBModelView(UserDBModelView):
     def pre_add(self, item):
         if not item.roles:
             raise ValueError("Choose at least one role.")
+        super().pre_add(item)  # FAB hashes the password here
 
     def pre_update(self, item):
         if not item.roles:
             raise ValueError("Choose at least one role.")
+        super().pre_update(item)
 
     @action("unlock", "Unlock login", "Reset the failed-login counter of the selected users?", "fa-unlock")
     def unlock(self, items):
+        from ..services.context import ambient_actor
+        from ..services.users import unlock_users
         items = items if isinstance(items, list) else [items]
-        for user in items:
-            user.fail_login_count = 0
-            user.last_failed_login_at = None
-            self.datamodel.edit(user)
-        flash(f"Unlocked {len(items)} user(s).", "success")
+        count = unlock_users(actor=ambient_actor(), usernames=[u.username for u in items])
+        flash(f"Unlocked {count} user(s).", "success")
         return redirect(self.get_redirect())
 
 

@@ -55,16 +55,20 @@ for _entity, _label in (
     ("STATION_GROUP", "station group"), ("STATION", "station"), ("OPERATION", "operation"),
     ("EQUIPMENT", "equipment"), ("DEFECT_CODE", "defect code"),
 ):
-    _e(f"{_entity}_CODE_DUPLICATE", 409, f"A {_label} with this code already exists.",
+    _article = "An" if _label[0] in "aeiou" else "A"
+    _e(f"{_entity}_CODE_DUPLICATE", 409, f"{_article} {_label} with this code already exists.",
        f"Use another code, or edit the existing {_label}.")
     _e(f"{_entity}_IN_USE", 409, f"This {_label} is referenced by other records and cannot be deleted.",
-       f"Deactivate the {_label} instead of deleting it.")
+       "Move its stations to another group first." if _entity == "STATION_GROUP"
+       else f"Deactivate the {_label} instead of deleting it.")
 _e("BOM_ITEM_DUPLICATE", 409, "This material is already on the product's BOM.",
    "Edit the existing BOM line instead of adding a second one.")
 _e("MATERIAL_LOT_DUPLICATE", 409, "This lot number already exists for the material.",
    "Edit the existing lot, or check the lot number.")
 _e("MATERIAL_LOT_IN_USE", 409, "This lot is referenced by other records and cannot be deleted.",
    "Keep the lot; set its IQC result instead.")
+_e("DEFECT_CODE_SYSTEM", 409, "This defect code is used by the system itself and must stay active.",
+   "Keep it; create another code if you need a different one.")
 _e("EQUIPMENT_STATION_DUPLICATE", 409, "The station already has an equipment (at most one per station).",
    "Edit the existing equipment of that station, or choose another station.")
 
@@ -84,6 +88,14 @@ _e("DATA_SPEC_OPERATION_MISMATCH", 400, "A bound data-collection spec belongs to
 _e("DATA_SPEC_NAME_DUPLICATE", 409, "A spec with this name already exists for the operation.", "Choose another name.")
 _e("DATA_SPEC_LIMITS_INVALID", 400, "The limits must satisfy lsl ≤ target ≤ usl (numbers only).", "Correct the limits.")
 _e("DATA_SPEC_IN_USE", 409, "Values were collected for this spec; it cannot be deleted.", "Deactivate the spec instead.")
+_e("OPERATION_NOT_FOUND", 400, "No operation with this code.", "Check the operation code (Engineering → Operations).")
+_e("STATION_GROUP_NOT_FOUND", 400, "No station group with this code.",
+   "Check the station group code (Engineering → Station Groups).")
+_e("ROUTING_STEP_NOT_FOUND", 400, "The routing has no step with this number.", "Reload the routing.", "step_no")
+_e("ROUTING_STEP_DUPLICATE", 409, "The routing already has a step with this number.",
+   "Use another step number (10, 20, 30…).")
+_e("ROUTE_VERSION_NOT_FOUND", 400, "The routing has no version with this number.", "Reload the version history.",
+   "version_no")
 _e("DATA_SPEC_NOT_FOUND", 400, "The data item names no spec of the current step.",
    "Use a spec name listed for this step.", "spec_id")
 

@@ -14,9 +14,10 @@ from sqlalchemy.orm import MANYTOONE
 
 from ..extensions import db
 from ..models import (
-    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Model, Operation, Product, Station,
-    StationGroup,
+    BomItem, DataCollectionSpec, DefectCode, Equipment, Line, Material, MaterialLot, Model, Operation,
+    Product, Routing, Station, StationGroup,
 )
+from ..models.base import utcnow
 from ..models.master import (
     EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
 )
@@ -25,7 +26,7 @@ from .errors import DomainError
 ENTITY_NAMES: dict[type, str] = {
     Product: "PRODUCT", Material: "MATERIAL", BomItem: "BOM_ITEM", MaterialLot: "MATERIAL_LOT",
     Line: "LINE", StationGroup: "STATION_GROUP", Station: "STATION", Operation: "OPERATION",
-    Equipment: "EQUIPMENT", DefectCode: "DEFECT_CODE",
+    Equipment: "EQUIPMENT", DefectCode: "DEFECT_CODE", DataCollectionSpec: "DATA_SPEC", Routing: "ROUTING",
 }
 
 # (columns, error code, field named in the error) — checked before every insert/update.
@@ -34,7 +35,37 @@ UNIQUE_RULES: dict[type, list[tuple[tuple[str, ...], str, str]]] = {
     MaterialLot: [(("material_id", "lot_no"), "MATERIAL_LOT_DUPLICATE", "lot_no")],
     Equipment: [(("code",), "EQUIPMENT_CODE_DUPLICATE", "code"),
                 (("station_id",), "EQUIPMENT_STATION_DUPLICATE", "station")],
+    DataCollectionSpec: [(("operation_id", "name"), "DATA_SPEC_NAME_DUPLICATE", "name")],
 }
+
+
+# Defect codes the system itself records (a value beyond a FAIL limit forces SPEC_OUT_OF_LIMIT).
+SYSTEM_DEFECT_CODES = ("SPEC_OUT_OF_LIMIT",)
+
+
+def _spec_rules(item) -> None:
+    from .data_specs import check_fields
+    check_fields(item)
+
+
+def _equipment_rules(item) -> None:
+    """The time of the last status change is the equipment's own business (set on every change)."""
+    from sqlalchemy.orm.attributes import get_history
+    if item.id is None or get_history(item, "status").has_changes():
+        item.status_changed_at = utcnow()
+
+
+def _defect_code_rules(item) -> None:
+    if item.id is not None and not item.is_active:
+        from sqlalchemy.orm.attributes import get_history
+        history = get_history(item, "code")
+        original = history.deleted[0] if history.deleted else item.code
+        if original in SYSTEM_DEFECT_CODES:
+            raise DomainError("DEFECT_CODE_SYSTEM", f"{original} is recorded by the system and must stay active.")
+
+
+# Entity-specific rules that go beyond fields, references and uniqueness.
+EXTRA_RULES = {DataCollectionSpec: _spec_rules, Equipment: _equipment_rules, DefectCode: _defect_code_rules}
 
 # Allowed values of the enumerated string columns.
 CHOICES: dict[type, dict[str, tuple[str, ...]]] = {
@@ -120,6 +151,8 @@ def validate_save(item: Any, *, is_new: bool) -> None:
     if errors:
         raise DomainError("VALIDATION_ERROR", "Some fields are not valid: "
                           + "; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
+    if cls in EXTRA_RULES:
+        EXTRA_RULES[cls](item)
 
     session = db.session
     with session.no_autoflush:
@@ -151,6 +184,8 @@ def _referencing_columns(table) -> list:
 def validate_delete(item: Any) -> None:
     """A row that other rows reference cannot be deleted: `<ENTITY>_IN_USE` (deactivate instead)."""
     cls = type(item)
+    if isinstance(item, DefectCode) and item.code in SYSTEM_DEFECT_CODES:
+        raise DomainError("DEFECT_CODE_SYSTEM", f"{item.code} is recorded by the system and cannot be deleted.")
     session = db.session
     with session.no_autoflush:
         for column in _referencing_columns(cls.__table__):

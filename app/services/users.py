@@ -130,3 +130,21 @@ def create_api_key(*, actor: Actor, username: str, name: str = "default",
         uow.diff = {"after": {"user": username, "name": name, "uuid": key.uuid}}
         result = {"key": raw_key, "uuid": key.uuid, "name": name, "created": True}
     return result
+
+
+def unlock_users(*, actor: Actor, usernames: Sequence[str]) -> int:
+    """Clear the login lockout of users (Security → List Users → "Unlock login")."""
+    with unit_of_work(actor, "USER_UNLOCK", "USER", ",".join(usernames)) as uow:
+        unlocked = []
+        for username in usernames:
+            user = find_user(username)
+            if user is None:
+                raise DomainError("USER_NOT_FOUND", f"No user {username}.")
+            if user.fail_login_count or user.last_failed_login_at:
+                unlocked.append({"username": username, "failedCount": user.fail_login_count})
+                user.fail_login_count = 0
+                user.last_failed_login_at = None
+        if not unlocked:
+            uow.nothing_changed()
+        uow.payload = {"unlocked": unlocked}
+    return len(unlocked)

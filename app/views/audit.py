@@ -31,6 +31,8 @@ class AuditLogView(BaseView):
     default_view = "list"
     class_permission_name = "AuditLog"
     method_permission_name = {"list": "read", "csv": "read"}
+    # can_read_all lives on the same resource (audit:read_all): declared here so FAB keeps it
+    base_permissions = ["can_read", "can_read_all"]
 
     @expose("/")
     @has_access

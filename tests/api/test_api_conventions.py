@@ -4,7 +4,10 @@ import json
 import logging
 
 
-from app.models import Product
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, Product
 from support import console_login, count, csrf_from
 
 
@@ -109,3 +112,23 @@ def test_openapi_documents_the_apis_and_swagger_is_served_locally(client, api):
     console_login(client, "engineer")
     swagger = client.get("/swagger/v1").get_data(as_text=True)
     assert "swagger-ui-bundle.js" in swagger and "https://" not in swagger.split("<body")[0]
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(fresh_db):
+    from app import create_app
+    from support import app_overrides
+    proxied = create_app({**app_overrides(fresh_db.url), "MES_PROXY_COUNT": 1})
+    client = proxied.test_client()
+    client.post("/api/v1/security/login", json={"username": "nobody", "password": "x", "provider": "db"},
+                headers={"X-Forwarded-For": "10.1.2.3"})
+    with proxied.app_context():
+        ip = db.session.execute(select(AuditEvent.ip).where(AuditEvent.entity_key == "nobody")).scalar_one()
+        assert ip == "10.1.2.3"
+
+
+def test_the_sqlite_folder_is_created(tmp_path):
+    from app import create_app
+    from support import SECRET_KEY
+    target = tmp_path / "new" / "deeper" / "mes.db"
+    create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{target}", "SECRET_KEY": SECRET_KEY})
+    assert target.parent.is_dir()

@@ -162,3 +162,46 @@ def test_admin_unlocks_a_locked_user(client, app):
     client.get("/logout/")
     assert console_login(client, "leader").status_code == 302
     assert "Welcome, leader" in client.get("/").get_data(as_text=True)
+
+
+def test_a_user_created_on_the_user_screen_can_sign_in(client, app):
+    from flask_appbuilder.security.sqla.models import Role
+    console_login(client, "admin")
+    with app.app_context():
+        role_id = db.session.execute(select(Role.id).filter_by(name="Planner")).scalar_one()
+    page = form_post(client, "/users/add", {
+        "first_name": "New", "last_name": "Planner", "username": "planner2", "email": "planner2@plant.local",
+        "active": "y", "roles": [role_id], "password": "Plan-Ner-2026x", "conf_password": "Plan-Ner-2026x"})
+    assert "Added Row" in page.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.execute(select(MesUser.password).filter_by(username="planner2")).scalar_one()
+        assert stored != "Plan-Ner-2026x" and stored.startswith(("pbkdf2:", "scrypt:"))
+        assert count(AuditEvent, AuditEvent.action == "USER_CREATE", AuditEvent.entity_key == "planner2") == 1
+    client.get("/logout/")
+    assert console_login(client, "planner2", "Plan-Ner-2026x").headers["Location"] == "/"
+
+
+def test_weak_password_is_refused_on_the_user_screen(client, app):
+    from flask_appbuilder.security.sqla.models import Role
+    console_login(client, "admin")
+    with app.app_context():
+        role_id = db.session.execute(select(Role.id).filter_by(name="Planner")).scalar_one()
+    page = form_post(client, "/users/add", {
+        "first_name": "Weak", "last_name": "Pw", "username": "weak", "email": "weak@plant.local",
+        "active": "y", "roles": [role_id], "password": "password", "conf_password": "password"})
+    assert "two capital letters" in page.get_data(as_text=True)
+    with app.app_context():
+        assert count(MesUser, MesUser.username == "weak") == 0
+
+
+def test_unlock_is_audited(client, app):
+    for _ in range(5):
+        client.post("/api/v1/security/login", json={"username": "planner", "password": "Wrong-0000-xx", "provider": "db"})
+    console_login(client, "admin")
+    with app.app_context():
+        uid = db.session.execute(select(MesUser.id).filter_by(username="planner")).scalar_one()
+    token = csrf_from(client.get("/users/list/").get_data(as_text=True))
+    client.post("/users/action_post", data={"action": "unlock", "rowid": [uid], "csrf_token": token})
+    with app.app_context():
+        event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "USER_UNLOCK")).scalar_one()
+        assert event.actor_username == "admin" and event.payload["unlocked"][0]["username"] == "planner"

@@ -200,3 +200,29 @@ def test_every_master_data_change_leaves_an_audit_event(api, app, resource, enti
         actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.entity_type == entity)
                                      .order_by(AuditEvent.id)).scalars().all()
         assert actions[-2:] == [f"{entity}_CREATE", f"{entity}_DELETE"]
+
+
+def test_equipment_status_change_time_is_recorded(api, app):
+    from app.models import Equipment
+    with app.app_context():
+        eq = db.session.execute(select(Equipment).filter_by(code="EQ-AOI-01")).scalar_one()
+        pk, before = eq.id, eq.status_changed_at
+    assert api("engineer").put(f"/api/v1/equipment/{pk}", json={"status": "MAINTENANCE"}).status_code == 200
+    with app.app_context():
+        eq = db.session.get(Equipment, pk)
+        assert eq.status == "MAINTENANCE" and eq.status_changed_at is not None and eq.status_changed_at != before
+        changed_at = eq.status_changed_at
+    assert api("engineer").put(f"/api/v1/equipment/{pk}", json={"name": "AOI 1 (renamed)"}).status_code == 200
+    with app.app_context():
+        assert db.session.get(Equipment, pk).status_changed_at == changed_at
+
+
+def test_system_defect_code_cannot_be_deleted_or_deactivated(api, app):
+    with app.app_context():
+        pk = db.session.execute(select(DefectCode.id).filter_by(code="SPEC_OUT_OF_LIMIT")).scalar_one()
+    deleted = api("quality").delete(f"/api/v1/defect-codes/{pk}")
+    assert deleted.status_code == 409 and deleted.get_json()["error"]["code"] == "DEFECT_CODE_SYSTEM"
+    deactivated = api("quality").put(f"/api/v1/defect-codes/{pk}", json={"is_active": False})
+    assert deactivated.status_code == 409
+    with app.app_context():
+        assert db.session.get(DefectCode, pk).is_active is True

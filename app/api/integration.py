@@ -1,0 +1,36 @@
+"""Inbound integration endpoints (spec 03_api, 02_rules §11)."""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import expose
+
+from ..services import integration
+from ..services.errors import DomainError
+from .base import MesBaseApi, ok, requires
+
+
+def _raw_json():
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise DomainError("VALIDATION_ERROR", "The body is not valid JSON.", {"reason": "malformed JSON"})
+    return payload
+
+
+class IntegrationApi(MesBaseApi):
+    resource_name = "integration"
+    route_base = "/api/v1/integration"
+    openapi_spec_tag = "Integration"
+
+    @expose("/routings", methods=["POST"])
+    @requires("integration:inbound")
+    def routings(self, actor):
+        """ERP routing import: upsert by code (source ERP, steps read-only in MES); idempotent.
+        ---
+        post:
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: "`{data: routing + duplicate}`"}
+            422: {description: VALIDATION_ERROR (logged as a FAILED message)}
+        """
+        result = integration.import_erp_routing(actor=actor, payload=_raw_json())
+        return ok(result.data)

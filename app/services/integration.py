@@ -1,0 +1,192 @@
+"""Inbound integration messages (spec 02_rules §11): every message is logged; a repeat of a message
+(same dedupe key) returns the stored result with `duplicate: true` and never repeats side effects;
+missing or invalid required keys → VALIDATION_ERROR 422, logged as a FAILED message, nothing else
+written; unknown extra keys are kept in the logged payload and otherwise ignored. The server decides
+the source: an API-key (integration) call is AUTO, a person's call is MANUAL with their username."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import IntegrationMessage
+from .actor import Actor
+from .errors import DomainError
+from .uow import UnitOfWork, unit_of_work
+
+
+def source_of(actor: Actor) -> tuple[str, Optional[str]]:
+    """(source, operator): the integration account is AUTO; a person is MANUAL, as themselves."""
+    if actor.actor_type == "INTEGRATION":
+        return "AUTO", None
+    return "MANUAL", actor.username
+
+
+def content_hash(content: Any) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+@dataclass
+class InboundResult:
+    data: dict[str, Any]
+    duplicate: bool
+    message_id: int
+
+
+def _log(actor: Actor, system: str, entity_type: str, business_key: Optional[str], payload: Any, *,
+         status: str, dedupe_key: Optional[str] = None, content: Optional[str] = None,
+         result: Optional[dict] = None, error: Optional[DomainError] = None,
+         duplicate_of: Optional[int] = None) -> IntegrationMessage:
+    source, operator = source_of(actor)
+    message = IntegrationMessage(
+        direction="IN", system=system, entity_type=entity_type, business_key=business_key,
+        dedupe_key=dedupe_key, content_hash=content, status=status, source=source, operator=operator,
+        payload=payload if isinstance(payload, dict) else {"raw": payload}, result=result,
+        error=error.message if error else None, error_code=error.code if error else None,
+        duplicate_of_id=duplicate_of)
+    db.session.add(message)
+    return message
+
+
+def _log_alone(*args, **kwargs) -> IntegrationMessage:
+    """A FAILED or DUPLICATE message is its own short transaction."""
+    db.session.rollback()
+    message = _log(*args, **kwargs)
+    db.session.commit()
+    return message
+
+
+def receive(*, actor: Actor, system: str, entity_type: str, action: str, payload: Any, schema: Schema,
+            key: Callable[[dict], str], handler: Callable[[UnitOfWork, dict], dict],
+            event_id: Callable[[dict], str] | None = None) -> InboundResult:
+    """Validate, deduplicate, apply and log one inbound message.
+
+    `key(data)` is the business key. With `event_id(data)`, a message whose event id was already
+    applied is a duplicate; without it, a message whose content equals the latest successful message
+    of the same business key is. `handler(uow, data)` applies the message and returns the result that
+    is stored with it (and answered again for duplicates). The duplicate check runs inside the write
+    transaction, so two copies arriving together apply once.
+    """
+    if not isinstance(payload, dict):
+        error = DomainError("VALIDATION_ERROR", "The body must be a JSON object.")
+        _log_alone(actor, system, entity_type, None, payload, status="FAILED", error=error)
+        raise error
+    try:
+        data = schema.load(payload, unknown=EXCLUDE)  # extras stay in the logged payload
+    except ValidationError as exc:
+        error = DomainError("VALIDATION_ERROR", "Missing or invalid fields.", {"fields": exc.messages})
+        guess = payload.get("eventId") or payload.get("code") or payload.get("woNo")
+        _log_alone(actor, system, entity_type, str(guess)[:128] if guess else None, payload, status="FAILED",
+                   error=error)
+        raise error from None
+    business_key = key(data)
+    dedupe_key = f"{entity_type}:{event_id(data)}" if event_id else None
+    content = None if event_id else content_hash(data)
+    original: Optional[IntegrationMessage] = None
+    try:
+        with unit_of_work(actor, action, entity_type, business_key, payload={"system": system}) as uow:
+            original = _original(system, entity_type, business_key, dedupe_key, content)
+            if original is not None:
+                uow.nothing_changed()
+            else:
+                result = handler(uow, data)
+                message = _log(actor, system, entity_type, business_key, payload, status="SUCCESS",
+                               dedupe_key=dedupe_key, content=content, result=result)
+                uow.session.flush()
+                message_id = message.id
+    except DomainError as error:
+        _log_alone(actor, system, entity_type, business_key, payload, status="FAILED", error=error)
+        raise
+    except IntegrityError:
+        # the same message arrived twice at the same moment (PostgreSQL): the other one won
+        db.session.rollback()
+        original = _original(system, entity_type, business_key, dedupe_key, content)
+        if original is None:
+            raise
+    if original is not None:
+        result = dict(original.result or {})
+        duplicate = _log_alone(actor, system, entity_type, business_key, payload, status="DUPLICATE",
+                               result=result, duplicate_of=original.id)
+        return InboundResult({**result, "duplicate": True}, True, duplicate.id)
+    return InboundResult({**result, "duplicate": False}, False, message_id)
+
+
+def _original(system: str, entity_type: str, business_key: str, dedupe_key: Optional[str],
+              content: Optional[str]) -> Optional[IntegrationMessage]:
+    if dedupe_key is not None:
+        return db.session.execute(select(IntegrationMessage).where(
+            IntegrationMessage.system == system, IntegrationMessage.dedupe_key == dedupe_key)).scalar_one_or_none()
+    latest = db.session.execute(select(IntegrationMessage).where(
+        IntegrationMessage.system == system, IntegrationMessage.entity_type == entity_type,
+        IntegrationMessage.business_key == business_key, IntegrationMessage.status == "SUCCESS")
+        .order_by(IntegrationMessage.id.desc()).limit(1)).scalar_one_or_none()
+    return latest if latest is not None and latest.content_hash == content else None
+
+
+# ---------------------------------------------------------------------------------------------
+# ERP routings
+# ---------------------------------------------------------------------------------------------
+
+class ErpStepSchema(Schema):
+    stepNo = fields.Integer(required=True, validate=validate.Range(min=1))
+    operationCode = fields.String(required=True, validate=validate.Length(min=1))
+    stationGroupCode = fields.String(load_default=None, allow_none=True)
+    stationType = fields.String(load_default=None, allow_none=True)
+    requiresFai = fields.Boolean(load_default=False)
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class ErpRoutingSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    productCode = fields.String(load_default=None, allow_none=True)
+    processType = fields.String(required=True, validate=validate.OneOf(("SMT", "DIP")))
+    sourceKey = fields.String(load_default=None, allow_none=True)
+    versionLabel = fields.String(load_default=None, allow_none=True)
+    effectiveFrom = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    effectiveTo = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    steps = fields.List(fields.Nested(ErpStepSchema), required=True, validate=validate.Length(min=1))
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def import_erp_routing(*, actor: Actor, payload: Any) -> InboundResult:
+    """`POST /integration/routings`: upsert an ERP routing by code (source ERP, read-only steps).
+    Idempotent: the same content again answers the stored result with `duplicate: true`."""
+    from . import routing as routing_service
+    from .scope import require_permission
+    require_permission(actor, "integration:inbound")
+
+    def handler(uow: UnitOfWork, data: dict) -> dict:
+        from ..models import Routing
+        existing = db.session.execute(uow.lock(select(Routing).where(Routing.code == data["code"]))).scalar_one_or_none()
+        if existing is not None and not existing.is_erp:
+            raise DomainError("ROUTING_CODE_DUPLICATE", f"Routing {data['code']} is maintained in MES; ERP "
+                              "cannot overwrite it.", {"field": "code"})
+        routing = existing or Routing(code=data["code"], name=data["name"], process_type=data["processType"],
+                                      source_system="ERP")
+        if existing is None:
+            uow.session.add(routing)
+        routing.source_key = data.get("sourceKey") or data["code"]
+        routing_service._apply_header(routing, routing_service.RoutingInput(
+            code=data["code"], name=data["name"], product_code=data.get("productCode"),
+            process_type=data["processType"], effective_from=data.get("effectiveFrom"),
+            effective_to=data.get("effectiveTo"), version_label=data.get("versionLabel")))
+        routing_service._apply_steps(routing, [routing_service.StepInput(
+            step_no=s["stepNo"], operation_code=s["operationCode"], station_group_code=s.get("stationGroupCode"),
+            station_type=s.get("stationType"), requires_fai=s.get("requiresFai", False)) for s in data["steps"]])
+        uow.session.flush()
+        uow.diff = {"after": routing_service.routing_to_dict(routing)}
+        return routing_service.routing_to_dict(routing)
+
+    return receive(actor=actor, system="ERP", entity_type="ROUTING", action="ROUTING_IMPORT", payload=payload,
+                   schema=ErpRoutingSchema(), key=lambda d: d["code"], handler=handler)
