@@ -92,6 +92,8 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
     report = seed_base(report)
     data = load_yaml()
     _seed_master_data(data, report)
+    _seed_data_specs(data, report)
+    _seed_routings(data, report)
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
@@ -101,6 +103,40 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
             lines=spec.get("lines", ()), stations=spec.get("stations", ())))
         report.add("users", spec["username"])
     return report
+
+
+def _seed_data_specs(data: dict[str, Any], report: SeedReport) -> None:
+    from app.models import DataCollectionSpec, Operation
+    from app.services import data_specs
+    for row in data.get("data_specs", []):
+        exists = db.session.execute(select(DataCollectionSpec.id).join(Operation).where(
+            Operation.code == row["operation"], DataCollectionSpec.name == row["name"])).first()
+        if exists:
+            continue
+        fields = {k: v for k, v in row.items() if k != "operation"}
+        data_specs.create_spec(actor=SYSTEM, operation_code=row["operation"], fields=fields)
+        report.add("data_specs", f"{row['operation']}/{row['name']}")
+
+
+def _seed_routings(data: dict[str, Any], report: SeedReport) -> None:
+    """The demo routings with step-scope spec bindings, compiled (READY)."""
+    from app.models import Routing
+    from app.services import routing as routing_service
+    for row in data.get("routings", []):
+        if db.session.execute(select(Routing.id).where(Routing.code == row["code"])).first():
+            continue
+        steps = [routing_service.StepInput(step_no=s["step_no"], operation_code=s["operation"],
+                                           station_group_code=s["group"], station_type="MANUAL",
+                                           requires_fai=s.get("requires_fai", False)) for s in row["steps"]]
+        configs = [routing_service.ConfigInput(scope="STEP", step_no=s["step_no"], data_specs=s["specs"])
+                   for s in row["steps"] if s.get("specs")]
+        routing_service.create_routing(actor=SYSTEM, data=routing_service.RoutingInput(
+            code=row["code"], name=row["name"], product_code=row["product"], process_type=row["process_type"],
+            steps=steps, execution_config=configs))
+        result = routing_service.compile_routing(actor=SYSTEM, routing_code=row["code"])
+        if result.version.status != "READY":
+            raise RuntimeError(f"demo routing {row['code']} did not compile READY: {result.version.errors}")
+        report.add("routings", f"{row['code']} v{result.version.version_no}")
 
 
 def _seed_system_defect_codes(report: SeedReport) -> None:

@@ -43,6 +43,18 @@ class DataCollectionSpec(IdMixin, TimestampMixin, Model):
 
     operation: Mapped[Operation] = relationship()
 
+    @property
+    def limits_text(self) -> str:
+        """Limits (NUMBER) or options (ENUM) in one short text, for lists and pickers."""
+        if self.data_type == "ENUM":
+            return " / ".join(self.enum_options or [])
+        if self.data_type != "NUMBER" or (self.lsl is None and self.usl is None and self.target is None):
+            return ""
+        def fmt(v):
+            return f"{v:g}" if v is not None else "–"
+        middle = f" … {fmt(self.target)} … " if self.target is not None else " … "
+        return f"{fmt(self.lsl)}{middle}{fmt(self.usl)}" + (f" {self.uom}" if self.uom else "")
+
     def __repr__(self) -> str:
         op = self.operation.code if self.operation else self.operation_id
         return f"{op} / {self.name}"

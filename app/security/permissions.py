@@ -157,6 +157,8 @@ MENU: list[MenuEntry] = [
     MenuEntry("Engineering", "Stations", "station:write"),
     MenuEntry("Engineering", "Station Equipment", "equipment:write"),
     MenuEntry("Engineering", "Operations", "operation:write"),
+    MenuEntry("Engineering", "Routings", "route:configure"),
+    MenuEntry("Engineering", "Data Collection Specs", "data_spec:config"),
     MenuEntry("Quality", "Defect Codes", "defect_code:write"),
     MenuEntry("Audit", "Audit Log", "audit:read"),
     MenuEntry("Help", "SOP Library", None),

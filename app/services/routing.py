@@ -344,7 +344,7 @@ def _apply_steps(routing: Routing, steps: list[StepInput]) -> None:
             routing.steps.append(step)
         step.operation = operation
         step.station_group = group
-        step.station_type = item.station_type or operation.default_station_type
+        step.station_type = item.station_type or None  # none given: the config must give it (compile checks)
         step.requires_fai = bool(item.requires_fai)
 
 
@@ -501,9 +501,8 @@ def update_routing(*, actor: Actor, data: RoutingInput) -> Routing:
         _apply_header(routing, data)
         if data.steps is not None:
             if routing.is_erp:
-                wanted = [(s.step_no, s.operation_code, s.station_group_code,
-                           s.station_type or _operation(s.operation_code).default_station_type, bool(s.requires_fai))
-                          for s in sorted(data.steps, key=lambda s: s.step_no)]
+                wanted = [(s.step_no, s.operation_code, s.station_group_code, s.station_type or None,
+                           bool(s.requires_fai)) for s in sorted(data.steps, key=lambda s: s.step_no)]
                 if wanted != _steps_signature(routing):
                     raise DomainError("ROUTE_READ_ONLY", f"Routing {routing.code} comes from ERP: its steps "
                                       "cannot be changed in MES.")

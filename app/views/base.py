@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash
+from flask import abort, current_app, flash, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -30,6 +30,7 @@ class MesModelView(ModelView):
     """A master-data screen. Subclasses set datamodel, class_permission_name and columns."""
 
     method_permission_name = READ_WRITE
+    write_permission = "write"  # the data-spec screen writes with `config` (data_spec:config)
     list_template = "mes/model_list.html"
     page_size = 25
     export_columns: list[str] | None = None
@@ -52,6 +53,12 @@ class MesModelView(ModelView):
         super()._init_forms()
 
     def __init__(self, **kwargs):
+        write = self.write_permission
+        mapping = {k: (write if v == "write" else v) for k, v in READ_WRITE.items()}
+        for attr_name in dir(type(self)):
+            if hasattr(getattr(type(self), attr_name, None), "_action"):
+                mapping[attr_name] = write  # list actions change data
+        self.method_permission_name = mapping
         super().__init__(**kwargs)
         self.formatters_columns = {
             **{c: format_datetime for c in set(self.list_columns) | set(self.show_columns or [])
@@ -70,12 +77,79 @@ class MesModelView(ModelView):
         try:
             call()
         except DomainError as error:
+            key = str(getattr(item, "code", None) or getattr(item, "name", None) or "")
             db.session.rollback()
             audit_service.record_failure(ambient_actor(), f"{master_data.entity_name(type(item))}_{action}",
-                                         master_data.entity_name(type(item)),
-                                         str(getattr(item, "code", None) or item), error)
-            # FAB flashes str(exception): give the operator the code and what to do next
-            raise ValueError(console_message(error)) from None
+                                         master_data.entity_name(type(item)), key, error)
+            raise RuleRefused(error) from None
+
+    # FAB answers a refused pre_add/pre_update with a redirect and a flash, losing what was typed:
+    # these keep the form, with the rule's message on the field it names.
+    def _add(self):
+        from flask_appbuilder.urltools import get_filter_args as _filters
+        _filters(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+                try:
+                    form.populate_obj(item)
+                    self.pre_add(item)
+                except RuleRefused as refused:
+                    show_on_form(form, refused.error)
+                    return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+                except Exception as exc:
+                    flash(str(exc), "danger")
+                    return None
+                try:
+                    self.datamodel.add(item)
+                    self.post_add(item)
+                    flash(self.add_row_message, "success")
+                except Exception:
+                    db.session.rollback()
+                    flash(self.database_error_message, "danger")
+                return None
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        if request.method != "POST":
+            return super()._edit(pk)
+        from flask_appbuilder.urltools import get_filter_args as _filters
+        _filters(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        form = self.edit_form.refresh(request.form)
+        self._fill_form_exclude_cols(exclude_cols, form)
+        form._id = pk
+        if not form.validate():
+            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        self.process_form(form, False)
+        try:
+            form.populate_obj(item)
+            self.pre_update(item)
+        except RuleRefused as refused:
+            show_on_form(form, refused.error)
+            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        except Exception as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return None
+        try:
+            self.datamodel.edit(item)
+            self.post_update(item)
+            flash(self.edit_row_message, "success")
+        except Exception:
+            db.session.rollback()
+            flash(self.database_error_message, "danger")
+        return None
 
     def pre_add(self, item):
         self._check("CREATE", item, lambda: master_data.validate_save(item, is_new=True))
@@ -108,6 +182,31 @@ def format_datetime(value) -> str:
         return "" if value is None else str(value)
     zone = ZoneInfo(current_app.config.get("MES_TIMEZONE", "UTC"))
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+class RuleRefused(ValueError):
+    """A service rule refused a console form (FAB shows str() when it catches it)."""
+
+    def __init__(self, error: DomainError) -> None:
+        self.error = error
+        super().__init__(console_message(error))
+
+
+def show_on_form(form, error: DomainError) -> None:
+    """Put a rule's message on the form fields it names (details: field or fields), else flash it."""
+    details = error.details or {}
+    names = list((details.get("fields") or {}).keys()) if isinstance(details.get("fields"), dict) else []
+    if details.get("field"):
+        names.append(details["field"])
+    placed = False
+    for name in names:
+        field = getattr(form, name, None)
+        if field is not None:
+            message = (details.get("fields") or {}).get(name) if isinstance(details.get("fields"), dict) else None
+            field.errors = list(field.errors or []) + [f"{message or error.message} [{error.code}]"]
+            placed = True
+    flash(console_message(error), "danger")
+    return placed
 
 
 def console_message(error: DomainError) -> str:

@@ -26,7 +26,13 @@ TILES: list[tuple[str, list[Tile]]] = [
         Tile("Materials & lots", "Materials, alternates and incoming lots (IQC).", "MaterialView.list", "material:write", "fa-cubes"),
         Tile("Lines & stations", "Lines, station groups, stations and readiness items.", "LineView.list", "line:write", "fa-industry"),
         Tile("Operations", "Process operations and genealogy flags.", "OperationView.list", "operation:write", "fa-tasks"),
+        Tile("Data collection specs", "What is measured at each operation, with limits.", "DataSpecView.list",
+             "data_spec:config", "fa-sliders"),
         Tile("Equipment", "Equipment per station and its status.", "EquipmentView.list", "equipment:write", "fa-cogs"),
+    ]),
+    ("Process", [
+        Tile("Routings", "Steps, execution config, data to collect; compiled versions.", "RoutingEditorView.index",
+             "route:read", "fa-random"),
     ]),
     ("Quality", [
         Tile("Defect codes", "The defect catalogue used at TrackOut and disposition.", "DefectCodeView.list", "defect_code:write", "fa-bug"),

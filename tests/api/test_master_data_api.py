@@ -125,12 +125,18 @@ def test_deleting_a_referenced_row_is_in_use_409(api, app):
 
 
 def test_a_product_with_only_its_bom_can_be_deleted_bom_lines_go_with_it(api, app):
+    eng = api("engineer")
+    pid = eng.post("/api/v1/products/", json={"code": "P-DEL", "name": "x", "process_type": "DIP"}).get_json()["id"]
     with app.app_context():
-        pid = product_id("P-2001")
-        assert count(BomItem, BomItem.product_id == pid) == 3
-    assert api("engineer").delete(f"/api/v1/products/{pid}").status_code == 200
+        mid = db.session.execute(select(Material.id).where(Material.code == "MAT-MCU")).scalar_one()
+    assert eng.post("/api/v1/bom-items/", json={"product": pid, "material": mid, "qty_per": 1}).status_code == 201
+    assert eng.delete(f"/api/v1/products/{pid}").status_code == 200
     with app.app_context():
         assert count(BomItem, BomItem.product_id == pid) == 0
+    # a product a routing uses is in use
+    with app.app_context():
+        used = product_id("P-2001")
+    assert eng.delete(f"/api/v1/products/{used}").get_json()["error"]["code"] == "PRODUCT_IN_USE"
 
 
 def test_one_equipment_per_station(api, app):

@@ -1,0 +1,284 @@
+"""Routing Editor (Engineering → Routings): header, ordered steps, execution config with a data-spec
+picker, compile, version history with snapshots and a diff. Every change goes through the routing
+service (services/routing.py); this view only reads forms and renders results."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import DataCollectionSpec, Operation, Product, Station, StationGroup
+from ..models.master import PROCESS_TYPES, STATION_TYPES
+from ..security.auth import authenticate
+from ..services import routing as routing_service
+from ..services.errors import DomainError
+from .base import flash_domain_error
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise DomainError("VALIDATION_ERROR", f"{value!r} is not a whole number.",
+                          {"fields": {"stepNo": "whole number"}}) from None
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", f"{value!r} is not a date (YYYY-MM-DD).") from None
+
+
+def _tri(value: str | None) -> bool | None:
+    """A select with (inherit) / yes / no."""
+    return {"yes": True, "no": False}.get(value or "")
+
+
+class RoutingEditorView(BaseView):
+    route_base = "/routings"
+    default_view = "index"
+    class_permission_name = "Route"
+    method_permission_name = {
+        "index": "read", "editor": "read", "version": "read", "diff": "read",
+        "create": "configure", "header": "configure", "add_step": "configure", "update_step": "configure",
+        "delete_step": "configure", "config": "configure", "compile": "compile",
+    }
+    base_permissions = ["can_read", "can_configure", "can_compile"]
+
+    def _run(self, call, success: str | None = None):
+        """Call one service; flash its result or its refusal (with code and advice)."""
+        try:
+            result = call()
+            if success:
+                flash(success, "success")
+            return result
+        except DomainError as error:
+            flash_domain_error(error)
+            return None
+
+    # -- pages ------------------------------------------------------------------------------------
+    @expose("/")
+    @has_access
+    def index(self):
+        actor = authenticate()
+        rows = routing_service.list_routings(actor=actor, q=request.args.get("q"))
+        products = db.session.execute(select(Product).where(Product.is_active.is_(True))
+                                      .order_by(Product.code)).scalars().all()
+        return self.render_template(
+            "mes/routing_list.html", routings=[routing_service.routing_to_dict(r, with_versions=True) for r in rows],
+            products=products, process_types=PROCESS_TYPES, can_configure=actor.can("route:configure"),
+            q=request.args.get("q", ""), help_doc="engineer", help_anchor="routings-and-compiling")
+
+    @expose("/<routing_code>")
+    @has_access
+    def editor(self, routing_code):
+        actor = authenticate()
+        try:
+            routing = routing_service.get_routing(routing_code)
+        except DomainError as error:
+            flash_domain_error(error)
+            return redirect(url_for("RoutingEditorView.index"))
+        effective = routing_service.effective_steps(routing)
+        latest = routing_service.latest_version(routing)
+        step_errors: dict[int, list[dict]] = {}
+        if latest is not None and latest.status == "INVALID":
+            for err in latest.errors or []:
+                step_errors.setdefault(err["stepNo"], []).append(err)
+        data = routing_service.routing_to_dict(routing)
+        target = self._config_target(routing, request.args.get("configure"))
+        picker = self._picker(routing, target, effective) if target else None
+        operations = db.session.execute(select(Operation).where(Operation.is_active.is_(True))
+                                        .order_by(Operation.code)).scalars().all()
+        groups = db.session.execute(select(StationGroup).order_by(StationGroup.code)).scalars().all()
+        stations = db.session.execute(select(Station).where(Station.is_active.is_(True))
+                                      .order_by(Station.code)).scalars().all()
+        products = db.session.execute(select(Product).order_by(Product.code)).scalars().all()
+        route_ops = sorted({s.operation.code for s in routing.steps})
+        return self.render_template(
+            "mes/routing_editor.html", routing=data, effective=effective, latest=latest,
+            step_errors=step_errors, versions=[routing_service.version_to_dict(v) for v in reversed(routing.versions)],
+            picker=picker, target=target, operations=operations, groups=groups, stations=stations,
+            products=products, route_ops=route_ops, station_types=STATION_TYPES, process_types=PROCESS_TYPES,
+            can_configure=actor.can("route:configure"), can_compile=actor.can("route:compile"),
+            help_doc="engineer", help_anchor="routings-and-compiling")
+
+    def _config_target(self, routing, raw: str | None) -> dict | None:
+        """`route`, `op:<CODE>` or `step:<no>` — the scope whose config the picker edits."""
+        if not raw:
+            return None
+        kind, _, value = raw.partition(":")
+        if kind == "route":
+            return {"scope": "ROUTE", "label": "the whole routing", "key": "route"}
+        if kind == "op" and value in {s.operation.code for s in routing.steps}:
+            return {"scope": "OPERATION", "operationCode": value, "label": f"operation {value}", "key": raw}
+        if kind == "step":
+            step = next((s for s in routing.steps if str(s.step_no) == value), None)
+            if step is not None:
+                return {"scope": "STEP", "stepNo": step.step_no, "operationCode": step.operation.code,
+                        "label": f"step {step.step_no} ({step.operation.code})", "key": raw}
+        return None
+
+    def _picker(self, routing, target: dict, effective) -> dict:
+        """The config form of one scope: its own overrides, and the data-spec picker (specs of the
+        scope's operation; all operations on request or at route scope)."""
+        scope_key = {"ROUTE": "ROUTE"}.get(target["scope"])
+        cfg = None
+        for candidate in routing.configs:
+            if target["scope"] == "ROUTE" and candidate.scope == "ROUTE":
+                cfg = candidate
+            elif target["scope"] == "OPERATION" and candidate.scope == "OPERATION" \
+                    and candidate.operation.code == target.get("operationCode"):
+                cfg = candidate
+            elif target["scope"] == "STEP" and candidate.scope == "STEP" \
+                    and candidate.step.step_no == target.get("stepNo"):
+                cfg = candidate
+        all_ops = request.args.get("all_ops") == "1" or target["scope"] == "ROUTE"
+        stmt = select(DataCollectionSpec).join(Operation, Operation.id == DataCollectionSpec.operation_id)
+        if not all_ops:
+            stmt = stmt.where(Operation.code == target["operationCode"])
+        specs = db.session.execute(stmt.order_by(Operation.code, DataCollectionSpec.name)).scalars().all()
+        own = [s.id for s in cfg.data_specs] if cfg else []
+        inherited: list[int] = []
+        inherited_from = None
+        if target["scope"] == "STEP" and not own:
+            eff = next(e for e in effective if e.step.step_no == target["stepNo"])
+            inherited, inherited_from = [s.id for s in eff.specs], eff.specs_from
+        return {"config": routing_service.config_to_dict(cfg) if cfg else None, "specs": specs,
+                "selected": own or inherited, "inheritedFrom": inherited_from if not own and inherited else None,
+                "allOps": all_ops, "scopeKey": scope_key}
+
+    @expose("/<routing_code>/versions/<int:version_no>")
+    @has_access
+    def version(self, routing_code, version_no):
+        actor = authenticate()
+        try:
+            version = routing_service.get_version(actor=actor, routing_code=routing_code, version_no=version_no)
+        except DomainError as error:
+            flash_domain_error(error)
+            return redirect(url_for("RoutingEditorView.editor", routing_code=routing_code))
+        return self.render_template("mes/routing_version.html", routing_code=routing_code,
+                                    version=routing_service.version_to_dict(version, with_snapshot=True),
+                                    help_doc="engineer", help_anchor="routings-and-compiling")
+
+    @expose("/<routing_code>/diff")
+    @has_access
+    def diff(self, routing_code):
+        actor = authenticate()
+        try:
+            a = routing_service.get_version(actor=actor, routing_code=routing_code,
+                                            version_no=_int(request.args.get("a")) or 0)
+            b = routing_service.get_version(actor=actor, routing_code=routing_code,
+                                            version_no=_int(request.args.get("b")) or 0)
+        except DomainError as error:
+            flash_domain_error(error)
+            return redirect(url_for("RoutingEditorView.editor", routing_code=routing_code))
+        changes = routing_service.diff_snapshots(a.snapshot, b.snapshot)
+        return self.render_template("mes/routing_diff.html", routing_code=routing_code, a=a.version_no,
+                                    b=b.version_no, changes=changes, help_doc="engineer",
+                                    help_anchor="routings-and-compiling")
+
+    # -- changes (each one service call) -----------------------------------------------------------
+    def _back(self, code: str, **args):
+        return redirect(url_for("RoutingEditorView.editor", routing_code=code, **args))
+
+    @expose("/new", methods=["POST"])
+    @has_access
+    def create(self):
+        form = request.form
+        created = self._run(lambda: routing_service.create_routing(actor=authenticate(), data=routing_service.RoutingInput(
+            code=form.get("code", "").strip(), name=form.get("name", "").strip(),
+            product_code=form.get("product_code") or None, process_type=form.get("process_type"))),
+            success=f"Routing {form.get('code')} created: add its steps.")
+        if created is None:
+            return redirect(url_for("RoutingEditorView.index"))
+        return self._back(created.code)
+
+    @expose("/<routing_code>/header", methods=["POST"])
+    @has_access
+    def header(self, routing_code):
+        form = request.form
+
+        def call():
+            return routing_service.update_routing(actor=authenticate(), data=routing_service.RoutingInput(
+                code=routing_code, name=form.get("name", "").strip(), product_code=form.get("product_code") or None,
+                process_type=form.get("process_type") or None, version_label=form.get("version_label") or None,
+                effective_from=_date(form.get("effective_from")), effective_to=_date(form.get("effective_to")),
+                is_active=form.get("is_active") == "y"))
+        self._run(call, success="Routing saved.")
+        return self._back(routing_code)
+
+    def _step_input(self):
+        form = request.form
+        return routing_service.StepInput(
+            step_no=_int(form.get("step_no")), operation_code=form.get("operation_code", ""),
+            station_group_code=form.get("station_group_code") or None, station_type=form.get("station_type") or None,
+            requires_fai=form.get("requires_fai") == "y")
+
+    @expose("/<routing_code>/steps", methods=["POST"])
+    @has_access
+    def add_step(self, routing_code):
+        def call():
+            step = self._step_input()
+            routing = routing_service.get_routing(routing_code)
+            # the number of an existing step changes that step in place (its step config is kept)
+            existing = step.step_no if step.step_no in {s.step_no for s in routing.steps} else None
+            return routing_service.save_step(actor=authenticate(), routing_code=routing_code, step=step,
+                                             original_step_no=existing)
+        self._run(call, success="Step saved.")
+        return self._back(routing_code)
+
+    @expose("/<routing_code>/steps/<int:step_no>", methods=["POST"])
+    @has_access
+    def update_step(self, routing_code, step_no):
+        self._run(lambda: routing_service.save_step(actor=authenticate(), routing_code=routing_code,
+                                                    step=self._step_input(), original_step_no=step_no),
+                  success="Step saved.")
+        return self._back(routing_code)
+
+    @expose("/<routing_code>/steps/<int:step_no>/delete", methods=["POST"])
+    @has_access
+    def delete_step(self, routing_code, step_no):
+        self._run(lambda: routing_service.remove_step(actor=authenticate(), routing_code=routing_code,
+                                                      step_no=step_no), success=f"Step {step_no} removed.")
+        return self._back(routing_code)
+
+    @expose("/<routing_code>/config", methods=["POST"])
+    @has_access
+    def config(self, routing_code):
+        form = request.form
+        scope = form.get("scope", "")
+
+        def call():
+            allowed = [c for c in form.getlist("allowed_station_codes") if c]
+            return routing_service.save_config(actor=authenticate(), routing_code=routing_code,
+                                               config=routing_service.ConfigInput(
+                scope=scope, step_no=_int(form.get("step_no")), operation_code=form.get("operation_code") or None,
+                station_type=form.get("station_type") or None,
+                station_group_code=form.get("station_group_code") or None,
+                allowed_station_codes=allowed or None, requires_fai=_tri(form.get("requires_fai")),
+                data_specs=[int(x) for x in form.getlist("data_specs") if x.isdigit()]))
+        self._run(call, success="Execution config saved. Compile to freeze it into a new version.")
+        return self._back(routing_code, configure=form.get("configure_key") or None)
+
+    @expose("/<routing_code>/compile", methods=["POST"])
+    @has_access
+    def compile(self, routing_code):
+        result = self._run(lambda: routing_service.compile_routing(actor=authenticate(), routing_code=routing_code))
+        if result is not None:
+            v = result.version
+            if not result.created:
+                flash(f"Nothing changed since version {v.version_no} ({v.status}): no new version.", "info")
+            elif v.status == "READY":
+                flash(f"Compiled: version {v.version_no} is READY.", "success")
+            else:
+                flash(f"Compiled: version {v.version_no} is INVALID — {len(v.errors)} error(s), shown at the "
+                      "steps below.", "danger")
+        return self._back(routing_code)
