@@ -162,8 +162,8 @@ def build_snapshot(routing: Routing) -> tuple[dict[str, Any], list[dict[str, Any
         step = eff.step
         operation = step.operation
 
-        def err(code: str, message: str) -> None:
-            errors.append({"stepNo": step.step_no, "code": code, "message": message})
+        def err(code: str, message: str, step_no: int = step.step_no) -> None:
+            errors.append({"stepNo": step_no, "code": code, "message": message})
 
         if not eff.station_type:
             err("STATION_TYPE_MISSING", f"Step {step.step_no} has no station type.")
