@@ -191,12 +191,14 @@ def fresh_db(app, database):
     """Restore the seeded template before the test (a real database, clean every time)."""
     from app.extensions import db
     from app.security.actors import clear_caches
+    from app.services.plans import clear_cache as clear_plans
 
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
     database.restore()
     clear_caches()
+    clear_plans()  # version ids are reused by the restored database
     app.appbuilder.sm.limiter.reset()
     yield database
 

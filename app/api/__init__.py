@@ -6,6 +6,7 @@ from flask_appbuilder import AppBuilder
 from .audit import AuditEventApi
 from .integration import IntegrationApi
 from .master import MASTER_DATA_APIS
+from .production import RunApi, StationExecutionApi, TraceApi, WorkOrderApi
 from .routing import DataSpecApi, RoutingApi
 
 
@@ -16,3 +17,5 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(RoutingApi)
     appbuilder.add_api(DataSpecApi)
     appbuilder.add_api(IntegrationApi)
+    for api in (WorkOrderApi, RunApi, StationExecutionApi, TraceApi):
+        appbuilder.add_api(api)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import expose
 
-from ..services import integration
+from ..services import integration, work_orders
 from ..services.errors import DomainError
 from .base import MesBaseApi, ok, requires
 
@@ -33,4 +33,19 @@ class IntegrationApi(MesBaseApi):
             422: {description: VALIDATION_ERROR (logged as a FAILED message)}
         """
         result = integration.import_erp_routing(actor=actor, payload=_raw_json())
+        return ok(result.data)
+
+    @expose("/work-orders", methods=["POST"])
+    @requires("wo:receive")
+    def work_orders(self, actor):
+        """Receive a work order `{woNo, productCode, plannedQty, routingCode?, dueDate?, sourceSystem?}`:
+        upsert by woNo; the same content again answers `duplicate: true`.
+        ---
+        post:
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: "`{data: work order + duplicate}`"}
+            422: {description: VALIDATION_ERROR (logged as a FAILED message)}
+        """
+        result = work_orders.receive_work_order(actor=actor, payload=_raw_json())
         return ok(result.data)

@@ -9,5 +9,6 @@ from .routing import (  # noqa: F401
     route_config_data_spec,
 )
 from .integration import IntegrationMessage  # noqa: F401
+from .production import DataValue, Defect, Run, Track, Unit, WorkOrder  # noqa: F401
 from .audit import AuditEvent  # noqa: F401
 from .security import MesUser, RoleScope, SecurityVersion, user_line_binding, user_station_binding  # noqa: F401

@@ -41,6 +41,12 @@ class UnitOfWork:
         self.diff: Optional[dict] = None
         self._extra: list[dict[str, Any]] = []
         self._silent = False
+        self._raise_after_commit: Optional[DomainError] = None
+
+    def raise_after_commit(self, error: DomainError) -> None:
+        """Commit what was done, then answer with `error` (e.g. a closeout that created the OQC
+        inspection and must tell the caller OQC_REQUIRED)."""
+        self._raise_after_commit = error
 
     def nothing_changed(self) -> None:
         """The use case turned out to be a no-op (e.g. an idempotent repeat): write no event."""
@@ -93,7 +99,11 @@ def unit_of_work(actor: Actor, action: str, entity_type: str | None = None,
         session.flush()
         uow._write_audit()
         session.commit()
+        if uow._raise_after_commit is not None:
+            raise uow._raise_after_commit
     except DomainError as error:
+        if error is uow._raise_after_commit:
+            raise
         session.info.pop("uow", None)
         session.info.pop("uow_actor", None)
         session.rollback()

@@ -1,0 +1,322 @@
+"""Work orders, runs, units, execution (track-in/out, station queue) and unit trace (spec 03_api)."""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import expose
+from marshmallow import Schema, fields, validate
+
+from ..services import execution, runs, trace, work_orders
+from ..services.errors import DomainError
+from ..views.filters import parse_page
+from .base import MesBaseApi, load_json, ok, requires
+
+
+class LineSchema(Schema):
+    lineCode = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class CreateRunSchema(Schema):
+    lineCode = fields.String(required=True, validate=validate.Length(min=1))
+    planQty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    shiftCode = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
+
+
+class UnitsSchema(Schema):
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=10000))
+    snPrefix = fields.String(allow_none=True, validate=validate.Length(max=60))
+    sns = fields.List(fields.String(validate=validate.Length(min=1, max=80)), validate=validate.Length(min=1, max=10000))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(load_default="")
+
+
+class TrackInSchema(Schema):
+    sn = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    runNo = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class DataItemSchema(Schema):
+    spec = fields.Raw(required=True)
+    value = fields.Raw(required=True, allow_none=True)
+
+
+class DefectSchema(Schema):
+    code = fields.String(required=True)
+    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=128))
+    description = fields.String(load_default=None, allow_none=True)
+
+
+class TrackOutSchema(Schema):
+    sn = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    runNo = fields.String(required=True, validate=validate.Length(min=1))
+    result = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL")))
+    data = fields.List(fields.Nested(DataItemSchema), load_default=list)
+    defect = fields.Nested(DefectSchema, load_default=None, allow_none=True)
+
+
+def _page_meta(page: int, size: int, total: int) -> dict:
+    return {"page": page, "pageSize": size, "total": total}
+
+
+class WorkOrderApi(MesBaseApi):
+    resource_name = "work-orders"
+    route_base = "/api/v1/work-orders"
+    openapi_spec_tag = "Work orders"
+
+    @expose("", methods=["GET"])
+    @requires("wo:read")
+    def list_work_orders(self, actor):
+        """Work orders (filters: status, productCode, lineCode, q; paged).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: [work order], meta}`"}
+        """
+        page, size = parse_page(request.args)
+        query = work_orders.WorkOrderQuery(status=request.args.get("status"), product_code=request.args.get("productCode"),
+                                           line_code=request.args.get("lineCode"), q=request.args.get("q"))
+        rows, total = work_orders.list_work_orders(actor=actor, query=query, page=page, page_size=size)
+        return ok([work_orders.work_order_to_dict(w) for w in rows], meta=_page_meta(page, size, total))
+
+    @expose("/<wo_no>", methods=["GET"])
+    @requires("wo:read")
+    def get(self, wo_no, actor):
+        """A work order with its runs.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: work order}`"}
+            404: {description: WORK_ORDER_NOT_FOUND}
+        """
+        return ok(work_orders.work_order_to_dict(work_orders.read_work_order(actor=actor, wo_no=wo_no), with_runs=True))
+
+    @expose("/<wo_no>/release", methods=["POST"])
+    @requires("wo:release")
+    def release(self, wo_no, actor):
+        """Release to a line `{lineCode}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: work order}`"}
+        """
+        body = load_json(LineSchema())
+        wo = work_orders.release(actor=actor, wo_no=wo_no, line_code=body["lineCode"])
+        return ok(work_orders.work_order_to_dict(wo, with_runs=True))
+
+    @expose("/<wo_no>/runs", methods=["POST"])
+    @requires("run:create")
+    def create_run(self, wo_no, actor):
+        """Create a run `{lineCode, planQty, shiftCode?}`.
+        ---
+        post:
+          responses:
+            201: {description: "`{data: run}`"}
+        """
+        body = load_json(CreateRunSchema())
+        run = runs.create_run(actor=actor, wo_no=wo_no, line_code=body["lineCode"], plan_qty=body["planQty"],
+                              shift_code=body["shiftCode"])
+        return ok(runs.run_to_dict(run, detail=True), 201)
+
+    @expose("/<wo_no>/close", methods=["POST"])
+    @requires("wo:close")
+    def close(self, wo_no, actor):
+        """Close the work order (every run terminal).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: work order}`"}
+            409: {description: WORK_ORDER_RUNS_NOT_TERMINAL}
+        """
+        return ok(work_orders.work_order_to_dict(work_orders.close(actor=actor, wo_no=wo_no), with_runs=True))
+
+
+class RunApi(MesBaseApi):
+    resource_name = "runs"
+    route_base = "/api/v1/runs"
+    openapi_spec_tag = "Runs"
+
+    @expose("", methods=["GET"])
+    @requires("run:read")
+    def list_runs(self, actor):
+        """Runs (filters: status, lineCode, woNo; paged).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: [run], meta}`"}
+        """
+        page, size = parse_page(request.args)
+        rows, total = runs.list_runs(actor=actor, status=request.args.get("status"),
+                                     line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),
+                                     page=page, page_size=size)
+        return ok([runs.run_to_dict(r) for r in rows], meta=_page_meta(page, size, total))
+
+    @expose("/<run_no>", methods=["GET"])
+    @requires("run:read")
+    def get(self, run_no, actor):
+        """Run with work order, line, version, per-step counts, unit counts and the next action.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: run}`"}
+            404: {description: RUN_NOT_FOUND}
+        """
+        return ok(runs.run_to_dict(runs.read_run(actor=actor, run_no=run_no), detail=True))
+
+    @expose("/<run_no>/units", methods=["POST"])
+    @requires("run:create")
+    def generate_units(self, run_no, actor):
+        """Generate units `{quantity, snPrefix?}` or `{sns: [...]}`.
+        ---
+        post:
+          responses:
+            201: {description: "`{data: [unit]}`"}
+        """
+        body = load_json(UnitsSchema())
+        if ("sns" in body) == ("quantity" in body):
+            raise DomainError("VALIDATION_ERROR", "Give either quantity (and snPrefix) or sns.",
+                              {"fields": {"quantity": "or sns"}})
+        created = runs.generate_units(actor=actor, run_no=run_no, quantity=body.get("quantity"),
+                                      sn_prefix=body.get("snPrefix"), sns=body.get("sns"))
+        return ok([{"sn": u.sn, "status": u.status, "currentStepNo": u.current_step_no} for u in created], 201)
+
+    @expose("/<run_no>/units", methods=["GET"])
+    @requires("run:read")
+    def list_units(self, run_no, actor):
+        """Units of the run (filters: status, stepNo).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: [unit]}`"}
+        """
+        from sqlalchemy import select
+
+        from ..extensions import db
+        from ..models import Unit
+        run = runs.read_run(actor=actor, run_no=run_no)
+        stmt = select(Unit).where(Unit.run_id == run.id)
+        if request.args.get("status"):
+            stmt = stmt.where(Unit.status == request.args["status"].upper())
+        if request.args.get("stepNo", "").isdigit():
+            stmt = stmt.where(Unit.current_step_no == int(request.args["stepNo"]))
+        rows = db.session.execute(stmt.order_by(Unit.id)).scalars().all()
+        return ok([{"sn": u.sn, "status": u.status, "currentStepNo": u.current_step_no,
+                    "reworkCount": u.rework_count} for u in rows])
+
+    @expose("/<run_no>/authorize", methods=["POST"])
+    @requires("run:authorize")
+    def authorize(self, run_no, actor):
+        """Authorize a PREP run (gates: readiness, FAI).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: run}`"}
+        """
+        return ok(runs.run_to_dict(runs.authorize(actor=actor, run_no=run_no), detail=True))
+
+    @expose("/<run_no>/revoke", methods=["POST"])
+    @requires("run:authorize")
+    def revoke(self, run_no, actor):
+        """Revoke an authorization `{reason}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: run}`"}
+        """
+        body = load_json(ReasonSchema())
+        return ok(runs.run_to_dict(runs.revoke(actor=actor, run_no=run_no, reason=body["reason"]), detail=True))
+
+    @expose("/<run_no>/cancel", methods=["POST"])
+    @requires("run:create")
+    def cancel(self, run_no, actor):
+        """Cancel a PREP run without tracks `{reason}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: run}`"}
+        """
+        body = load_json(ReasonSchema())
+        return ok(runs.run_to_dict(runs.cancel(actor=actor, run_no=run_no, reason=body["reason"]), detail=True))
+
+    @expose("/<run_no>/close", methods=["POST"])
+    @requires("run:close")
+    def close(self, run_no, actor):
+        """Close the run (every unit DONE or SCRAPPED); may answer 409 OQC_REQUIRED.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: run}`"}
+            409: {description: OQC_REQUIRED with details.inspectionId and details.sampledSns}
+        """
+        return ok(runs.run_to_dict(runs.close(actor=actor, run_no=run_no), detail=True))
+
+
+class StationExecutionApi(MesBaseApi):
+    resource_name = "station-execution"
+    route_base = "/api/v1/stations"
+    openapi_spec_tag = "Execution"
+
+    @expose("/<station_code>/track-in", methods=["POST"])
+    @requires("exec:track_in")
+    def track_in(self, station_code, actor):
+        """TrackIn `{sn, runNo}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: {unit, track, step}}`"}
+        """
+        body = load_json(TrackInSchema())
+        return ok(execution.track_in(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"]))
+
+    @expose("/<station_code>/track-out", methods=["POST"])
+    @requires("exec:track_out")
+    def track_out(self, station_code, actor):
+        """TrackOut `{sn, runNo, result, data:[{spec, value}], defect?:{code, location?, description?}}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: {unit, track, result, nextStep?, dataValues, defects, forcedBy?}}`"}
+        """
+        body = load_json(TrackOutSchema())
+        return ok(execution.track_out(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"],
+                                      result=body["result"], data=body["data"], defect=body["defect"]))
+
+    @expose("/<station_code>/queue", methods=["GET"])
+    @requires("exec:track_in")
+    def queue(self, station_code, actor):
+        """Units in this station and units waiting for its step.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: {inStation, waiting}}`"}
+        """
+        return ok(execution.station_queue(actor=actor, station_code=station_code))
+
+    @expose("/<station_code>/units/<sn>/data-specs", methods=["GET"])
+    @requires("exec:track_out")
+    def data_specs(self, station_code, sn, actor):
+        """Specs to collect for the unit's current step.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: {step, dataSpecs}}`"}
+        """
+        return ok(execution.unit_data_specs(actor=actor, station_code=station_code, sn=sn))
+
+
+class TraceApi(MesBaseApi):
+    resource_name = "trace"
+    route_base = "/api/v1/trace"
+    openapi_spec_tag = "Trace"
+
+    @expose("/units/<sn>", methods=["GET"])
+    @requires("trace:read")
+    def unit(self, sn, actor):
+        """Unit trace: unit, WO, run, product, route version and steps, tracks with data values, defects.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: trace}`"}
+            404: {description: UNIT_NOT_FOUND}
+        """
+        return ok(trace.unit_trace(actor=actor, sn=sn))

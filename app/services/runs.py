@@ -1,0 +1,389 @@
+"""Runs (spec 02_rules §3): create with the line-compatibility guard and the quantity rule, generate
+units, authorize / revoke, cancel, closeout and automatic closeout.
+
+Later capabilities plug in without changing these functions:
+- `AUTHORIZE_GATES`: checks run (in order) before a PREP run is authorized (readiness, FAI, …);
+- `RUN_CREATED_HOOKS`: called after a run is created (the advisory readiness precheck);
+- `CLOSEOUT_HOOKS`: called when every unit is terminal; a hook may keep the run open (OQC) by
+  returning an outcome instead of letting it complete.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+
+from sqlalchemy import delete, func, select
+
+from ..extensions import db
+from ..models import Line, Run, Station, StationGroup, Track, Unit, WorkOrder
+from .actor import Actor
+from .errors import DomainError
+from .plans import RoutePlan, plan_for
+from .routing import latest_version
+from .scope import line_filter, require_line, require_permission
+from .states import is_terminal, transition
+from .uow import UnitOfWork, unit_of_work
+from .work_orders import get_work_order, non_rework_planned
+
+TERMINAL_UNIT = ("DONE", "SCRAPPED")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class CloseoutOutcome:
+    """What a closeout did: `completed`, or kept open by a hook (`error` explains, e.g. OQC_REQUIRED)."""
+    completed: bool
+    error: Optional[DomainError] = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+AuthorizeGate = Callable[[UnitOfWork, Run, RoutePlan, Actor], None]
+CloseoutHook = Callable[[UnitOfWork, Run, RoutePlan, Actor], Optional[CloseoutOutcome]]
+RunCreatedHook = Callable[[Run, Actor], None]
+
+
+def _version_ready_gate(uow: UnitOfWork, run: Run, plan: RoutePlan, actor: Actor) -> None:
+    if plan.status != "READY":
+        raise DomainError("ROUTE_NOT_READY", f"Run {run.run_no} froze version {plan.version_no}, which is not READY.")
+
+
+AUTHORIZE_GATES: list[AuthorizeGate] = [_version_ready_gate]
+RUN_CREATED_HOOKS: list[RunCreatedHook] = []
+CLOSEOUT_HOOKS: list[CloseoutHook] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups
+# ---------------------------------------------------------------------------------------------
+
+def get_run(run_no: str, *, uow: UnitOfWork | None = None) -> Run:
+    stmt = select(Run).where(Run.run_no == run_no)
+    if uow is not None:
+        stmt = uow.lock(stmt)
+    run = db.session.execute(stmt).scalar_one_or_none()
+    if run is None:
+        raise DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
+    return run
+
+
+def _stations_of_line(line_id: int) -> list[tuple[int, str, str, Optional[str]]]:
+    """(id, code, station type, group code) of the line's active stations."""
+    return db.session.execute(
+        select(Station.id, Station.code, Station.station_type, StationGroup.code)
+        .outerjoin(StationGroup, StationGroup.id == Station.group_id)
+        .where(Station.line_id == line_id, Station.is_active.is_(True))).all()
+
+
+def incompatible_steps(plan: RoutePlan, line_id: int) -> list[int]:
+    """Steps without any active station of the line that is valid for them (02_rules §3)."""
+    stations = _stations_of_line(line_id)
+    return [step.step_no for step in plan.steps
+            if not any(step.accepts(station_type=t, group_code=g, station_code=c) for _, c, t, g in stations)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Create, units
+# ---------------------------------------------------------------------------------------------
+
+def create_run(*, actor: Actor, wo_no: str, line_code: str, plan_qty: int, shift_code: str | None = None) -> Run:
+    """Create a run of a released work order (`run:create`), freezing the latest READY version."""
+    require_permission(actor, "run:create")
+    with unit_of_work(actor, "RUN_CREATE", "RUN", None) as uow:
+        wo = get_work_order(wo_no, uow=uow)
+        if wo.status not in ("RELEASED", "IN_PROGRESS"):
+            raise DomainError("WORK_ORDER_NOT_RELEASED", f"Work order {wo_no} is {wo.status}: release it first.",
+                              {"status": wo.status})
+        if wo.line is None or wo.line.code != line_code:
+            raise DomainError("WORK_ORDER_DISPATCH_LINE_MISMATCH",
+                              f"Work order {wo_no} was released to {wo.line.code if wo.line else 'no line'}, "
+                              f"not {line_code}.", {"dispatchedLine": wo.line.code if wo.line else None})
+        require_line(actor, wo.line_id, line_code)
+        version = latest_version(wo.routing, status="READY") if wo.routing else None
+        if version is None:
+            raise DomainError("ROUTE_NOT_READY", f"Routing {wo.routing.code if wo.routing else '?'} has no READY version.")
+        plan = plan_for(version.id)
+        bad = incompatible_steps(plan, wo.line_id)
+        if bad:
+            raise DomainError("RUN_LINE_INCOMPATIBLE_WITH_ROUTE",
+                              f"Line {line_code} has no active valid station for step(s) {', '.join(map(str, bad))}.",
+                              {"steps": bad})
+        if plan_qty is None or plan_qty < 1:
+            raise DomainError("VALIDATION_ERROR", "planQty must be at least 1.", {"fields": {"planQty": "≥ 1"}})
+        scrapped = db.session.execute(select(func.count()).select_from(Unit).where(
+            Unit.work_order_id == wo.id, Unit.status == "SCRAPPED")).scalar_one()
+        planned = non_rework_planned(wo)
+        if planned + plan_qty > wo.planned_qty + scrapped:
+            raise DomainError("QUANTITY_EXCEEDS_WORK_ORDER",
+                              f"Runs would plan {planned + plan_qty} of work order {wo_no} "
+                              f"(planned {wo.planned_qty} + {scrapped} scrapped).",
+                              {"plannedQty": wo.planned_qty, "alreadyPlanned": planned, "scrapped": scrapped,
+                               "available": wo.planned_qty + scrapped - planned})
+        count = db.session.execute(select(func.count()).select_from(Run).where(
+            Run.work_order_id == wo.id, Run.parent_run_id.is_(None))).scalar_one()
+        run = Run(run_no=f"{wo_no}-R{count + 1:02d}", work_order=wo, line_id=wo.line_id,
+                  route_version_id=version.id, plan_qty=plan_qty, status="PREP", shift_code=shift_code,
+                  authorization_type="NORMAL")
+        uow.session.add(run)
+        if wo.status == "RELEASED":
+            wo.status = transition("WORK_ORDER", wo.status, "START")
+            uow.audit("WORK_ORDER_START", "WORK_ORDER", wo_no, diff={"before": {"status": "RELEASED"},
+                                                                    "after": {"status": wo.status}})
+        uow.session.flush()
+        uow.entity_key = run.run_no
+        uow.diff = {"after": {"runNo": run.run_no, "line": line_code, "planQty": plan_qty,
+                              "routing": plan.routing_code, "versionNo": plan.version_no}}
+    for hook in RUN_CREATED_HOOKS:
+        hook(run, actor)
+    return run
+
+
+def generate_units(*, actor: Actor, run_no: str, quantity: int | None = None, sn_prefix: str | None = None,
+                   sns: list[str] | None = None) -> list[Unit]:
+    """Create units of a PREP or AUTHORIZED run (`run:create`), QUEUED at the first step."""
+    require_permission(actor, "run:create")
+    with unit_of_work(actor, "RUN_UNITS_GENERATE", "RUN", run_no) as uow:
+        run = get_run(run_no, uow=uow)
+        require_line(actor, run.line_id)
+        if run.status not in ("PREP", "AUTHORIZED"):
+            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}: units are generated while it "
+                              "is PREP or AUTHORIZED.", {"status": run.status})
+        existing = db.session.execute(select(func.count()).select_from(Unit).where(Unit.run_id == run.id)).scalar_one()
+        if sns is not None:
+            wanted = [s.strip() for s in sns if s and s.strip()]
+            if len(set(wanted)) != len(wanted) or not wanted:
+                raise DomainError("VALIDATION_ERROR", "The SN list is empty or repeats an SN.",
+                                  {"fields": {"sns": "unique, non-empty"}})
+        else:
+            if not quantity or quantity < 1:
+                raise DomainError("VALIDATION_ERROR", "quantity must be at least 1.", {"fields": {"quantity": "≥ 1"}})
+            prefix = sn_prefix if sn_prefix is not None else f"{run_no}-"
+            wanted = [f"{prefix}{existing + i + 1:04d}" for i in range(quantity)]
+        if existing + len(wanted) > run.plan_qty:
+            raise DomainError("QUANTITY_EXCEEDS_PLAN", f"Run {run_no} plans {run.plan_qty} units; it has {existing}.",
+                              {"planQty": run.plan_qty, "existing": existing, "requested": len(wanted)})
+        taken = db.session.execute(select(Unit.sn).where(Unit.sn.in_(wanted))).scalars().all()
+        if taken:
+            raise DomainError("UNIT_SN_DUPLICATE", f"SN(s) already exist: {', '.join(sorted(taken)[:10])}.",
+                              {"sns": sorted(taken)})
+        first = plan_for(run.route_version_id).first.step_no
+        units = [Unit(sn=sn, work_order_id=run.work_order_id, run_id=run.id, status="QUEUED",
+                      current_step_no=first, rework_count=0) for sn in wanted]
+        uow.session.add_all(units)
+        uow.session.flush()
+        uow.payload = {"count": len(units), "first": wanted[0], "last": wanted[-1]}
+    return units
+
+
+# ---------------------------------------------------------------------------------------------
+# Authorize, revoke, cancel
+# ---------------------------------------------------------------------------------------------
+
+def authorize(*, actor: Actor, run_no: str) -> Run:
+    """Authorize a PREP run for production (`run:authorize`) after its gates pass."""
+    require_permission(actor, "run:authorize")
+    with unit_of_work(actor, "RUN_AUTHORIZE", "RUN", run_no) as uow:
+        run = get_run(run_no, uow=uow)
+        require_line(actor, run.line_id)
+        if run.status == "AUTHORIZED":
+            uow.nothing_changed()
+            return run
+        if run.status != "PREP":
+            raise DomainError("RUN_NOT_READY", f"Run {run_no} is {run.status}; only a PREP run can be authorized.",
+                              {"status": run.status})
+        plan = plan_for(run.route_version_id)
+        for gate in AUTHORIZE_GATES:
+            gate(uow, run, plan, actor)
+        run.status = transition("RUN", run.status, "AUTHORIZE")
+        run.authorized_by, run.authorized_at = actor.username, _now()
+        uow.diff = {"before": {"status": "PREP"}, "after": {"status": run.status}}
+    return run
+
+
+def revoke(*, actor: Actor, run_no: str, reason: str) -> Run:
+    require_permission(actor, "run:authorize")
+    with unit_of_work(actor, "RUN_REVOKE", "RUN", run_no, reason=reason) as uow:
+        run = get_run(run_no, uow=uow)
+        require_line(actor, run.line_id)
+        if not (reason or "").strip():
+            raise DomainError("REASON_REQUIRED", "Give the reason for revoking the authorization.")
+        if run.status == "IN_PROGRESS":
+            raise DomainError("RUN_ALREADY_STARTED", f"Run {run_no} has started production; it cannot be revoked.")
+        if run.status != "AUTHORIZED":
+            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}, not AUTHORIZED.",
+                              {"status": run.status})
+        run.status = transition("RUN", run.status, "REVOKE")
+        run.authorized_by = run.authorized_at = None
+        uow.diff = {"before": {"status": "AUTHORIZED"}, "after": {"status": run.status}}
+    return run
+
+
+def cancel(*, actor: Actor, run_no: str, reason: str) -> Run:
+    """Cancel a PREP run that never had a track (`run:create`); its units are deleted."""
+    require_permission(actor, "run:create")
+    with unit_of_work(actor, "RUN_CANCEL", "RUN", run_no, reason=reason) as uow:
+        run = get_run(run_no, uow=uow)
+        require_line(actor, run.line_id)
+        if not (reason or "").strip():
+            raise DomainError("REASON_REQUIRED", "Give the reason for cancelling the run.")
+        has_tracks = db.session.execute(select(Track.id).where(Track.run_id == run.id).limit(1)).first()
+        if run.status != "PREP" or has_tracks:
+            raise DomainError("RUN_NOT_CANCELLABLE", f"Run {run_no} is {run.status}"
+                              + (" and has tracks" if has_tracks else "") + ": only a PREP run without tracks "
+                              "can be cancelled.", {"status": run.status})
+        deleted = db.session.execute(delete(Unit).where(Unit.run_id == run.id)).rowcount
+        run.status = transition("RUN", run.status, "CANCEL")
+        run.ended_at = _now()
+        uow.diff = {"before": {"status": "PREP"}, "after": {"status": run.status}}
+        uow.payload = {"unitsDeleted": deleted}
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Closeout
+# ---------------------------------------------------------------------------------------------
+
+def unit_counts(run_id: int) -> dict[str, int]:
+    rows = db.session.execute(select(Unit.status, func.count()).where(Unit.run_id == run_id)
+                              .group_by(Unit.status)).all()
+    return {status: n for status, n in rows}
+
+
+def _closeout(uow: UnitOfWork, run: Run, actor: Actor) -> CloseoutOutcome:
+    """The closeout logic shared by the manual close and the automatic closeout: hooks (OQC) may keep
+    the run open; otherwise it completes."""
+    plan = plan_for(run.route_version_id)
+    for hook in CLOSEOUT_HOOKS:
+        outcome = hook(uow, run, plan, actor)
+        if outcome is not None and not outcome.completed:
+            return outcome
+    run.status = transition("RUN", run.status, "COMPLETE")
+    run.ended_at = _now()
+    uow.audit("RUN_COMPLETE", "RUN", run.run_no, diff={"before": {"status": "IN_PROGRESS"},
+                                                       "after": {"status": run.status}})
+    return CloseoutOutcome(True)
+
+
+def close(*, actor: Actor, run_no: str) -> Run:
+    """Close a run (`run:close`): every unit DONE or SCRAPPED; a short run (fewer units than planned)
+    is allowed. Idempotent for terminal runs."""
+    require_permission(actor, "run:close")
+    with unit_of_work(actor, "RUN_CLOSE", "RUN", run_no) as uow:
+        run = get_run(run_no, uow=uow)
+        require_line(actor, run.line_id)
+        if is_terminal("RUN", run.status):
+            uow.nothing_changed()
+            return run
+        counts = unit_counts(run.id)
+        total = sum(counts.values())
+        open_units = total - sum(counts.get(s, 0) for s in TERMINAL_UNIT)
+        if run.status == "AUTHORIZED" and total and not open_units:
+            run.status = transition("RUN", run.status, "START")  # all units finished in the FAI trial
+            run.started_at = run.started_at or _now()
+        if run.status != "IN_PROGRESS":
+            raise DomainError("RUN_NOT_CLOSABLE", f"Run {run_no} is {run.status}: it cannot be closed.",
+                              {"status": run.status})
+        if total == 0:
+            raise DomainError("RUN_HAS_NO_UNITS", f"Run {run_no} has no units.")
+        if open_units:
+            raise DomainError("RUN_UNITS_NOT_TERMINAL", f"Run {run_no} has {open_units} unit(s) not DONE or SCRAPPED.",
+                              {"counts": counts})
+        outcome = _closeout(uow, run, actor)
+        uow.payload = {"counts": counts}
+        if not outcome.completed and outcome.error is not None:
+            uow.raise_after_commit(outcome.error)
+    return run
+
+
+def automatic_closeout(uow: UnitOfWork, run: Run, actor: Actor) -> Optional[CloseoutOutcome]:
+    """After a non-trial TrackOut made a unit terminal: when every unit is terminal and the run has
+    at least plan_qty units, close it out like a manual close would."""
+    if run.status != "IN_PROGRESS":
+        return None
+    counts = unit_counts(run.id)
+    total = sum(counts.values())
+    if total < run.plan_qty or total != sum(counts.get(s, 0) for s in TERMINAL_UNIT):
+        return None
+    return _closeout(uow, run, actor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+def read_run(*, actor: Actor, run_no: str) -> Run:
+    require_permission(actor, "run:read")
+    run = get_run(run_no)
+    if not (actor.is_admin or actor.scope.allows_line(run.line_id)):
+        raise DomainError("FORBIDDEN", f"Run {run_no} is on a line outside your scope.")
+    return run
+
+
+def list_runs(*, actor: Actor, status: str | None = None, line_code: str | None = None, wo_no: str | None = None,
+              page: int = 1, page_size: int = 50) -> tuple[list[Run], int]:
+    require_permission(actor, "run:read")
+    stmt = select(Run).where(line_filter(actor, Run.line_id))
+    if status:
+        stmt = stmt.where(Run.status == status.upper())
+    if line_code:
+        stmt = stmt.join(Line, Line.id == Run.line_id).where(Line.code == line_code)
+    if wo_no:
+        stmt = stmt.join(WorkOrder, WorkOrder.id == Run.work_order_id).where(WorkOrder.wo_no == wo_no)
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = db.session.execute(stmt.order_by(Run.id.desc()).limit(page_size).offset((page - 1) * page_size)).scalars().all()
+    return list(rows), total
+
+
+def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
+    """What should happen next to the run, for planners and the run detail screen."""
+    total = sum(counts.values())
+    open_units = total - sum(counts.get(s, 0) for s in TERMINAL_UNIT)
+    if run.status == "PREP":
+        return {"action": "AUTHORIZE", "text": "Check readiness, then authorize the run."}
+    if run.status == "AUTHORIZED":
+        return {"action": "BUILD", "text": "Operators track units in at the first step."}
+    if run.status == "IN_PROGRESS":
+        if total and not open_units:
+            return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
+        failed = counts.get("OUT_FAILED", 0) + counts.get("ON_HOLD", 0)
+        if failed:
+            return {"action": "DISPOSITION", "text": f"{failed} unit(s) wait for a quality decision; "
+                                                     f"{open_units - failed} in production."}
+        return {"action": "BUILD", "text": f"{open_units} unit(s) in production."}
+    if run.status == "ON_HOLD":
+        return {"action": "MRB", "text": "The run is on hold: MRB decides."}
+    return {"action": "NONE", "text": f"The run is {run.status}."}
+
+
+def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
+    plan = plan_for(run.route_version_id)
+    data: dict[str, Any] = {
+        "runNo": run.run_no, "status": run.status, "planQty": run.plan_qty, "shiftCode": run.shift_code,
+        "workOrder": {"woNo": run.work_order.wo_no, "productCode": run.work_order.product.code,
+                      "plannedQty": run.work_order.planned_qty, "status": run.work_order.status},
+        "line": {"code": run.line.code, "name": run.line.name},
+        "routeVersion": {"routingCode": plan.routing_code, "versionNo": plan.version_no},
+        "startedAt": run.started_at.isoformat() if run.started_at else None,
+        "endedAt": run.ended_at.isoformat() if run.ended_at else None,
+        "authorizedBy": run.authorized_by,
+        "authorizedAt": run.authorized_at.isoformat() if run.authorized_at else None,
+        "parentRunNo": run.parent.run_no if run.parent else None, "reworkType": run.rework_type,
+    }
+    if detail:
+        counts = unit_counts(run.id)
+        at_step = dict(((step, status), n) for step, status, n in db.session.execute(
+            select(Unit.current_step_no, Unit.status, func.count()).where(Unit.run_id == run.id)
+            .group_by(Unit.current_step_no, Unit.status)).all())
+        results = dict(((step, result), n) for step, result, n in db.session.execute(
+            select(Track.step_no, Track.result, func.count()).where(Track.run_id == run.id)
+            .group_by(Track.step_no, Track.result)).all())
+        data["steps"] = [{**s.to_dict(), "operation": s.operation_code, "counts": {
+            "queued": at_step.get((s.step_no, "QUEUED"), 0), "inStation": at_step.get((s.step_no, "IN_STATION"), 0),
+            "passed": results.get((s.step_no, "PASS"), 0), "failed": results.get((s.step_no, "FAIL"), 0)}}
+            for s in plan.steps]
+        data["unitCounts"] = counts
+        data["nextAction"] = next_action(run, counts)
+    return data
