@@ -94,6 +94,7 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
     _seed_master_data(data, report)
     _seed_data_specs(data, report)
     _seed_routings(data, report)
+    _seed_work_orders(data, report)
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
@@ -137,6 +138,20 @@ def _seed_routings(data: dict[str, Any], report: SeedReport) -> None:
         if result.version.status != "READY":
             raise RuntimeError(f"demo routing {row['code']} did not compile READY: {result.version.errors}")
         report.add("routings", f"{row['code']} v{result.version.version_no}")
+
+
+def _seed_work_orders(data: dict[str, Any], report: SeedReport) -> None:
+    from app.models import WorkOrder
+    from app.services import work_orders
+    for row in data.get("work_orders", []):
+        if db.session.execute(select(WorkOrder.id).where(WorkOrder.wo_no == row["wo_no"])).first():
+            continue
+        work_orders.receive_work_order(actor=SYSTEM, payload={
+            "woNo": row["wo_no"], "productCode": row["product"], "plannedQty": row["planned_qty"],
+            "sourceSystem": "MANUAL"})
+        if row.get("release_to"):
+            work_orders.release(actor=SYSTEM, wo_no=row["wo_no"], line_code=row["release_to"])
+        report.add("work_orders", row["wo_no"])
 
 
 def _seed_system_defect_codes(report: SeedReport) -> None:

@@ -244,16 +244,15 @@ class LiveServer:
     process: subprocess.Popen
 
 
-@pytest.fixture(scope="module")
-def live_server(app, database, tmp_path_factory):
+def _start_server(database, tmp_path_factory, *, workers: int, threads: int):
     """The app served by gunicorn (the production server) on 127.0.0.1, on its own copy of the
     seeded database."""
     name = f"live_{uuid.uuid4().hex[:6]}"
     db_url = database.copy_to(name)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "MES_ENV": "test",
-           "MES_HOST": "127.0.0.1", "MES_PORT": str(port), "MES_WORKERS": "1", "MES_THREADS": "4",
-           "MES_LOG_LEVEL": "WARNING"}
+           "MES_HOST": "127.0.0.1", "MES_PORT": str(port), "MES_WORKERS": str(workers),
+           "MES_THREADS": str(threads), "MES_LOG_LEVEL": "WARNING"}
     log = tmp_path_factory.mktemp("live") / "server.log"
     with open(log, "w") as fh:
         process = subprocess.Popen(
@@ -271,10 +270,29 @@ def live_server(app, database, tmp_path_factory):
                 process.kill()
                 raise RuntimeError(f"live server did not start:\n{log.read_text()}")
             time.sleep(0.2)
-    yield LiveServer(url, db_url, process)
-    process.terminate()
+    return LiveServer(url, db_url, process)
+
+
+def _stop_server(server: LiveServer, database) -> None:
+    server.process.terminate()
     try:
-        process.wait(timeout=10)
+        server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        process.kill()
-    database.drop_copy(db_url)
+        server.process.kill()
+    database.drop_copy(server.db_url)
+
+
+@pytest.fixture(scope="module")
+def live_server(app, database, tmp_path_factory):
+    """One gunicorn worker with threads: the browser tests' server."""
+    server = _start_server(database, tmp_path_factory, workers=1, threads=4)
+    yield server
+    _stop_server(server, database)
+
+
+@pytest.fixture(scope="module")
+def multiprocess_server(app, database, tmp_path_factory):
+    """Four gunicorn worker processes: for concurrency tests."""
+    server = _start_server(database, tmp_path_factory, workers=4, threads=1)
+    yield server
+    _stop_server(server, database)

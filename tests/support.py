@@ -102,3 +102,77 @@ def screenshot(driver, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Production helpers. They go through the API, like users do, so when later gates arrive
+# (readiness, loading, FAI) only `authorized_run` has to learn the extra steps — not every test.
+# ---------------------------------------------------------------------------------------------
+
+SMT_LINE, DIP_LINE = "LINE-SMT-A", "LINE-DIP-A"
+SMT_STATIONS = {10: "ST-PRINT-01", 20: "ST-SPI-01", 30: "ST-MOUNT-01", 40: "ST-REFLOW-01", 50: "ST-AOI-01"}
+DIP_STATIONS = {10: "ST-DIP-INS-01", 20: "ST-DIP-WAVE-01", 30: "ST-DIP-POST-01", 40: "ST-DIP-TEST-01"}
+SMT_DATA = {10: [{"spec": "squeegee_pressure_kg", "value": 6.0}], 20: [{"spec": "paste_height_um", "value": 150}],
+            30: [], 40: [{"spec": "peak_temp_c", "value": 250}], 50: []}
+DIP_DATA = {10: [], 20: [], 30: [], 40: [{"spec": "output_voltage_v", "value": 5.0},
+                                         {"spec": "firmware_version", "value": "1.4.2"}]}
+_wo_counter = [0]
+
+
+def ok_data(response) -> Any:
+    body = response.get_json()
+    assert response.status_code in (200, 201), body
+    return body["data"]
+
+
+def new_work_order(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None,
+                   line: str | None = None) -> str:
+    """A work order received and released to its line."""
+    _wo_counter[0] += 1
+    wo_no = wo_no or f"WO-T{_wo_counter[0]:04d}"
+    ok_data(api("planner").post("/api/v1/integration/work-orders",
+                                json={"woNo": wo_no, "productCode": product, "plannedQty": qty}))
+    line = line or (SMT_LINE if product == "P-1001" else DIP_LINE)
+    ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/release", json={"lineCode": line}))
+    return wo_no
+
+
+def prep_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None) -> str:
+    wo_no = new_work_order(api, product=product, qty=qty, wo_no=wo_no)
+    line = SMT_LINE if product == "P-1001" else DIP_LINE
+    return ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/runs",
+                                       json={"lineCode": line, "planQty": qty}))["runNo"]
+
+
+def authorized_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None,
+                   units: int = 0) -> str:
+    """A run brought to AUTHORIZED through the services (the shared fixture helper)."""
+    run_no = prep_run(api, product=product, qty=qty, wo_no=wo_no)
+    if units:
+        ok_data(api("planner").post(f"/api/v1/runs/{run_no}/units", json={"quantity": units}))
+    ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
+    return run_no
+
+
+def stations_for(product: str) -> dict[int, str]:
+    return SMT_STATIONS if product == "P-1001" else DIP_STATIONS
+
+
+def pass_step(api, run_no: str, sn: str, step: int, *, product: str = "P-1001", operator: str = "operator",
+              data: list | None = None) -> dict:
+    station = stations_for(product)[step]
+    ok_data(api(operator).post(f"/api/v1/stations/{station}/track-in", json={"sn": sn, "runNo": run_no}))
+    defaults = SMT_DATA if product == "P-1001" else DIP_DATA
+    return ok_data(api(operator).post(f"/api/v1/stations/{station}/track-out", json={
+        "sn": sn, "runNo": run_no, "result": "PASS", "data": defaults[step] if data is None else data}))
+
+
+def build_unit(api, run_no: str, sn: str, *, product: str = "P-1001", operator: str = "operator",
+               until: int | None = None) -> dict:
+    """Take a unit through the steps (all PASS with valid data), up to and including `until`."""
+    last = None
+    for step in sorted(stations_for(product)):
+        last = pass_step(api, run_no, sn, step, product=product, operator=operator)
+        if until is not None and step >= until:
+            break
+    return last

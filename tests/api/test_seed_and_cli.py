@@ -36,6 +36,9 @@ def test_demo_data_set_matches_the_acceptance_spec(app_ctx):
     assert dip.readiness_checks_enabled == ["ROUTE", "EQUIPMENT", "MATERIAL"]
     operator2 = db.session.execute(select(MesUser).filter_by(username="operator2")).scalar_one()
     assert {s.line.code for s in operator2.stations} == {"LINE-DIP-A"}
+    from app.models import WorkOrder
+    open_orders = {w.wo_no: (w.product.code, w.status) for w in db.session.execute(select(WorkOrder)).scalars()}
+    assert open_orders == {"WO-DEMO-1001": ("P-1001", "RECEIVED"), "WO-DEMO-2001": ("P-2001", "RELEASED")}
 
 
 @pytest.mark.parametrize("username", ["admin", "planner", "engineer", "quality", "leader", "material",

@@ -1,0 +1,91 @@
+"""Concurrency (02_rules §4): the same unit tracked in at the same moment by several processes —
+exactly one succeeds, the others get UNIT_ALREADY_IN_STATION, and there is never a second open
+track. Real HTTP against four gunicorn worker processes, on SQLite and on PostgreSQL."""
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+
+from sqlalchemy import create_engine, text
+
+from support import DEMO_PASSWORD
+
+PARALLEL = 8
+
+
+def _post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _login(base: str, username: str) -> str:
+    status, body = _post(f"{base}/api/v1/security/login",
+                         {"username": username, "password": DEMO_PASSWORD, "provider": "db"})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def _track_in_at(args) -> tuple[int, str | None]:
+    base, token, sn, run_no, start_at = args
+    time.sleep(max(0.0, start_at - time.time()))  # every process fires at the same moment
+    status, body = _post(f"{base}/api/v1/stations/ST-PRINT-01/track-in", {"sn": sn, "runNo": run_no}, token)
+    return status, (body.get("error") or {}).get("code")
+
+
+def _authorized_run(base: str, planner: str, wo_no: str, units: int) -> str:
+    assert _post(f"{base}/api/v1/integration/work-orders",
+                 {"woNo": wo_no, "productCode": "P-1001", "plannedQty": 10}, planner)[0] == 200
+    assert _post(f"{base}/api/v1/work-orders/{wo_no}/release", {"lineCode": "LINE-SMT-A"}, planner)[0] == 200
+    status, body = _post(f"{base}/api/v1/work-orders/{wo_no}/runs", {"lineCode": "LINE-SMT-A", "planQty": 10}, planner)
+    assert status == 201, body
+    run_no = body["data"]["runNo"]
+    if units:
+        assert _post(f"{base}/api/v1/runs/{run_no}/units", {"quantity": units}, planner)[0] == 201
+    assert _post(f"{base}/api/v1/runs/{run_no}/authorize", {}, planner)[0] == 200
+    return run_no
+
+
+def _race(base: str, token: str, sn: str, run_no: str) -> list[tuple[int, str | None]]:
+    start_at = time.time() + 1.0
+    with ProcessPoolExecutor(max_workers=PARALLEL) as pool:
+        return list(pool.map(_track_in_at, [(base, token, sn, run_no, start_at)] * PARALLEL))
+
+
+def _tracks_of(db_url: str, sn: str) -> tuple[int, int, int]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            units = conn.execute(text("SELECT count(*) FROM unit WHERE sn = :sn"), {"sn": sn}).scalar_one()
+            tracks, open_tracks = conn.execute(text(
+                "SELECT count(*), count(*) FILTER (WHERE t.out_at IS NULL) FROM track t JOIN unit u ON u.id = t.unit_id "
+                "WHERE u.sn = :sn"), {"sn": sn}).one()
+        return units, tracks, open_tracks
+    finally:
+        engine.dispose()
+
+
+def test_the_same_unit_tracked_in_at_the_same_moment_succeeds_once(multiprocess_server):
+    base = multiprocess_server.url
+    planner, operator = _login(base, "planner"), _login(base, "operator")
+    run_no = _authorized_run(base, planner, "WO-RACE-1", units=1)
+    sn = f"{run_no}-0001"
+    outcomes = _race(base, operator, sn, run_no)
+    assert sorted(outcomes) == [(200, None)] + [(409, "UNIT_ALREADY_IN_STATION")] * (PARALLEL - 1), outcomes
+    assert _tracks_of(multiprocess_server.db_url, sn) == (1, 1, 1)
+
+
+def test_a_new_sn_registered_by_several_scans_at_once_exists_once(multiprocess_server):
+    base = multiprocess_server.url
+    planner, operator = _login(base, "planner"), _login(base, "operator")
+    run_no = _authorized_run(base, planner, "WO-RACE-2", units=0)
+    outcomes = _race(base, operator, "RACE-NEW-SN", run_no)
+    assert sorted(outcomes) == [(200, None)] + [(409, "UNIT_ALREADY_IN_STATION")] * (PARALLEL - 1), outcomes
+    assert _tracks_of(multiprocess_server.db_url, "RACE-NEW-SN") == (1, 1, 1)
