@@ -148,6 +148,10 @@ class MenuEntry:
 
 # Menu visibility, derived into `menu_access` pairs by sync-roles.
 MENU: list[MenuEntry] = [
+    MenuEntry("Production", "Work Orders", "wo:read"),
+    MenuEntry("Production", "Runs", "run:read"),
+    MenuEntry("Production", "Station Terminal", "exec:track_in"),
+    MenuEntry("Production", "Trace", "trace:read"),
     MenuEntry("Engineering", "Products", "product:write"),
     MenuEntry("Engineering", "BOM", "bom_item:write"),
     MenuEntry("Engineering", "Materials", "material:write"),

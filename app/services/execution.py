@@ -513,13 +513,16 @@ def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, An
     require_permission(actor, "exec:track_out")
     station = load_station(station_code)
     require_station(actor, station.id, station.line_id, station.code)
-    row = db.session.execute(select(Unit.status, Unit.current_step_no, Run.route_version_id, Run.run_no)
+    row = db.session.execute(select(Unit.id, Unit.status, Unit.current_step_no, Run.route_version_id, Run.run_no)
                              .join(Run, Run.id == Unit.run_id).where(Unit.sn == sn)).first()
     if row is None:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
     step = plan_for(row.route_version_id).step(row.current_step_no)
     if step is None:
         raise DomainError("STEP_MISMATCH", f"Unit {sn} is at an unknown step.")
+    open_track = db.session.execute(select(Station.code, Track.step_no).join(Station, Station.id == Track.station_id)
+                                    .where(Track.open_unit_id == row.id)).first()
     return {"sn": sn, "runNo": row.run_no, "unitStatus": row.status, "step": step.to_dict(),
             "dataSpecs": [s.to_dict() for s in step.specs],
-            "stationValid": station.valid_for(step, station.line_id)}
+            "stationValid": station.valid_for(step, station.line_id),
+            "openTrack": {"station": open_track[0], "stepNo": open_track[1]} if open_track else None}

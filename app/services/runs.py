@@ -387,3 +387,68 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
         data["unitCounts"] = counts
         data["nextAction"] = next_action(run, counts)
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# What a user may do next (screens show only these actions; the services still check everything)
+# ---------------------------------------------------------------------------------------------
+
+def available_actions(run: Run, actor: Actor) -> list[str]:
+    """The run actions the state machine allows now and the actor's permissions grant."""
+    from .states import can_transition
+    actions = []
+    if run.status in ("PREP", "AUTHORIZED") and actor.can("run:create"):
+        actions.append("GENERATE_UNITS")
+    if can_transition("RUN", run.status, "AUTHORIZE") and actor.can("run:authorize"):
+        actions.append("AUTHORIZE")
+    if can_transition("RUN", run.status, "REVOKE") and actor.can("run:authorize"):
+        actions.append("REVOKE")
+    if can_transition("RUN", run.status, "CANCEL") and actor.can("run:create"):
+        actions.append("CANCEL")
+    if run.status in ("IN_PROGRESS", "AUTHORIZED") and actor.can("run:close"):
+        actions.append("CLOSE")
+    return [a for a in actions if actor.is_admin or actor.scope.allows_line(run.line_id)]
+
+
+# Phases of a run for the step indicator; later capabilities (readiness, loading, FAI, OQC/MRB)
+# insert theirs. Each returns (name, state, text) with state DONE / CURRENT / TODO / SKIPPED.
+RunPhase = Callable[[Run, dict[str, int]], Optional[tuple[str, str, str]]]
+
+
+def _authorize_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
+    if run.status == "PREP":
+        return ("Authorize", "CURRENT", "Authorize the run for production.")
+    if run.status == "CANCELLED":
+        return ("Authorize", "SKIPPED", "Cancelled.")
+    return ("Authorize", "DONE", f"Authorized by {run.authorized_by or '—'}.")
+
+
+def _execution_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
+    total = sum(counts.values())
+    done = sum(counts.get(s, 0) for s in TERMINAL_UNIT)
+    if run.status in ("PREP", "CANCELLED"):
+        return ("Execution", "TODO" if run.status == "PREP" else "SKIPPED", f"{total} unit(s) generated.")
+    if run.status in ("AUTHORIZED", "IN_PROGRESS") and (done < total or total < run.plan_qty):
+        return ("Execution", "CURRENT", f"{done} of {run.plan_qty} unit(s) finished.")
+    return ("Execution", "DONE", f"{done} unit(s) finished.")
+
+
+def _closeout_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
+    if is_terminal("RUN", run.status):
+        return ("Closeout", "DONE" if run.status != "CANCELLED" else "SKIPPED", f"Run {run.status}.")
+    total = sum(counts.values())
+    if run.status == "IN_PROGRESS" and total and total == sum(counts.get(s, 0) for s in TERMINAL_UNIT):
+        return ("Closeout", "CURRENT", "Every unit is finished: close the run.")
+    return ("Closeout", "TODO", "When every unit is DONE or SCRAPPED.")
+
+
+RUN_PHASES: list[RunPhase] = [_authorize_phase, _execution_phase, _closeout_phase]
+
+
+def phases(run: Run, counts: dict[str, int]) -> list[dict[str, str]]:
+    out = []
+    for phase in RUN_PHASES:
+        result = phase(run, counts)
+        if result is not None:
+            out.append({"name": result[0], "state": result[1], "text": result[2]})
+    return out

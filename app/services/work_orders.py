@@ -231,3 +231,16 @@ def non_rework_planned(wo: WorkOrder, *, exclude_run_id: Optional[int] = None) -
         stmt = stmt.where(Run.id != exclude_run_id)
     return int(db.session.execute(stmt).scalar_one())
 
+
+
+def available_actions(wo: WorkOrder, actor: Actor) -> list[str]:
+    """The work-order actions the state machine allows now and the actor's permissions grant."""
+    from .states import can_transition
+    actions = []
+    if can_transition("WORK_ORDER", wo.status, "RELEASE") and actor.can("wo:release"):
+        actions.append("RELEASE")
+    if wo.status in ("RELEASED", "IN_PROGRESS") and actor.can("run:create"):
+        actions.append("CREATE_RUN")
+    if wo.status == "IN_PROGRESS" and actor.can("wo:close"):
+        actions.append("CLOSE")
+    return actions

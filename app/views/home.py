@@ -21,6 +21,15 @@ class Tile:
 
 # Grouped by the work each role does; a tile shows only when the user holds its permission.
 TILES: list[tuple[str, list[Tile]]] = [
+    ("Production", [
+        Tile("Station Terminal", "Scan boards in and out at your station, with their data.",
+             "StationTerminalView.choose", "exec:track_in", "fa-barcode"),
+        Tile("Work orders", "Receive, release to a line, create runs, close.", "WorkOrderView.list",
+             "wo:release", "fa-clipboard"),
+        Tile("Runs", "Where every run stands, and what to do next.", "RunView.list", "run:read", "fa-cubes"),
+        Tile("Trace", "Everything about a board: steps, data, defects.", "TraceView.search", "trace:read",
+             "fa-search"),
+    ]),
     ("Engineering", [
         Tile("Products & BOM", "Products and their bills of materials.", "ProductView.list", "product:write", "fa-microchip"),
         Tile("Materials & lots", "Materials, alternates and incoming lots (IQC).", "MaterialView.list", "material:write", "fa-cubes"),

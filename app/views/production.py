@@ -1,0 +1,294 @@
+"""Production console: Work Orders, Runs with Run Detail, and Trace (Production menu).
+
+Each action is a form posting to one endpoint that calls one service and flashes its answer (or its
+refusal, with the code and what to do); the buttons shown are the ones the services say are allowed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import AuditEvent, Line, Product, Unit
+from ..security.auth import authenticate
+from ..services import runs, trace, work_orders
+from ..services.errors import DomainError
+from .base import flash_domain_error, format_datetime
+from .export import csv_response
+from .filters import parse_page
+
+
+def _run_service(call, success: str | None = None):
+    try:
+        result = call()
+        if success:
+            flash(success, "success")
+        return result
+    except DomainError as error:
+        flash_domain_error(error)
+        return None
+
+
+def _int_field(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", f"{name} must be a whole number.", {"fields": {name: "integer"}}) from None
+
+
+class WorkOrderView(BaseView):
+    route_base = "/work-orders"
+    default_view = "list"
+    class_permission_name = "WorkOrder"
+    method_permission_name = {"list": "read", "detail": "read", "csv": "read", "receive": "receive",
+                              "release": "release", "close": "close"}
+    base_permissions = ["can_read", "can_receive", "can_release", "can_close"]
+
+    def _query(self):
+        return work_orders.WorkOrderQuery(status=request.args.get("status") or None,
+                                          product_code=request.args.get("productCode") or None,
+                                          line_code=request.args.get("lineCode") or None, q=request.args.get("q") or None)
+
+    @expose("/")
+    @has_access
+    def list(self):
+        actor = authenticate()
+        page, size = parse_page(request.args, default_size=50)
+        rows, total = work_orders.list_work_orders(actor=actor, query=self._query(), page=page, page_size=size)
+        products = db.session.execute(select(Product.code).where(Product.is_active.is_(True)).order_by(Product.code)).scalars().all()
+        lines = db.session.execute(select(Line.code).order_by(Line.code)).scalars().all()
+        return self.render_template(
+            "mes/work_order_list.html", rows=[work_orders.work_order_to_dict(w) for w in rows], total=total,
+            page=page, pages=max(1, (total + size - 1) // size), args=request.args, products=products, lines=lines,
+            statuses=["RECEIVED", "RELEASED", "IN_PROGRESS", "COMPLETED"], can_receive=actor.can("wo:receive"),
+            help_doc="planner", help_anchor="work-orders")
+
+    @expose("/csv")
+    @has_access
+    def csv(self):
+        actor = authenticate()
+        rows, _ = work_orders.list_work_orders(actor=actor, query=self._query(), page=1, page_size=100_000)
+        header = ["WO", "status", "product", "planned qty", "routing", "line", "source", "due date", "released at",
+                  "closed at"]
+        return csv_response("work-orders", header, (
+            [w.wo_no, w.status, w.product.code, w.planned_qty, w.routing.code if w.routing else "",
+             w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows))
+
+    @expose("/new", methods=["POST"])
+    @has_access
+    def receive(self):
+        form = request.form
+        def call():
+            payload: dict[str, Any] = {"woNo": form.get("wo_no", "").strip(), "productCode": form.get("product_code", ""),
+                                       "plannedQty": _int_field("planned_qty"), "sourceSystem": "MANUAL"}
+            if form.get("due_date"):
+                payload["dueDate"] = form["due_date"]
+            return work_orders.receive_work_order(actor=authenticate(), payload=payload)
+        result = _run_service(call)
+        if result is None:
+            return redirect(url_for("WorkOrderView.list"))
+        flash(f"Work order {result.data['woNo']} " + ("unchanged (already received)." if result.duplicate else "received."),
+              "success")
+        return redirect(url_for("WorkOrderView.detail", wo_no=result.data["woNo"]))
+
+    @expose("/<wo_no>")
+    @has_access
+    def detail(self, wo_no):
+        actor = authenticate()
+        wo = _run_service(lambda: work_orders.read_work_order(actor=actor, wo_no=wo_no))
+        if wo is None:
+            return redirect(url_for("WorkOrderView.list"))
+        lines = db.session.execute(select(Line).where(Line.is_active.is_(True)).order_by(Line.code)).scalars().all()
+        data = work_orders.work_order_to_dict(wo, with_runs=True)
+        planned = work_orders.non_rework_planned(wo)
+        return self.render_template(
+            "mes/work_order_detail.html", wo=data, actions=work_orders.available_actions(wo, actor),
+            lines=[ln for ln in lines if ln.process_type == wo.product.process_type],
+            remaining=max(0, wo.planned_qty - planned), help_doc="planner", help_anchor="work-orders")
+
+    @expose("/<wo_no>/release", methods=["POST"])
+    @has_access
+    def release(self, wo_no):
+        _run_service(lambda: work_orders.release(actor=authenticate(), wo_no=wo_no,
+                                                 line_code=request.form.get("line_code", "")),
+                     success=f"Work order {wo_no} released to {request.form.get('line_code')}.")
+        return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
+
+    @expose("/<wo_no>/close", methods=["POST"])
+    @has_access
+    def close(self, wo_no):
+        _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no),
+                     success=f"Work order {wo_no} completed.")
+        return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
+
+
+class RunView(BaseView):
+    route_base = "/runs"
+    default_view = "list"
+    class_permission_name = "Run"
+    method_permission_name = {"list": "read", "detail": "read", "csv": "read", "create": "create",
+                              "units": "create", "cancel": "create", "authorize": "authorize",
+                              "revoke": "authorize", "close": "close"}
+    base_permissions = ["can_read", "can_create", "can_authorize", "can_close"]
+
+    @expose("/")
+    @has_access
+    def list(self):
+        actor = authenticate()
+        page, size = parse_page(request.args, default_size=50)
+        rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
+                                     line_code=request.args.get("lineCode") or None,
+                                     wo_no=request.args.get("woNo") or None, page=page, page_size=size)
+        lines = db.session.execute(select(Line.code).order_by(Line.code)).scalars().all()
+        return self.render_template(
+            "mes/run_list.html", rows=[{**runs.run_to_dict(r), "counts": runs.unit_counts(r.id)} for r in rows],
+            total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args, lines=lines,
+            statuses=["PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD", "COMPLETED", "CLOSED_REWORK", "SCRAPPED",
+                      "CANCELLED"], help_doc="planner", help_anchor="runs-and-run-detail")
+
+    @expose("/csv")
+    @has_access
+    def csv(self):
+        actor = authenticate()
+        rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
+                                 line_code=request.args.get("lineCode") or None, wo_no=request.args.get("woNo") or None,
+                                 page=1, page_size=100_000)
+        header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
+        def lines():
+            for r in rows:
+                d = runs.run_to_dict(r)
+                yield [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
+                       d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
+                       d["endedAt"]]
+        return csv_response("runs", header, lines())
+
+    @expose("/create", methods=["POST"])
+    @has_access
+    def create(self):
+        wo_no = request.form.get("wo_no", "")
+        run = _run_service(lambda: runs.create_run(actor=authenticate(), wo_no=wo_no,
+                                                   line_code=request.form.get("line_code", ""),
+                                                   plan_qty=_int_field("plan_qty"),
+                                                   shift_code=request.form.get("shift_code") or None))
+        if run is None:
+            return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
+        flash(f"Run {run.run_no} created (PREP).", "success")
+        return redirect(url_for("RunView.detail", run_no=run.run_no))
+
+    @expose("/<run_no>")
+    @has_access
+    def detail(self, run_no):
+        actor = authenticate()
+        run = _run_service(lambda: runs.read_run(actor=actor, run_no=run_no))
+        if run is None:
+            return redirect(url_for("RunView.list"))
+        data = runs.run_to_dict(run, detail=True)
+        status_filter = request.args.get("unitStatus") or None
+        stmt = select(Unit).where(Unit.run_id == run.id)
+        if status_filter:
+            stmt = stmt.where(Unit.status == status_filter)
+        units = db.session.execute(stmt.order_by(Unit.id).limit(500)).scalars().all()
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.entity_type == "RUN",
+                                                             AuditEvent.entity_key == run_no)
+                                    .order_by(AuditEvent.id.desc()).limit(100)).scalars().all()
+        return self.render_template(
+            "mes/run_detail.html", run=data, phases=runs.phases(run, data["unitCounts"]),
+            actions=runs.available_actions(run, actor), units=units, unit_filter=status_filter,
+            events=events, fmt=format_datetime, can_trace=actor.can("trace:read"),
+            help_doc="planner", help_anchor="runs-and-run-detail")
+
+    def _back(self, run_no):
+        return redirect(url_for("RunView.detail", run_no=run_no))
+
+    @expose("/<run_no>/units", methods=["POST"])
+    @has_access
+    def units(self, run_no):
+        quantity = request.form.get("quantity", "").strip()
+        sns = [s.strip() for s in request.form.get("sns", "").replace(",", "\n").splitlines() if s.strip()]
+        _run_service(lambda: runs.generate_units(actor=authenticate(), run_no=run_no,
+                                                 quantity=_int_field("quantity") if quantity else None,
+                                                 sn_prefix=request.form.get("sn_prefix") or None,
+                                                 sns=sns or None),
+                     success="Units generated.")
+        return self._back(run_no)
+
+    @expose("/<run_no>/authorize", methods=["POST"])
+    @has_access
+    def authorize(self, run_no):
+        _run_service(lambda: runs.authorize(actor=authenticate(), run_no=run_no), success=f"Run {run_no} authorized.")
+        return self._back(run_no)
+
+    @expose("/<run_no>/revoke", methods=["POST"])
+    @has_access
+    def revoke(self, run_no):
+        _run_service(lambda: runs.revoke(actor=authenticate(), run_no=run_no, reason=request.form.get("reason", "")),
+                     success=f"Authorization of {run_no} revoked.")
+        return self._back(run_no)
+
+    @expose("/<run_no>/cancel", methods=["POST"])
+    @has_access
+    def cancel(self, run_no):
+        _run_service(lambda: runs.cancel(actor=authenticate(), run_no=run_no, reason=request.form.get("reason", "")),
+                     success=f"Run {run_no} cancelled.")
+        return self._back(run_no)
+
+    @expose("/<run_no>/close", methods=["POST"])
+    @has_access
+    def close(self, run_no):
+        _run_service(lambda: runs.close(actor=authenticate(), run_no=run_no), success=f"Run {run_no} closed.")
+        return self._back(run_no)
+
+
+class TraceView(BaseView):
+    route_base = "/trace"
+    default_view = "search"
+    class_permission_name = "TraceData"
+    method_permission_name = {"search": "read", "unit": "read", "unit_csv": "export"}
+    base_permissions = ["can_read", "can_export"]
+
+    @expose("/")
+    @has_access
+    def search(self):
+        term = (request.args.get("q") or "").strip()
+        if term:
+            if db.session.execute(select(Unit.id).where(Unit.sn == term)).first():
+                return redirect(url_for("TraceView.unit", sn=term))
+            from ..models import Run
+            if db.session.execute(select(Run.id).where(Run.run_no == term)).first():
+                return redirect(url_for("RunView.detail", run_no=term))
+            flash(f"No unit or run {term}. Check the label (SN) or the run number.", "warning")
+        return self.render_template("mes/trace_search.html", q=term, help_doc="planner", help_anchor="trace")
+
+    @expose("/units/<sn>")
+    @has_access
+    def unit(self, sn):
+        actor = authenticate()
+        data = _run_service(lambda: trace.unit_trace(actor=actor, sn=sn))
+        if data is None:
+            return redirect(url_for("TraceView.search"))
+        return self.render_template("mes/trace_unit.html", t=data, can_export=actor.can("trace:export"),
+                                    help_doc="planner", help_anchor="trace")
+
+    @expose("/units/<sn>/csv")
+    @has_access
+    def unit_csv(self, sn):
+        data = trace.unit_trace(actor=authenticate(), sn=sn)
+        header = ["sn", "step", "operation", "station", "operator", "in", "out", "result", "mode", "spec", "value",
+                  "lsl", "usl", "uom", "judge", "alarmed"]
+
+        def rows():
+            for t in data["tracks"]:
+                base = [data["unit"]["sn"], t["stepNo"], t["operation"], t["station"], t["operator"], t["inAt"],
+                        t["outAt"], t["result"], t["mode"]]
+                if not t["dataValues"]:
+                    yield base + [""] * 7
+                for v in t["dataValues"]:
+                    yield base + [v["spec"], v["value"], v["lsl"], v["usl"], v["uom"], v["judge"], v["alarmed"]]
+        return csv_response(f"trace-{sn}", header, rows())
