@@ -176,3 +176,60 @@ def build_unit(api, run_no: str, sn: str, *, product: str = "P-1001", operator: 
         if until is not None and step >= until:
             break
     return last
+
+
+class _LiveResponse:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status_code = status
+        self._body = body
+
+    def get_json(self):
+        import json
+        return json.loads(self._body) if self._body else None
+
+
+class LiveApi:
+    """`api(user)` for a live server over real HTTP (same interface as the Flask test client
+    fixture), so the production helpers (`authorized_run`, …) also prepare browser tests."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.tokens: dict[str, str] = {}
+
+    def _request(self, method: str, path: str, body=None, token: str | None = None) -> _LiveResponse:
+        import json
+        import urllib.error
+        import urllib.request
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return _LiveResponse(response.status, response.read())
+        except urllib.error.HTTPError as error:
+            return _LiveResponse(error.code, error.read())
+
+    def __call__(self, username: str) -> "LiveApi._As":
+        if username == "integration":
+            return LiveApi._As(self, INTEGRATION_KEY)
+        if username not in self.tokens:
+            response = self._request("POST", "/api/v1/security/login", {
+                "username": username, "password": password_for(username), "provider": "db"})
+            assert response.status_code == 200, response.get_json()
+            self.tokens[username] = response.get_json()["access_token"]
+        return LiveApi._As(self, self.tokens[username])
+
+    class _As:
+        def __init__(self, live: "LiveApi", token: str) -> None:
+            self.live, self.token = live, token
+
+        def get(self, path, **_):
+            return self.live._request("GET", path, token=self.token)
+
+        def post(self, path, json=None, **_):
+            return self.live._request("POST", path, json if json is not None else {}, token=self.token)
+
+        def put(self, path, json=None, **_):
+            return self.live._request("PUT", path, json, token=self.token)

@@ -77,9 +77,10 @@ class WorkOrderView(BaseView):
         rows, _ = work_orders.list_work_orders(actor=actor, query=self._query(), page=1, page_size=100_000)
         header = ["WO", "status", "product", "planned qty", "routing", "line", "source", "due date", "released at",
                   "closed at"]
-        return csv_response("work-orders", header, (
+        # rows are built now, inside the request: the response streams after the session is gone
+        return csv_response("work-orders", header, [
             [w.wo_no, w.status, w.product.code, w.planned_qty, w.routing.code if w.routing else "",
-             w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows))
+             w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows])
 
     @expose("/new", methods=["POST"])
     @has_access
@@ -161,13 +162,11 @@ class RunView(BaseView):
                                  line_code=request.args.get("lineCode") or None, wo_no=request.args.get("woNo") or None,
                                  page=1, page_size=100_000)
         header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
-        def lines():
-            for r in rows:
-                d = runs.run_to_dict(r)
-                yield [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
-                       d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
-                       d["endedAt"]]
-        return csv_response("runs", header, lines())
+        data = [runs.run_to_dict(r) for r in rows]
+        return csv_response("runs", header, [
+            [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
+             d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
+             d["endedAt"]] for d in data])
 
     @expose("/create", methods=["POST"])
     @has_access
