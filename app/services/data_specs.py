@@ -113,7 +113,7 @@ def get_spec(spec_id: int) -> DataCollectionSpec:
     return spec
 
 
-def _operation(code: str) -> Operation:
+def operation_by_code(code: str) -> Operation:
     operation = db.session.execute(select(Operation).where(Operation.code == code)).scalar_one_or_none()
     if operation is None:
         raise DomainError("OPERATION_NOT_FOUND", f"No operation {code}.", {"operationCode": code})
@@ -125,7 +125,7 @@ def create_spec(*, actor: Actor, operation_code: str, fields: dict[str, Any]) ->
     from .master_data import validate_save
     require_permission(actor, "data_spec:config")
     with unit_of_work(actor, "DATA_SPEC_CREATE", "DATA_SPEC", f"{operation_code}/{fields.get('name')}") as uow:
-        spec = DataCollectionSpec(operation=_operation(operation_code),
+        spec = DataCollectionSpec(operation=operation_by_code(operation_code),
                                   **{k: v for k, v in fields.items() if k in FIELDS})
         for attr, default in (("item_type", "KEY"), ("data_type", "NUMBER"), ("method", "MANUAL"),
                               ("is_required", False), ("is_active", True)):
@@ -148,7 +148,7 @@ def update_spec(*, actor: Actor, spec_id: int, fields: dict[str, Any],
         before = spec_to_dict(spec)
         uow.entity_key = f"{spec.operation.code}/{spec.name}"
         if operation_code is not None:
-            spec.operation = _operation(operation_code)
+            spec.operation = operation_by_code(operation_code)
         for key, value in fields.items():
             if key in FIELDS:
                 setattr(spec, key, value)

@@ -24,6 +24,7 @@ from ..models import (
 )
 from ..models.master import PROCESS_TYPES, STATION_TYPES
 from .actor import Actor
+from .data_specs import operation_by_code
 from .errors import DomainError
 from .scope import require_permission
 from .uow import unit_of_work
@@ -43,13 +44,6 @@ def get_routing(code: str, *, lock_uow=None) -> Routing:
     if routing is None:
         raise DomainError("ROUTE_NOT_FOUND", f"No routing {code}.", {"routingCode": code})
     return routing
-
-
-def _operation(code: str) -> Operation:
-    operation = db.session.execute(select(Operation).where(Operation.code == code)).scalar_one_or_none()
-    if operation is None:
-        raise DomainError("OPERATION_NOT_FOUND", f"No operation {code}.", {"operationCode": code})
-    return operation
 
 
 def _station_group(code: str | None) -> Optional[StationGroup]:
@@ -336,7 +330,7 @@ def _apply_steps(routing: Routing, steps: list[StepInput]) -> None:
         if no not in wanted:
             _delete_step(routing, step)
     for item in steps:
-        operation = _operation(item.operation_code)
+        operation = operation_by_code(item.operation_code)
         group = _station_group(item.station_group_code)
         step = existing.get(item.step_no)
         if step is None:
@@ -395,7 +389,7 @@ def _apply_config(routing: Routing, item: ConfigInput) -> RouteExecutionConfig:
         db.session.flush()  # a new step needs its id for the scope key
         key = RouteExecutionConfig.key_for("STEP", step_id=step.id)
     elif item.scope == "OPERATION":
-        operation = _operation(item.operation_code or "")
+        operation = operation_by_code(item.operation_code or "")
         key = RouteExecutionConfig.key_for("OPERATION", operation_id=operation.id)
     else:
         key = "ROUTE"

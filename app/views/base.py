@@ -215,3 +215,16 @@ def console_message(error: DomainError) -> str:
 
 def flash_domain_error(error: DomainError) -> None:
     flash(console_message(error), "danger")
+
+
+def call_and_flash(call, success: str | None = None):
+    """Call one service from a console form; flash its success or its refusal (code and what to do).
+    Returns the service's result, or None when it refused."""
+    try:
+        result = call()
+        if success:
+            flash(success, "success")
+        return result
+    except DomainError as error:
+        flash_domain_error(error)
+        return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from wtforms import SelectField, SelectMultipleField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Optional
 
 from ..models import (
     BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
@@ -16,8 +16,10 @@ from ..models.master import (
 from .base import MesModelView
 
 
-def choice(label: str, choices, description: str = "") -> SelectField:
-    return SelectField(label, choices=[(c, c) for c in choices], validators=[DataRequired()],
+def choice(label: str, choices, description: str = "", *, required: bool = True) -> SelectField:
+    """A select of fixed codes; optional ones offer "(default)" as an empty first choice."""
+    options = [(c, c) for c in choices] if required else [("", "(default)")] + [(c, c) for c in choices]
+    return SelectField(label, choices=options, validators=[DataRequired()] if required else [Optional()],
                        widget=Select2Widget(), description=description)
 
 

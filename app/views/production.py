@@ -17,20 +17,10 @@ from ..models import AuditEvent, Line, Product, Unit
 from ..security.auth import authenticate
 from ..services import runs, trace, work_orders
 from ..services.errors import DomainError
-from .base import flash_domain_error, format_datetime
+from .base import call_and_flash as _run_service
+from .base import format_datetime
 from .export import csv_response
 from .filters import parse_page
-
-
-def _run_service(call, success: str | None = None):
-    try:
-        result = call()
-        if success:
-            flash(success, "success")
-        return result
-    except DomainError as error:
-        flash_domain_error(error)
-        return None
 
 
 def _int_field(name: str) -> int | None:

@@ -17,7 +17,7 @@ from ..models.master import PROCESS_TYPES, STATION_TYPES
 from ..security.auth import authenticate
 from ..services import routing as routing_service
 from ..services.errors import DomainError
-from .base import flash_domain_error
+from .base import call_and_flash, flash_domain_error
 
 
 def _int(value: Any) -> int | None:
@@ -52,17 +52,6 @@ class RoutingEditorView(BaseView):
         "delete_step": "configure", "config": "configure", "compile": "compile",
     }
     base_permissions = ["can_read", "can_configure", "can_compile"]
-
-    def _run(self, call, success: str | None = None):
-        """Call one service; flash its result or its refusal (with code and advice)."""
-        try:
-            result = call()
-            if success:
-                flash(success, "success")
-            return result
-        except DomainError as error:
-            flash_domain_error(error)
-            return None
 
     # -- pages ------------------------------------------------------------------------------------
     @expose("/")
@@ -193,7 +182,7 @@ class RoutingEditorView(BaseView):
     @has_access
     def create(self):
         form = request.form
-        created = self._run(lambda: routing_service.create_routing(actor=authenticate(), data=routing_service.RoutingInput(
+        created = call_and_flash(lambda: routing_service.create_routing(actor=authenticate(), data=routing_service.RoutingInput(
             code=form.get("code", "").strip(), name=form.get("name", "").strip(),
             product_code=form.get("product_code") or None, process_type=form.get("process_type"))),
             success=f"Routing {form.get('code')} created: add its steps.")
@@ -212,7 +201,7 @@ class RoutingEditorView(BaseView):
                 process_type=form.get("process_type") or None, version_label=form.get("version_label") or None,
                 effective_from=_date(form.get("effective_from")), effective_to=_date(form.get("effective_to")),
                 is_active=form.get("is_active") == "y"))
-        self._run(call, success="Routing saved.")
+        call_and_flash(call, success="Routing saved.")
         return self._back(routing_code)
 
     def _step_input(self):
@@ -232,13 +221,13 @@ class RoutingEditorView(BaseView):
             existing = step.step_no if step.step_no in {s.step_no for s in routing.steps} else None
             return routing_service.save_step(actor=authenticate(), routing_code=routing_code, step=step,
                                              original_step_no=existing)
-        self._run(call, success="Step saved.")
+        call_and_flash(call, success="Step saved.")
         return self._back(routing_code)
 
     @expose("/<routing_code>/steps/<int:step_no>", methods=["POST"])
     @has_access
     def update_step(self, routing_code, step_no):
-        self._run(lambda: routing_service.save_step(actor=authenticate(), routing_code=routing_code,
+        call_and_flash(lambda: routing_service.save_step(actor=authenticate(), routing_code=routing_code,
                                                     step=self._step_input(), original_step_no=step_no),
                   success="Step saved.")
         return self._back(routing_code)
@@ -246,7 +235,7 @@ class RoutingEditorView(BaseView):
     @expose("/<routing_code>/steps/<int:step_no>/delete", methods=["POST"])
     @has_access
     def delete_step(self, routing_code, step_no):
-        self._run(lambda: routing_service.remove_step(actor=authenticate(), routing_code=routing_code,
+        call_and_flash(lambda: routing_service.remove_step(actor=authenticate(), routing_code=routing_code,
                                                       step_no=step_no), success=f"Step {step_no} removed.")
         return self._back(routing_code)
 
@@ -265,13 +254,13 @@ class RoutingEditorView(BaseView):
                 station_group_code=form.get("station_group_code") or None,
                 allowed_station_codes=allowed or None, requires_fai=_tri(form.get("requires_fai")),
                 data_specs=[int(x) for x in form.getlist("data_specs") if x.isdigit()]))
-        self._run(call, success="Execution config saved. Compile to freeze it into a new version.")
+        call_and_flash(call, success="Execution config saved. Compile to freeze it into a new version.")
         return self._back(routing_code, configure=form.get("configure_key") or None)
 
     @expose("/<routing_code>/compile", methods=["POST"])
     @has_access
     def compile(self, routing_code):
-        result = self._run(lambda: routing_service.compile_routing(actor=authenticate(), routing_code=routing_code))
+        result = call_and_flash(lambda: routing_service.compile_routing(actor=authenticate(), routing_code=routing_code))
         if result is not None:
             v = result.version
             if not result.created:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from flask import flash, redirect
 from flask_appbuilder.actions import action
-from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from wtforms import SelectField
-from wtforms.validators import DataRequired, Optional
 
 from ..models import DataCollectionSpec
 from ..models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
@@ -15,13 +12,8 @@ from ..services import data_specs
 from ..services.context import ambient_actor
 from ..services.errors import DomainError
 from .base import MesModelView, flash_domain_error
+from .master import choice
 from .fields import OptionListField
-
-
-def _choice(label, choices, *, required=True, description=""):
-    options = [(c, c) for c in choices] if required else [("", "(default)")] + [(c, c) for c in choices]
-    return SelectField(label, choices=options, validators=[DataRequired()] if required else [Optional()],
-                       widget=Select2Widget(), description=description)
 
 
 class DataSpecView(MesModelView):
@@ -60,10 +52,10 @@ class DataSpecView(MesModelView):
     help_doc = "engineer"
     help_anchor = "data-collection-specs"
     add_form_extra_fields = edit_form_extra_fields = {
-        "item_type": _choice("Item type", ITEM_TYPES),
-        "data_type": _choice("Data type", DATA_TYPES),
-        "method": _choice("Method", METHODS, description="MANUAL: typed by the operator; AUTO: from a machine."),
-        "limit_action": _choice("Limit action", LIMIT_ACTIONS, required=False),
+        "item_type": choice("Item type", ITEM_TYPES),
+        "data_type": choice("Data type", DATA_TYPES),
+        "method": choice("Method", METHODS, description="MANUAL: typed by the operator; AUTO: from a machine."),
+        "limit_action": choice("Limit action", LIMIT_ACTIONS, required=False),
         "enum_options": OptionListField("Options"),
     }
 
