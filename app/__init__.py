@@ -58,6 +58,9 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     register_request_hooks(app)
     register_cli(app)
 
+    from .services import hooks
+    hooks.install()
+
     from .security.auth import ambient_actor_provider
     from .services.context import set_actor_provider
     set_actor_provider(ambient_actor_provider)

@@ -95,6 +95,8 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
     _seed_data_specs(data, report)
     _seed_routings(data, report)
     _seed_work_orders(data, report)
+    _seed_feeder_slots(data, report)
+    _seed_consumables(data, report)
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
@@ -152,6 +154,58 @@ def _seed_work_orders(data: dict[str, Any], report: SeedReport) -> None:
         if row.get("release_to"):
             work_orders.release(actor=SYSTEM, wo_no=row["wo_no"], line_code=row["release_to"])
         report.add("work_orders", row["wo_no"])
+
+
+def _seed_feeder_slots(data: dict[str, Any], report: SeedReport) -> None:
+    from app.models import FeederSlot, Routing, SlotMaterialMapping
+    rows = data.get("feeder_slots", [])
+    scope = data.get("slot_table_scope") or {}
+    missing = []
+    for row in rows:
+        line = _by_code(Line, row["line"])
+        if not db.session.execute(select(FeederSlot.id).where(FeederSlot.line_id == line.id,
+                                                              FeederSlot.slot_code == row["slot_code"])).first():
+            missing.append(row)
+    if not missing:
+        return
+    with unit_of_work(SYSTEM, "SEED_FEEDER_SLOTS", "SEED", "demo") as uow:
+        product = _by_code(Product, scope["product"]) if scope.get("product") else None
+        routing = _by_code(Routing, scope["routing"]) if scope.get("routing") else None
+        for row in missing:
+            slot = FeederSlot(line=_by_code(Line, row["line"]), station=_by_code(Station, row["station"]),
+                              slot_code=row["slot_code"], position=row.get("position"),
+                              name=f"Feeder {row['slot_code']}")
+            for m in row["materials"]:
+                slot.mappings.append(SlotMaterialMapping(material=_by_code(Material, m["material"]), product=product,
+                                                         routing=routing, priority=m.get("priority", 1),
+                                                         is_alternate=m.get("alternate", False)))
+            uow.session.add(slot)
+            report.add("feeder_slots", f"{row['line']}/{row['slot_code']}")
+        uow.payload = {"slots": [r["slot_code"] for r in missing]}
+
+
+def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from app.services import consumables
+    for row in data.get("consumables", []):
+        line = _by_code(Line, row["line"])
+        current = consumables.current_bindings(line.id)
+        if current["stencil"] is None:
+            consumables.bind_stencil(actor=SYSTEM, line_code=row["line"], stencil_id=row["stencil"])
+            now = datetime.now(timezone.utc)
+            consumables.receive_stencil_status(actor=SYSTEM, payload={
+                "eventId": f"SEED-STENCIL-{row['stencil']}", "eventTime": now.isoformat(),
+                "stencilId": row["stencil"], "status": row["stencil_status"]})
+            report.add("stencils", row["stencil"])
+        if current["solderPaste"] is None:
+            consumables.bind_solder_paste(actor=SYSTEM, line_code=row["line"], lot_no=row["paste"])
+            now = datetime.now(timezone.utc)
+            consumables.receive_solder_paste_status(actor=SYSTEM, payload={
+                "eventId": f"SEED-PASTE-{row['paste']}", "eventTime": now.isoformat(), "lotNo": row["paste"],
+                "status": row["paste_status"],
+                "expiresAt": (now + timedelta(days=row.get("paste_expires_days", 30))).isoformat()})
+            report.add("solder_paste", row["paste"])
 
 
 def _seed_system_defect_codes(report: SeedReport) -> None:

@@ -144,12 +144,48 @@ def prep_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = 
                                        json={"lineCode": line, "planQty": qty}))["runNo"]
 
 
-def authorized_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None,
-                   units: int = 0) -> str:
-    """A run brought to AUTHORIZED through the services (the shared fixture helper)."""
+SMT_REELS = {"1-01": "MAT-R10K|LOT-R-001", "1-02": "MAT-C100N|LOT-C-001", "2-01": "MAT-MCU|LOT-M-001"}
+
+
+def fresh_consumable_statuses(api) -> None:
+    """Every SMT scenario starts with fresh AUTO statuses of the stencil and the paste (04 §2)."""
+    import uuid
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone.utc)
+    tag = uuid.uuid4().hex[:10]
+    ok_data(api("integration").post("/api/v1/integration/stencil-status", json={
+        "eventId": f"T-STN-{tag}", "eventTime": now.isoformat(), "stencilId": "STN-1001-A", "status": "READY"}))
+    ok_data(api("integration").post("/api/v1/integration/solder-paste-status", json={
+        "eventId": f"T-SP-{tag}", "eventTime": now.isoformat(), "lotNo": "SP-LOT-0001", "status": "COMPLIANT",
+        "expiresAt": (now + timedelta(days=7)).isoformat()}))
+
+
+def load_reels(api, run_no: str, reels: dict[str, str] | None = None) -> None:
+    """The material user loads the run's slot table and scans the right reels."""
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    for slot, barcode in (reels or SMT_REELS).items():
+        record = ok_data(api("material").post("/api/v1/loading/verify", json={
+            "runNo": run_no, "slotCode": slot, "barcode": barcode}))
+        assert record["verifyResult"] in ("PASS", "WARNING"), record
+
+
+def ready_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None, units: int = 0) -> str:
+    """A PREP run whose line is ready: fresh consumable statuses and, on SMT, the reels loaded."""
+    if product == "P-1001":
+        fresh_consumable_statuses(api)
     run_no = prep_run(api, product=product, qty=qty, wo_no=wo_no)
+    if product == "P-1001":
+        load_reels(api, run_no)
     if units:
         ok_data(api("planner").post(f"/api/v1/runs/{run_no}/units", json={"quantity": units}))
+    return run_no
+
+
+def authorized_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None,
+                   units: int = 0) -> str:
+    """A run brought to AUTHORIZED through the services (the shared fixture helper): readiness
+    (statuses, loading) first, then the authorization."""
+    run_no = ready_run(api, product=product, qty=qty, wo_no=wo_no, units=units)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     return run_no
 

@@ -10,5 +10,9 @@ from .routing import (  # noqa: F401
 )
 from .integration import IntegrationMessage  # noqa: F401
 from .production import DataValue, Defect, Run, Track, Unit, WorkOrder  # noqa: F401
+from .readiness import (  # noqa: F401
+    EquipmentStatusEvent, FeederSlot, LineSolderPaste, LineStencil, LoadingRecord, MaterialUse, ReadinessCheck,
+    ReadinessItem, RunSlotExpectation, SlotMaterialMapping, SolderPasteStatus, StencilStatus,
+)
 from .audit import AuditEvent  # noqa: F401
 from .security import MesUser, RoleScope, SecurityVersion, user_line_binding, user_station_binding  # noqa: F401

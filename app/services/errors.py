@@ -179,6 +179,7 @@ _e("SLOT_NOT_FOUND", 400, "No feeder slot with this code on the line.", "Scan th
 _e("SLOT_LOCKED", 409, "The slot is locked after 3 failed scans.", "Call the line leader to unlock it.")
 _e("SLOT_EXPECTATION_MISSING", 400, "The slot is not in the run's slot table.", "Load the slot table first.")
 _e("SLOT_ALREADY_LOADED", 409, "The slot is already loaded for this run.", "Use replace to change the reel.")
+_e("EQUIPMENT_NOT_FOUND", 400, "No equipment with this code.", "Check the equipment code (Engineering → Station Equipment).")
 _e("SLOT_NOT_LOADED", 400, "The slot is not loaded yet.", "Scan the reel (verify) instead of replacing.")
 
 # --- quality (02_rules §7, §8, §9) -------------------------------------------------------------

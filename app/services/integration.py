@@ -23,7 +23,7 @@ from .uow import UnitOfWork, unit_of_work
 
 def source_of(actor: Actor) -> tuple[str, Optional[str]]:
     """(source, operator): the integration account is AUTO; a person is MANUAL, as themselves."""
-    if actor.actor_type == "INTEGRATION":
+    if actor.actor_type in ("INTEGRATION", "SYSTEM"):  # SYSTEM: the seed and scripts act as the machine
         return "AUTO", None
     return "MANUAL", actor.username
 

@@ -52,6 +52,9 @@ def _version_ready_gate(uow: UnitOfWork, run: Run, plan: RoutePlan, actor: Actor
 
 
 AUTHORIZE_GATES: list[AuthorizeGate] = [_version_ready_gate]
+# Observations that must be stored before the gates read them, each in its own transaction
+# (a readiness check is kept even when the authorization is then refused).
+PRE_AUTHORIZE_HOOKS: list[Callable[[Actor, Run], None]] = []
 RUN_CREATED_HOOKS: list[RunCreatedHook] = []
 CLOSEOUT_HOOKS: list[CloseoutHook] = []
 
@@ -185,6 +188,11 @@ def generate_units(*, actor: Actor, run_no: str, quantity: int | None = None, sn
 def authorize(*, actor: Actor, run_no: str) -> Run:
     """Authorize a PREP run for production (`run:authorize`) after its gates pass."""
     require_permission(actor, "run:authorize")
+    if PRE_AUTHORIZE_HOOKS:
+        run = get_run(run_no)
+        require_line(actor, run.line_id)
+        for hook in PRE_AUTHORIZE_HOOKS:
+            hook(actor, run)
     with unit_of_work(actor, "RUN_AUTHORIZE", "RUN", run_no) as uow:
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)

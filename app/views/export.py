@@ -47,3 +47,42 @@ def csv_response(filename_stem: str, header: Sequence[str], rows: Iterable[Seque
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename_stem}-{stamp}.csv"'})
+
+
+def xlsx_response(filename_stem: str, sheets: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> Response:
+    """An XLSX workbook with one sheet per (title, header, rows)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title=title[:31])
+        sheet.append(list(header))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([_cell(v) if not isinstance(v, (int, float)) else v for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Response(buffer.getvalue(),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{filename_stem}-{stamp}.xlsx"'})
+
+
+def recall_export(data: dict, fmt: str) -> Response:
+    """Lot recall as CSV (the units) or XLSX (units, runs, work orders, products)."""
+    lot = data["lot"]
+    stem = f"recall-{lot['materialCode']}-{lot['lotNo']}"
+    unit_header = ["material", "lot", "sn", "unit status", "run", "WO", "product", "step", "slot", "used at"]
+    unit_rows = [[lot["materialCode"], lot["lotNo"], u["sn"], u["status"], u["runNo"], u["woNo"], u["productCode"],
+                  u["stepNo"], u["slotCode"], u["usedAt"]] for u in data["units"]]
+    if fmt == "csv":
+        return csv_response(stem, unit_header, unit_rows)
+    return xlsx_response(stem, [
+        ("Units", unit_header, unit_rows),
+        ("Runs", ["run", "units"], [[r["runNo"], r["units"]] for r in data["runs"]]),
+        ("Work orders", ["WO", "units"], [[w["woNo"], w["units"]] for w in data["workOrders"]]),
+        ("Products", ["product", "units"], [[p["productCode"], p["units"]] for p in data["products"]]),
+    ])

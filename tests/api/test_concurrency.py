@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from sqlalchemy import create_engine, text
 
-from support import DEMO_PASSWORD
+from support import DEMO_PASSWORD, LiveApi, authorized_run
 
 PARALLEL = 8
 
@@ -40,19 +40,6 @@ def _track_in_at(args) -> tuple[int, str | None]:
     return status, (body.get("error") or {}).get("code")
 
 
-def _authorized_run(base: str, planner: str, wo_no: str, units: int) -> str:
-    assert _post(f"{base}/api/v1/integration/work-orders",
-                 {"woNo": wo_no, "productCode": "P-1001", "plannedQty": 10}, planner)[0] == 200
-    assert _post(f"{base}/api/v1/work-orders/{wo_no}/release", {"lineCode": "LINE-SMT-A"}, planner)[0] == 200
-    status, body = _post(f"{base}/api/v1/work-orders/{wo_no}/runs", {"lineCode": "LINE-SMT-A", "planQty": 10}, planner)
-    assert status == 201, body
-    run_no = body["data"]["runNo"]
-    if units:
-        assert _post(f"{base}/api/v1/runs/{run_no}/units", {"quantity": units}, planner)[0] == 201
-    assert _post(f"{base}/api/v1/runs/{run_no}/authorize", {}, planner)[0] == 200
-    return run_no
-
-
 def _race(base: str, token: str, sn: str, run_no: str) -> list[tuple[int, str | None]]:
     start_at = time.time() + 1.0
     with ProcessPoolExecutor(max_workers=PARALLEL) as pool:
@@ -74,8 +61,8 @@ def _tracks_of(db_url: str, sn: str) -> tuple[int, int, int]:
 
 def test_the_same_unit_tracked_in_at_the_same_moment_succeeds_once(multiprocess_server):
     base = multiprocess_server.url
-    planner, operator = _login(base, "planner"), _login(base, "operator")
-    run_no = _authorized_run(base, planner, "WO-RACE-1", units=1)
+    operator = _login(base, "operator")
+    run_no = authorized_run(LiveApi(base), qty=10, wo_no="WO-RACE-1", units=1)
     sn = f"{run_no}-0001"
     outcomes = _race(base, operator, sn, run_no)
     assert sorted(outcomes) == [(200, None)] + [(409, "UNIT_ALREADY_IN_STATION")] * (PARALLEL - 1), outcomes
@@ -84,8 +71,8 @@ def test_the_same_unit_tracked_in_at_the_same_moment_succeeds_once(multiprocess_
 
 def test_a_new_sn_registered_by_several_scans_at_once_exists_once(multiprocess_server):
     base = multiprocess_server.url
-    planner, operator = _login(base, "planner"), _login(base, "operator")
-    run_no = _authorized_run(base, planner, "WO-RACE-2", units=0)
+    operator = _login(base, "operator")
+    run_no = authorized_run(LiveApi(base), qty=10, wo_no="WO-RACE-2")
     outcomes = _race(base, operator, "RACE-NEW-SN", run_no)
     assert sorted(outcomes) == [(200, None)] + [(409, "UNIT_ALREADY_IN_STATION")] * (PARALLEL - 1), outcomes
     assert _tracks_of(multiprocess_server.db_url, "RACE-NEW-SN") == (1, 1, 1)

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Run, WorkOrder
-from support import authorized_run, build_unit, console_login, csrf_from, ok_data, prep_run
+from support import authorized_run, build_unit, console_login, csrf_from, ok_data, ready_run
 
 
 def test_work_order_actions_follow_state_and_permission(client, api, app):
@@ -34,7 +34,7 @@ def test_work_order_actions_follow_state_and_permission(client, api, app):
 
 
 def test_run_detail_actions_and_scope(client, api):
-    run_no = prep_run(api)
+    run_no = ready_run(api)
     console_login(client, "leader")
     page = client.get(f"/runs/{run_no}").get_data(as_text=True)
     assert 'id="authorize-button"' in page and 'id="units-form"' not in page  # leader: authorize, not create

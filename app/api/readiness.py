@@ -1,0 +1,260 @@
+"""Readiness, loading, line consumables and degraded-mode integrations, lot recall (spec 03_api)."""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import expose
+from marshmallow import Schema, fields, validate
+
+from ..services import consumables, genealogy, loading, readiness
+from ..services.errors import DomainError
+from ..views.filters import parse_datetime, parse_page
+from .base import MesBaseApi, load_json, ok, requires
+from .integration import _raw_json
+
+
+class KindSchema(Schema):
+    kind = fields.String(load_default="FORMAL", validate=validate.OneOf(("FORMAL", "PRECHECK")))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(load_default="")
+
+
+class ScanSchema(Schema):
+    runNo = fields.String(required=True)
+    slotCode = fields.String(required=True)
+    barcode = fields.String(required=True)
+
+
+class ReplaceSchema(ScanSchema):
+    reason = fields.String(load_default="")
+
+
+class StencilBindSchema(Schema):
+    stencilId = fields.String(required=True)
+
+
+class PasteBindSchema(Schema):
+    lotNo = fields.String(required=True)
+
+
+class ReadinessApi(MesBaseApi):
+    resource_name = "readiness"
+    route_base = "/api/v1"
+    openapi_spec_tag = "Readiness and loading"
+
+    @expose("/runs/<run_no>/readiness/check", methods=["POST"])
+    @requires("readiness:check")
+    def check(self, run_no, actor):
+        """Run a readiness check `{kind: FORMAL|PRECHECK}` (default FORMAL).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: check with items and summary}`"}
+        """
+        body = load_json(KindSchema())
+        return ok(readiness.check_to_dict(readiness.run_check(actor=actor, run_no=run_no, kind=body["kind"])))
+
+    @expose("/runs/<run_no>/readiness", methods=["GET"])
+    @requires("run:read")
+    def latest(self, run_no, actor):
+        """The latest check of the run (`kind` query: FORMAL or PRECHECK).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: check}`"}
+            404: {description: NO_CHECK_FOUND}
+        """
+        from ..services.runs import read_run
+        run = read_run(actor=actor, run_no=run_no)
+        check = readiness.latest_check(run.id, (request.args.get("kind") or "").upper() or None)
+        if check is None:
+            raise DomainError("NO_CHECK_FOUND", f"Run {run_no} has no readiness check of this kind yet.")
+        return ok(readiness.check_to_dict(check))
+
+    @expose("/readiness-items/<int:item_id>/waive", methods=["POST"])
+    @requires("readiness:waive")
+    def waive(self, item_id, actor):
+        """Waive a FAILED item `{reason}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: {item, check}}`"}
+        """
+        body = load_json(ReasonSchema())
+        item = readiness.waive(actor=actor, item_id=item_id, reason=body["reason"])
+        check = readiness.check_to_dict(item.check)
+        return ok({"item": next(i for i in check["items"] if i["id"] == item.id), "check": check})
+
+    @expose("/runs/<run_no>/loading/load-table", methods=["POST"])
+    @requires("loading:verify")
+    def load_table(self, run_no, actor):
+        """Load the run's slot table.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: expectations}`"}
+        """
+        loading.load_slot_table(actor=actor, run_no=run_no)
+        return ok(loading.loading_state(actor=actor, run_no=run_no)["expectations"])
+
+    @expose("/runs/<run_no>/loading", methods=["GET"])
+    @requires("run:read")
+    def loading_state(self, run_no, actor):
+        """Expectations and scans of the run.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: {expectations, records}}`"}
+        """
+        return ok(loading.loading_state(actor=actor, run_no=run_no))
+
+    @expose("/loading/verify", methods=["POST"])
+    @requires("loading:verify")
+    def verify(self, actor):
+        """Scan a reel onto a slot `{runNo, slotCode, barcode}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: record with verifyResult, failReason?, idempotent}`"}
+        """
+        body = load_json(ScanSchema())
+        return ok(loading.verify(actor=actor, run_no=body["runNo"], slot_code=body["slotCode"], barcode=body["barcode"]))
+
+    @expose("/loading/replace", methods=["POST"])
+    @requires("loading:verify")
+    def replace(self, actor):
+        """Replace the reel of a loaded slot `{runNo, slotCode, barcode, reason}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: record}`"}
+        """
+        body = load_json(ReplaceSchema())
+        return ok(loading.replace(actor=actor, run_no=body["runNo"], slot_code=body["slotCode"],
+                                  barcode=body["barcode"], reason=body["reason"]))
+
+    @expose("/lines/<line_code>/feeder-slots/<slot_code>/unlock", methods=["POST"])
+    @requires("loading:unlock")
+    def unlock(self, line_code, slot_code, actor):
+        """Unlock a locked slot `{reason}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: slot}`"}
+        """
+        body = load_json(ReasonSchema())
+        slot = loading.unlock(actor=actor, line_code=line_code, slot_code=slot_code, reason=body["reason"])
+        return ok({"lineCode": line_code, "slotCode": slot.slot_code, "locked": slot.is_locked,
+                   "failedAttempts": slot.failed_attempts})
+
+    @expose("/lines/<line_code>/stencil", methods=["POST"])
+    @requires("line_consumables:bind")
+    def bind_stencil(self, line_code, actor):
+        """Bind a stencil `{stencilId}` (the previous binding is closed).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: binding}`"}
+        """
+        body = load_json(StencilBindSchema())
+        binding = consumables.bind_stencil(actor=actor, line_code=line_code, stencil_id=body["stencilId"])
+        return ok({**consumables.binding_to_dict(binding, "stencil_id"), "lineCode": line_code})
+
+    @expose("/lines/<line_code>/solder-paste", methods=["POST"])
+    @requires("line_consumables:bind")
+    def bind_paste(self, line_code, actor):
+        """Bind a solder paste lot `{lotNo}` (the previous binding is closed).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: binding}`"}
+        """
+        body = load_json(PasteBindSchema())
+        binding = consumables.bind_solder_paste(actor=actor, line_code=line_code, lot_no=body["lotNo"])
+        return ok({**consumables.binding_to_dict(binding, "lot_no"), "lineCode": line_code})
+
+    @expose("/trace/material-lots/<material_code>/<lot_no>", methods=["GET"])
+    @requires("trace:read")
+    def lot_recall(self, material_code, lot_no, actor):
+        """Lot recall: every SN, run, WO and product that used the lot (`format=csv|xlsx` to export).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: {lot, units, runs, workOrders}}`"}
+        """
+        data = genealogy.lot_recall(actor=actor, material_code=material_code, lot_no=lot_no)
+        fmt = (request.args.get("format") or "").lower()
+        if fmt in ("csv", "xlsx"):
+            if not actor.can("trace:export"):
+                raise DomainError("FORBIDDEN", "You may not export trace data.")
+            from ..views.export import recall_export
+            return recall_export(data, fmt)
+        return ok(data)
+
+
+class IntegrationStatusApi(MesBaseApi):
+    resource_name = "integration-status"
+    route_base = "/api/v1/integration"
+    openapi_spec_tag = "Integration"
+
+    @expose("/status", methods=["GET"])
+    @requires("integration:view")
+    def status(self, actor):
+        """Per system: last message, last-24 h counts, DEGRADED flag.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: [system status]}`"}
+        """
+        return ok(consumables.integration_status(actor=actor))
+
+    @expose("/messages", methods=["GET"])
+    @requires("integration:view")
+    def messages(self, actor):
+        """Logged messages with payloads (filters: system, status, from, to; paged).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: [message], meta}`"}
+        """
+        page, size = parse_page(request.args)
+        rows, total = consumables.list_messages(
+            actor=actor, system=request.args.get("system"), status=request.args.get("status"),
+            date_from=parse_datetime(request.args.get("from"), "from"),
+            date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True), page=page, page_size=size)
+        return ok([consumables.message_to_dict(m) for m in rows], meta={"page": page, "pageSize": size, "total": total})
+
+    @expose("/stencil-status", methods=["POST"])
+    @requires("integration:inbound", "integration:manual_entry", any_of=True)
+    def stencil_status(self, actor):
+        """Stencil status `{eventId, eventTime, stencilId, status, tension?}` (source decided by the server).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: record + duplicate}`"}
+        """
+        return ok(consumables.receive_stencil_status(actor=actor, payload=_raw_json()).data)
+
+    @expose("/solder-paste-status", methods=["POST"])
+    @requires("integration:inbound", "integration:manual_entry", any_of=True)
+    def paste_status(self, actor):
+        """Solder paste status `{eventId, eventTime, lotNo, status, expiresAt?, thawedAt?}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: record + duplicate}`"}
+        """
+        return ok(consumables.receive_solder_paste_status(actor=actor, payload=_raw_json()).data)
+
+    @expose("/equipment-status", methods=["POST"])
+    @requires("integration:inbound", "integration:manual_entry", any_of=True)
+    def equipment_status(self, actor):
+        """Equipment status `{eventId, eventTime, equipmentCode, status, reason?}`.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: record + duplicate}`"}
+        """
+        return ok(consumables.receive_equipment_status(actor=actor, payload=_raw_json()).data)
+

@@ -1,0 +1,19 @@
+"""Plugs the later capabilities into the run and execution lifecycle (the lists in services/runs.py,
+services/execution.py and services/trace.py). Called once by create_app(); idempotent."""
+from __future__ import annotations
+
+from . import execution, genealogy, readiness, runs, trace
+
+
+def _add(hooks: list, hook) -> None:
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def install() -> None:
+    _add(runs.RUN_CREATED_HOOKS, readiness.precheck_on_run_created)
+    _add(runs.PRE_AUTHORIZE_HOOKS, readiness.ensure_current_formal)
+    _add(runs.AUTHORIZE_GATES, readiness.readiness_gate)
+    _add(execution.TRACK_OUT_HOOKS, genealogy.record_material_use)
+    _add(trace.UNIT_TRACE_SECTIONS, genealogy.trace_materials)
+    _add(trace.UNIT_TRACE_SECTIONS, readiness.trace_readiness)

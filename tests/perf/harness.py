@@ -1,0 +1,397 @@
+"""Benchmark plumbing: databases (SQLite files, throw-away PostgreSQL databases), the production
+server (gunicorn) as a separate process on 127.0.0.1, and a small timed HTTP client.
+
+Everything goes through the same doors as production: `flask db upgrade` and `flask mes seed --demo`
+in subprocesses, gunicorn with `app.gunicorn_conf`, JSON over real HTTP.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import urlsplit, urlunsplit
+
+PERF_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PERF_DIR.parents[1]
+DATA_DIR = PERF_DIR / "data"          # git-ignored: databases and server logs
+RESULTS_DIR = PERF_DIR / "results"    # git-ignored *.json
+
+PYTHON = sys.executable
+SECRET_KEY = "bench-secret-key-not-for-production"
+ADMIN_PASSWORD = "Admin-Pass-2026"
+DEMO_PASSWORD = "Demo-Pass-2026"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# The SMT route of the demo product P-1001 (seed/demo.yaml): station and data of every step.
+SMT_LINE = "LINE-SMT-A"
+SMT_STATIONS = {10: "ST-PRINT-01", 20: "ST-SPI-01", 30: "ST-MOUNT-01", 40: "ST-REFLOW-01", 50: "ST-AOI-01"}
+SMT_DATA = {10: [{"spec": "squeegee_pressure_kg", "value": 6.0}], 20: [{"spec": "paste_height_um", "value": 150}],
+            30: [], 40: [{"spec": "peak_temp_c", "value": 250}], 50: []}
+
+
+class BenchError(RuntimeError):
+    """Something the benchmark cannot go on with (a failed request, a server that does not start)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment and databases
+# ---------------------------------------------------------------------------------------------
+
+def base_env(db_url: str) -> dict[str, str]:
+    """The process environment for the app: the caller's, minus any MES_*/DATABASE_URL settings
+    (the benchmark fixes its own configuration so that runs are comparable)."""
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MES_") or k == "DATABASE_URL")}
+    env.update({"DATABASE_URL": db_url, "FLASK_APP": "app", "MES_ENV": "test", "SECRET_KEY": SECRET_KEY,
+                "MES_ADMIN_PASSWORD": ADMIN_PASSWORD, "MES_LOG_LEVEL": "WARNING", "MES_LOG_FORMAT": "json"})
+    return env
+
+
+def flask_cli(db_url: str, *args: str) -> str:
+    result = subprocess.run([PYTHON, "-m", "flask", *args], cwd=PROJECT_ROOT, env=base_env(db_url),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BenchError(f"`flask {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def migrate_and_seed(db_url: str) -> None:
+    flask_cli(db_url, "db", "upgrade")
+    flask_cli(db_url, "mes", "seed", "--demo")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def checkpoint_sqlite(path: Path) -> None:
+    """Fold the WAL into the main file, so that copying the file alone copies the database."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def create_sqlite_template(path: Path) -> str:
+    """A fresh SQLite database: migrated to the head and seeded with the demo data. Returns the
+    migration head it is at."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_sqlite(path)
+    migrate_and_seed(sqlite_url(path))
+    checkpoint_sqlite(path)
+    return alembic_revision(path)
+
+
+def alembic_revision(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def copy_sqlite(template: Path, target: Path) -> Path:
+    remove_sqlite(target)
+    shutil.copyfile(template, target)
+    return target
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class PostgresDatabase:
+    """A throw-away database `mes_bench_<pid>` on the server of `server_url` (created on enter,
+    dropped on exit). `unavailable_reason()` says why PostgreSQL cannot be used, if it cannot."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = _libpq(server_url)
+        self.name = f"mes_bench_{os.getpid()}"
+        parts = urlsplit(self.server_url)
+        self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+
+    def unavailable_reason(self) -> Optional[str]:
+        try:
+            import psycopg
+        except ImportError:
+            return "psycopg is not installed"
+        try:
+            with psycopg.connect(self.server_url, connect_timeout=3):
+                return None
+        except Exception as exc:
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            return f"PostgreSQL not reachable at {self.server_url}: {exc.__class__.__name__} {first_line}"
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+        with psycopg.connect(self.server_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(statement)
+
+    def __enter__(self) -> "PostgresDatabase":
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        self._admin(f"CREATE DATABASE {self.name}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GunicornServer:
+    """`python -m gunicorn -c python:app.gunicorn_conf 'app:create_app()'` on 127.0.0.1 (the command
+    of `make run` and of the live-server tests), with its log in tests/perf/data/logs/."""
+
+    def __init__(self, db_url: str, *, workers: int, threads: int = 1, name: str = "server") -> None:
+        self.db_url, self.workers, self.threads, self.name = db_url, workers, threads, name
+        self.host, self.port = "127.0.0.1", free_port()
+        self.log_path = DATA_DIR / "logs" / f"{name}.log"
+        self.process: Optional[subprocess.Popen] = None
+
+    def __enter__(self) -> "GunicornServer":
+        env = base_env(self.db_url)
+        env.update({"MES_HOST": self.host, "MES_PORT": str(self.port), "MES_WORKERS": str(self.workers),
+                    "MES_THREADS": str(self.threads), "MES_LOGIN_RATE_LIMIT": "1000 per minute"})
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [PYTHON, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app:create_app()"],
+                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    break
+                conn.close()
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise BenchError(f"gunicorn did not start ({self.name}); its log:\n{self.log_tail()}")
+            time.sleep(0.2)
+        return self
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class Client:
+    """JSON over one HTTP/1.1 connection (stdlib http.client), timed per request.
+
+    The connection is kept open when the server allows it; gunicorn's sync worker (threads = 1)
+    answers `Connection: close`, so http.client then opens a new loopback connection for the next
+    request — that connect is part of the measured latency, as it is for a real terminal."""
+
+    def __init__(self, host: str, port: int, token: Optional[str] = None) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.conn = http.client.HTTPConnection(host, port, timeout=120)
+        self.connects = 0
+
+    def call(self, method: str, path: str, body: Any = None) -> Reply:
+        headers = {"Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.conn.sock is None:
+            self.connects += 1
+        started = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=payload, headers=headers)
+            response = self.conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.conn.close()
+            raise BenchError(f"{method} {path}: {exc.__class__.__name__}: {exc}") from exc
+        return Reply(response.status, data, time.perf_counter() - started)
+
+    def post(self, path: str, body: Any = None) -> Reply:
+        return self.call("POST", path, {} if body is None else body)
+
+    def get(self, path: str) -> Reply:
+        return self.call("GET", path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def expect(reply: Reply, status: int, what: str) -> Any:
+    if reply.status != status:
+        raise BenchError(f"{what}: HTTP {reply.status} (expected {status}): {reply.body[:500]!r}")
+    return (reply.json() or {}).get("data")
+
+
+def login(host: str, port: int, username: str) -> str:
+    client = Client(host, port)
+    try:
+        reply = client.post("/api/v1/security/login",
+                            {"username": username, "password": DEMO_PASSWORD, "provider": "db"})
+        if reply.status != 200:
+            raise BenchError(f"login as {username}: HTTP {reply.status}: {reply.body[:300]!r}")
+        return reply.json()["access_token"]
+    finally:
+        client.close()
+
+
+def authorized_run(planner: Client, wo_no: str, qty: int) -> str:
+    """A run of `qty` units of P-1001 on LINE-SMT-A, brought to AUTHORIZED the way a planner does it:
+    receive the work order, release it, create the run, authorize it. (When later issues add
+    authorization gates — readiness, FAI — this is the one place that has to learn the new steps.)"""
+    expect(planner.post("/api/v1/integration/work-orders",
+                        {"woNo": wo_no, "productCode": "P-1001", "plannedQty": qty}), 200, f"receive {wo_no}")
+    expect(planner.post(f"/api/v1/work-orders/{wo_no}/release", {"lineCode": SMT_LINE}), 200, f"release {wo_no}")
+    run = expect(planner.post(f"/api/v1/work-orders/{wo_no}/runs", {"lineCode": SMT_LINE, "planQty": qty}),
+                 201, f"create a run of {wo_no}")
+    expect(planner.post(f"/api/v1/runs/{run['runNo']}/authorize"), 200, f"authorize {run['runNo']}")
+    return run["runNo"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Units through the SMT route (one client)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class FlowResult:
+    pairs: int = 0
+    started: float = 0.0                  # time.monotonic() (comparable across processes)
+    ended: float = 0.0
+    track_in: list[float] = field(default_factory=list)   # seconds per request
+    track_out: list[float] = field(default_factory=list)
+    pair: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    connects: int = 0
+
+
+def _pass_step(client: Client, run_no: str, sn: str, step: int, result: FlowResult, record: bool) -> None:
+    station = SMT_STATIONS[step]
+    into = client.post(f"/api/v1/stations/{station}/track-in", {"sn": sn, "runNo": run_no})
+    if into.status != 200:
+        result.errors.append(f"track-in {sn} @{station}: HTTP {into.status} {into.body[:300]!r}")
+        return
+    out = client.post(f"/api/v1/stations/{station}/track-out",
+                      {"sn": sn, "runNo": run_no, "result": "PASS", "data": SMT_DATA[step]})
+    if out.status != 200:
+        result.errors.append(f"track-out {sn} @{station}: HTTP {out.status} {out.body[:300]!r}")
+        return
+    verdict = out.json()["data"]["result"]
+    if verdict != "PASS":
+        result.errors.append(f"track-out {sn} @{station}: result {verdict}, expected PASS")
+    if record:
+        result.pairs += 1
+        result.track_in.append(into.seconds)
+        result.track_out.append(out.seconds)
+        result.pair.append(into.seconds + out.seconds)
+
+
+def flow_units(host: str, port: int, token: str, run_no: str, warmup_sns: list[str], sns: list[str],
+               barrier=None, max_errors: int = 20) -> FlowResult:
+    """Take units through the 5 SMT steps (TrackIn + TrackOut with the step's data, all PASS), unit
+    after unit, on one connection. The warm-up units are not counted; with a barrier, the measured
+    part starts when every client has warmed up."""
+    client = Client(host, port, token)
+    result = FlowResult()
+    try:
+        for sn in warmup_sns:
+            for step in SMT_STATIONS:
+                _pass_step(client, run_no, sn, step, result, record=False)
+        if barrier is not None:
+            barrier.wait()
+        result.started = time.monotonic()
+        for sn in sns:
+            for step in SMT_STATIONS:
+                _pass_step(client, run_no, sn, step, result, record=True)
+            if len(result.errors) >= max_errors:
+                break
+        result.ended = time.monotonic()
+    except BenchError as exc:
+        result.errors.append(str(exc))
+        result.ended = time.monotonic()
+    finally:
+        result.connects = client.connects
+        client.close()
+    return result
+
+
+def flow_worker(args: tuple, barrier, queue) -> None:
+    """multiprocessing target: one concurrent client; its FlowResult goes to the queue."""
+    try:
+        queue.put(flow_units(*args, barrier=barrier))
+    except BaseException as exc:  # never leave the parent waiting
+        queue.put(FlowResult(errors=[f"client crashed: {exc!r}"]))
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100) of seconds, in milliseconds."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return 1000 * (ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
+
+
+def latency_summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50_ms": round(percentile(values, 50), 2), "p95_ms": round(percentile(values, 95), 2),
+            "p99_ms": round(percentile(values, 99), 2), "max_ms": round(1000 * max(values), 2) if values else None,
+            "mean_ms": round(1000 * sum(values) / len(values), 2) if values else None}
