@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help
+.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench
 
 help:
 	@echo "make run   - set up (venv, install, migrate, seed demo data) and serve http://127.0.0.1:5000"
@@ -64,3 +64,8 @@ check: venv
 
 clean:
 	rm -rf $(VENV) tests/artifacts
+
+# Performance benchmark (tests/perf/README.md): TrackIn/TrackOut throughput and unit-trace latency over
+# HTTP against gunicorn; prints a table and writes tests/perf/results/bench-<timestamp>.json.
+bench: venv-test
+	$(BIN)/python tests/perf/bench.py

@@ -265,10 +265,10 @@ def _start_server(database, tmp_path_factory, *, workers: int, threads: int):
         try:
             with urllib.request.urlopen(url + "/health", timeout=1):
                 break
-        except Exception:
+        except Exception as exc:
             if process.poll() is not None or time.time() > deadline:
                 process.kill()
-                raise RuntimeError(f"live server did not start:\n{log.read_text()}")
+                raise RuntimeError(f"live server did not start:\n{log.read_text()}") from exc
             time.sleep(0.2)
     return LiveServer(url, db_url, process)
 

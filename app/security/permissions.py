@@ -151,6 +151,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Production", "Work Orders", "wo:read"),
     MenuEntry("Production", "Runs", "run:read"),
     MenuEntry("Production", "Station Terminal", "exec:track_in"),
+    MenuEntry("Production", "Loading Terminal", "loading:verify"),
     MenuEntry("Production", "Trace", "trace:read"),
     MenuEntry("Engineering", "Products", "product:write"),
     MenuEntry("Engineering", "BOM", "bom_item:write"),

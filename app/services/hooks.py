@@ -17,3 +17,6 @@ def install() -> None:
     _add(execution.TRACK_OUT_HOOKS, genealogy.record_material_use)
     _add(trace.UNIT_TRACE_SECTIONS, genealogy.trace_materials)
     _add(trace.UNIT_TRACE_SECTIONS, readiness.trace_readiness)
+    for index, phase in enumerate((readiness.readiness_phase, readiness.loading_phase)):
+        if phase not in runs.RUN_PHASES:
+            runs.RUN_PHASES.insert(index, phase)  # before Authorize

@@ -115,7 +115,7 @@ def _equipment_item(run: Run, plan: RoutePlan, line: Line, inputs: dict) -> Item
             select(EquipmentStatusEvent.equipment_id, EquipmentStatusEvent.operator, EquipmentStatusEvent.source)
             .where(EquipmentStatusEvent.equipment_id.in_(equipment_ids))
             .order_by(EquipmentStatusEvent.event_time, EquipmentStatusEvent.id)).all()
-        for equipment_id, operator, source in latest:
+        for equipment_id, operator, _source in latest:
             operators[equipment_id] = operator
     steps, missing, warnings = [], [], []
     for step in plan.steps:
@@ -412,3 +412,41 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
                    "waivedBy": i.waived_by, "waiveReason": i.waive_reason,
                    "waivedAt": i.waived_at.isoformat() if i.waived_at else None} for i in check.items],
     }
+
+
+def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
+    """Run Detail step indicator: the readiness phase."""
+    check = latest_check(run.id, "FORMAL")
+    precheck = latest_check(run.id, "PRECHECK")
+    if run.status not in ("PREP",):
+        if check is None:
+            return ("Readiness", "SKIPPED", "No FORMAL check (authorized without one).")
+        waived = sum(1 for i in check.items if i.status == "WAIVED")
+        return ("Readiness", "DONE", f"FORMAL check {check.status}" + (f", {waived} waived" if waived else "") + ".")
+    if check is not None:
+        state = "DONE" if check.status == "PASSED" else "CURRENT"
+        failed = [i.item_type for i in check.items if i.status == "FAILED"]
+        return ("Readiness", state, f"FORMAL check {check.status}" + (f": {', '.join(failed)} failed" if failed else "") + ".")
+    if precheck is not None:
+        failed = [i.item_type for i in precheck.items if i.status == "FAILED"]
+        return ("Readiness", "CURRENT", "Precheck " + (f"failed: {', '.join(failed)}" if failed else "passed")
+                + ". Run the FORMAL check.")
+    return ("Readiness", "CURRENT", "Run the FORMAL readiness check.")
+
+
+def loading_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
+    """Run Detail step indicator: the loading phase (only where the line has feeder slots)."""
+    plan = plan_for(run.route_version_id)
+    if not loading_applies(run, plan):
+        return None
+    rows = db.session.execute(select(RunSlotExpectation.status, func.count()).where(RunSlotExpectation.run_id == run.id)
+                              .group_by(RunSlotExpectation.status)).all()
+    states = dict(rows)
+    total = sum(states.values())
+    if total == 0:
+        return ("Loading", "CURRENT" if run.status == "PREP" else "SKIPPED", "Load the slot table and scan the reels.")
+    loaded = states.get("LOADED", 0)
+    if loaded == total:
+        return ("Loading", "DONE", f"All {total} slots loaded.")
+    return ("Loading", "CURRENT", f"{loaded} of {total} slots loaded"
+            + (f", {states['MISMATCH']} mismatch" if states.get("MISMATCH") else "") + ".")

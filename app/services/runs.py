@@ -350,7 +350,7 @@ def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
     total = sum(counts.values())
     open_units = total - sum(counts.get(s, 0) for s in TERMINAL_UNIT)
     if run.status == "PREP":
-        return {"action": "AUTHORIZE", "text": "Check readiness, then authorize the run."}
+        return {"action": "AUTHORIZE", "text": "Check readiness (and load the reels), then authorize the run."}
     if run.status == "AUTHORIZED":
         return {"action": "BUILD", "text": "Operators track units in at the first step."}
     if run.status == "IN_PROGRESS":

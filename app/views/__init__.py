@@ -6,8 +6,9 @@ from flask_appbuilder import AppBuilder
 
 from .audit import AuditLogView
 from .help import HelpView
+from .loading import LineConsumablesView, LoadingTerminalView
 from .master import DefectCodeView, ENGINEERING_VIEWS
-from .production import RunView, TraceView, WorkOrderView
+from .production import ReadinessView, RunView, TraceView, WorkOrderView
 from .routing import RoutingEditorView
 from .routing_specs import DataSpecView
 from .terminal import StationTerminalView
@@ -18,7 +19,10 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(WorkOrderView, "Work Orders", icon="fa-clipboard", **production)
     appbuilder.add_view(RunView, "Runs", icon="fa-cubes", **production)
     appbuilder.add_view(StationTerminalView, "Station Terminal", icon="fa-barcode", **production)
+    appbuilder.add_view(LoadingTerminalView, "Loading Terminal", icon="fa-th", **production)
     appbuilder.add_view(TraceView, "Trace", icon="fa-search", **production)
+    appbuilder.add_view_no_menu(LineConsumablesView)
+    appbuilder.add_view_no_menu(ReadinessView)
     appbuilder.add_view(DefectCodeView, "Defect Codes", icon="fa-bug", category="Quality",
                         category_icon="fa-check-square")
     for view, name, icon in ENGINEERING_VIEWS:

@@ -24,6 +24,8 @@ TILES: list[tuple[str, list[Tile]]] = [
     ("Production", [
         Tile("Station Terminal", "Scan boards in and out at your station, with their data.",
              "StationTerminalView.choose", "exec:track_in", "fa-barcode"),
+        Tile("Loading Terminal", "Load the slot table, scan reels, replace reels; stencil and paste.",
+             "LoadingTerminalView.choose", "loading:verify", "fa-th"),
         Tile("Work orders", "Receive, release to a line, create runs, close.", "WorkOrderView.list",
              "wo:release", "fa-clipboard"),
         Tile("Runs", "Where every run stands, and what to do next.", "RunView.list", "run:read", "fa-cubes"),

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import AuditEvent, Line, Product, Unit
 from ..security.auth import authenticate
-from ..services import runs, trace, work_orders
+from ..services import loading, readiness, runs, trace, work_orders
 from ..services.errors import DomainError
 from .base import call_and_flash as _run_service
 from .base import format_datetime
@@ -187,10 +187,18 @@ class RunView(BaseView):
         events = db.session.execute(select(AuditEvent).where(AuditEvent.entity_type == "RUN",
                                                              AuditEvent.entity_key == run_no)
                                     .order_by(AuditEvent.id.desc()).limit(100)).scalars().all()
+        formal = readiness.latest_check(run.id, "FORMAL")
+        precheck = readiness.latest_check(run.id, "PRECHECK")
+        shown = formal or precheck
         return self.render_template(
             "mes/run_detail.html", run=data, phases=runs.phases(run, data["unitCounts"]),
             actions=runs.available_actions(run, actor), units=units, unit_filter=status_filter,
             events=events, fmt=format_datetime, can_trace=actor.can("trace:read"),
+            check=readiness.check_to_dict(shown) if shown else None,
+            can_check=actor.can("readiness:check") and run.status == "PREP",
+            can_waive=actor.can("readiness:waive") and run.status == "PREP",
+            loading=loading.loading_state(actor=actor, run_no=run_no),
+            can_load=actor.can("loading:verify"),
             help_doc="planner", help_anchor="runs-and-run-detail")
 
     def _back(self, run_no):
@@ -281,3 +289,31 @@ class TraceView(BaseView):
                 for v in t["dataValues"]:
                     yield base + [v["spec"], v["value"], v["lsl"], v["usl"], v["uom"], v["judge"], v["alarmed"]]
         return csv_response(f"trace-{sn}", header, rows())
+
+
+class ReadinessView(BaseView):
+    """The readiness actions of Run Detail: run a FORMAL check, waive a failed item."""
+
+    route_base = "/readiness"
+    class_permission_name = "Readiness"
+    method_permission_name = {"check": "check", "waive": "waive"}
+    base_permissions = ["can_check", "can_waive"]
+
+    @expose("/runs/<run_no>/check", methods=["POST"])
+    @has_access
+    def check(self, run_no):
+        kind = request.form.get("kind", "FORMAL")
+        result = _run_service(lambda: readiness.run_check(actor=authenticate(), run_no=run_no, kind=kind))
+        if result is not None:
+            flash(f"{kind} readiness check {result.status}.", "success" if result.status == "PASSED" else "warning")
+        return redirect(url_for("RunView.detail", run_no=run_no) + "#readiness")
+
+    @expose("/items/<int:item_id>/waive", methods=["POST"])
+    @has_access
+    def waive(self, item_id):
+        run_no = request.form.get("run_no", "")
+        item = _run_service(lambda: readiness.waive(actor=authenticate(), item_id=item_id,
+                                                    reason=request.form.get("reason", "")))
+        if item is not None:
+            flash(f"{item.item_type} waived; the check is {item.check.status}.", "success")
+        return redirect(url_for("RunView.detail", run_no=run_no) + "#readiness")

@@ -4,8 +4,10 @@ Starting from a copy of the migrated, demo-seeded database, it writes what years
 behind: work orders and runs (COMPLETED, frozen on the seeded READY version of RT-P1001-SMT), units
 (DONE at step 50), five closed PASS tracks per unit at the route's stations (operator `operator`),
 the data values of steps 10, 20 and 40 (the seeded specs, values within limits), and for one unit in
-250 a failed AOI visit with its defect (CLOSED) before the passing one. Audit events are not
-generated: the trace never reads them.
+250 a failed AOI visit with its defect (CLOSED) before the passing one. When the schema has them (the
+readiness/loading capability), also the genealogy — one material_use row per loaded reel of the
+seeded slot table at the material-consuming step — and one PASSED FORMAL readiness check per run with
+an item per readiness check of the line. Audit events are not generated: the trace never reads them.
 
 Rows are built in Python and written with sqlite3 `executemany` in large transactions, journal off
 and `synchronous = OFF` (a crash only loses the `.tmp` file being generated). A `<name>.meta.json`
@@ -25,7 +27,7 @@ from typing import Callable
 
 from harness import copy_sqlite, remove_sqlite
 
-DATAGEN_VERSION = 1
+DATAGEN_VERSION = 2
 UNITS_PER_RUN = 1000
 DEFECT_EVERY = 250                     # one unit in 250 failed AOI once, was repaired and passed
 UNIT_SPACING = timedelta(seconds=30)   # a unit enters the line every 30 s (1M units ≈ 1 year)
@@ -47,6 +49,7 @@ class StepInfo:
     step_no: int
     station_id: int
     specs: list[tuple[int, str, float, float]]  # (spec id, name, low, high) — values are drawn in [low, high]
+    consumes_material: bool
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Seeded:
     line_id: int
     operator_id: int
     steps: list[StepInfo]
+    reels: list[tuple[str, int]]   # (slot code, lot id) of the slot table; empty without genealogy
+    readiness_items: list[str]     # the line's readiness checks; empty without readiness
+    route_key: str                 # "RT-P1001-SMT v1"
 
 
 def load_seeded(conn: sqlite3.Connection) -> Seeded:
@@ -83,8 +89,25 @@ def load_seeded(conn: sqlite3.Connection) -> Seeded:
             centre = target if target is not None else ((lsl + usl) / 2 if lsl is not None and usl is not None else 1.0)
             half = (usl - lsl) / 6 if lsl is not None and usl is not None else 0.1
             specs.append((spec["id"], spec["name"], centre - half, centre + half))
-        steps.append(StepInfo(raw["stepNo"], station_id, specs))
-    return Seeded(product_id, routing_id, version_id, line_id, operator_id, steps)
+        steps.append(StepInfo(raw["stepNo"], station_id, specs, bool(raw.get("consumesMaterial"))))
+    version_no, = one("SELECT version_no FROM executable_route_version WHERE id = ?", version_id)
+    tables = {name for name, in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    reels, items = [], []
+    if {"material_use", "feeder_slot", "slot_material_mapping"} <= tables:
+        # each slot's primary material (lowest priority, not an alternate) and its first accepted lot
+        reels = conn.execute(
+            "SELECT s.slot_code, (SELECT l.id FROM material_lot l WHERE l.material_id = m.material_id "
+            "                     AND l.iqc_result = 'ACCEPTED' ORDER BY l.id LIMIT 1) "
+            "FROM feeder_slot s JOIN slot_material_mapping m ON m.slot_id = s.id "
+            "WHERE s.line_id = ? AND NOT m.is_alternate AND m.priority = "
+            "      (SELECT min(priority) FROM slot_material_mapping WHERE slot_id = s.id AND NOT is_alternate) "
+            "ORDER BY s.position, s.slot_code", (line_id,)).fetchall()
+        reels = [(slot, lot) for slot, lot in reels if lot is not None]
+    if {"readiness_check", "readiness_item"} <= tables:
+        enabled, = one("SELECT readiness_checks_enabled FROM line WHERE id = ?", line_id)
+        items = list(json.loads(enabled or "[]"))
+    return Seeded(product_id, routing_id, version_id, line_id, operator_id, steps, reels, items,
+                  f"RT-P1001-SMT v{version_no}")
 
 
 class IdSequence:
@@ -111,15 +134,27 @@ INSERTS = {
                   "collected_at) VALUES (?,?,?,?,?,?,?,?,?)",
     "defect": "INSERT INTO defect (id, unit_id, track_id, step_no, code, location, description, qty, status, source, "
               "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    "material_use": "INSERT INTO material_use (id, unit_id, lot_id, track_id, slot_code, step_no, recorded_at) "
+                    "VALUES (?,?,?,?,?,?,?)",
+    "readiness_check": "INSERT INTO readiness_check (id, run_id, kind, status, checked_at, checked_by, inputs_hash) "
+                       "VALUES (?,?,?,?,?,?,?)",
+    "readiness_item": "INSERT INTO readiness_item (id, check_id, item_type, item_key, status, evidence) "
+                      "VALUES (?,?,?,?,?,?)",
 }
 
 
 class HistoryWriter:
     def __init__(self, conn: sqlite3.Connection, seeded: Seeded) -> None:
         self.conn, self.seeded = conn, seeded
-        self.ids = {table: IdSequence(conn, table) for table in INSERTS}
-        self.rows: dict[str, list[tuple]] = {table: [] for table in INSERTS}
-        self.counts = {table: 0 for table in INSERTS}
+        skipped = set()
+        if not seeded.reels:
+            skipped.add("material_use")
+        if not seeded.readiness_items:
+            skipped |= {"readiness_check", "readiness_item"}
+        tables = [table for table in INSERTS if table not in skipped]
+        self.ids = {table: IdSequence(conn, table) for table in tables}
+        self.rows: dict[str, list[tuple]] = {table: [] for table in tables}
+        self.counts = {table: 0 for table in tables}
         self.rng = random.Random(20260101)
         # per step: offsets of TrackIn / TrackOut from the unit's start
         self.offsets = [(k * STEP_SPACING, k * STEP_SPACING + STEP_DURATION) for k in range(len(seeded.steps))]
@@ -154,6 +189,15 @@ class HistoryWriter:
         self.rows["run"].append((run_id, run_no, wo_id, s.line_id, s.version_id, units, "COMPLETED", ts(start), ts(end),
                                  0, "planner", ts(start - timedelta(minutes=5)), ts(start - timedelta(minutes=40)),
                                  ts(end)))
+        if s.readiness_items:
+            check_id = self.ids["readiness_check"].take()
+            self.rows["readiness_check"].append((check_id, run_id, "FORMAL", "PASSED", ts(start - timedelta(minutes=6)),
+                                                 "leader", f"{run_id:064x}"))
+            keys = {"ROUTE": s.route_key, "EQUIPMENT": "LINE-SMT-A", "MATERIAL": "P-1001", "STENCIL": "STN-1001-A",
+                    "SOLDER_PASTE": "SP-LOT-0001", "LOADING": run_no}
+            for item_type in s.readiness_items:
+                self.rows["readiness_item"].append((self.ids["readiness_item"].take(), check_id, item_type,
+                                                    keys.get(item_type, item_type), "PASSED", '{"source": "AUTO"}'))
         last_step = s.steps[-1]
         for j in range(units):
             number = first_unit + j
@@ -161,7 +205,7 @@ class HistoryWriter:
             t0 = BASE + number * UNIT_SPACING
             repaired = number % DEFECT_EVERY == DEFECT_EVERY - 1
             last_out = None
-            for step, (off_in, off_out) in zip(s.steps, self.offsets):
+            for step, (off_in, off_out) in zip(s.steps, self.offsets, strict=True):
                 in_at, out_at = t0 + off_in, t0 + off_out
                 if repaired and step is last_step:
                     # failed AOI, defect recorded, repaired (defect CLOSED), tracked in again and passed
@@ -173,6 +217,10 @@ class HistoryWriter:
                         ts(out_at + timedelta(minutes=5))))
                     in_at, out_at = in_at + timedelta(minutes=10), out_at + timedelta(minutes=10)
                 track_id, last_out = self._track(unit_id, run_id, step, in_at, out_at, "PASS")
+                if step.consumes_material:
+                    for slot_code, lot_id in s.reels:
+                        self.rows["material_use"].append((self.ids["material_use"].take(), unit_id, lot_id, track_id,
+                                                          slot_code, step.step_no, last_out))
                 for spec_id, name, low, high in step.specs:
                     self.rows["data_value"].append((self.ids["data_value"].take(), track_id, spec_id, name,
                                                     round(self.rng.uniform(low, high), 2), "PASS", 0, "MANUAL",

@@ -14,8 +14,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +31,7 @@ PYTHON = sys.executable
 SECRET_KEY = "bench-secret-key-not-for-production"
 ADMIN_PASSWORD = "Admin-Pass-2026"
 DEMO_PASSWORD = "Demo-Pass-2026"
+INTEGRATION_KEY = "sst_bench_integration_key_0123456789abcdef"  # given to `integration` by the seed
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # The SMT route of the demo product P-1001 (seed/demo.yaml): station and data of every step.
@@ -51,7 +54,8 @@ def base_env(db_url: str) -> dict[str, str]:
     (the benchmark fixes its own configuration so that runs are comparable)."""
     env = {k: v for k, v in os.environ.items() if not (k.startswith("MES_") or k == "DATABASE_URL")}
     env.update({"DATABASE_URL": db_url, "FLASK_APP": "app", "MES_ENV": "test", "SECRET_KEY": SECRET_KEY,
-                "MES_ADMIN_PASSWORD": ADMIN_PASSWORD, "MES_LOG_LEVEL": "WARNING", "MES_LOG_FORMAT": "json"})
+                "MES_ADMIN_PASSWORD": ADMIN_PASSWORD, "MES_INTEGRATION_API_KEY": INTEGRATION_KEY,
+                "MES_LOG_LEVEL": "WARNING", "MES_LOG_FORMAT": "json"})
     return env
 
 
@@ -112,15 +116,17 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-class PostgresDatabase:
-    """A throw-away database `mes_bench_<pid>` on the server of `server_url` (created on enter,
-    dropped on exit). `unavailable_reason()` says why PostgreSQL cannot be used, if it cannot."""
+class PostgresServer:
+    """Throw-away databases `mes_bench_<pid>…` on the PostgreSQL server of `server_url` (any database
+    on it: the admin connection goes there). `unavailable_reason()` says why it cannot be used."""
 
     def __init__(self, server_url: str) -> None:
         self.server_url = _libpq(server_url)
-        self.name = f"mes_bench_{os.getpid()}"
-        parts = urlsplit(self.server_url)
-        self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+        self.prefix = f"mes_bench_{os.getpid()}"
+        self.created: list[str] = []
+
+    def url_for(self, name: str) -> str:
+        return urlunsplit(urlsplit(self.server_url)._replace(path=f"/{name}"))
 
     def unavailable_reason(self) -> Optional[str]:
         try:
@@ -134,18 +140,31 @@ class PostgresDatabase:
             first_line = (str(exc).strip().splitlines() or [""])[0]
             return f"PostgreSQL not reachable at {self.server_url}: {exc.__class__.__name__} {first_line}"
 
+    def version(self) -> str:
+        import psycopg
+        with psycopg.connect(self.server_url, connect_timeout=3) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+
     def _admin(self, statement: str) -> None:
         import psycopg
         with psycopg.connect(self.server_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(statement)
 
-    def __enter__(self) -> "PostgresDatabase":
-        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
-        self._admin(f"CREATE DATABASE {self.name}")
-        return self
+    def create(self, suffix: str, template: Optional[str] = None) -> str:
+        """Create database `<prefix>_<suffix>` (empty, or a copy of `template`); returns its name."""
+        name = f"{self.prefix}_{suffix}"
+        self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self._admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""))
+        self.created.append(name)
+        return name
 
-    def __exit__(self, *exc) -> None:
-        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+    def drop_all(self) -> None:
+        for name in reversed(self.created):
+            try:
+                self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            except Exception as exc:  # report, but go on dropping the others
+                print(f"  warning: could not drop database {name}: {exc}", file=sys.stderr)
+        self.created.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,17 +307,61 @@ def login(host: str, port: int, username: str) -> str:
         client.close()
 
 
-def authorized_run(planner: Client, wo_no: str, qty: int) -> str:
-    """A run of `qty` units of P-1001 on LINE-SMT-A, brought to AUTHORIZED the way a planner does it:
-    receive the work order, release it, create the run, authorize it. (When later issues add
-    authorization gates — readiness, FAI — this is the one place that has to learn the new steps.)"""
+# The reels of the demo slot table of P-1001 / RT-P1001-SMT (seed/demo.yaml): slot -> barcode.
+SMT_REELS = {"1-01": "MAT-R10K|LOT-R-001", "1-02": "MAT-C100N|LOT-C-001", "2-01": "MAT-MCU|LOT-M-001"}
+
+
+@dataclass
+class Staff:
+    """API clients of the people (and the machine account) who prepare a run."""
+    planner: Client
+    material: Client
+    integration: Client
+
+    @classmethod
+    def login(cls, host: str, port: int) -> "Staff":
+        return cls(Client(host, port, login(host, port, "planner")), Client(host, port, login(host, port, "material")),
+                   Client(host, port, INTEGRATION_KEY))
+
+    def close(self) -> None:
+        for client in (self.planner, self.material, self.integration):
+            client.close()
+
+
+def fresh_consumable_statuses(staff: Staff, tag: str) -> None:
+    """The stencil and solder-paste statuses the line's readiness check wants, as the TPM/WMS
+    integrations send them."""
+    now = datetime.now(timezone.utc)
+    expect(staff.integration.post("/api/v1/integration/stencil-status", {
+        "eventId": f"BENCH-STN-{tag}", "eventTime": now.isoformat(), "stencilId": "STN-1001-A",
+        "status": "READY"}), 200, "stencil status")
+    expect(staff.integration.post("/api/v1/integration/solder-paste-status", {
+        "eventId": f"BENCH-SP-{tag}", "eventTime": now.isoformat(), "lotNo": "SP-LOT-0001", "status": "COMPLIANT",
+        "expiresAt": (now + timedelta(days=7)).isoformat()}), 200, "solder paste status")
+
+
+def authorized_run(staff: Staff, wo_no: str, qty: int) -> str:
+    """A run of `qty` units of P-1001 on LINE-SMT-A brought to AUTHORIZED the way the plant does it:
+    the planner receives and releases the work order and creates the run; the line's consumables
+    report fresh statuses; the material user loads the slot table and scans the reels; the planner
+    authorizes (the readiness gate runs its FORMAL check). Mirrors `authorized_run` of
+    tests/support.py: when a new authorization gate arrives, this is the one place to teach it."""
+    planner = staff.planner
     expect(planner.post("/api/v1/integration/work-orders",
                         {"woNo": wo_no, "productCode": "P-1001", "plannedQty": qty}), 200, f"receive {wo_no}")
     expect(planner.post(f"/api/v1/work-orders/{wo_no}/release", {"lineCode": SMT_LINE}), 200, f"release {wo_no}")
-    run = expect(planner.post(f"/api/v1/work-orders/{wo_no}/runs", {"lineCode": SMT_LINE, "planQty": qty}),
-                 201, f"create a run of {wo_no}")
-    expect(planner.post(f"/api/v1/runs/{run['runNo']}/authorize"), 200, f"authorize {run['runNo']}")
-    return run["runNo"]
+    fresh_consumable_statuses(staff, wo_no)
+    run_no = expect(planner.post(f"/api/v1/work-orders/{wo_no}/runs", {"lineCode": SMT_LINE, "planQty": qty}),
+                    201, f"create a run of {wo_no}")["runNo"]
+    expect(staff.material.post(f"/api/v1/runs/{run_no}/loading/load-table"), 200, f"load the slot table of {run_no}")
+    for slot, barcode in SMT_REELS.items():
+        record = expect(staff.material.post("/api/v1/loading/verify",
+                                            {"runNo": run_no, "slotCode": slot, "barcode": barcode}),
+                        200, f"load slot {slot} of {run_no}")
+        if record.get("verifyResult") not in ("PASS", "WARNING"):
+            raise BenchError(f"loading slot {slot} of {run_no} with {barcode}: {record}")
+    expect(planner.post(f"/api/v1/runs/{run_no}/authorize"), 200, f"authorize {run_no}")
+    return run_no
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,18 +413,21 @@ def flow_units(host: str, port: int, token: str, run_no: str, warmup_sns: list[s
             for step in SMT_STATIONS:
                 _pass_step(client, run_no, sn, step, result, record=False)
         if barrier is not None:
-            barrier.wait()
+            barrier.wait(timeout=600)
         result.started = time.monotonic()
         for sn in sns:
             for step in SMT_STATIONS:
                 _pass_step(client, run_no, sn, step, result, record=True)
             if len(result.errors) >= max_errors:
                 break
-        result.ended = time.monotonic()
+    except threading.BrokenBarrierError:
+        result.errors.append("another client failed before the start")
     except BenchError as exc:
         result.errors.append(str(exc))
-        result.ended = time.monotonic()
+        if barrier is not None:
+            barrier.abort()  # do not leave the other clients waiting
     finally:
+        result.ended = time.monotonic()
         result.connects = client.connects
         client.close()
     return result
