@@ -152,3 +152,10 @@ def validate_config(config: dict) -> None:
         raise RuntimeError("Set both MES_TLS_CERT and MES_TLS_KEY, or neither.")
     if config.get("MES_LOG_FORMAT") not in ("json", "text"):
         raise RuntimeError("MES_LOG_FORMAT must be 'json' or 'text'.")
+    if config.get("MES_TIMEZONE"):
+        from zoneinfo import ZoneInfo
+        try:
+            ZoneInfo(config["MES_TIMEZONE"])
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise RuntimeError(f"MES_TIMEZONE {config['MES_TIMEZONE']!r} is not a known time zone "
+                               "(e.g. UTC, Europe/Berlin).") from None

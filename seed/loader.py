@@ -279,8 +279,10 @@ def _seed_master_data(data: dict[str, Any], report: SeedReport) -> None:
                     report.add("stations", st["code"])
                 eq_code = "EQ-" + st["code"].removeprefix("ST-")
                 if _by_code(Equipment, eq_code) is None:
+                    # NORMAL as if TPM had reported it (like the stencil and paste statuses), so a fresh
+                    # demo's readiness evidence shows MANUAL only where someone entered data by hand
                     session.add(Equipment(code=eq_code, name=f"{st['name']} equipment", station=station,
-                                          status="NORMAL", source="MANUAL"))
+                                          status="NORMAL", source="AUTO"))
                     report.add("equipment", eq_code)
         for row in data["defect_codes"]:
             if _by_code(DefectCode, row["code"]) is None:

@@ -7,6 +7,7 @@ from .audit import AuditEventApi
 from .integration import IntegrationApi
 from .master import MASTER_DATA_APIS
 from .production import RunApi, StationExecutionApi, TraceApi, WorkOrderApi
+from .quality import InspectionApi
 from .readiness import IntegrationStatusApi, ReadinessApi
 from .routing import DataSpecApi, RoutingApi
 
@@ -18,5 +19,6 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(RoutingApi)
     appbuilder.add_api(DataSpecApi)
     appbuilder.add_api(IntegrationApi)
-    for api in (WorkOrderApi, RunApi, StationExecutionApi, TraceApi, ReadinessApi, IntegrationStatusApi):
+    for api in (WorkOrderApi, RunApi, StationExecutionApi, TraceApi, ReadinessApi, IntegrationStatusApi,
+                InspectionApi):
         appbuilder.add_api(api)

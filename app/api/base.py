@@ -14,7 +14,7 @@ from flask import g, jsonify, make_response, request
 from flask_appbuilder.api import BaseApi, ModelRestApi
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..extensions import db
 from ..security.auth import authenticate
@@ -79,8 +79,10 @@ def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
     """Parse the JSON body with a marshmallow schema; a malformed body or unknown keys →
     VALIDATION_ERROR 422 listing the fields."""
     try:
-        payload = request.get_json(force=False, silent=False)
-    except BadRequest:
+        # no body at all (e.g. `POST …/readiness/check`): every field takes its default; werkzeug would
+        # answer 415 for the missing JSON content type, which is not a BadRequest
+        payload = request.get_json(force=False, silent=False) if request.get_data(cache=True) else None
+    except (BadRequest, UnsupportedMediaType):
         raise DomainError("VALIDATION_ERROR", "The body is not valid JSON.", {"reason": "malformed JSON"}) from None
     if payload is None:
         payload = {}

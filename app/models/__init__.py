@@ -14,5 +14,8 @@ from .readiness import (  # noqa: F401
     EquipmentStatusEvent, FeederSlot, LineSolderPaste, LineStencil, LoadingRecord, MaterialUse, ReadinessCheck,
     ReadinessItem, RunSlotExpectation, SlotMaterialMapping, SolderPasteStatus, StencilStatus,
 )
+from .quality import (  # noqa: F401
+    Disposition, Inspection, InspectionItem, InspectionResult, MrbDecision, OqcSamplingRule, ReworkTask,
+)
 from .audit import AuditEvent  # noqa: F401
 from .security import MesUser, RoleScope, SecurityVersion, user_line_binding, user_station_binding  # noqa: F401

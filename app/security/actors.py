@@ -44,10 +44,13 @@ def clear_caches() -> None:
         _api_keys.clear()
 
 
+_VERSION = SecurityVersion.__table__
+SECURITY_VERSION = select(_VERSION.c.version).where(_VERSION.c.id == 1)  # read on every request: built once
+
+
 def security_version() -> int:
-    version = db.session.execute(
-        select(SecurityVersion.version).where(SecurityVersion.id == 1)
-    ).scalar()
+    """The shared security version, read in the session's current transaction."""
+    version = db.session.connection().execute(SECURITY_VERSION).scalar()
     return int(version or 0)
 
 

@@ -164,11 +164,23 @@ MENU: list[MenuEntry] = [
     MenuEntry("Engineering", "Operations", "operation:write"),
     MenuEntry("Engineering", "Routings", "route:configure"),
     MenuEntry("Engineering", "Data Collection Specs", "data_spec:config"),
+    MenuEntry("Engineering", "Feeder Slots", "loading:config"),
+    MenuEntry("Engineering", "Slot Table", "loading:config"),
     MenuEntry("Quality", "Defect Codes", "defect_code:write"),
+    MenuEntry("Integration", "Status", "integration:view"),
+    MenuEntry("Integration", "Manual Entry", "integration:manual_entry"),
+    MenuEntry("Integration", "Messages", "integration:view"),
+    MenuEntry("Reports", "Lot Recall", "trace:read"),
     MenuEntry("Audit", "Audit Log", "audit:read"),
     MenuEntry("Help", "SOP Library", None),
     MenuEntry("Help", "API Reference", None),
 ]
+
+def resource_permissions(prefix: str) -> list[str]:
+    """Every FAB permission of one resource. Views sharing a resource declare all of them: at
+    sync-roles FAB removes the permissions a view does not declare from its resource."""
+    return sorted(p.fab_permission for p in PERMISSIONS if p.resource == RESOURCES[prefix])
+
 
 # Flask-AppBuilder's own views every signed-in person uses (own profile and password).
 SELF_SERVICE_PAIRS = [

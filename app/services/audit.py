@@ -20,8 +20,8 @@ from sqlalchemy.orm.attributes import get_history
 
 from ..extensions import db
 from ..models import (
-    AuditEvent, BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product,
-    RoleScope, SecurityVersion, Station, StationGroup,
+    AuditEvent, BomItem, DefectCode, Equipment, FeederSlot, Line, Material, MaterialLot, Operation, Product,
+    RoleScope, SecurityVersion, SlotMaterialMapping, Station, StationGroup,
 )
 from .actor import Actor
 from .context import ambient_actor, client_ip_var, request_id_var
@@ -69,11 +69,14 @@ def event_values(actor: Actor, action: str, entity_type: str | None, entity_key:
     }
 
 
+INSERT_EVENT = insert(AuditEvent.__table__)  # built once: every scan of the hot path writes an event
+
+
 def write_event(session: Session, actor: Actor, action: str, entity_type: str | None,
                 entity_key: str | None, **kwargs: Any) -> None:
-    """Insert one event in the session's current transaction (a Core insert: cheap on hot paths)."""
-    session.execute(insert(AuditEvent.__table__).values(
-        **event_values(actor, action, entity_type, entity_key, **kwargs)))
+    """Insert one event in the session's current transaction (a Core insert on the session's
+    connection: cheap on hot paths)."""
+    session.connection().execute(INSERT_EVENT, event_values(actor, action, entity_type, entity_key, **kwargs))
 
 
 def record_failure(actor: Actor, action: str, entity_type: str | None, entity_key: str | None,
@@ -124,6 +127,10 @@ AUDITED: dict[type, AuditedEntity] = {
     Operation: AuditedEntity("OPERATION"),
     Equipment: AuditedEntity("EQUIPMENT"),
     DefectCode: AuditedEntity("DEFECT_CODE"),
+    # the slot's loading state (current lot, lock) changes only through the audited loading service
+    FeederSlot: AuditedEntity("FEEDER_SLOT", ignored=frozenset({"current_lot", "current_lot_id", "is_locked",
+                                                                "failed_attempts", "locked_at", "locked_reason"})),
+    SlotMaterialMapping: AuditedEntity("SLOT_MAPPING"),
     User: AuditedEntity("USER", ignored=_USER_IGNORED, secret=frozenset({"password"})),
     Role: AuditedEntity("ROLE"),
     Group: AuditedEntity("GROUP"),
@@ -155,6 +162,9 @@ def entity_key(obj: Any) -> str:
     if isinstance(obj, MaterialLot):
         material = obj.material.code if obj.material else obj.material_id
         return f"{material}|{obj.lot_no}"
+    if isinstance(obj, SlotMaterialMapping):
+        scope = "/".join(x.code for x in (obj.product, obj.routing) if x is not None) or "any product"
+        return f"{obj.slot}: {obj.material.code if obj.material else obj.material_id} ({scope})"
     if isinstance(obj, User):
         return obj.username
     if isinstance(obj, (Role, Group)):

@@ -102,6 +102,8 @@ _e("DATA_SPEC_NOT_FOUND", 400, "The data item names no spec of the current step.
 # --- work orders (02_rules §2) -----------------------------------------------------------------
 _e("WORK_ORDER_NOT_FOUND", 400, "No work order with this number.", "Check the work order number.", "wo_no")
 _e("WORK_ORDER_COMPLETED", 400, "The work order is completed and cannot be changed.", "Create a new work order.")
+_e("WORK_ORDER_EXISTS", 409, "A work order with this number already exists.",
+   "Open the existing work order from the list, or enter another number (a new work order never overwrites one).")
 _e("PRODUCT_NOT_FOUND", 400, "No product with this code.", "Check the product code or create the product first.")
 _e("WORK_ORDER_NOT_RECEIVED", 400, "Only a RECEIVED work order can be released.", "Check the work order's status.")
 _e("ROUTE_NOT_READY", 400, "The routing has no READY compiled version.", "Ask engineering to compile the routing.")
@@ -118,9 +120,12 @@ _e("WORK_ORDER_NOT_RELEASED", 400, "The work order is not released.", "Release t
 _e("WORK_ORDER_DISPATCH_LINE_MISMATCH", 400, "The run's line is not the line the work order was released to.",
    "Create the run on the dispatched line.")
 _e("RUN_LINE_INCOMPATIBLE_WITH_ROUTE", 400, "The line has no valid station for some steps of the route.",
-   "Choose another line, or ask engineering to fix the stations or the routing.")
+   "Ask engineering to add or activate, on this line, a station of the listed steps' station type and group "
+   "(or to correct the steps' station constraints); work orders of this routing go to a line of its process "
+   "type that has those stations.")
 _e("QUANTITY_EXCEEDS_WORK_ORDER", 400, "The runs' quantities would exceed the work order quantity.",
-   "Reduce the run quantity.")
+   "Reduce the run quantity (or cancel an unused PREP run); a work order's planned quantity cannot go below "
+   "what its runs already plan.")
 _e("INVALID_RUN_STATUS", 400, "The run's status does not allow this action.", "Check the run's status in Run Detail.")
 _e("QUANTITY_EXCEEDS_PLAN", 400, "More units than the run's plan quantity.", "Reduce the number of units.")
 _e("UNIT_SN_DUPLICATE", 409, "A unit with this SN already exists.", "Use unique serial numbers.")
@@ -173,7 +178,7 @@ _e("LOADING_ALREADY_STARTED", 409, "Loading has started for this run.", "Continu
 _e("FEEDER_SLOTS_NOT_FOUND", 400, "The line has no feeder slots.", "Ask engineering to define the feeder slots.")
 _e("SLOT_MAPPING_MISSING", 400, "Some slots have no material mapping.", "Ask engineering to complete the slot table.")
 _e("BARCODE_INVALID", 400, "The barcode cannot be read as MATERIAL|LOT.", "Scan the reel's lot label.")
-_e("MATERIAL_LOT_NOT_FOUND", 400, "Unknown material lot.", "Check the reel label.")
+_e("MATERIAL_LOT_NOT_FOUND", 400, "Unknown material lot.", "Check the reel label.", "lot_no")
 _e("MATERIAL_LOT_AMBIGUOUS", 400, "The lot number matches several materials.", "Scan the full MATERIAL|LOT barcode.")
 _e("SLOT_NOT_FOUND", 400, "No feeder slot with this code on the line.", "Scan the slot label.", "slot_code")
 _e("SLOT_LOCKED", 409, "The slot is locked after 3 failed scans.", "Call the line leader to unlock it.")
@@ -181,6 +186,12 @@ _e("SLOT_EXPECTATION_MISSING", 400, "The slot is not in the run's slot table.", 
 _e("SLOT_ALREADY_LOADED", 409, "The slot is already loaded for this run.", "Use replace to change the reel.")
 _e("EQUIPMENT_NOT_FOUND", 400, "No equipment with this code.", "Check the equipment code (Engineering → Station Equipment).")
 _e("SLOT_NOT_LOADED", 400, "The slot is not loaded yet.", "Scan the reel (verify) instead of replacing.")
+_e("FEEDER_SLOT_DUPLICATE", 409, "The line already has a feeder slot with this code.",
+   "Use another slot code, or edit the existing slot.")
+_e("FEEDER_SLOT_IN_USE", 409, "Runs have loaded this slot; it cannot be deleted.",
+   "Keep the slot (the trace needs it); remove its slot-table lines instead.")
+_e("SLOT_MAPPING_DUPLICATE", 409, "The slot table already has this material for this slot, product and routing.",
+   "Edit the existing slot-table line (priority, alternate) instead of adding a second one.")
 
 # --- quality (02_rules §7, §8, §9) -------------------------------------------------------------
 _e("INSPECTION_NOT_FOUND", 400, "No inspection with this id.", "Reload the page.", "inspection_id")

@@ -1,13 +1,16 @@
 """Execution — TrackIn / TrackOut with data collection (spec 02_rules §4). The hot path.
 
 Lean by design: one query per entity (station with its group and equipment, run, unit, open track),
-the route snapshot parsed once per version (services/plans.py), Core inserts and updates for tracks,
-data values, defects and the audit event, one transaction per scan. Concurrency is the database's:
+the route snapshot parsed once per version (services/plans.py), one transaction per scan. The scan's
+statements are Core statements built once, at import, with bind parameters, and run on the unit of
+work's connection: building a statement and passing it through the ORM session per call costs several
+times what SQLite needs to execute it. Concurrency is the database's:
 SQLite takes the write lock at BEGIN IMMEDIATE, PostgreSQL locks the unit row (FOR UPDATE), and the
 unique `open_unit_id` of tracks makes a second open track of a unit impossible anyway.
 
 Later capabilities plug in through three lists, without changing these functions:
 - `PREP_RUN_GATES`: may admit a scan on a PREP run (the FAI trial) by returning (mode, inspection id);
+- `TRACK_IN_CHECKS`: may refuse a TrackIn once the unit and its step are known (FAI trial limits);
 - `TRACK_OUT_FORCERS`: may force a TrackOut to FAIL with their own defects (SPI/AOI results);
 - `TRACK_OUT_HOOKS`: run after a track is closed (genealogy, rework tasks).
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -111,25 +114,48 @@ Forcer = Callable[[UnitOfWork, Scan], Optional[Force]]
 TrackOutHook = Callable[[UnitOfWork, Scan], None]
 
 PREP_RUN_GATES: list[PrepGate] = []
+TRACK_IN_CHECKS: list[TrackOutHook] = []  # once unit and step are known (the FAI trial's limits)
 TRACK_OUT_FORCERS: list[Forcer] = []
 TRACK_OUT_HOOKS: list[TrackOutHook] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# The statements of a scan, built once (see the module docstring). An UPDATE takes its SET columns
+# from the parameters it is executed with.
+# ---------------------------------------------------------------------------------------------
+
+_station, _group, _equipment = Station.__table__, StationGroup.__table__, Equipment.__table__
+_run, _unit, _track = Run.__table__, Unit.__table__, Track.__table__
+
+STATION_BY_CODE = (
+    select(_station.c.id, _station.c.code, _station.c.line_id, _station.c.station_type, _station.c.is_active,
+           _group.c.code.label("group_code"), _equipment.c.code.label("equipment_code"),
+           _equipment.c.status.label("equipment_status"))
+    .outerjoin(_group, _group.c.id == _station.c.group_id)
+    .outerjoin(_equipment, (_equipment.c.station_id == _station.c.id) & _equipment.c.is_active.is_(True))
+    .where(_station.c.code == bindparam("code"))
+)
+RUN_BY_NO = select(_run.c.id, _run.c.run_no, _run.c.status, _run.c.line_id, _run.c.route_version_id,
+                   _run.c.plan_qty, _run.c.work_order_id).where(_run.c.run_no == bindparam("run_no"))
+UNIT_BY_SN = select(_unit.c.id, _unit.c.sn, _unit.c.run_id, _unit.c.status, _unit.c.current_step_no,
+                    _unit.c.work_order_id).where(_unit.c.sn == bindparam("sn"))
+RUN_ROW = select(_run.c.id).where(_run.c.id == bindparam("run_id"))
+UNITS_OF_RUN = select(func.count()).select_from(_unit).where(_unit.c.run_id == bindparam("run_id"))
+OPEN_TRACK_OF_UNIT = select(_track.c.id, _track.c.step_no, _track.c.station_id, _track.c.mode,
+                            _track.c.inspection_id).where(_track.c.open_unit_id == bindparam("unit_id"))
+INSERT_TRACK = insert(_track)
+INSERT_UNIT = insert(_unit)
+INSERT_DATA_VALUE = insert(DataValue.__table__)
+UPDATE_UNIT = update(_unit).where(_unit.c.id == bindparam("unit_id"))
+CLOSE_TRACK = update(_track).where(_track.c.id == bindparam("track_id"))
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading the scan context (one query per entity)
 # ---------------------------------------------------------------------------------------------
 
-_STATION_QUERY = (
-    select(Station.id, Station.code, Station.line_id, Station.station_type, Station.is_active,
-           StationGroup.code.label("group_code"), Equipment.code.label("equipment_code"),
-           Equipment.status.label("equipment_status"))
-    .outerjoin(StationGroup, StationGroup.id == Station.group_id)
-    .outerjoin(Equipment, (Equipment.station_id == Station.id) & Equipment.is_active.is_(True))
-)
-
-
 def load_station(code: str) -> StationInfo:
-    row = db.session.execute(_STATION_QUERY.where(Station.code == code)).first()
+    row = db.session.connection().execute(STATION_BY_CODE, {"code": code}).first()
     if row is None:
         raise DomainError("STATION_NOT_FOUND", f"No station {code}.", {"stationCode": code})
     return StationInfo(*row)
@@ -147,25 +173,22 @@ def _usable_station(actor: Actor, code: str) -> StationInfo:
     return station
 
 
-def _load_run(run_no: str) -> RunInfo:
-    row = db.session.execute(select(Run.id, Run.run_no, Run.status, Run.line_id, Run.route_version_id, Run.plan_qty,
-                                    Run.work_order_id).where(Run.run_no == run_no)).first()
+def _load_run(uow: UnitOfWork, run_no: str) -> RunInfo:
+    row = uow.execute(RUN_BY_NO, {"run_no": run_no}).first()
     if row is None:
         raise DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
     return RunInfo(*row)
 
 
 def _load_unit(uow: UnitOfWork, sn: str) -> Optional[UnitInfo]:
-    stmt = select(Unit.id, Unit.sn, Unit.run_id, Unit.status, Unit.current_step_no, Unit.work_order_id) \
-        .where(Unit.sn == sn)
-    row = db.session.execute(uow.lock(stmt)).first()
+    row = uow.execute(uow.lock(UNIT_BY_SN), {"sn": sn}).first()
     return UnitInfo(*row) if row else None
 
 
 def _context(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str) -> Scan:
     """Station, scope, equipment, run, line and the run gate (02_rules §4, checks 1–2)."""
     station = _usable_station(actor, station_code)
-    run = _load_run(run_no)
+    run = _load_run(uow, run_no)
     if station.line_id != run.line_id:
         raise DomainError("STATION_LINE_MISMATCH", f"Station {station_code} is not on the line of run {run_no}.")
     scan = Scan(actor=actor, station=station, run=run, plan=plan_for(run.route_version_id))
@@ -231,14 +254,15 @@ def _track_in(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no:
                           f"(not {station_code}).", {"stepNo": step.step_no, "stationGroupCode": step.station_group_code,
                                                      "allowedStationCodes": sorted(step.allowed_station_codes or [])})
     scan.unit, scan.step = unit, step
+    for check in TRACK_IN_CHECKS:
+        check(uow, scan)
     now = _now()
     new_status = transition("UNIT", unit.status, "TRACK_IN")
-    track_id = uow.session.execute(insert(Track.__table__).values(
-        unit_id=unit.id, run_id=scan.run.id, step_no=step.step_no, station_id=scan.station.id,
-        operator_id=actor.user_id, operator=actor.username, in_at=now, mode=scan.mode,
-        inspection_id=scan.inspection_id, source="MANUAL", open_unit_id=unit.id)).inserted_primary_key[0]
-    uow.session.execute(update(Unit.__table__).where(Unit.__table__.c.id == unit.id)
-                        .values(status=new_status, updated_at=now))
+    track_id = uow.execute(INSERT_TRACK, {
+        "unit_id": unit.id, "run_id": scan.run.id, "step_no": step.step_no, "station_id": scan.station.id,
+        "operator_id": actor.user_id, "operator": actor.username, "in_at": now, "mode": scan.mode,
+        "inspection_id": scan.inspection_id, "source": "MANUAL", "open_unit_id": unit.id}).inserted_primary_key[0]
+    uow.execute(UPDATE_UNIT, {"unit_id": unit.id, "status": new_status, "updated_at": now})
     if scan.mode == "NORMAL" and scan.run.status == "AUTHORIZED":
         started = uow.session.execute(update(Run.__table__).where(
             Run.__table__.c.id == scan.run.id, Run.__table__.c.status == "AUTHORIZED").values(
@@ -263,15 +287,15 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
     if not scan.station.valid_for(first, scan.run.line_id):
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: new boards start at {first.expectation()}.",
                           {"sn": sn})
-    db.session.execute(uow.lock(select(Run.id).where(Run.id == scan.run.id)))  # serialise registrations
-    units = db.session.execute(select(func.count()).select_from(Unit).where(Unit.run_id == scan.run.id)).scalar_one()
+    uow.execute(uow.lock(RUN_ROW), {"run_id": scan.run.id})  # serialise registrations
+    units = uow.execute(UNITS_OF_RUN, {"run_id": scan.run.id}).scalar_one()
     if units >= scan.run.plan_qty:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}, and run {scan.run.run_no} already has its "
                           f"{scan.run.plan_qty} units.", {"sn": sn})
     now = _now()
-    unit_id = uow.session.execute(insert(Unit.__table__).values(
-        sn=sn, work_order_id=scan.run.work_order_id, run_id=scan.run.id, status="QUEUED",
-        current_step_no=first.step_no, rework_count=0, created_at=now, updated_at=now)).inserted_primary_key[0]
+    unit_id = uow.execute(INSERT_UNIT, {
+        "sn": sn, "work_order_id": scan.run.work_order_id, "run_id": scan.run.id, "status": "QUEUED",
+        "current_step_no": first.step_no, "rework_count": 0, "created_at": now, "updated_at": now}).inserted_primary_key[0]
     uow.audit("UNIT_REGISTER", "UNIT", sn, payload={"runNo": scan.run.run_no, "station": scan.station.code})
     return UnitInfo(unit_id, sn, scan.run.id, "QUEUED", first.step_no, scan.run.work_order_id)
 
@@ -364,8 +388,7 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
     if unit.run_id != scan.run.id:
         raise DomainError("UNIT_RUN_MISMATCH", f"Unit {sn} belongs to another run: select its own run.")
-    track = db.session.execute(select(Track.id, Track.step_no, Track.station_id, Track.mode, Track.inspection_id)
-                               .where(Track.open_unit_id == unit.id)).first()
+    track = uow.execute(OPEN_TRACK_OF_UNIT, {"unit_id": unit.id}).first()
     if track is None or track.station_id != scan.station.id:
         raise DomainError("TRACK_NOT_FOUND", f"Unit {sn} is not tracked in at {station_code}: track it in first.",
                           {"openAtStation": track is not None})
@@ -412,10 +435,9 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
 
     now = _now()
     scan.result = effective
-    uow.session.execute(update(Track.__table__).where(Track.__table__.c.id == track.id).values(
-        out_at=now, result=effective, open_unit_id=None))
+    uow.execute(CLOSE_TRACK, {"track_id": track.id, "out_at": now, "result": effective, "open_unit_id": None})
     if values:
-        uow.session.execute(insert(DataValue.__table__), [
+        uow.execute(INSERT_DATA_VALUE, [
             {"track_id": track.id, "spec_id": spec.id, "spec_name": spec.name, "value_number": cols.get("value_number"),
              "value_text": cols.get("value_text"), "value_bool": cols.get("value_bool"),
              "value_json": cols.get("value_json"), "judge": verdict, "alarmed": verdict == "FAIL",
@@ -428,8 +450,7 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
         current = next_step.step_no if next_step else step.step_no
     else:
         status, current = transition("UNIT", "IN_STATION", "FAIL"), step.step_no
-    uow.session.execute(update(Unit.__table__).where(Unit.__table__.c.id == unit.id).values(
-        status=status, current_step_no=current, updated_at=now))
+    uow.execute(UPDATE_UNIT, {"unit_id": unit.id, "status": status, "current_step_no": current, "updated_at": now})
     defect_rows = []
     for d in defects:
         defect_id = uow.session.execute(insert(Defect.__table__).values(

@@ -2,7 +2,7 @@
 services/execution.py and services/trace.py). Called once by create_app(); idempotent."""
 from __future__ import annotations
 
-from . import execution, genealogy, readiness, runs, trace
+from . import execution, genealogy, inspections, readiness, runs, trace
 
 
 def _add(hooks: list, hook) -> None:
@@ -17,6 +17,9 @@ def install() -> None:
     _add(execution.TRACK_OUT_HOOKS, genealogy.record_material_use)
     _add(trace.UNIT_TRACE_SECTIONS, genealogy.trace_materials)
     _add(trace.UNIT_TRACE_SECTIONS, readiness.trace_readiness)
-    for index, phase in enumerate((readiness.readiness_phase, readiness.loading_phase)):
+    _add(execution.PREP_RUN_GATES, inspections.fai_trial_gate)
+    _add(execution.TRACK_IN_CHECKS, inspections.fai_trial_check)
+    _add(trace.UNIT_TRACE_SECTIONS, inspections.trace_inspections)
+    for index, phase in enumerate((readiness.readiness_phase, readiness.loading_phase, inspections.fai_phase)):
         if phase not in runs.RUN_PHASES:
             runs.RUN_PHASES.insert(index, phase)  # before Authorize

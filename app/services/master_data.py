@@ -17,6 +17,7 @@ from ..models import (
     BomItem, DataCollectionSpec, DefectCode, Equipment, Line, Material, MaterialLot, Model, Operation,
     Product, Routing, Station, StationGroup,
 )
+from ..models.readiness import FeederSlot, SlotMaterialMapping
 from ..models.base import utcnow
 from ..models.master import (
     EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
@@ -27,6 +28,7 @@ ENTITY_NAMES: dict[type, str] = {
     Product: "PRODUCT", Material: "MATERIAL", BomItem: "BOM_ITEM", MaterialLot: "MATERIAL_LOT",
     Line: "LINE", StationGroup: "STATION_GROUP", Station: "STATION", Operation: "OPERATION",
     Equipment: "EQUIPMENT", DefectCode: "DEFECT_CODE", DataCollectionSpec: "DATA_SPEC", Routing: "ROUTING",
+    FeederSlot: "FEEDER_SLOT", SlotMaterialMapping: "SLOT_MAPPING",
 }
 
 # (columns, error code, field named in the error) — checked before every insert/update.
@@ -36,6 +38,7 @@ UNIQUE_RULES: dict[type, list[tuple[tuple[str, ...], str, str]]] = {
     Equipment: [(("code",), "EQUIPMENT_CODE_DUPLICATE", "code"),
                 (("station_id",), "EQUIPMENT_STATION_DUPLICATE", "station")],
     DataCollectionSpec: [(("operation_id", "name"), "DATA_SPEC_NAME_DUPLICATE", "name")],
+    FeederSlot: [(("line_id", "slot_code"), "FEEDER_SLOT_DUPLICATE", "slot_code")],
 }
 
 
@@ -64,8 +67,55 @@ def _defect_code_rules(item) -> None:
             raise DomainError("DEFECT_CODE_SYSTEM", f"{original} is recorded by the system and must stay active.")
 
 
+def _id_of(item: Any, rel: str) -> Any:
+    related = getattr(item, rel, None)
+    return related.id if related is not None else getattr(item, f"{rel}_id", None)
+
+
+def _feeder_slot_rules(item: FeederSlot) -> None:
+    """A slot tied to a station must be on a station of its own line (the slots of the station a
+    unit is at are the ones its MaterialUse rows come from, 02_rules §6)."""
+    errors = {}
+    if item.station is not None and item.station.line_id != _id_of(item, "line"):
+        errors["station"] = f"Station {item.station.code} is not on line {item.line.code if item.line else ''}."
+    if item.position is not None and item.position < 1:
+        errors["position"] = "The position must be 1 or more."
+    if errors:
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid: "
+                          + "; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
+
+
+def _slot_mapping_rules(item: SlotMaterialMapping) -> None:
+    """A slot-table line: priority 1 or more; a routing-scoped line names a routing of its product;
+    one line per (slot, material, product, routing)."""
+    errors = {}
+    if item.priority is None or item.priority < 1:
+        errors["priority"] = "The priority must be 1 or more (1 = first choice)."
+    if item.routing is not None and item.routing.product_id is not None:
+        product_id = _id_of(item, "product")
+        if product_id is None:
+            item.product = item.routing.product
+        elif product_id != item.routing.product_id:
+            errors["routing"] = f"Routing {item.routing.code} belongs to another product."
+    if errors:
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid: "
+                          + "; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
+    cls = SlotMaterialMapping
+    stmt = select(cls.id).where(cls.slot_id == _id_of(item, "slot"), cls.material_id == _id_of(item, "material"))
+    for rel in ("product", "routing"):
+        value = _id_of(item, rel)
+        column = getattr(cls, f"{rel}_id")
+        stmt = stmt.where(column.is_(None) if value is None else column == value)
+    if item.id is not None:
+        stmt = stmt.where(cls.id != item.id)
+    with db.session.no_autoflush:
+        if db.session.execute(stmt.limit(1)).first() is not None:
+            raise DomainError("SLOT_MAPPING_DUPLICATE", details={"field": "material"})
+
+
 # Entity-specific rules that go beyond fields, references and uniqueness.
-EXTRA_RULES = {DataCollectionSpec: _spec_rules, Equipment: _equipment_rules, DefectCode: _defect_code_rules}
+EXTRA_RULES = {DataCollectionSpec: _spec_rules, Equipment: _equipment_rules, DefectCode: _defect_code_rules,
+               FeederSlot: _feeder_slot_rules, SlotMaterialMapping: _slot_mapping_rules}
 
 # Allowed values of the enumerated string columns.
 CHOICES: dict[type, dict[str, tuple[str, ...]]] = {
@@ -82,6 +132,8 @@ REQUIRED_REFS: dict[type, tuple[str, ...]] = {
     BomItem: ("product", "material"),
     MaterialLot: ("material",),
     Station: ("line",),
+    FeederSlot: ("line",),
+    SlotMaterialMapping: ("slot", "material"),
 }
 
 
@@ -108,7 +160,7 @@ def _fk_value(item: Any, column: str) -> Any:
 
 
 def _normalise(item: Any) -> None:
-    for attr in ("code", "lot_no", "name"):
+    for attr in ("code", "lot_no", "name", "slot_code"):
         value = getattr(item, attr, None)
         if isinstance(value, str):
             setattr(item, attr, value.strip())
@@ -121,7 +173,7 @@ def validate_save(item: Any, *, is_new: bool) -> None:
     errors: dict[str, str] = {}
     if hasattr(cls, "code") and not getattr(item, "code", None):
         errors["code"] = "A code is required."
-    if hasattr(cls, "name") and cls is not MaterialLot and not getattr(item, "name", None):
+    if hasattr(cls, "name") and cls not in (MaterialLot, FeederSlot) and not getattr(item, "name", None):
         errors["name"] = "A name is required."
     for column, allowed in CHOICES.get(cls, {}).items():
         value = getattr(item, column, None)
@@ -141,6 +193,8 @@ def validate_save(item: Any, *, is_new: bool) -> None:
         errors["qty_per"] = "The quantity per board must be greater than 0."
     if isinstance(item, MaterialLot) and not item.lot_no:
         errors["lot_no"] = "A lot number is required."
+    if isinstance(item, FeederSlot) and not item.slot_code:
+        errors["slot_code"] = "A slot code is required."
     if isinstance(item, Line):
         enabled = item.readiness_checks_enabled
         if enabled is None:

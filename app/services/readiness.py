@@ -256,11 +256,20 @@ def evaluate(run: Run) -> Evaluation:
 # ---------------------------------------------------------------------------------------------
 
 def _previous_waivers(run_id: int) -> dict[tuple[str, str, str], ReadinessItem]:
+    """Waivers still in force: a waiver carries over only *while* its item keeps failing the same
+    way — a later check that saw the item pass (or fail with another code) ends it."""
     rows = db.session.execute(
         select(ReadinessItem).join(ReadinessCheck, ReadinessCheck.id == ReadinessItem.check_id)
-        .where(ReadinessCheck.run_id == run_id, ReadinessItem.status == "WAIVED")
-        .order_by(ReadinessItem.id)).scalars().all()
-    return {(i.item_type, i.item_key, i.fail_code): i for i in rows}
+        .where(ReadinessCheck.run_id == run_id)
+        .order_by(ReadinessCheck.id, ReadinessItem.id)).scalars().all()
+    active: dict[tuple[str, str], ReadinessItem] = {}
+    for item in rows:
+        key = (item.item_type, item.item_key)
+        if item.status == "WAIVED":
+            active[key] = item
+        elif key in active and (item.status == "PASSED" or item.fail_code != active[key].fail_code):
+            del active[key]
+    return {(i.item_type, i.item_key, i.fail_code): i for i in active.values()}
 
 
 def _store(uow, run: Run, kind: str, evaluation: Evaluation, actor: Actor) -> ReadinessCheck:
@@ -407,7 +416,7 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
         "checkId": check.id, "kind": check.kind, "status": check.status, "checkedAt": check.checked_at.isoformat(),
         "checkedBy": check.checked_by,
         "items": [{"itemType": i.item_type, "itemKey": i.item_key, "status": i.status, "failCode": i.fail_code,
-                   "manual": manual(i.evidence),
+                   "failReason": i.fail_reason, "manual": manual(i.evidence),
                    "operator": (i.evidence or {}).get("operator"),
                    "waivedBy": i.waived_by, "waiveReason": i.waive_reason,
                    "waivedAt": i.waived_at.isoformat() if i.waived_at else None} for i in check.items],

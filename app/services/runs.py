@@ -24,7 +24,7 @@ from .routing import latest_version
 from .scope import line_filter, require_line, require_permission
 from .states import is_terminal, transition
 from .uow import UnitOfWork, unit_of_work
-from .work_orders import get_work_order, non_rework_planned
+from .work_orders import get_work_order, quantity_status
 
 TERMINAL_UNIT = ("DONE", "SCRAPPED")
 
@@ -116,15 +116,13 @@ def create_run(*, actor: Actor, wo_no: str, line_code: str, plan_qty: int, shift
                               {"steps": bad})
         if plan_qty is None or plan_qty < 1:
             raise DomainError("VALIDATION_ERROR", "planQty must be at least 1.", {"fields": {"planQty": "≥ 1"}})
-        scrapped = db.session.execute(select(func.count()).select_from(Unit).where(
-            Unit.work_order_id == wo.id, Unit.status == "SCRAPPED")).scalar_one()
-        planned = non_rework_planned(wo)
-        if planned + plan_qty > wo.planned_qty + scrapped:
+        quantity = quantity_status(wo)
+        if plan_qty > quantity.remaining:
             raise DomainError("QUANTITY_EXCEEDS_WORK_ORDER",
-                              f"Runs would plan {planned + plan_qty} of work order {wo_no} "
-                              f"(planned {wo.planned_qty} + {scrapped} scrapped).",
-                              {"plannedQty": wo.planned_qty, "alreadyPlanned": planned, "scrapped": scrapped,
-                               "available": wo.planned_qty + scrapped - planned})
+                              f"Runs would plan {quantity.in_runs + plan_qty} of work order {wo_no} "
+                              f"(planned {wo.planned_qty} + {quantity.scrapped} scrapped).",
+                              {"plannedQty": wo.planned_qty, "alreadyPlanned": quantity.in_runs,
+                               "scrapped": quantity.scrapped, "available": quantity.remaining})
         count = db.session.execute(select(func.count()).select_from(Run).where(
             Run.work_order_id == wo.id, Run.parent_run_id.is_(None))).scalar_one()
         run = Run(run_no=f"{wo_no}-R{count + 1:02d}", work_order=wo, line_id=wo.line_id,
@@ -189,10 +187,12 @@ def authorize(*, actor: Actor, run_no: str) -> Run:
     """Authorize a PREP run for production (`run:authorize`) after its gates pass."""
     require_permission(actor, "run:authorize")
     if PRE_AUTHORIZE_HOOKS:
-        run = get_run(run_no)
-        require_line(actor, run.line_id)
-        for hook in PRE_AUTHORIZE_HOOKS:
-            hook(actor, run)
+        # an unknown or out-of-scope run skips the observations: the unit of work below refuses it,
+        # so the refused attempt is audited like every other one
+        run = db.session.execute(select(Run).where(Run.run_no == run_no)).scalar_one_or_none()
+        if run is not None and (actor.is_admin or actor.scope.allows_line(run.line_id)):
+            for hook in PRE_AUTHORIZE_HOOKS:
+                hook(actor, run)
     with unit_of_work(actor, "RUN_AUTHORIZE", "RUN", run_no) as uow:
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
@@ -331,15 +331,21 @@ def read_run(*, actor: Actor, run_no: str) -> Run:
 
 
 def list_runs(*, actor: Actor, status: str | None = None, line_code: str | None = None, wo_no: str | None = None,
-              page: int = 1, page_size: int = 50) -> tuple[list[Run], int]:
+              wo_contains: str | None = None, page: int = 1, page_size: int = 50) -> tuple[list[Run], int]:
+    """Runs in the actor's lines. `wo_no` matches the work order exactly (API); `wo_contains` matches
+    any part of it, case-insensitively (the console filter, like the work-order list's)."""
     require_permission(actor, "run:read")
     stmt = select(Run).where(line_filter(actor, Run.line_id))
     if status:
         stmt = stmt.where(Run.status == status.upper())
     if line_code:
         stmt = stmt.join(Line, Line.id == Run.line_id).where(Line.code == line_code)
+    if wo_no or wo_contains:
+        stmt = stmt.join(WorkOrder, WorkOrder.id == Run.work_order_id)
     if wo_no:
-        stmt = stmt.join(WorkOrder, WorkOrder.id == Run.work_order_id).where(WorkOrder.wo_no == wo_no)
+        stmt = stmt.where(WorkOrder.wo_no == wo_no)
+    if wo_contains:
+        stmt = stmt.where(func.lower(WorkOrder.wo_no).contains(wo_contains.strip().lower(), autoescape=True))
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = db.session.execute(stmt.order_by(Run.id.desc()).limit(page_size).offset((page - 1) * page_size)).scalars().all()
     return list(rows), total
@@ -401,9 +407,15 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
 # What a user may do next (screens show only these actions; the services still check everything)
 # ---------------------------------------------------------------------------------------------
 
-def available_actions(run: Run, actor: Actor) -> list[str]:
-    """The run actions the state machine allows now and the actor's permissions grant."""
+def available_actions(run: Run, actor: Actor, counts: dict[str, int] | None = None) -> list[str]:
+    """The run actions the state machine allows now and the actor's permissions grant. CLOSE only
+    when the close would be accepted as far as the units go: the run IN_PROGRESS (or AUTHORIZED, all
+    built in the FAI trial) and every unit DONE or SCRAPPED (02_rules §3 closeout)."""
     from .states import can_transition
+    if counts is None:
+        counts = unit_counts(run.id)
+    total = sum(counts.values())
+    all_terminal = total > 0 and total == sum(counts.get(s, 0) for s in TERMINAL_UNIT)
     actions = []
     if run.status in ("PREP", "AUTHORIZED") and actor.can("run:create"):
         actions.append("GENERATE_UNITS")
@@ -413,7 +425,7 @@ def available_actions(run: Run, actor: Actor) -> list[str]:
         actions.append("REVOKE")
     if can_transition("RUN", run.status, "CANCEL") and actor.can("run:create"):
         actions.append("CANCEL")
-    if run.status in ("IN_PROGRESS", "AUTHORIZED") and actor.can("run:close"):
+    if run.status in ("IN_PROGRESS", "AUTHORIZED") and all_terminal and actor.can("run:close"):
         actions.append("CLOSE")
     return [a for a in actions if actor.is_admin or actor.scope.allows_line(run.line_id)]
 

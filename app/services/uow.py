@@ -9,7 +9,10 @@ rolls back and the refused attempt is audited in its own short transaction (serv
 
 On SQLite the transaction starts with BEGIN IMMEDIATE (the write lock is taken up front; concurrent
 writers queue on the busy timeout). On PostgreSQL services lock the rows they change
-(`SELECT … FOR UPDATE`, see `lock()`).
+(`SELECT … FOR UPDATE`, see `lock()`). A state-changing request opens its write transaction already
+when it authenticates (`begin_write_transaction`, security/auth.py): its permission check reads the
+security version in the very transaction the unit of work then joins, instead of a read transaction of
+its own that has to be rolled back first.
 
 A unit of work started inside another joins it: it records its own audit event but the outermost one
 owns the transaction.
@@ -19,6 +22,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
+from sqlalchemy.engine import Connection, Result
 from sqlalchemy.orm import Session
 
 from ..database import IMMEDIATE
@@ -42,6 +46,7 @@ class UnitOfWork:
         self._extra: list[dict[str, Any]] = []
         self._silent = False
         self._raise_after_commit: Optional[DomainError] = None
+        self._connection: Optional[Connection] = None
 
     def raise_after_commit(self, error: DomainError) -> None:
         """Commit what was done, then answer with `error` (e.g. a closeout that created the OQC
@@ -57,9 +62,21 @@ class UnitOfWork:
         self._extra.append({"action": action, "entity_type": entity_type, "entity_key": entity_key,
                             **kwargs})
 
+    @property
+    def connection(self) -> Connection:
+        """The connection of this unit of work's transaction."""
+        if self._connection is None:
+            self._connection = self.session.connection()
+        return self._connection
+
+    def execute(self, statement, params: dict | list[dict] | None = None) -> Result:
+        """Run a Core statement on the transaction's connection, past the ORM session's machinery: the
+        hot path's statements are built once with bind parameters (services/execution.py)."""
+        return self.connection.execute(statement, params)
+
     def lock(self, stmt):
         """Add FOR UPDATE on PostgreSQL (SQLite already holds the database write lock)."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.connection.dialect.name == "postgresql":
             return stmt.with_for_update()
         return stmt
 
@@ -73,7 +90,12 @@ class UnitOfWork:
                         extra.pop("entity_key"), **extra)
 
 
-def _begin_write_transaction(session: Session) -> None:
+def begin_write_transaction() -> None:
+    """Make the session's transaction a write transaction (SQLite: BEGIN IMMEDIATE), unless it is one
+    already (begun by `authenticate` for a state-changing request)."""
+    session = db.session()  # the scoped session's current Session
+    if session.in_transaction() and session.connection().get_execution_options().get(IMMEDIATE):
+        return
     # End whatever read transaction the request had open: on SQLite in WAL mode a read transaction
     # cannot be upgraded to a writer once another writer has committed.
     session.rollback()
@@ -91,7 +113,7 @@ def unit_of_work(actor: Actor, action: str, entity_type: str | None = None,
         yield uow
         uow._write_audit()
         return
-    _begin_write_transaction(session)
+    begin_write_transaction()
     session.info["uow"] = uow
     session.info["uow_actor"] = actor
     try:

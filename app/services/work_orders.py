@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Line, Product, Routing, Run, WorkOrder
+from ..models import Line, Product, Routing, Run, Unit, WorkOrder
 from .actor import Actor
+from .audit import record_failure
 from .errors import DomainError
 from .integration import InboundResult, receive
 from .routing import latest_version, resolve_routing
@@ -67,10 +68,13 @@ class WorkOrderSchema(Schema):
         unknown = EXCLUDE
 
 
-def receive_work_order(*, actor: Actor, payload: Any) -> InboundResult:
-    """`POST /integration/work-orders` (`wo:receive`): upsert by woNo. New → RECEIVED; existing →
-    planned quantity, due date (and, until release, product and routing) refreshed, status never
-    downgraded; a COMPLETED work order is not changed. The same message again → `duplicate: true`."""
+def receive_work_order(*, actor: Actor, payload: Any, create_only: bool = False) -> InboundResult:
+    """`POST /integration/work-orders` (`wo:receive`, 02_rules §2): upsert by woNo. New → RECEIVED;
+    existing → planned quantity, due date (kept when the message has none) and, until release,
+    product and routing refreshed, status never downgraded; a COMPLETED work order is not changed;
+    the planned quantity cannot drop below what the runs already plan (`QUANTITY_EXCEEDS_WORK_ORDER`).
+    The same message again → `duplicate: true`. `create_only` (see `create_work_order`) refuses an
+    existing woNo instead of updating it."""
     require_permission(actor, "wo:receive")
     default_source = "ERP" if actor.actor_type == "INTEGRATION" else "MANUAL"
     system = "ERP" if (isinstance(payload, dict) and (payload.get("sourceSystem") or default_source) == "ERP") else "MES"
@@ -90,6 +94,8 @@ def receive_work_order(*, actor: Actor, payload: Any) -> InboundResult:
                 raise DomainError("VALIDATION_ERROR", f"Routing {routing.code} is not for product {product.code}.",
                                   {"fields": {"routingCode": "routing of another product"}})
         wo = db.session.execute(uow.lock(select(WorkOrder).where(WorkOrder.wo_no == data["woNo"]))).scalar_one_or_none()
+        if wo is not None and create_only:
+            raise _exists(wo)
         extras = {k: v for k, v in payload.items() if k not in WorkOrderSchema().fields}
         if wo is None:
             wo = WorkOrder(wo_no=data["woNo"], product=product, planned_qty=data["plannedQty"], routing=routing,
@@ -107,7 +113,18 @@ def receive_work_order(*, actor: Actor, payload: Any) -> InboundResult:
             if wo.status != "RECEIVED" and (product.id != wo.product_id or (routing and routing.id != wo.routing_id)):
                 raise DomainError("VALIDATION_ERROR", f"Work order {wo.wo_no} is {wo.status}: its product and "
                                   "routing can no longer change.", {"fields": {"productCode": "fixed after release"}})
-            wo.product, wo.planned_qty, wo.due_date = product, data["plannedQty"], data.get("dueDate")
+            quantity = quantity_status(wo)
+            if data["plannedQty"] + quantity.scrapped < quantity.in_runs:
+                raise DomainError(
+                    "QUANTITY_EXCEEDS_WORK_ORDER",
+                    f"Work order {wo.wo_no}: its runs already plan {quantity.in_runs} unit(s)"
+                    + (f" ({quantity.scrapped} scrapped so far)" if quantity.scrapped else "")
+                    + f"; plannedQty {data['plannedQty']} would be below that.",
+                    {"plannedQty": data["plannedQty"], "alreadyPlanned": quantity.in_runs,
+                     "scrapped": quantity.scrapped, "minimum": max(1, quantity.in_runs - quantity.scrapped)})
+            wo.product, wo.planned_qty = product, data["plannedQty"]
+            if data.get("dueDate") is not None:  # a message without a due date keeps the known one
+                wo.due_date = data["dueDate"]
             if routing is not None:
                 wo.routing = routing
             if extras:
@@ -121,6 +138,27 @@ def receive_work_order(*, actor: Actor, payload: Any) -> InboundResult:
 
     return receive(actor=actor, system=system, entity_type="WORK_ORDER", action="WORK_ORDER_RECEIVE",
                    payload=payload, schema=WorkOrderSchema(), key=lambda d: d["woNo"], handler=handler)
+
+
+def _exists(wo: WorkOrder) -> DomainError:
+    return DomainError("WORK_ORDER_EXISTS", f"Work order {wo.wo_no} already exists ({wo.status}): open it, or "
+                       "use another number.", {"woNo": wo.wo_no, "status": wo.status})
+
+
+def create_work_order(*, actor: Actor, payload: Any) -> InboundResult:
+    """A new work order entered by hand in the console (`wo:receive`): like a receive, but an
+    existing woNo is refused (`WORK_ORDER_EXISTS` 409) instead of being updated — a typing mistake must
+    not overwrite another order. The integration receive stays an upsert."""
+    require_permission(actor, "wo:receive")
+    wo_no = str(payload.get("woNo") or "").strip() if isinstance(payload, dict) else ""
+    existing = db.session.execute(select(WorkOrder).where(WorkOrder.wo_no == wo_no)).scalar_one_or_none() \
+        if wo_no else None
+    if existing is not None:
+        # refused before the receive's duplicate check, which would answer an identical earlier entry
+        error = _exists(existing)
+        record_failure(actor, "WORK_ORDER_RECEIVE", "WORK_ORDER", wo_no, error)
+        raise error
+    return receive_work_order(actor=actor, payload=payload, create_only=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +244,7 @@ def list_work_orders(*, actor: Actor, query: WorkOrderQuery, page: int = 1, page
     if query.line_code:
         stmt = stmt.join(Line, Line.id == WorkOrder.line_id).where(Line.code == query.line_code)
     if query.q:
-        stmt = stmt.where(func.lower(WorkOrder.wo_no).contains(query.q.lower()))
+        stmt = stmt.where(func.lower(WorkOrder.wo_no).contains(query.q.strip().lower(), autoescape=True))
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = db.session.execute(stmt.order_by(WorkOrder.id.desc()).limit(page_size)
                               .offset((page - 1) * page_size)).scalars().all()
@@ -223,13 +261,39 @@ def read_work_order(*, actor: Actor, wo_no: str) -> WorkOrder:
     return wo
 
 
-def non_rework_planned(wo: WorkOrder, *, exclude_run_id: Optional[int] = None) -> int:
-    """Sum of plan quantities of the work order's runs that count (not cancelled, not rework)."""
-    stmt = select(func.coalesce(func.sum(Run.plan_qty), 0)).where(
-        Run.work_order_id == wo.id, Run.status != "CANCELLED", Run.parent_run_id.is_(None))
-    if exclude_run_id is not None:
-        stmt = stmt.where(Run.id != exclude_run_id)
-    return int(db.session.execute(stmt).scalar_one())
+@dataclass(frozen=True)
+class WorkOrderQuantity:
+    """A work order's quantity budget (02_rules §3): its runs (not cancelled, not rework) may plan up
+    to planned_qty + the units scrapped so far (which are to be replaced)."""
+    planned_qty: int
+    in_runs: int
+    scrapped: int
+
+    @property
+    def remaining(self) -> int:
+        """What new runs may still plan (0 when the budget is used up)."""
+        return max(0, self.planned_qty + self.scrapped - self.in_runs)
+
+
+def quantity_status(wo: WorkOrder) -> WorkOrderQuantity:
+    """The one computation of a work order's remaining quantity, used by run creation, the receive
+    (a lowered planned quantity) and the console."""
+    in_runs = db.session.execute(select(func.coalesce(func.sum(Run.plan_qty), 0)).where(
+        Run.work_order_id == wo.id, Run.status != "CANCELLED", Run.parent_run_id.is_(None))).scalar_one()
+    scrapped = db.session.execute(select(func.count()).select_from(Unit).where(
+        Unit.work_order_id == wo.id, Unit.status == "SCRAPPED")).scalar_one()
+    return WorkOrderQuantity(planned_qty=wo.planned_qty, in_runs=int(in_runs), scrapped=int(scrapped))
+
+
+def release_line_options(wo: WorkOrder) -> list[dict[str, Any]]:
+    """Every active line for the release dialog, those matching the process type of the routing the
+    release would use (else the product's) first, each marked `compatible`."""
+    routing = resolve_routing(wo.product, explicit=wo.routing)
+    process = routing.process_type if routing is not None else wo.product.process_type
+    lines = db.session.execute(select(Line).where(Line.is_active.is_(True)).order_by(Line.code)).scalars().all()
+    options = [{"code": ln.code, "name": ln.name, "processType": ln.process_type,
+                "compatible": ln.process_type == process} for ln in lines]
+    return sorted(options, key=lambda o: not o["compatible"])  # stable: by code within each group
 
 
 

@@ -2,19 +2,26 @@
 Quality, Engineering, Audit, Help (Security is added by the security manager)."""
 from __future__ import annotations
 
+from flask import current_app
 from flask_appbuilder import AppBuilder
 
 from .audit import AuditLogView
+from .base import register_template_filters
+from .feeder import FeederSlotView, SlotTableView
 from .help import HelpView
+from .integration import IntegrationView
 from .loading import LineConsumablesView, LoadingTerminalView
 from .master import DefectCodeView, ENGINEERING_VIEWS
 from .production import ReadinessView, RunView, TraceView, WorkOrderView
+from .quality import FaiView
+from .reports import LotRecallView
 from .routing import RoutingEditorView
 from .routing_specs import DataSpecView
 from .terminal import StationTerminalView
 
 
 def register_views(appbuilder: AppBuilder) -> None:
+    register_template_filters(current_app)
     production = {"category": "Production", "category_icon": "fa-industry"}
     appbuilder.add_view(WorkOrderView, "Work Orders", icon="fa-clipboard", **production)
     appbuilder.add_view(RunView, "Runs", icon="fa-cubes", **production)
@@ -23,12 +30,20 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(TraceView, "Trace", icon="fa-search", **production)
     appbuilder.add_view_no_menu(LineConsumablesView)
     appbuilder.add_view_no_menu(ReadinessView)
+    appbuilder.add_view_no_menu(FaiView)
     appbuilder.add_view(DefectCodeView, "Defect Codes", icon="fa-bug", category="Quality",
                         category_icon="fa-check-square")
     for view, name, icon in ENGINEERING_VIEWS:
         appbuilder.add_view(view, name, icon=icon, category="Engineering", category_icon="fa-wrench")
     appbuilder.add_view(RoutingEditorView, "Routings", icon="fa-random", category="Engineering")
     appbuilder.add_view(DataSpecView, "Data Collection Specs", icon="fa-sliders", category="Engineering")
+    appbuilder.add_view(FeederSlotView, "Feeder Slots", icon="fa-th", category="Engineering")
+    appbuilder.add_view(SlotTableView, "Slot Table", icon="fa-table", category="Engineering")
+    appbuilder.add_view(IntegrationView, "Status", icon="fa-exchange", category="Integration",
+                        category_icon="fa-plug")
+    appbuilder.add_link("Manual Entry", href="/integration/manual", icon="fa-pencil", category="Integration")
+    appbuilder.add_link("Messages", href="/integration/messages", icon="fa-envelope", category="Integration")
+    appbuilder.add_view(LotRecallView, "Lot Recall", icon="fa-undo", category="Reports", category_icon="fa-bar-chart")
     appbuilder.add_view(AuditLogView, "Audit Log", icon="fa-history", category="Audit",
                         category_icon="fa-history")
     appbuilder.add_view(HelpView, "SOP Library", icon="fa-book", category="Help",

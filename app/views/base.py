@@ -2,7 +2,7 @@
 permission pair with their REST API, validated by the master-data service, exportable to CSV."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, request
@@ -31,6 +31,7 @@ class MesModelView(ModelView):
 
     method_permission_name = READ_WRITE
     write_permission = "write"  # the data-spec screen writes with `config` (data_spec:config)
+    read_permission = "read"    # feeder slots are read and written with `config` (loading:config)
     list_template = "mes/model_list.html"
     page_size = 25
     export_columns: list[str] | None = None
@@ -53,8 +54,8 @@ class MesModelView(ModelView):
         super()._init_forms()
 
     def __init__(self, **kwargs):
-        write = self.write_permission
-        mapping = {k: (write if v == "write" else v) for k, v in READ_WRITE.items()}
+        write, read = self.write_permission, self.read_permission
+        mapping = {k: (write if v == "write" else read) for k, v in READ_WRITE.items()}
         for attr_name in dir(type(self)):
             if hasattr(getattr(type(self), attr_name, None), "_action"):
                 mapping[attr_name] = write  # list actions change data
@@ -176,12 +177,25 @@ class MesModelView(ModelView):
         return csv_response(stem, header, ([v.get(c) for c in columns] for v in values))
 
 
-def format_datetime(value) -> str:
-    """A stored UTC time shown in the plant's time zone (MES_TIMEZONE)."""
+def format_datetime(value, seconds: bool = True) -> str:
+    """A stored UTC time shown in the plant's time zone (MES_TIMEZONE): the one display format of the
+    console, also the Jinja filter `mes_datetime`. Takes a datetime or an ISO-8601 string (the
+    services' dicts); a naive value is UTC; anything else is shown as it is."""
+    if isinstance(value, str) and value:
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
-    zone = ZoneInfo(current_app.config.get("MES_TIMEZONE", "UTC"))
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    zone = ZoneInfo(current_app.config.get("MES_TIMEZONE") or "UTC")
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def register_template_filters(app) -> None:
+    app.jinja_env.filters["mes_datetime"] = format_datetime
 
 
 class RuleRefused(ValueError):

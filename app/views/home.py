@@ -40,13 +40,23 @@ TILES: list[tuple[str, list[Tile]]] = [
         Tile("Data collection specs", "What is measured at each operation, with limits.", "DataSpecView.list",
              "data_spec:config", "fa-sliders"),
         Tile("Equipment", "Equipment per station and its status.", "EquipmentView.list", "equipment:write", "fa-cogs"),
+        Tile("Feeder slots & slot table", "The line's feeder slots and which reel each one expects.",
+             "FeederSlotView.list", "loading:config", "fa-th"),
     ]),
     ("Process", [
         Tile("Routings", "Steps, execution config, data to collect; compiled versions.", "RoutingEditorView.index",
              "route:read", "fa-random"),
     ]),
     ("Quality", [
+        Tile("Lot recall", "Every board built with a reel lot, with CSV/XLSX export.", "LotRecallView.search",
+             "trace:read", "fa-undo"),
         Tile("Defect codes", "The defect catalogue used at TrackOut and disposition.", "DefectCodeView.list", "defect_code:write", "fa-bug"),
+    ]),
+    ("Integration", [
+        Tile("Integration status", "TPM, WMS, SPI, AOI and ERP links: last message, DEGRADED.", "IntegrationView.status",
+             "integration:view", "fa-plug"),
+        Tile("Manual entry", "Stencil, solder paste and equipment status while TPM/WMS is offline.",
+             "IntegrationView.manual", "integration:manual_entry", "fa-pencil"),
     ]),
     ("Administration", [
         Tile("Users & bindings", "Users, roles and their line/station data scope.", "MesUserDBModelView.list", "security:manage", "fa-users"),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import FeederSlot, Line, Run, WorkOrder
 from ..security.auth import authenticate
+from ..security.permissions import resource_permissions
 from ..services import consumables
 from ..services.errors import CATALOGUE
 from ..services.scope import line_filter
@@ -23,7 +24,7 @@ class LoadingTerminalView(BaseView):
     default_view = "choose"
     class_permission_name = "Loading"
     method_permission_name = {"choose": "verify", "run": "verify"}
-    base_permissions = ["can_verify", "can_unlock", "can_config"]
+    base_permissions = resource_permissions("loading")
 
     @expose("/")
     @has_access

@@ -10,17 +10,18 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import AuditEvent, Line, Product, Unit
 from ..security.auth import authenticate
-from ..services import loading, readiness, runs, trace, work_orders
+from ..services import genealogy, loading, readiness, runs, trace, work_orders
 from ..services.errors import DomainError
 from .base import call_and_flash as _run_service
 from .base import format_datetime
 from .export import csv_response
 from .filters import parse_page
+from .quality import fai_context
 
 
 def _int_field(name: str) -> int | None:
@@ -81,12 +82,11 @@ class WorkOrderView(BaseView):
                                        "plannedQty": _int_field("planned_qty"), "sourceSystem": "MANUAL"}
             if form.get("due_date"):
                 payload["dueDate"] = form["due_date"]
-            return work_orders.receive_work_order(actor=authenticate(), payload=payload)
+            return work_orders.create_work_order(actor=authenticate(), payload=payload)
         result = _run_service(call)
         if result is None:
             return redirect(url_for("WorkOrderView.list"))
-        flash(f"Work order {result.data['woNo']} " + ("unchanged (already received)." if result.duplicate else "received."),
-              "success")
+        flash(f"Work order {result.data['woNo']} received (status RECEIVED).", "success")
         return redirect(url_for("WorkOrderView.detail", wo_no=result.data["woNo"]))
 
     @expose("/<wo_no>")
@@ -96,13 +96,12 @@ class WorkOrderView(BaseView):
         wo = _run_service(lambda: work_orders.read_work_order(actor=actor, wo_no=wo_no))
         if wo is None:
             return redirect(url_for("WorkOrderView.list"))
-        lines = db.session.execute(select(Line).where(Line.is_active.is_(True)).order_by(Line.code)).scalars().all()
         data = work_orders.work_order_to_dict(wo, with_runs=True)
-        planned = work_orders.non_rework_planned(wo)
+        actions = work_orders.available_actions(wo, actor)
         return self.render_template(
-            "mes/work_order_detail.html", wo=data, actions=work_orders.available_actions(wo, actor),
-            lines=[ln for ln in lines if ln.process_type == wo.product.process_type],
-            remaining=max(0, wo.planned_qty - planned), help_doc="planner", help_anchor="work-orders")
+            "mes/work_order_detail.html", wo=data, actions=actions,
+            lines=work_orders.release_line_options(wo) if "RELEASE" in actions else [],
+            quantity=work_orders.quantity_status(wo), help_doc="planner", help_anchor="work-orders")
 
     @expose("/<wo_no>/release", methods=["POST"])
     @has_access
@@ -118,6 +117,9 @@ class WorkOrderView(BaseView):
         _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no),
                      success=f"Work order {wo_no} completed.")
         return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
+
+
+UNITS_SHOWN = 500  # Run Detail lists the first units; the rest through the status filter, Trace or the API
 
 
 class RunView(BaseView):
@@ -136,7 +138,7 @@ class RunView(BaseView):
         page, size = parse_page(request.args, default_size=50)
         rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
                                      line_code=request.args.get("lineCode") or None,
-                                     wo_no=request.args.get("woNo") or None, page=page, page_size=size)
+                                     wo_contains=request.args.get("woNo") or None, page=page, page_size=size)
         lines = db.session.execute(select(Line.code).order_by(Line.code)).scalars().all()
         return self.render_template(
             "mes/run_list.html", rows=[{**runs.run_to_dict(r), "counts": runs.unit_counts(r.id)} for r in rows],
@@ -149,8 +151,8 @@ class RunView(BaseView):
     def csv(self):
         actor = authenticate()
         rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                 line_code=request.args.get("lineCode") or None, wo_no=request.args.get("woNo") or None,
-                                 page=1, page_size=100_000)
+                                 line_code=request.args.get("lineCode") or None,
+                                 wo_contains=request.args.get("woNo") or None, page=1, page_size=100_000)
         header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
         data = [runs.run_to_dict(r) for r in rows]
         return csv_response("runs", header, [
@@ -183,7 +185,9 @@ class RunView(BaseView):
         stmt = select(Unit).where(Unit.run_id == run.id)
         if status_filter:
             stmt = stmt.where(Unit.status == status_filter)
-        units = db.session.execute(stmt.order_by(Unit.id).limit(500)).scalars().all()
+        units = db.session.execute(stmt.order_by(Unit.id).limit(UNITS_SHOWN)).scalars().all()
+        units_total = len(units) if len(units) < UNITS_SHOWN else db.session.execute(
+            select(func.count()).select_from(stmt.subquery())).scalar_one()
         events = db.session.execute(select(AuditEvent).where(AuditEvent.entity_type == "RUN",
                                                              AuditEvent.entity_key == run_no)
                                     .order_by(AuditEvent.id.desc()).limit(100)).scalars().all()
@@ -192,13 +196,14 @@ class RunView(BaseView):
         shown = formal or precheck
         return self.render_template(
             "mes/run_detail.html", run=data, phases=runs.phases(run, data["unitCounts"]),
-            actions=runs.available_actions(run, actor), units=units, unit_filter=status_filter,
+            actions=runs.available_actions(run, actor, data["unitCounts"]), units=units, units_total=units_total,
+            unit_filter=status_filter,
             events=events, fmt=format_datetime, can_trace=actor.can("trace:read"),
             check=readiness.check_to_dict(shown) if shown else None,
             can_check=actor.can("readiness:check") and run.status == "PREP",
             can_waive=actor.can("readiness:waive") and run.status == "PREP",
             loading=loading.loading_state(actor=actor, run_no=run_no),
-            can_load=actor.can("loading:verify"),
+            can_load=actor.can("loading:verify"), **fai_context(run, actor),
             help_doc="planner", help_anchor="runs-and-run-detail")
 
     def _back(self, run_no):
@@ -260,7 +265,12 @@ class TraceView(BaseView):
             from ..models import Run
             if db.session.execute(select(Run.id).where(Run.run_no == term)).first():
                 return redirect(url_for("RunView.detail", run_no=term))
-            flash(f"No unit or run {term}. Check the label (SN) or the run number.", "warning")
+            try:  # a reel label or lot number: the lot recall
+                material_code, lot_no = genealogy.find_lot(term)
+                return redirect(url_for("LotRecallView.lot", material_code=material_code, lot_no=lot_no))
+            except DomainError:
+                pass
+            flash(f"No unit, run or lot {term}. Check the label (SN), the run number or the reel label.", "warning")
         return self.render_template("mes/trace_search.html", q=term, help_doc="planner", help_anchor="trace")
 
     @expose("/units/<sn>")

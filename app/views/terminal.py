@@ -59,4 +59,6 @@ class StationTerminalView(BaseView):
             hints={code: entry.hint for code, entry in CATALOGUE.items()},
             defect_codes=[{"code": c.code, "name": c.name, "category": c.category} for c in codes],
             operator=actor.username, help_doc="operator", help_anchor="station-terminal",
-            choose_url=url_for("StationTerminalView.choose"))
+            choose_url=url_for("StationTerminalView.choose"),
+            login_url=self.appbuilder.get_url_for_login_with(url_for("StationTerminalView.station",
+                                                                     station_code=current.code)))

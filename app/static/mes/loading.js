@@ -50,10 +50,26 @@
       return '<tr class="mes-slot-' + status + '" data-slot="' + esc(e.slotCode) + '" id="slot-' + esc(e.slotCode) + '">' +
         "<td><strong>" + esc(e.slotCode) + "</strong></td><td>" + esc(e.expectedMaterialCode) +
         (e.alternates.length ? ' <span class="mes-muted">or ' + esc(e.alternates.join(", ")) + "</span>" : "") +
-        '</td><td class="slot-status">' + esc(status) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + "</td></tr>";
+        '</td><td class="slot-status">' + esc(status) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + "</td>" +
+        (cfg.canUnlock ? "<td>" + (e.locked ? '<form class="form-inline mes-unlock" data-slot="' + esc(e.slotCode) + '">' +
+          '<input class="form-control input-sm" name="reason" placeholder="why unlock?" aria-label="Unlock reason for slot ' + esc(e.slotCode) + '"> ' +
+          '<button class="btn btn-warning btn-sm" type="submit">Unlock</button></form>' : "") + "</td>" : "") + "</tr>";
     }).join("") || '<tr><td colspan="4" class="mes-muted">No slot table yet: press "Load slot table".</td></tr>';
     prompt();
   }
+
+  grid.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target, slot = form.getAttribute("data-slot"), reason = form.elements.reason.value.trim();
+    if (!reason) { say("error", '<div class="mes-term-code">REASON</div>Type why slot ' + esc(slot) + " may be unlocked."); form.elements.reason.focus(); return; }
+    call("POST", "/lines/" + encodeURIComponent(cfg.lineCode) + "/feeder-slots/" + encodeURIComponent(slot) + "/unlock", {reason: reason})
+      .then(function (r) {
+        if (r.status !== 200) { sayError(r.body); return; }
+        say("ok", "Slot <strong>" + esc(slot) + "</strong> unlocked: scan the slot and the right reel.");
+        log(slot + " unlocked: " + reason);
+        refresh().then(function () { scan.focus(); });
+      });
+  });
 
   function refresh() {
     return call("GET", "/runs/" + encodeURIComponent(cfg.runNo) + "/loading").then(function (r) {

@@ -2,8 +2,9 @@
  *
  * A keyboard-wedge scanner types the SN and Enter into the always-focused scan field. Every action
  * is a call to the REST API (session cookie + CSRF token); the server decides everything. The only
- * logic here is display: the data form built from the step's specs, limits shown, out-of-limit values
- * highlighted before submit (a hint — the server judges), and green/red feedback.
+ * logic here is display and keyboard flow: the data form built from the step's specs, limits shown,
+ * out-of-limit values highlighted before submit (a hint — the server judges), green/red feedback,
+ * one request at a time (a scan while the previous answer is pending is ignored, never sent twice).
  */
 (function () {
   "use strict";
@@ -11,14 +12,24 @@
   var cfg = JSON.parse(document.getElementById("terminal-config").textContent);
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
   var API = "/api/v1";
+  var QUEUE_REFRESH_MS = 15000, RUNS_REFRESH_MS = 60000;
   var el = function (id) { return document.getElementById(id); };
   var scan = el("scan"), feedback = el("feedback"), unitPanel = el("unit-panel"), fields = el("data-fields");
-  var defectPanel = el("defect-panel"), runSelect = el("run-select");
+  var defectPanel = el("defect-panel"), defectFilter = el("defect-filter"), defectList = el("defect-code");
+  var defectNote = el("defect-note"), runSelect = el("run-select");
+  var buttons = ["pass-button", "fail-button", "confirm-fail"].map(el);
   var current = null;   // {sn, runNo, step, specs}
-  var busy = false;
+  var busy = false, busyText = "";
 
   try { localStorage.setItem("mes.terminal.station", cfg.station); } catch (e) { /* private mode */ }
 
+  // ---- talking to the server ------------------------------------------------------------------
+  function failure(code, message) {
+    return {error: {code: code, message: message}};
+  }
+
+  /* Resolves to {status, body} — never rejects: a network failure, an HTML error page from a proxy
+     (502/504) or any answer that is not our JSON envelope becomes an error body to show. */
   function call(method, path, body) {
     var options = {method: method, credentials: "same-origin",
                    headers: {"Accept": "application/json", "X-CSRFToken": csrf}};
@@ -27,14 +38,51 @@
       options.body = JSON.stringify(body);
     }
     return fetch(API + path, options).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (json) {
+      return response.text().then(function (text) {
+        var json = null;
+        try { json = JSON.parse(text); } catch (e) { json = null; }
+        var envelope = json && typeof json === "object" && (response.ok ? "data" in json : json.error && json.error.code);
+        if (!envelope) {
+          return {status: response.status || 0, body: failure("SERVER ERROR",
+            "The server (or a proxy in between) answered with an error" + (response.status ? " (HTTP " + response.status + ")" : "") +
+            " instead of a result. Scan the board again: the terminal then shows whether it was recorded. If it repeats, call IT.")};
+        }
         return {status: response.status, body: json};
+      }, function () {
+        return {status: 0, body: failure("NETWORK", "The answer from the server was cut off. Scan the board again.")};
       });
     }, function () {
-      return {status: 0, body: {error: {code: "NETWORK", message: "The server cannot be reached. Check the network cable or Wi-Fi, then scan again."}}};
+      return {status: 0, body: failure("NETWORK", "The server cannot be reached. Check the network cable or Wi-Fi, then scan again.")};
     });
   }
 
+  /* One request at a time: `work` returns a promise; whatever happens, the terminal is usable after. */
+  function exclusive(text, work) {
+    if (busy) { ignored(); return; }
+    setBusy(true, text);
+    var promise;
+    try { promise = Promise.resolve(work()); } catch (e) { promise = Promise.reject(e); }
+    promise.catch(function () {
+      say("error", '<div class="mes-term-code">ERROR</div>Something went wrong on this screen. Press F5 and scan again.');
+    }).then(function () {
+      setBusy(false);
+      if (!document.activeElement || document.activeElement === document.body) { focusWork(); }
+    });
+  }
+
+  function setBusy(on, text) {
+    busy = on;
+    busyText = on ? text : "";
+    buttons.forEach(function (button) { button.disabled = on; });
+    if (on) { say("busy", esc(text)); }
+  }
+
+  function ignored() {
+    scan.value = "";
+    say("busy", esc(busyText) + '<div class="mes-term-hint">Scan ignored: wait for the answer, then scan again.</div>');
+  }
+
+  // ---- showing answers -------------------------------------------------------------------------
   function say(kind, html) {
     feedback.className = "mes-term-feedback mes-term-" + kind;
     feedback.innerHTML = html;
@@ -46,7 +94,13 @@
   }
 
   function sayError(body) {
-    var error = (body && body.error) || {code: "ERROR", message: "Unexpected answer from the server."};
+    var error = (body && body.error) || failure("ERROR", "Unexpected answer from the server.").error;
+    if (error.code === "UNAUTHORIZED") {
+      say("error", '<div class="mes-term-code">SIGNED OUT</div>Your session has expired — sign in again. ' +
+          '<a class="btn btn-primary btn-lg" id="sign-in-again" href="' + esc(cfg.loginUrl) + '">Sign in</a>' +
+          '<div class="mes-term-hint">Nothing was recorded for this scan: scan the board again after signing in.</div>');
+      return;
+    }
     var hint = cfg.hints[error.code] || "";
     say("error", '<div class="mes-term-code">' + esc(error.code) + "</div>" + esc(error.message) +
         (hint ? '<div class="mes-term-hint">What to do: ' + esc(hint) + "</div>" : ""));
@@ -57,17 +111,40 @@
       (step.operationName ? " (" + step.operationName + ")" : "");
   }
 
-  function backToScan() {
+  function closeoutText(closeout, runNo) {
+    if (!closeout) { return ""; }
+    if (closeout.completed) { return "Run " + runNo + " is COMPLETED: all its boards are finished."; }
+    if (closeout.code === "OQC_REQUIRED") {
+      var sampled = closeout.sampledSns && closeout.sampledSns.length;
+      return "Run " + runNo + " is finished and waits for OQC: quality inspects " +
+        (sampled ? sampled + " sampled board(s)" : "the sampled boards") + ". Keep the boards of this run together.";
+    }
+    return "Run " + runNo + " is not completed yet (" + (closeout.code || "closeout pending") + ")" +
+      (cfg.hints[closeout.code] ? ": " + cfg.hints[closeout.code] : ".");
+  }
+
+  // ---- focus: the scan field unless a form needs the keys -------------------------------------
+  function defectOpen() { return !defectPanel.classList.contains("hidden"); }
+
+  function focusWork() {
+    if (current && defectOpen()) { defectFilter.focus(); return; }
+    var first = current && current.specs.length ? el("spec-0") : null;
+    (first || scan).focus();
+  }
+
+  function closeDefects() {
     defectPanel.classList.add("hidden");
-    scan.value = "";
-    scan.focus();
+    defectNote.textContent = "";
   }
 
   function clearUnit() {
     current = null;
     unitPanel.classList.add("hidden");
+    el("unit-no-data").classList.add("hidden");
     fields.innerHTML = "";
-    backToScan();
+    closeDefects();
+    scan.value = "";
+    scan.focus();
   }
 
   // ---- data form ------------------------------------------------------------------------------
@@ -152,41 +229,43 @@
     el("unit-step").textContent = stepLabel(step);
     el("unit-run").textContent = "run " + runNo;
     buildForm(current.specs);
+    el("unit-no-data").classList.toggle("hidden", current.specs.length > 0);
     unitPanel.classList.remove("hidden");
-    defectPanel.classList.add("hidden");
-    var first = el("spec-0");
-    (first || el("pass-button")).focus();
+    closeDefects();
+    scan.value = "";
+    focusWork();  // a step without data keeps the scan field: rescan or Enter = PASS
+  }
+
+  function inText(sn, step, specs, lead) {
+    return '<div class="mes-term-code">IN</div>' + esc(sn) + " " + (lead || "—") + " " + esc(stepLabel(step)) +
+      (specs.length ? ". Enter the values, then PASS or FAIL." : ". No data: scan it again (or Enter) = PASS, F9 = FAIL.");
   }
 
   // ---- actions -------------------------------------------------------------------------------
   function trackIn(sn, runNo) {
     return call("POST", "/stations/" + encodeURIComponent(cfg.station) + "/track-in", {sn: sn, runNo: runNo})
       .then(function (r) {
-        if (r.status !== 200) { sayError(r.body); backToScan(); return; }
+        if (r.status !== 200) { sayError(r.body); return; }
         var d = r.body.data;
-        say("ok", '<div class="mes-term-code">IN</div>' + esc(sn) + " — " + esc(stepLabel(d.step)) +
-            (d.step.dataSpecs.length ? ". Enter the values, then PASS or FAIL." : ". PASS or FAIL."));
+        say("ok", inText(sn, d.step, d.step.dataSpecs || []));
         showUnit(sn, runNo, d.step, d.step.dataSpecs);
         refreshQueue();
       });
   }
 
-  function onScan(text) {
-    if (!text || busy) { return; }
-    if (cfg.stations.indexOf(text) >= 0 && text !== cfg.station) {
-      window.location.href = cfg.terminalBase + encodeURIComponent(text);
-      return;
-    }
-    if (current && current.sn === text) { (el("spec-0") || el("pass-button")).focus(); return; }
-    busy = true;
-    say("busy", "Checking " + esc(text) + "…");
-    call("GET", "/stations/" + encodeURIComponent(cfg.station) + "/units/" + encodeURIComponent(text) + "/data-specs")
+  function lookUp(text) {
+    return call("GET", "/stations/" + encodeURIComponent(cfg.station) + "/units/" + encodeURIComponent(text) + "/data-specs")
       .then(function (r) {
         if (r.status === 200) {
           var d = r.body.data;
           if (d.openTrack && d.openTrack.station === cfg.station) {
-            say("ok", '<div class="mes-term-code">IN</div>' + esc(text) + " is tracked in here — " + esc(stepLabel(d.step)));
+            say("ok", inText(text, d.step, d.dataSpecs || [], "is tracked in here —"));
             showUnit(text, d.runNo, d.step, d.dataSpecs);
+            return null;
+          }
+          if (d.openTrack) {  // tracked in elsewhere: say where, without a refused track-in
+            sayError(failure("UNIT_ALREADY_IN_STATION", "Unit " + text + " is already tracked in at " +
+              d.openTrack.station + " (step " + d.openTrack.stepNo + "): track it out there first."));
             return null;
           }
           return trackIn(text, d.runNo);
@@ -196,67 +275,129 @@
           if (!runSelect.value) {
             say("error", '<div class="mes-term-code">NO RUN</div>New board ' + esc(text) +
                 ": choose the run for new boards at the top, then scan again.");
-            backToScan();
             return null;
           }
           return trackIn(text, runSelect.value);
         }
         sayError(r.body);
-        backToScan();
         return null;
-      })
-      .then(function () { busy = false; }, function () { busy = false; });
+      });
+  }
+
+  function onScan(text) {
+    if (busy) { ignored(); return; }
+    scan.value = "";
+    if (current) {
+      var noData = !current.specs.length;
+      if (!text || text === current.sn) {
+        // a step without data: Enter or the same board scanned again = PASS
+        if (noData && !defectOpen()) { trackOut("PASS"); } else { focusWork(); }
+        return;
+      }
+      if (cfg.stations.indexOf(text) < 0) {
+        say("error", '<div class="mes-term-code">FINISH FIRST</div>' + esc(text) +
+            " was not taken: finish " + esc(current.sn) + " first (PASS" + (noData ? " = scan it again" : "") +
+            ", FAIL, or Esc to leave it tracked in here), then scan " + esc(text) + " again.");
+        focusWork();
+        return;
+      }
+    }
+    if (!text) { return; }
+    if (cfg.stations.indexOf(text) >= 0) {
+      if (text !== cfg.station) { window.location.href = cfg.terminalBase + encodeURIComponent(text); }
+      return;
+    }
+    exclusive("Checking " + text + "…", function () { return lookUp(text); });
   }
 
   function trackOut(result, defect) {
-    if (!current || busy) { return; }
-    busy = true;
+    if (!current) { return; }
+    if (result === "PASS" && defectOpen()) { return; }  // the defect list is open: only Record FAIL or Back
+    if (busy) { ignored(); return; }
     var body = {sn: current.sn, runNo: current.runNo, result: result, data: collect()};
     if (defect) { body.defect = defect; }
-    var sn = current.sn;
-    call("POST", "/stations/" + encodeURIComponent(cfg.station) + "/track-out", body).then(function (r) {
-      busy = false;
-      if (r.status !== 200) {
-        sayError(r.body);
-        if (defect) { defectPanel.classList.add("hidden"); }
-        (el("spec-0") || el("pass-button")).focus();
-        return;
-      }
-      var d = r.body.data;
-      if (d.result === "PASS") {
-        var next = d.nextStep ? "next: " + stepLabel(d.nextStep) : "DONE — the board has finished its route";
-        var warn = d.dataValues.filter(function (v) { return v.alarmed; }).map(function (v) { return v.spec + " = " + v.value; });
-        say("ok", '<div class="mes-term-code">PASS</div>' + esc(sn) + " — " + esc(next) +
-            (warn.length ? '<div class="mes-term-hint">Warning recorded: ' + esc(warn.join(", ")) + "</div>" : ""));
-      } else {
-        var codes = d.defects.map(function (x) { return x.code; }).join(", ");
-        var why = d.forcedBy === "SPEC_LIMIT" ? d.dataValues.filter(function (v) { return v.judge === "FAIL"; })
-          .map(function (v) { return v.spec + " = " + v.value + " (limits " + (v.lsl !== null ? v.lsl : "–") + "–" + (v.usl !== null ? v.usl : "–") + ")"; }).join(", ") : "";
-        say("fail", '<div class="mes-term-code">FAIL ' + esc(codes) + "</div>" + esc(sn) +
-            (d.forcedBy ? " — forced by " + esc(d.forcedBy) + (why ? ": " + esc(why) : "") : "") +
-            '<div class="mes-term-hint">Put the board aside for quality (disposition).</div>');
-      }
-      clearUnit();
-      refreshQueue();
+    var sn = current.sn, runNo = current.runNo;
+    exclusive("Recording " + result + " for " + sn + "…", function () {
+      return call("POST", "/stations/" + encodeURIComponent(cfg.station) + "/track-out", body).then(function (r) {
+        if (r.status !== 200) {
+          sayError(r.body);
+          focusWork();
+          return;
+        }
+        var d = r.body.data;
+        var closeout = closeoutText(d.runCloseout, runNo);
+        var closeoutHtml = closeout ? '<div class="mes-term-closeout" id="run-closeout">' + esc(closeout) + "</div>" : "";
+        if (d.result === "PASS") {
+          var next = d.nextStep ? "next: " + stepLabel(d.nextStep) : "DONE — the board has finished its route";
+          var warn = (d.dataValues || []).filter(function (v) { return v.alarmed; }).map(function (v) { return v.spec + " = " + v.value; });
+          say("ok", '<div class="mes-term-code">PASS</div>' + esc(sn) + " — " + esc(next) +
+              (warn.length ? '<div class="mes-term-hint">Warning recorded: ' + esc(warn.join(", ")) + "</div>" : "") + closeoutHtml);
+        } else {
+          var codes = (d.defects || []).map(function (x) { return x.code; }).join(", ");
+          var why = d.forcedBy === "SPEC_LIMIT" ? (d.dataValues || []).filter(function (v) { return v.judge === "FAIL"; })
+            .map(function (v) { return v.spec + " = " + v.value + " (limits " + (v.lsl !== null ? v.lsl : "–") + "–" + (v.usl !== null ? v.usl : "–") + ")"; }).join(", ") : "";
+          say("fail", '<div class="mes-term-code">FAIL ' + esc(codes) + "</div>" + esc(sn) +
+              (d.forcedBy ? " — forced by " + esc(d.forcedBy) + (why ? ": " + esc(why) : "") : "") +
+              '<div class="mes-term-hint">Put the board aside for quality (disposition).</div>' + closeoutHtml);
+        }
+        clearUnit();
+        refreshQueue();
+        if (d.runCloseout) { loadRuns(); }
+      });
     });
   }
 
+  // ---- defect picker: nothing preselected, filter by code or name, keyboard only ---------------
+  function renderDefects() {
+    var term = defectFilter.value.trim().toLowerCase();
+    var chosen = defectList.value;
+    var matches = cfg.defectCodes.filter(function (d) {
+      return !term || d.code.toLowerCase().indexOf(term) >= 0 || (d.name || "").toLowerCase().indexOf(term) >= 0;
+    });
+    defectList.innerHTML = matches.map(function (d) {
+      return '<option value="' + esc(d.code) + '">' + esc(d.code) + " — " + esc(d.name) +
+        (d.category ? " (" + esc(d.category) + ")" : "") + "</option>";
+    }).join("");
+    var keep = matches.some(function (d) { return d.code === chosen; });
+    defectList.value = keep ? chosen : "";
+    if (!keep) { defectList.selectedIndex = matches.length === 1 && term ? 0 : -1; }
+    defectNote.textContent = matches.length ? "" : "No defect code matches “" + defectFilter.value.trim() + "”.";
+  }
+
+  function moveDefect(step) {
+    var count = defectList.options.length;
+    if (!count) { return; }
+    var index = defectList.selectedIndex < 0 ? (step > 0 ? 0 : count - 1)
+      : Math.min(count - 1, Math.max(0, defectList.selectedIndex + step));
+    defectList.selectedIndex = index;
+    defectNote.textContent = "";
+  }
+
   function openDefects() {
-    if (!current) { return; }
+    if (!current || busy || defectOpen()) { return; }
     defectPanel.classList.remove("hidden");
-    var select = el("defect-code");
-    if (select.selectedIndex < 0 && select.options.length) { select.selectedIndex = 0; }
-    select.focus();
+    defectFilter.value = "";
+    el("defect-location").value = "";
+    renderDefects();
+    defectList.selectedIndex = -1;  // never a preselected code: the operator picks one
+    defectFilter.focus();
   }
 
   function confirmFail() {
-    var code = el("defect-code").value;
+    if (!current || busy) { return; }
+    var code = defectList.value;
+    if (!code) {
+      defectNote.textContent = "Pick a defect code first: type part of its code or name, then ↓/↑.";
+      defectFilter.focus();
+      return;
+    }
     trackOut("FAIL", {code: code, location: el("defect-location").value.trim() || null});
   }
 
   // ---- queue and runs -------------------------------------------------------------------------
   function refreshQueue() {
     call("GET", "/stations/" + encodeURIComponent(cfg.station) + "/queue").then(function (r) {
+      if (r.status === 401 && !busy) { sayError(r.body); }  // signed out: say so before the next scan
       if (r.status !== 200) { return; }
       var q = r.body.data;
       el("queue-in").innerHTML = q.inStation.map(function (u) {
@@ -268,16 +409,29 @@
     });
   }
 
+  /* The runs new boards may be registered to: AUTHORIZED and IN_PROGRESS runs of the line (a PREP
+     run builds only FAI trial boards, which the API admits only while its FAI is inspecting). With
+     several, the operator chooses (nothing preselected unless chosen before at this station); with
+     one, it is selected. Refreshed every minute without disturbing an open choice. */
   function loadRuns() {
-    call("GET", "/runs?lineCode=" + encodeURIComponent(cfg.lineCode) + "&pageSize=50").then(function (r) {
-      if (r.status !== 200) { return; }
-      var active = r.body.data.filter(function (run) { return run.status === "AUTHORIZED" || run.status === "IN_PROGRESS"; });
+    var base = "/runs?lineCode=" + encodeURIComponent(cfg.lineCode) + "&pageSize=200&status=";
+    Promise.all([call("GET", base + "AUTHORIZED"), call("GET", base + "IN_PROGRESS")]).then(function (answers) {
+      if (answers.some(function (r) { return r.status !== 200; })) { return; }
+      if (document.activeElement === runSelect) { return; }  // the operator is choosing right now
+      var active = answers[0].body.data.concat(answers[1].body.data)
+        .sort(function (a, b) { return a.runNo < b.runNo ? -1 : (a.runNo > b.runNo ? 1 : 0); });
       var remembered = null;
       try { remembered = localStorage.getItem("mes.terminal.run." + cfg.station); } catch (e) { /* ignore */ }
-      runSelect.innerHTML = (active.length ? "" : '<option value="">(no active run)</option>') + active.map(function (run) {
+      var wanted = runSelect.value || remembered;
+      var options = active.map(function (run) {
         return '<option value="' + esc(run.runNo) + '">' + esc(run.runNo) + " · " + esc(run.workOrder.productCode) + " · " + run.status + "</option>";
       }).join("");
-      if (remembered && active.some(function (run) { return run.runNo === remembered; })) { runSelect.value = remembered; }
+      if (!active.length) { options = '<option value="">(no active run)</option>'; }
+      else if (active.length > 1) { options = '<option value="">(choose the run for new boards…)</option>' + options; }
+      runSelect.innerHTML = options;
+      if (active.length === 1) { runSelect.value = active[0].runNo; }
+      else if (wanted && active.some(function (run) { return run.runNo === wanted; })) { runSelect.value = wanted; }
+      else { runSelect.value = ""; }
     });
   }
 
@@ -285,9 +439,7 @@
   scan.addEventListener("keydown", function (event) {
     if (event.key === "Enter") {
       event.preventDefault();
-      var text = scan.value.trim();
-      scan.value = "";
-      onScan(text);
+      onScan(scan.value.trim());
     }
   });
 
@@ -303,10 +455,21 @@
   el("fail-button").addEventListener("click", openDefects);
   el("cancel-button").addEventListener("click", clearUnit);
   el("confirm-fail").addEventListener("click", confirmFail);
-  el("cancel-fail").addEventListener("click", function () { defectPanel.classList.add("hidden"); (el("spec-0") || el("pass-button")).focus(); });
-  el("defect-code").addEventListener("keydown", function (event) {
+  el("cancel-fail").addEventListener("click", function () { closeDefects(); focusWork(); });
+  defectFilter.addEventListener("input", renderDefects);
+  defectFilter.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      moveDefect(event.key === "ArrowDown" ? 1 : -1);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      confirmFail();
+    }
+  });
+  defectList.addEventListener("keydown", function (event) {
     if (event.key === "Enter") { event.preventDefault(); confirmFail(); }
   });
+  defectList.addEventListener("change", function () { defectNote.textContent = ""; });
   el("defect-location").addEventListener("keydown", function (event) {
     if (event.key === "Enter") { event.preventDefault(); confirmFail(); }
   });
@@ -316,22 +479,26 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.key === "F8" && current) { event.preventDefault(); trackOut("PASS"); }
-    else if (event.key === "F9" && current) { event.preventDefault(); openDefects(); }
-    else if (event.key === "Escape") {
+    if (event.key === "F8" || event.key === "F9") {
+      event.preventDefault();  // never the browser's own meaning, even when nothing is open
+      if (!current || defectOpen()) { return; }  // PASS/FAIL shortcuts are off while the defect list is open
+      if (event.key === "F8") { trackOut("PASS"); } else { openDefects(); }
+    } else if (event.key === "Escape") {
       event.preventDefault();
-      if (!defectPanel.classList.contains("hidden")) { defectPanel.classList.add("hidden"); (el("spec-0") || el("pass-button")).focus(); }
-      else { clearUnit(); }
+      if (busy) { return; }
+      if (defectOpen()) { closeDefects(); focusWork(); } else { clearUnit(); }
     }
   });
 
   // the scan field takes the focus back whenever nothing else should have it
   document.addEventListener("click", function (event) {
-    if (!current && !event.target.closest("select, a, button, input")) { scan.focus(); }
+    var formOpen = current && (current.specs.length || defectOpen());
+    if (!formOpen && !event.target.closest("select, a, button, input")) { scan.focus(); }
   });
 
   loadRuns();
   refreshQueue();
-  setInterval(refreshQueue, 15000);
+  setInterval(refreshQueue, QUEUE_REFRESH_MS);
+  setInterval(loadRuns, RUNS_REFRESH_MS);
   scan.focus();
 })();

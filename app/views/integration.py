@@ -1,0 +1,168 @@
+"""Integration menu: Status, Manual Entry and Messages (`integration:view`, `integration:manual_entry`).
+
+Manual Entry is the degraded mode of `02_rules §11`: when TPM or WMS is offline, a leader, quality or
+engineer enters the stencil, solder-paste or equipment status by hand. The forms post exactly what the
+machine would post to the inbound endpoints, through the same service: the service decides the source
+(MANUAL, because a person is signed in) and takes the operator from the login. The event id is
+generated here (`MANUAL-…`), so a double click is one entry, not two; the event time defaults to now
+and may be set back to when the status really changed (interpreted in the plant's time zone).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, redirect, request, session, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Equipment, IntegrationMessage, LineSolderPaste, LineStencil
+from ..models.master import EQUIPMENT_STATUSES
+from ..models.readiness import PASTE_STATUSES, STENCIL_STATUSES
+from ..security.auth import authenticate
+from ..security.permissions import resource_permissions
+from ..services import consumables
+from ..services.errors import DomainError
+from .base import call_and_flash, format_datetime
+from .filters import parse_page
+
+FORMS = ("stencil", "solder-paste", "equipment")
+MESSAGE_STATUSES = ("SUCCESS", "FAILED", "DUPLICATE")
+
+
+def _event_time(value: str) -> str:
+    """The form's local date-time (plant time zone) as an aware ISO time; empty = now."""
+    value = (value or "").strip()
+    if not value:
+        return datetime.now(timezone.utc).isoformat()
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", "The event time is not a date and time.",
+                          {"fields": {"eventTime": "date-time"}}) from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ZoneInfo(current_app.config.get("MES_TIMEZONE", "UTC")))
+    return local.isoformat()
+
+
+def _optional(name: str) -> str | None:
+    value = request.form.get(name, "").strip()
+    return value or None
+
+
+def _number(name: str) -> float | None:
+    value = _optional(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", f"{name} must be a number.", {"fields": {name: "number"}}) from None
+
+
+def _payload(kind: str) -> dict:
+    """What the machine would send; the event id comes from the form (one per page load)."""
+    base = {"eventId": request.form.get("event_id") or f"MANUAL-{uuid.uuid4().hex}",
+            "eventTime": _event_time(request.form.get("event_time", ""))}
+    note = _optional("note")
+    if note:
+        base["note"] = note  # kept in the message log with the payload
+    if kind == "stencil":
+        return {**base, "stencilId": request.form.get("stencil_id", "").strip(),
+                "status": request.form.get("status", ""), "tension": _number("tension")}
+    if kind == "solder-paste":
+        return {**base, "lotNo": request.form.get("lot_no", "").strip(), "status": request.form.get("status", ""),
+                "expiresAt": _optional_time("expires_at"), "thawedAt": _optional_time("thawed_at")}
+    return {**base, "equipmentCode": request.form.get("equipment_code", "").strip(),
+            "status": request.form.get("status", ""), "reason": _optional("reason")}
+
+
+def _optional_time(name: str) -> str | None:
+    return _event_time(request.form[name]) if _optional(name) else None
+
+
+RECEIVERS = {"stencil": consumables.receive_stencil_status,
+             "solder-paste": consumables.receive_solder_paste_status,
+             "equipment": consumables.receive_equipment_status}
+
+
+class IntegrationView(BaseView):
+    route_base = "/integration"
+    default_view = "status"
+    class_permission_name = "IntegrationApi"
+    method_permission_name = {"status": "view", "messages": "view", "message": "view",
+                              "manual": "manual_entry", "manual_post": "manual_entry"}
+    base_permissions = resource_permissions("integration")
+
+    @expose("/")
+    @has_access
+    def status(self):
+        actor = authenticate()
+        rows = consumables.integration_status(actor=actor)
+        return self.render_template("mes/integration_status.html", rows=rows,
+                                    can_enter=actor.can("integration:manual_entry"),
+                                    help_doc="degraded-mode", help_anchor="integration-status")
+
+    @expose("/manual")
+    @has_access
+    def manual(self):
+        actor = authenticate()
+        stencils = db.session.execute(select(LineStencil.stencil_id).where(LineStencil.current_line_id.is_not(None))
+                                      .order_by(LineStencil.stencil_id)).scalars().all()
+        pastes = db.session.execute(select(LineSolderPaste.lot_no).where(LineSolderPaste.current_line_id.is_not(None))
+                                    .order_by(LineSolderPaste.lot_no)).scalars().all()
+        equipment = db.session.execute(select(Equipment.code, Equipment.name, Equipment.status)
+                                       .order_by(Equipment.code)).all()
+        return self.render_template(
+            "mes/integration_manual.html", stencils=stencils, pastes=pastes, equipment=equipment,
+            stencil_statuses=STENCIL_STATUSES, paste_statuses=PASTE_STATUSES, equipment_statuses=EQUIPMENT_STATUSES,
+            event_ids={k: f"MANUAL-{uuid.uuid4().hex}" for k in FORMS}, active=request.args.get("form", "stencil"),
+            last=session.pop("mes_manual_last", None), username=actor.username,
+            help_doc="degraded-mode", help_anchor="manual-entry")
+
+    @expose("/manual/<kind>", methods=["POST"])
+    @has_access
+    def manual_post(self, kind):
+        if kind not in RECEIVERS:
+            abort(404)
+        actor = authenticate()
+
+        def enter():
+            return RECEIVERS[kind](actor=actor, payload=_payload(kind))
+
+        result = call_and_flash(enter)
+        if result is not None:
+            data = result.data
+            what = data.get("stencilId") or data.get("lotNo") or data.get("equipmentCode")
+            session["mes_manual_last"] = {"kind": kind, "what": what, "status": data["status"],
+                                          "source": data["source"], "operator": data["operator"],
+                                          "duplicate": result.duplicate, "messageId": result.message_id}
+        return redirect(url_for("IntegrationView.manual", form=kind))
+
+    @expose("/messages")
+    @has_access
+    def messages(self):
+        actor = authenticate()
+        page, size = parse_page(request.args, default_size=50)
+        system = request.args.get("system") or None
+        status = request.args.get("status") or None
+        rows, total = consumables.list_messages(actor=actor, system=system, status=status, page=page, page_size=size)
+        return self.render_template(
+            "mes/integration_messages.html", rows=rows, total=total, page=page,
+            pages=max(1, (total + size - 1) // size), args=request.args, systems=consumables.SYSTEMS,
+            statuses=MESSAGE_STATUSES, fmt=format_datetime, help_doc="degraded-mode", help_anchor="messages")
+
+    @expose("/messages/<int:message_id>")
+    @has_access
+    def message(self, message_id):
+        message = db.session.get(IntegrationMessage, message_id)
+        if message is None:
+            abort(404)
+        pretty = {name: json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+                  for name, value in (("payload", message.payload), ("result", message.result))}
+        return self.render_template("mes/integration_message.html", m=message, pretty=pretty, fmt=format_datetime,
+                                    help_doc="degraded-mode", help_anchor="messages")
