@@ -114,6 +114,8 @@ class BaseConfig:
     MES_SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("MES_SQLITE_BUSY_TIMEOUT_MS", "10000"))
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
     MES_PROXY_COUNT = int(os.environ.get("MES_PROXY_COUNT", "0"))
+    # How many times one unit may be sent to rework (disposition REWORK) before it must be scrapped or held.
+    MES_REWORK_LIMIT = int(os.environ.get("MES_REWORK_LIMIT", "3"))
 
 
 class DevConfig(BaseConfig):
@@ -152,6 +154,9 @@ def validate_config(config: dict) -> None:
         raise RuntimeError("Set both MES_TLS_CERT and MES_TLS_KEY, or neither.")
     if config.get("MES_LOG_FORMAT") not in ("json", "text"):
         raise RuntimeError("MES_LOG_FORMAT must be 'json' or 'text'.")
+    limit = config.get("MES_REWORK_LIMIT", 3)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise RuntimeError("MES_REWORK_LIMIT must be a whole number ≥ 0 (0: no rework at all).")
     if config.get("MES_TIMEZONE"):
         from zoneinfo import ZoneInfo
         try:

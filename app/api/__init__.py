@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 
 from .audit import AuditEventApi
+from .defects import DefectApi
 from .integration import IntegrationApi
 from .master import MASTER_DATA_APIS
+from .oqc import MrbApi, OqcSamplingRuleApi
 from .production import RunApi, StationExecutionApi, TraceApi, WorkOrderApi
 from .quality import InspectionApi
 from .readiness import IntegrationStatusApi, ReadinessApi
@@ -20,5 +22,5 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(DataSpecApi)
     appbuilder.add_api(IntegrationApi)
     for api in (WorkOrderApi, RunApi, StationExecutionApi, TraceApi, ReadinessApi, IntegrationStatusApi,
-                InspectionApi):
+                InspectionApi, OqcSamplingRuleApi, MrbApi, DefectApi):
         appbuilder.add_api(api)

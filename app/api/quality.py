@@ -5,7 +5,7 @@ from flask import request
 from flask_appbuilder.api import expose
 from marshmallow import Schema, fields
 
-from ..services import inspections
+from ..services import inspections, runs
 from .base import MesBaseApi, load_json, ok, requires
 from .integration import _raw_json
 
@@ -92,10 +92,12 @@ class InspectionApi(MesBaseApi):
         ---
         post:
           responses:
-            200: {description: "`{data: inspection}`"}
+            200: {description: "`{data: inspection + runStatus}`"}
         """
         inspection = inspections.complete(actor=actor, inspection_id=inspection_id, payload=_raw_json())
-        return ok(inspections.inspection_to_dict(inspection))
+        data = inspections.inspection_to_dict(inspection)
+        data["runStatus"] = runs.get_run(data["runNo"]).status  # an OQC decision moves the run (§9)
+        return ok(data)
 
     @expose("/inspections/<int:inspection_id>/sign", methods=["POST"])
     @requires("quality:fai_sign")

@@ -76,10 +76,10 @@ def authenticate() -> Actor:
     actor: Optional[Actor] = None
     if token is not None:
         if _is_api_key(token):
-            _begin_transaction()
-            user_id = actors.user_id_for_api_key(token)
+            user_id = actors.user_id_for_api_key(token)  # may run a slow scrypt check: not under the lock
             if user_id is None:
                 raise DomainError("UNAUTHORIZED", "The API key is invalid, revoked or expired.")
+            _begin_transaction()
             actor = actors.actor_for_user(user_id, via_api_key=True)
         else:
             claims = _access_claims(token)

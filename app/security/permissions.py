@@ -167,6 +167,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Engineering", "Feeder Slots", "loading:config"),
     MenuEntry("Engineering", "Slot Table", "loading:config"),
     MenuEntry("Quality", "Defect Codes", "defect_code:write"),
+    MenuEntry("Quality", "OQC Sampling Rules", "quality:oqc"),
     MenuEntry("Integration", "Status", "integration:view"),
     MenuEntry("Integration", "Manual Entry", "integration:manual_entry"),
     MenuEntry("Integration", "Messages", "integration:view"),

@@ -20,8 +20,8 @@ from sqlalchemy.orm.attributes import get_history
 
 from ..extensions import db
 from ..models import (
-    AuditEvent, BomItem, DefectCode, Equipment, FeederSlot, Line, Material, MaterialLot, Operation, Product,
-    RoleScope, SecurityVersion, SlotMaterialMapping, Station, StationGroup,
+    AuditEvent, BomItem, DefectCode, Equipment, FeederSlot, Line, Material, MaterialLot, OqcSamplingRule, Operation,
+    Product, RoleScope, SecurityVersion, SlotMaterialMapping, Station, StationGroup,
 )
 from .actor import Actor
 from .context import ambient_actor, client_ip_var, request_id_var
@@ -131,6 +131,7 @@ AUDITED: dict[type, AuditedEntity] = {
     FeederSlot: AuditedEntity("FEEDER_SLOT", ignored=frozenset({"current_lot", "current_lot_id", "is_locked",
                                                                 "failed_attempts", "locked_at", "locked_reason"})),
     SlotMaterialMapping: AuditedEntity("SLOT_MAPPING"),
+    OqcSamplingRule: AuditedEntity("OQC_SAMPLING_RULE"),
     User: AuditedEntity("USER", ignored=_USER_IGNORED, secret=frozenset({"password"})),
     Role: AuditedEntity("ROLE"),
     Group: AuditedEntity("GROUP"),
@@ -165,6 +166,8 @@ def entity_key(obj: Any) -> str:
     if isinstance(obj, SlotMaterialMapping):
         scope = "/".join(x.code for x in (obj.product, obj.routing) if x is not None) or "any product"
         return f"{obj.slot}: {obj.material.code if obj.material else obj.material_id} ({scope})"
+    if isinstance(obj, OqcSamplingRule):
+        return str(obj.id)  # rules are known by their id (the API's), names need not be unique
     if isinstance(obj, User):
         return obj.username
     if isinstance(obj, (Role, Group)):

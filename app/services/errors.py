@@ -215,6 +215,8 @@ _e("UNIT_STATE_INVALID", 400, "The unit's status does not allow this.", "Check t
 _e("REWORK_STEP_INVALID", 400, "The rework step is not a valid step.", "Pick a step at or before the failure step.")
 _e("REWORK_LIMIT_REACHED", 400, "The unit reached the rework limit.", "Scrap or hold the unit.")
 _e("REWORK_TASK_NOT_FOUND", 400, "No rework task with this id.", "Reload the page.", "task_id")
+_e("REWORK_TASK_NOT_OPEN", 400, "The rework task is not open any more.", "Reload the page: it is done or cancelled.")
+_e("DEFECT_NOT_ON_HOLD", 400, "The defect is not on hold.", "Release a defect whose disposition is HOLD (reload the defect queue).")
 _e("DEFECTS_REQUIRED", 400, "A FAIL result needs at least one defect.", "Add the defects.")
 _e("REASON_TOO_SHORT", 400, "The reason must have at least 4 characters.", "Write a meaningful reason.")
 _e("RUN_NOT_ON_HOLD", 400, "The run is not ON_HOLD.", "MRB decides on held runs only.")
@@ -223,6 +225,8 @@ _e("REWORK_TYPE_REQUIRED", 400, "REWORK needs a rework type.", "Choose REUSE_PRE
 _e("FAI_WAIVER_NOT_ALLOWED", 400, "An FAI waiver is only allowed for REWORK with FULL_PREP.", "Remove the waiver.")
 _e("FAI_WAIVER_REASON_REQUIRED", 400, "An FAI waiver needs a reason.", "Type the waiver reason.")
 _e("SAMPLING_RULE_NOT_FOUND", 400, "No sampling rule with this id.", "Reload the page.", "rule_id")
+_e("OQC_SAMPLING_RULE_IN_USE", 409, "OQC inspections were sampled with this rule; it cannot be deleted.",
+   "Deactivate the rule instead (untick Active).")
 
 # --- audit ------------------------------------------------------------------------------------
 _e("AUDIT_APPEND_ONLY", 409, "Audit events can never be changed or deleted.", "Archive old events instead.")

@@ -98,12 +98,8 @@ def find_lot(text: str) -> tuple[str, str]:
     """A recall search term — `MATERIAL|LOT` (the reel label; also `:` `@` `#`) or a bare lot number
     that names exactly one lot — as (material code, lot no). Read-only: unlike a loading scan, an
     unknown lot is never created."""
-    from .loading import _SEPARATORS
-    text = (text or "").strip()
-    parts = [p.strip() for p in _SEPARATORS.split(text)] if text else []
-    if not parts or len(parts) > 2 or any(not p for p in parts):
-        raise DomainError("BARCODE_INVALID", f"Cannot read {text!r} as MATERIAL|LOT: scan or type the reel's lot label.",
-                          {"barcode": text})
+    from .loading import barcode_parts
+    parts = barcode_parts(text)
     if len(parts) == 2:
         return parts[0], parts[1]
     rows = db.session.execute(select(Material.code, MaterialLot.lot_no).join(Material, Material.id == MaterialLot.material_id)

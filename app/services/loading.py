@@ -109,14 +109,20 @@ def load_slot_table(*, actor: Actor, run_no: str) -> list[RunSlotExpectation]:
 # Scans
 # ---------------------------------------------------------------------------------------------
 
-def resolve_barcode(barcode: str) -> tuple[Material, MaterialLot]:
-    """`MATERIAL|LOT` (also `:` `@` `#`), or a bare lot number that resolves to exactly one lot. An
-    unknown lot of a known material is created on the fly."""
+def barcode_parts(barcode: str) -> list[str]:
+    """A reel label `MATERIAL|LOT` (also `:` `@` `#`) or a bare lot number, as its one or two parts."""
     text = (barcode or "").strip()
     parts = [p.strip() for p in _SEPARATORS.split(text)] if text else []
     if not text or len(parts) > 2 or any(not p for p in parts):
         raise DomainError("BARCODE_INVALID", f"Cannot read {text!r} as MATERIAL|LOT: scan the reel's lot label.",
                           {"barcode": text})
+    return parts
+
+
+def resolve_barcode(barcode: str) -> tuple[Material, MaterialLot]:
+    """`MATERIAL|LOT` (also `:` `@` `#`), or a bare lot number that resolves to exactly one lot. An
+    unknown lot of a known material is created on the fly."""
+    parts = barcode_parts(barcode)
     if len(parts) == 1:
         lots = db.session.execute(select(MaterialLot).where(MaterialLot.lot_no == parts[0])).scalars().all()
         if not lots:

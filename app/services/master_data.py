@@ -17,6 +17,7 @@ from ..models import (
     BomItem, DataCollectionSpec, DefectCode, Equipment, Line, Material, MaterialLot, Model, Operation,
     Product, Routing, Station, StationGroup,
 )
+from ..models.quality import SAMPLING_TYPES, OqcSamplingRule
 from ..models.readiness import FeederSlot, SlotMaterialMapping
 from ..models.base import utcnow
 from ..models.master import (
@@ -28,7 +29,7 @@ ENTITY_NAMES: dict[type, str] = {
     Product: "PRODUCT", Material: "MATERIAL", BomItem: "BOM_ITEM", MaterialLot: "MATERIAL_LOT",
     Line: "LINE", StationGroup: "STATION_GROUP", Station: "STATION", Operation: "OPERATION",
     Equipment: "EQUIPMENT", DefectCode: "DEFECT_CODE", DataCollectionSpec: "DATA_SPEC", Routing: "ROUTING",
-    FeederSlot: "FEEDER_SLOT", SlotMaterialMapping: "SLOT_MAPPING",
+    FeederSlot: "FEEDER_SLOT", SlotMaterialMapping: "SLOT_MAPPING", OqcSamplingRule: "OQC_SAMPLING_RULE",
 }
 
 # (columns, error code, field named in the error) — checked before every insert/update.
@@ -113,9 +114,15 @@ def _slot_mapping_rules(item: SlotMaterialMapping) -> None:
             raise DomainError("SLOT_MAPPING_DUPLICATE", details={"field": "material"})
 
 
+def _oqc_rule_rules(item: OqcSamplingRule) -> None:
+    from .oqc import check_rule_fields
+    check_rule_fields(item)
+
+
 # Entity-specific rules that go beyond fields, references and uniqueness.
 EXTRA_RULES = {DataCollectionSpec: _spec_rules, Equipment: _equipment_rules, DefectCode: _defect_code_rules,
-               FeederSlot: _feeder_slot_rules, SlotMaterialMapping: _slot_mapping_rules}
+               FeederSlot: _feeder_slot_rules, SlotMaterialMapping: _slot_mapping_rules,
+               OqcSamplingRule: _oqc_rule_rules}
 
 # Allowed values of the enumerated string columns.
 CHOICES: dict[type, dict[str, tuple[str, ...]]] = {
@@ -125,6 +132,7 @@ CHOICES: dict[type, dict[str, tuple[str, ...]]] = {
     Operation: {"default_station_type": STATION_TYPES},
     Equipment: {"status": EQUIPMENT_STATUSES},
     MaterialLot: {"iqc_result": IQC_RESULTS},
+    OqcSamplingRule: {"sampling_type": SAMPLING_TYPES},
 }
 
 # Relationships a row must name (checked as references, so the error names the field).

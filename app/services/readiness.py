@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import (
     BomItem, Equipment, EquipmentStatusEvent, FeederSlot, Line, LineSolderPaste, LineStencil, LoadingRecord,
-    Material, Product, ReadinessCheck, ReadinessItem, Run, RunSlotExpectation, SolderPasteStatus, Station,
-    StationGroup, StencilStatus, Unit, WorkOrder,
+    Material, MrbDecision, Product, ReadinessCheck, ReadinessItem, Run, RunSlotExpectation, SolderPasteStatus,
+    Station, StationGroup, StencilStatus, Unit, WorkOrder,
 )
 from .actor import Actor
 from .errors import DomainError
@@ -200,8 +200,13 @@ def loading_applies(run: Run, plan: RoutePlan) -> bool:
     if not has_slots:
         return False
     if run.parent_run_id is not None:
-        first = db.session.execute(select(func.min(Unit.current_step_no)).where(Unit.run_id == run.id)).scalar()
-        reentry = first if first is not None else plan.first.step_no
+        # the re-entry step the MRB decided: the units' own steps move on as the rework run builds
+        # (and would change the readiness fingerprint, staling the FORMAL check mid-FAI)
+        reentry = db.session.execute(select(MrbDecision.rework_from_step_no).where(
+            MrbDecision.rework_run_id == run.id)).scalar()
+        if reentry is None:
+            first = db.session.execute(select(func.min(Unit.current_step_no)).where(Unit.run_id == run.id)).scalar()
+            reentry = first if first is not None else plan.first.step_no
         return any(s.consumes_material for s in plan.steps if s.step_no >= reentry)
     return True
 

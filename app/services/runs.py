@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from sqlalchemy import delete, func, select
 
 from ..extensions import db
-from ..models import Line, Run, Station, StationGroup, Track, Unit, WorkOrder
+from ..models import Inspection, Line, Run, Station, StationGroup, Track, Unit, WorkOrder
 from .actor import Actor
 from .errors import DomainError
 from .plans import RoutePlan, plan_for
@@ -35,10 +35,12 @@ def _now() -> datetime:
 
 @dataclass
 class CloseoutOutcome:
-    """What a closeout did: `completed`, or kept open by a hook (`error` explains, e.g. OQC_REQUIRED)."""
+    """What a closeout did: `completed`, or kept open by a hook (`error` explains, e.g. OQC_REQUIRED);
+    `changed` is False when the hook only pointed at what is already there (the open OQC)."""
     completed: bool
     error: Optional[DomainError] = None
     details: dict[str, Any] = field(default_factory=dict)
+    changed: bool = True
 
 
 AuthorizeGate = Callable[[UnitOfWork, Run, RoutePlan, Actor], None]
@@ -96,6 +98,7 @@ def create_run(*, actor: Actor, wo_no: str, line_code: str, plan_qty: int, shift
     """Create a run of a released work order (`run:create`), freezing the latest READY version."""
     require_permission(actor, "run:create")
     with unit_of_work(actor, "RUN_CREATE", "RUN", None) as uow:
+        uow.entity_key = wo_no  # until the run number exists: a refused creation is found by its WO
         wo = get_work_order(wo_no, uow=uow)
         if wo.status not in ("RELEASED", "IN_PROGRESS"):
             raise DomainError("WORK_ORDER_NOT_RELEASED", f"Work order {wo_no} is {wo.status}: release it first.",
@@ -291,6 +294,8 @@ def close(*, actor: Actor, run_no: str) -> Run:
         if run.status == "AUTHORIZED" and total and not open_units:
             run.status = transition("RUN", run.status, "START")  # all units finished in the FAI trial
             run.started_at = run.started_at or _now()
+            uow.audit("RUN_START", "RUN", run.run_no, diff={"before": {"status": "AUTHORIZED"},
+                                                           "after": {"status": "IN_PROGRESS"}})
         if run.status != "IN_PROGRESS":
             raise DomainError("RUN_NOT_CLOSABLE", f"Run {run_no} is {run.status}: it cannot be closed.",
                               {"status": run.status})
@@ -302,6 +307,8 @@ def close(*, actor: Actor, run_no: str) -> Run:
         outcome = _closeout(uow, run, actor)
         uow.payload = {"counts": counts}
         if not outcome.completed and outcome.error is not None:
+            if not outcome.changed:
+                raise outcome.error  # a repeated close: refused, changes nothing
             uow.raise_after_commit(outcome.error)
     return run
 
@@ -385,6 +392,9 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
         "authorizedBy": run.authorized_by,
         "authorizedAt": run.authorized_at.isoformat() if run.authorized_at else None,
         "parentRunNo": run.parent.run_no if run.parent else None, "reworkType": run.rework_type,
+        # a PREP run builds FAI trial units while its FAI is INSPECTING (02_rules §4)
+        "faiTrial": run.status == "PREP" and db.session.execute(select(Inspection.id).where(
+            Inspection.open_key == f"{run.id}:FAI", Inspection.status == "INSPECTING")).first() is not None,
     }
     if detail:
         counts = unit_counts(run.id)

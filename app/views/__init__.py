@@ -12,6 +12,7 @@ from .help import HelpView
 from .integration import IntegrationView
 from .loading import LineConsumablesView, LoadingTerminalView
 from .master import DefectCodeView, ENGINEERING_VIEWS
+from .oqc import OqcSamplingRuleView
 from .production import ReadinessView, RunView, TraceView, WorkOrderView
 from .quality import FaiView
 from .reports import LotRecallView
@@ -33,6 +34,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(FaiView)
     appbuilder.add_view(DefectCodeView, "Defect Codes", icon="fa-bug", category="Quality",
                         category_icon="fa-check-square")
+    appbuilder.add_view(OqcSamplingRuleView, "OQC Sampling Rules", icon="fa-filter", category="Quality")
     for view, name, icon in ENGINEERING_VIEWS:
         appbuilder.add_view(view, name, icon=icon, category="Engineering", category_icon="fa-wrench")
     appbuilder.add_view(RoutingEditorView, "Routings", icon="fa-random", category="Engineering")

@@ -1,4 +1,5 @@
 """Authentication: JWT login, API keys, login lockout and rate limit, audited logins, envelopes."""
+import time
 from datetime import timedelta
 
 from flask_jwt_extended import create_access_token, create_refresh_token
@@ -104,6 +105,20 @@ def test_expired_and_refresh_tokens_are_refused(client, app):
             response = client.get(path, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 401, path
             assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(client, app):
+    """The verified claims of a token are kept per process, but only until the token expires."""
+    with app.app_context():
+        from app.extensions import db
+        user_id = str(db.session.execute(db.select(MesUser.id).filter_by(username="planner")).scalar_one())
+        token = create_access_token(identity=user_id, expires_delta=timedelta(seconds=2))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/audit-events", headers=headers).status_code == 200
+    time.sleep(2.1)
+    response = client.get("/api/v1/audit-events", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_deactivated_user_loses_access_at_once(client, app, api):

@@ -241,3 +241,18 @@ def test_fai_card_in_run_detail(client, api):
     page = client.get(f"/runs/{run_no}").get_data(as_text=True)
     assert 'id="fai-card"' in page and 'id="fai-create"' not in page and 'id="fai-sign"' not in page
     assert client.post(f"/fai/{fai}/sign", data={"csrf_token": token, "run_no": run_no}).status_code in (302, 403)
+
+
+def test_a_prep_run_is_offered_for_trial_only_while_its_fai_is_inspecting(api):
+    run_no = ready_run(api, qty=2)
+
+    def fai_trial():
+        runs_ = ok_data(api("operator").get("/api/v1/runs?status=PREP&lineCode=LINE-SMT-A&pageSize=200"))
+        return next(r["faiTrial"] for r in runs_ if r["runNo"] == run_no)
+    assert fai_trial() is False
+    fai = ok_data(create_fai(api, run_no))["id"]
+    assert fai_trial() is False  # PENDING
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/start"))
+    assert fai_trial() is True
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "FAIL", "remark": "x"}))
+    assert fai_trial() is False
