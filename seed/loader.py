@@ -87,8 +87,10 @@ def seed_base(report: SeedReport | None = None) -> SeedReport:
     return report
 
 
-def seed_demo(report: SeedReport | None = None) -> SeedReport:
-    """The master data and users of the demo data set (04_acceptance §1)."""
+def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True) -> SeedReport:
+    """The master data and users of the demo data set (04_acceptance §1). `oqc_rules=False` leaves out
+    the OQC sampling rules (the test suite's template: a test's run completes at closeout unless the
+    test adds a rule)."""
     report = seed_base(report)
     data = load_yaml()
     _seed_master_data(data, report)
@@ -97,6 +99,8 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
     _seed_work_orders(data, report)
     _seed_feeder_slots(data, report)
     _seed_consumables(data, report)
+    if oqc_rules:
+        _seed_oqc_rules(data, report)
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
@@ -154,6 +158,21 @@ def _seed_work_orders(data: dict[str, Any], report: SeedReport) -> None:
         if row.get("release_to"):
             work_orders.release(actor=SYSTEM, wo_no=row["wo_no"], line_code=row["release_to"])
         report.add("work_orders", row["wo_no"])
+
+
+def _seed_oqc_rules(data: dict[str, Any], report: SeedReport) -> None:
+    """One rule per product scope, through the OQC service (validated and audited like a console entry)."""
+    from app.models import OqcSamplingRule
+    from app.services import oqc
+    for row in data.get("oqc_rules", []):
+        product = _by_code(Product, row["product"])
+        if db.session.execute(select(OqcSamplingRule.id).where(OqcSamplingRule.product_id == product.id,
+                                                               OqcSamplingRule.line_id.is_(None),
+                                                               OqcSamplingRule.routing_id.is_(None))).first():
+            continue
+        oqc.create_rule(actor=SYSTEM, fields={"productCode": row["product"], "samplingType": row["sampling_type"],
+                                              "sampleValue": row["sample_value"]})
+        report.add("oqc_rules", row["product"])
 
 
 def _seed_feeder_slots(data: dict[str, Any], report: SeedReport) -> None:

@@ -181,13 +181,46 @@ def ready_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None =
     return run_no
 
 
+FAI_STEP = {"P-1001": 50, "P-2001": 10}  # the last `requires_fai` step of the demo routes
+
+
+def pass_fai(api, run_no: str, *, product: str = "P-1001") -> str:
+    """Quality's FAI of a ready PREP run (02_rules §7): sample 1, one trial board built through the FAI
+    step at the Station Terminal's API, an item, PASS, signed. Returns the trial board's SN."""
+    fai = ok_data(api("quality").post(f"/api/v1/runs/{run_no}/fai", json={"sampleQty": 1}))["id"]
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/start"))
+    sn = f"{run_no}-FAI1"
+    build_unit(api, run_no, sn, product=product, until=FAI_STEP[product])
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/items",
+                                json={"unitSn": sn, "itemName": "first article", "result": "PASS"}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "PASS"}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={}))
+    return sn
+
+
 def authorized_run(api, *, product: str = "P-1001", qty: int = 2, wo_no: str | None = None,
                    units: int = 0) -> str:
     """A run brought to AUTHORIZED through the services (the shared fixture helper): readiness
-    (statuses, loading) first, then the authorization."""
-    run_no = ready_run(api, product=product, qty=qty, wo_no=wo_no, units=units)
+    (statuses, loading), the FAI, then the authorization.
+
+    The FAI's trial board is a production board of the run: the run plans `qty + 1` boards and the
+    trial board `{run}-FAI1` takes the extra place, so a test still has `qty` boards of its own
+    (`{run}-0001`… when `units` are generated). On SMT the trial board is DONE (the FAI step is the
+    last step); on DIP it waits at step 20."""
+    run_no = ready_run(api, product=product, qty=qty + 1, wo_no=wo_no, units=units)
+    pass_fai(api, run_no, product=product)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     return run_no
+
+
+def finish_trial_board(api, run_no: str, *, product: str = "P-1001", operator: str = "operator") -> dict | None:
+    """Build the FAI trial board `{run}-FAI1` of an authorized run through the steps after the FAI step
+    (DIP: 20–40; on SMT it is DONE already, nothing to do). Returns the last TrackOut's answer."""
+    last = None
+    for step in sorted(stations_for(product)):
+        if step > FAI_STEP[product]:
+            last = pass_step(api, run_no, f"{run_no}-FAI1", step, product=product, operator=operator)
+    return last
 
 
 def stations_for(product: str) -> dict[int, str]:

@@ -17,6 +17,7 @@ def install() -> None:
     _add(execution.TRACK_OUT_HOOKS, genealogy.record_material_use)
     _add(trace.UNIT_TRACE_SECTIONS, genealogy.trace_materials)
     _add(trace.UNIT_TRACE_SECTIONS, readiness.trace_readiness)
+    _add(runs.AUTHORIZE_GATES, inspections.fai_authorize_gate)
     _add(execution.PREP_RUN_GATES, inspections.fai_trial_gate)
     _add(execution.TRACK_IN_CHECKS, inspections.fai_trial_check)
     _add(trace.UNIT_TRACE_SECTIONS, inspections.trace_inspections)

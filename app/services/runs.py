@@ -362,12 +362,18 @@ def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
     """What should happen next to the run, for planners and the run detail screen."""
     total = sum(counts.values())
     open_units = total - sum(counts.get(s, 0) for s in TERMINAL_UNIT)
-    if run.status == "PREP":
-        return {"action": "AUTHORIZE", "text": "Check readiness (and load the reels), then authorize the run."}
+    if run.status == "PREP":  # the first unfinished preparation phase (readiness, loading, FAI), then authorize
+        for phase in RUN_PHASES:
+            result = phase(run, counts)
+            if result is not None and result[1] == "CURRENT" and result[0] != "Authorize":
+                return {"action": result[0].upper(), "text": f"{result[0]}: {result[2]}"}
+        return {"action": "AUTHORIZE", "text": "The run is prepared: authorize the run."}
     if run.status == "AUTHORIZED":
         return {"action": "BUILD", "text": "Operators track units in at the first step."}
     if run.status == "IN_PROGRESS":
         if total and not open_units:
+            if db.session.execute(select(Inspection.id).where(Inspection.open_key == f"{run.id}:OQC")).first():
+                return {"action": "OQC", "text": "Every unit is finished: quality inspects the OQC sample."}
             return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
         failed = counts.get("OUT_FAILED", 0) + counts.get("ON_HOLD", 0)
         if failed:

@@ -46,7 +46,7 @@ class UnitOfWork:
         self._extra: list[dict[str, Any]] = []
         self._silent = False
         self._raise_after_commit: Optional[DomainError] = None
-        self._connection: Optional[Connection] = None
+        self._connection: Connection | None = None
 
     def raise_after_commit(self, error: DomainError) -> None:
         """Commit what was done, then answer with `error` (e.g. a closeout that created the OQC

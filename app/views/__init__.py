@@ -14,7 +14,7 @@ from .loading import LineConsumablesView, LoadingTerminalView
 from .master import DefectCodeView, ENGINEERING_VIEWS
 from .oqc import OqcSamplingRuleView
 from .production import ReadinessView, RunView, TraceView, WorkOrderView
-from .quality import FaiView
+from .quality import DispositionView, FaiView, MrbView, OqcView
 from .reports import LotRecallView
 from .routing import RoutingEditorView
 from .routing_specs import DataSpecView
@@ -32,6 +32,10 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(LineConsumablesView)
     appbuilder.add_view_no_menu(ReadinessView)
     appbuilder.add_view_no_menu(FaiView)
+    appbuilder.add_view_no_menu(OqcView)
+    appbuilder.add_view_no_menu(MrbView)
+    appbuilder.add_view(DispositionView, "Defects & Disposition", icon="fa-medkit", category="Quality",
+                        category_icon="fa-check-square")
     appbuilder.add_view(DefectCodeView, "Defect Codes", icon="fa-bug", category="Quality",
                         category_icon="fa-check-square")
     appbuilder.add_view(OqcSamplingRuleView, "OQC Sampling Rules", icon="fa-filter", category="Quality")

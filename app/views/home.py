@@ -48,6 +48,8 @@ TILES: list[tuple[str, list[Tile]]] = [
              "route:read", "fa-random"),
     ]),
     ("Quality", [
+        Tile("Defects & disposition", "Boards waiting for REWORK, SCRAP or HOLD, and holds to release.",
+             "DispositionView.queue", "quality:disposition", "fa-medkit"),
         Tile("Lot recall", "Every board built with a reel lot, with CSV/XLSX export.", "LotRecallView.search",
              "trace:read", "fa-undo"),
         Tile("Defect codes", "The defect catalogue used at TrackOut and disposition.", "DefectCodeView.list", "defect_code:write", "fa-bug"),

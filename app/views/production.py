@@ -21,7 +21,7 @@ from .base import call_and_flash as _run_service
 from .base import format_datetime
 from .export import csv_response
 from .filters import parse_page
-from .quality import fai_context
+from .quality import fai_context, oqc_mrb_context
 
 
 def _int_field(name: str) -> int | None:
@@ -203,7 +203,7 @@ class RunView(BaseView):
             can_check=actor.can("readiness:check") and run.status == "PREP",
             can_waive=actor.can("readiness:waive") and run.status == "PREP",
             loading=loading.loading_state(actor=actor, run_no=run_no),
-            can_load=actor.can("loading:verify"), **fai_context(run, actor),
+            can_load=actor.can("loading:verify"), **fai_context(run, actor), **oqc_mrb_context(run, actor),
             help_doc="planner", help_anchor="runs-and-run-detail")
 
     def _back(self, run_no):

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import DefectCode, Run
+from ..models import DefectCode, MrbDecision, Run
 from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
-from ..services import inspections
+from ..services import defects, inspections, mrb, oqc
 from ..services.actor import Actor
 from ..services.plans import plan_for
 from .base import call_and_flash
@@ -34,6 +34,25 @@ def fai_context(run: Run, actor: Actor) -> dict[str, Any]:
             "fai": inspections.inspection_to_dict(latest) if latest else None,
             "fai_count": inspections.fai_count(run.id), "defect_codes": codes,
             "can_fai": actor.can("quality:fai"), "can_fai_sign": actor.can("quality:fai_sign")}
+
+
+def oqc_mrb_context(run: Run, actor: Actor) -> dict[str, Any]:
+    """What the OQC and MRB cards of Run Detail show."""
+    latest = oqc.latest_oqc(run.id)
+    codes = []
+    if latest is not None and latest.status == "INSPECTING":
+        codes = db.session.execute(select(DefectCode.code, DefectCode.name).where(DefectCode.is_active.is_(True))
+                                   .order_by(DefectCode.code)).all()
+    decisions = db.session.execute(select(MrbDecision).where(MrbDecision.run_id == run.id)
+                                   .order_by(MrbDecision.id)).scalars().all()
+    children = db.session.execute(select(Run.run_no, Run.status).where(Run.parent_run_id == run.id)
+                                  .order_by(Run.id)).all()
+    return {"oqc": inspections.inspection_to_dict(latest) if latest else None, "oqc_codes": codes,
+            "can_oqc": actor.can("quality:oqc"), "can_mrb": actor.can("quality:mrb"),
+            "mrb_decisions": [mrb.decision_to_dict(d) for d in decisions],
+            "mrb_suggested_step": mrb.suggested_rework_step(run) if run.status == "ON_HOLD" else None,
+            "rework_runs": children, "parent_run": run.parent.run_no if run.parent else None,
+            "step_nos": [s.step_no for s in plan_for(run.route_version_id).steps]}
 
 
 class FaiView(BaseView):
@@ -92,3 +111,129 @@ class FaiView(BaseView):
                                                 remark=request.form.get("remark") or None),
                        success=f"FAI {inspection_id} signed.")
         return self._back(request.form.get("run_no", ""))
+
+
+class OqcView(BaseView):
+    """The OQC card's actions (start, items, decision) through the shared inspection service."""
+
+    route_base = "/oqc"
+    class_permission_name = "QualityControl"
+    base_permissions = resource_permissions("quality")
+    method_permission_name = {"start": "oqc", "item": "oqc", "complete": "oqc"}
+
+    def _back(self, run_no: str):
+        return redirect(url_for("RunView.detail", run_no=run_no) + "#oqc")
+
+    @expose("/<int:inspection_id>/start", methods=["POST"])
+    @has_access
+    def start(self, inspection_id):
+        call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=inspection_id),
+                       success=f"OQC {inspection_id} started.")
+        return self._back(request.form.get("run_no", ""))
+
+    @expose("/<int:inspection_id>/items", methods=["POST"])
+    @has_access
+    def item(self, inspection_id):
+        form = request.form
+        payload = {"unitSn": form.get("unit_sn", ""), "itemName": form.get("item_name", ""),
+                   "itemSpec": form.get("item_spec") or None, "actualValue": form.get("actual_value") or None,
+                   "result": form.get("result", ""), "defectCode": form.get("defect_code") or None}
+        call_and_flash(lambda: inspections.add_item(actor=authenticate(), inspection_id=inspection_id, payload=payload),
+                       success=f"Item recorded for {payload['unitSn']}.")
+        return self._back(form.get("run_no", ""))
+
+    @expose("/<int:inspection_id>/complete", methods=["POST"])
+    @has_access
+    def complete(self, inspection_id):
+        payload = {"decision": request.form.get("decision", ""), "remark": request.form.get("remark") or None}
+        done = call_and_flash(lambda: inspections.complete(actor=authenticate(), inspection_id=inspection_id,
+                                                           payload=payload))
+        if done is not None:
+            run = db.session.get(Run, done.run_id)
+            flash(f"OQC {inspection_id}: {done.status}; run {run.run_no} is {run.status}.",
+                  "success" if done.status == "PASS" else "warning")
+        return self._back(request.form.get("run_no", ""))
+
+
+class MrbView(BaseView):
+    """The MRB card's decision on a held run (RELEASE, SCRAP, REWORK)."""
+
+    route_base = "/mrb"
+    class_permission_name = "QualityControl"
+    base_permissions = resource_permissions("quality")
+    method_permission_name = {"decide": "mrb"}
+
+    @expose("/runs/<run_no>", methods=["POST"])
+    @has_access
+    def decide(self, run_no):
+        form = request.form
+        step = form.get("rework_from_step_no", "").strip()
+        request_ = mrb.MrbRequest(
+            decision=form.get("decision", ""), reason=form.get("reason", ""),
+            rework_type=form.get("rework_type") or None,
+            rework_from_step_no=int(step) if step.isdigit() else None,
+            fai_waiver=form.get("fai_waiver") == "y", fai_waiver_reason=form.get("fai_waiver_reason") or None)
+        result = call_and_flash(lambda: mrb.decide(actor=authenticate(), run_no=run_no, request=request_))
+        if result is not None:
+            text = f"MRB {request_.decision}: run {run_no} is {result.run.status}."
+            if result.rework_run is not None:
+                text += f" Rework run {result.rework_run.run_no} created ({result.rework_run.status})."
+            flash(text, "success")
+        return redirect(url_for("RunView.detail", run_no=run_no) + "#mrb")
+
+
+class DispositionView(BaseView):
+    """Quality → Defects & Disposition: the queue of boards with open defects or a hold, oldest
+    first, each with its defects, what to do next and the decision form; the board's trace is one
+    click away. Decisions go through services/defects.py (every open defect of a board together)."""
+
+    route_base = "/disposition"
+    default_view = "queue"
+    class_permission_name = "QualityControl"
+    base_permissions = resource_permissions("quality")
+    method_permission_name = {"queue": "disposition", "decide": "disposition", "release": "disposition",
+                              "record": "disposition"}
+
+    @expose("/")
+    @has_access
+    def queue(self):
+        actor = authenticate()
+        line = request.args.get("line") or None
+        run_no = request.args.get("run") or None
+        entries = call_and_flash(lambda: defects.defect_queue(actor=actor, line_code=line, run_no=run_no)) or []
+        codes = db.session.execute(select(DefectCode.code, DefectCode.name).where(DefectCode.is_active.is_(True))
+                                   .order_by(DefectCode.code)).all()
+        return self.render_template("mes/disposition.html", entries=entries, codes=codes, args=request.args,
+                                    help_doc="quality", help_anchor="defects-and-disposition")
+
+    def _back(self):
+        return redirect(url_for("DispositionView.queue", **{k: v for k, v in request.args.items()}))
+
+    @expose("/defects/<int:defect_id>/decide", methods=["POST"])
+    @has_access
+    def decide(self, defect_id):
+        form = request.form
+        step = form.get("to_step_no", "").strip()
+        kind = form.get("type", "")
+        call_and_flash(lambda: defects.decide(actor=authenticate(), defect_id=defect_id, disposition_type=kind,
+                                              reason=form.get("reason"), to_step_no=int(step) if step.isdigit() else None),
+                       success=f"{form.get('sn', 'Unit')}: {kind} recorded.")
+        return self._back()
+
+    @expose("/defects/<int:defect_id>/release", methods=["POST"])
+    @has_access
+    def release(self, defect_id):
+        call_and_flash(lambda: defects.release(actor=authenticate(), defect_id=defect_id,
+                                               reason=request.form.get("reason")),
+                       success=f"{request.form.get('sn', 'Unit')}: hold released.")
+        return self._back()
+
+    @expose("/record", methods=["POST"])
+    @has_access
+    def record(self):
+        form = request.form
+        call_and_flash(lambda: defects.record_defect(actor=authenticate(), sn=form.get("sn", ""),
+                                                     code=form.get("code", ""), location=form.get("location") or None,
+                                                     description=form.get("description") or None),
+                       success=f"Defect recorded on {form.get('sn', '')}: decide its disposition below.")
+        return self._back()

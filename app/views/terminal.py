@@ -13,9 +13,19 @@ from flask_appbuilder.security.decorators import has_access
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import DefectCode, Line, Station
+from ..models import DefectCode, Line, Operation, RoutingStep, Station
 from ..security.auth import authenticate
 from ..services.scope import station_filter
+
+
+def inspection_type(station_code: str) -> str | None:
+    """SPI or AOI when the station serves an SPI/AOI step of some routing (by its station group):
+    its terminal then offers the manual result entry for when the machine's link is down."""
+    codes = set(db.session.execute(
+        select(Operation.code).join(RoutingStep, RoutingStep.operation_id == Operation.id)
+        .join(Station, Station.group_id == RoutingStep.station_group_id)
+        .where(Station.code == station_code, Operation.code.in_(("SPI", "AOI")))).scalars())
+    return sorted(codes)[0] if codes else None
 
 
 def stations_in_scope(actor):
@@ -59,6 +69,7 @@ class StationTerminalView(BaseView):
             hints={code: entry.hint for code, entry in CATALOGUE.items()},
             defect_codes=[{"code": c.code, "name": c.name, "category": c.category} for c in codes],
             operator=actor.username, help_doc="operator", help_anchor="station-terminal",
+            inspection_type=inspection_type(current.code) if actor.can("quality:inspection_result") else None,
             choose_url=url_for("StationTerminalView.choose"),
             login_url=self.appbuilder.get_url_for_login_with(url_for("StationTerminalView.station",
                                                                      station_code=current.code)))

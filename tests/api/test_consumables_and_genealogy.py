@@ -17,7 +17,7 @@ from app.models import (
 )
 from support import (
     DEMO_PASSWORD, SMT_REELS, authorized_run, build_unit, count, fresh_consumable_statuses, load_reels, ok_data,
-    pass_step, prep_run,
+    pass_fai, pass_step, prep_run,
 )
 
 
@@ -372,15 +372,17 @@ def test_genealogy_follows_a_reel_change_and_each_recall_is_exact_s6(api, app):
     after = [("MAT-R10K-ALT", "LOT-RA-001", "1-01", 30)] + before[1:]
     assert uses(app, sn2) == after and uses(app, sn3) == after
     assert uses(app, sn1) == before  # later steps of unit 1 add nothing
+    trial = f"{run_no}-FAI1"  # the FAI trial board was placed with the first reels too
+    assert uses(app, trial) == before
     with app.app_context():
-        assert count(MaterialUse) == 9
+        assert count(MaterialUse) == 12
     trace = ok_data(api("quality").get(f"/api/v1/trace/units/{sn1}"))
     assert [(m["materialCode"], m["lotNo"], m["slotCode"], m["stepNo"]) for m in trace["materials"]] == before
     trace = ok_data(api("quality").get(f"/api/v1/trace/units/{sn2}"))
     assert [(m["materialCode"], m["lotNo"], m["slotCode"], m["stepNo"]) for m in trace["materials"]] == after
 
-    expected = {("MAT-R10K", "LOT-R-001"): [sn1], ("MAT-R10K-ALT", "LOT-RA-001"): [sn2, sn3],
-                ("MAT-C100N", "LOT-C-001"): [sn1, sn2, sn3], ("MAT-MCU", "LOT-M-001"): [sn1, sn2, sn3],
+    expected = {("MAT-R10K", "LOT-R-001"): [sn1, trial], ("MAT-R10K-ALT", "LOT-RA-001"): [sn2, sn3],
+                ("MAT-C100N", "LOT-C-001"): [sn1, sn2, sn3, trial], ("MAT-MCU", "LOT-M-001"): [sn1, sn2, sn3, trial],
                 ("MAT-R10K", "LOT-R-002"): []}
     for (material, lot), sns in expected.items():
         data = recall(api, material, lot)
@@ -406,7 +408,8 @@ def test_lot_recall_refusals_and_scope(api, app):
     missing = api("manager").get("/api/v1/trace/material-lots/MAT-R10K/LOT-NOPE")
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "MATERIAL_LOT_NOT_FOUND"
     # the material user may read the recall but not export it
-    assert [u["sn"] for u in recall(api, "MAT-R10K", "LOT-R-001", user="material")["units"]] == [f"{run_no}-0001"]
+    assert [u["sn"] for u in recall(api, "MAT-R10K", "LOT-R-001", user="material")["units"]] == [
+        f"{run_no}-0001", f"{run_no}-FAI1"]  # with the FAI trial board
     for fmt in ("csv", "xlsx"):
         response = api("material").get(f"/api/v1/trace/material-lots/MAT-R10K/LOT-R-001?format={fmt}")
         assert response.status_code == 403 and response.get_json()["error"]["code"] == "FORBIDDEN"
@@ -430,9 +433,10 @@ def test_genealogy_only_records_the_slots_of_the_station(api, app):
         db.session.add_all([elsewhere, loose])
         db.session.commit()
     fresh_consumable_statuses(api)
-    run_no = prep_run(api, qty=1)
+    run_no = prep_run(api, qty=2)  # one board and the FAI trial board
     load_reels(api, run_no, {**SMT_REELS, "9-01": "MAT-MCU|LOT-M-001", "9-02": "MAT-C100N|LOT-C-001"})
-    ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/units", json={"quantity": 1}))
+    pass_fai(api, run_no)
+    ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     build_unit(api, run_no, f"{run_no}-0001")
     assert [u[2] for u in uses(app, f"{run_no}-0001")] == ["1-01", "1-02", "2-01", "9-02"]

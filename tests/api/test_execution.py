@@ -162,7 +162,8 @@ def test_first_track_in_starts_the_run(api, app):
     with app.app_context():
         run = db.session.execute(select(Run).filter_by(run_no=run_no)).scalar_one()
         assert run.status == "IN_PROGRESS" and run.started_at is not None
-        track = db.session.execute(select(Track)).scalars().one()
+        # the FAI trial board's tracks are FAI_TRIAL; the first production track opens the run
+        track = db.session.execute(select(Track).where(Track.mode == "NORMAL")).scalars().one()
         assert (track.step_no, track.operator, track.mode, track.out_at, track.open_unit_id) == (
             10, "operator", "NORMAL", None, track.unit_id)
         assert count(AuditEvent, AuditEvent.action == "RUN_START", AuditEvent.entity_key == run_no) == 1
@@ -265,11 +266,13 @@ def test_the_whole_route_ends_done_and_values_are_kept(api, app):
     last = build_unit(api, run_no, sn)
     assert last["unit"]["status"] == "DONE" and last["nextStep"] is None
     with app.app_context():
-        tracks = db.session.execute(select(Track).order_by(Track.id)).scalars().all()
+        tracks = db.session.execute(select(Track).join(Unit, Unit.id == Track.unit_id).where(Unit.sn == sn)
+                                    .order_by(Track.id)).scalars().all()
         assert [(t.step_no, t.result) for t in tracks] == [(10, "PASS"), (20, "PASS"), (30, "PASS"), (40, "PASS"), (50, "PASS")]
-        assert count(DataValue) == 3 and count(Track, Track.out_at.is_(None)) == 0
+        # three values per board (steps 10, 20, 40): this one and the FAI trial board
+        assert count(DataValue) == 6 and count(Track, Track.out_at.is_(None)) == 0
         run = db.session.execute(select(Run).filter_by(run_no=run_no)).scalar_one()
-        assert run.status == "IN_PROGRESS"  # 1 of 3 units: no automatic closeout
+        assert run.status == "IN_PROGRESS"  # 2 of 4 units (with the trial board): no automatic closeout
 
 
 @pytest.mark.parametrize("user,allowed", [("operator", True), ("leader", True), ("planner", False), ("quality", False),

@@ -1,11 +1,9 @@
 """FAI (02_rules §7) and the FAI trial in production (§4 run gate) over the REST API: every rule and
 error code, each refusal changing nothing; the FAI authorize gate (§3)."""
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Inspection, InspectionItem, Run, Track, Unit
-from app.services import inspections, runs
 from support import (
     SMT_STATIONS, authorized_run, count, ok_data, pass_step, prep_run, ready_run,
 )
@@ -37,14 +35,6 @@ def item(api, fai_id, sn, result="PASS", **extra):
                                json={"unitSn": sn, "itemName": "visual", "result": result, **extra})
 
 
-@pytest.fixture
-def gate_installed():
-    """The FAI authorize gate, installed for one test (the demo routes require FAI)."""
-    runs.AUTHORIZE_GATES.append(inspections.fai_authorize_gate)
-    yield
-    runs.AUTHORIZE_GATES.remove(inspections.fai_authorize_gate)
-
-
 def test_create_fai_rules_change_nothing(api, app):
     unready = prep_run(api)  # no reels loaded: the FORMAL readiness fails on LOADING
     before = count(Inspection)
@@ -58,9 +48,10 @@ def test_create_fai_rules_change_nothing(api, app):
     first = ok_data(create_fai(api, run_no, 2))
     assert (first["type"], first["status"], first["sampleQty"], first["createdBy"]) == ("FAI", "PENDING", 2, "quality")
     assert error_of(create_fai(api, run_no)) == (409, "FAI_ALREADY_EXISTS")
-    active = authorized_run(api)
+    active = authorized_run(api)  # it passed its own FAI on the way: one more inspection
+    assert count(Inspection) == before + 2
     assert error_of(create_fai(api, active)) == (400, "INVALID_RUN_STATUS")
-    assert count(Inspection) == before + 1
+    assert count(Inspection) == before + 2
 
 
 def test_a_route_without_fai_step_needs_no_fai(api):
@@ -184,7 +175,7 @@ def test_pass_is_refused_with_failures_and_fail_needs_a_reason(api):
                                 json={"decision": "FAIL", "remark": "stencil smear on the first panel"}))
 
 
-def test_authorize_gate_needs_a_passed_and_signed_fai(api, gate_installed):
+def test_authorize_gate_needs_a_passed_and_signed_fai(api):
     run_no = ready_run(api, qty=2)
     assert error_of(api("planner").post(f"/api/v1/runs/{run_no}/authorize")) == (400, "FAI_NOT_PASSED")
     fai = started_fai(api, run_no)

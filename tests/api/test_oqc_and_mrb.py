@@ -3,7 +3,6 @@ console screen), rule matching and sample size, the OQC created at closeout (man
 start / items / complete, and the MRB decisions RELEASE / SCRAP / REWORK (REUSE_PREP and FULL_PREP)
 with the rework run's units and statuses. Every refusal changes nothing. The demo seed has no OQC
 rule: each test creates the rules it needs through the API."""
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -14,12 +13,11 @@ from app.models import (
     AuditEvent, Defect, Inspection, InspectionItem, MaterialUse, MrbDecision, OqcSamplingRule, Run, Track, Unit,
     WorkOrder,
 )
-from app.services import inspections, runs
 from app.services.oqc import pick_rule, sample_size
 from app.services.work_orders import quantity_status
 from support import (
-    DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, fresh_consumable_statuses,
-    load_reels, new_work_order, ok_data, pass_step, prep_run,
+    DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, finish_trial_board,
+    fresh_consumable_statuses, load_reels, new_work_order, ok_data, pass_fai, pass_step, prep_run,
 )
 
 HUMANS = ["admin", "planner", "engineer", "quality", "leader", "material", "operator", "manager"]
@@ -69,10 +67,19 @@ def units_of(app, run_no):
             .where(Run.run_no == run_no).order_by(Unit.sn)).all()}
 
 
+def trial_sn(run_no):
+    """The FAI trial board of a run (support.pass_fai): a DONE board of the run like the others, so
+    the closeout counts it and the OQC may sample it."""
+    return f"{run_no}-FAI1"
+
+
 def built_run(api, *, product="P-2001", qty=2, build=None):
-    """An authorized run with `qty` units, the first `build` (default all) built through every step;
-    returns the run, its SNs and the last TrackOut's answer."""
+    """An authorized run with `qty` units of its own (planning qty + 1 with the FAI trial board), the
+    trial board finished first (DIP: from step 20), then the first `build` (default all) units built
+    through every step; returns the run, its own SNs and the last TrackOut's answer (with all built,
+    the one that made the run's last unit terminal: the automatic closeout's)."""
     run_no = authorized_run(api, product=product, qty=qty, units=qty)
+    finish_trial_board(api, run_no, product=product)
     sns = [f"{run_no}-{i:04d}" for i in range(1, qty + 1)]
     last = None
     for sn in sns[: qty if build is None else build]:
@@ -107,20 +114,6 @@ def held_run(api, *, product="P-2001", qty=2):
 
 def mrb(api, run_no, user="quality", **body):
     return api(user).post(f"/api/v1/runs/{run_no}/mrb-decision", json=body)
-
-
-@contextmanager
-def fai_gate():
-    """The FAI authorize gate of §3 for a block (whether or not the hooks install it already): the
-    demo routes require an FAI, so parents are authorized outside the block."""
-    added = inspections.fai_authorize_gate not in runs.AUTHORIZE_GATES
-    if added:
-        runs.AUTHORIZE_GATES.append(inspections.fai_authorize_gate)
-    try:
-        yield
-    finally:
-        if added:
-            runs.AUTHORIZE_GATES.remove(inspections.fai_authorize_gate)
 
 
 # -- sample size and rule choice: the pure rules -------------------------------------------------
@@ -260,7 +253,8 @@ def test_automatic_closeout_creates_the_oqc_with_a_stored_random_sample(api, app
     closeout = last["runCloseout"]
     assert closeout["completed"] is False and closeout["code"] == "OQC_REQUIRED"
     sampled = closeout["sampledSns"]
-    assert len(sampled) == 2 and set(sampled) <= set(sns) and sampled == sorted(sampled)
+    # among the 4 DONE boards: the run's 3 and the FAI trial board
+    assert len(sampled) == 2 and set(sampled) <= {*sns, trial_sn(run_no)} and sampled == sorted(sampled)
     assert run_status(app, run_no) == "IN_PROGRESS"
     with app.app_context():
         oqc = db.session.get(Inspection, closeout["inspectionId"])
@@ -283,13 +277,14 @@ def test_automatic_closeout_creates_the_oqc_with_a_stored_random_sample(api, app
 def test_manual_close_of_a_short_run_samples_done_units_only(api, app):
     add_rule(api, productCode="P-2001", samplingType="FIXED", sampleValue=5)
     run_no, sns, last = built_run(api, qty=3, build=2)
-    assert "runCloseout" not in last  # 2 of 3 units: no automatic closeout
+    assert "runCloseout" not in last  # 3 of 4 units DONE (2 + the FAI trial board): no automatic closeout
     with app.app_context():  # the third unit was scrapped (arranged: disposition is another capability)
         db.session.execute(update(Unit).where(Unit.sn == sns[2]).values(status="SCRAPPED"))
         db.session.commit()
     error = api("planner").post(f"/api/v1/runs/{run_no}/close").get_json()["error"]
     assert error["code"] == "OQC_REQUIRED"
-    assert error["details"]["sampledSns"] == sns[:2]  # FIXED 5 → min(5, 2 DONE units); never a SCRAPPED one
+    # FIXED 5 → min(5, 3 DONE units: 2 + the FAI trial board); never a SCRAPPED one
+    assert error["details"]["sampledSns"] == [*sns[:2], trial_sn(run_no)]
     assert run_status(app, run_no) == "IN_PROGRESS"
 
 
@@ -373,7 +368,7 @@ def test_oqc_fail_with_a_remark_only(api, app):
     add_rule(api, productCode="P-2001", samplingType="PERCENTAGE", sampleValue=50)
     run_no, _, last = built_run(api, qty=2)
     oqc, sampled = last["runCloseout"]["inspectionId"], last["runCloseout"]["sampledSns"]
-    assert len(sampled) == 1
+    assert len(sampled) == 2  # 50 % of 3 DONE boards (2 + the FAI trial board) = 1.5 → 2
     ok_data(start(api, oqc))
     ok_data(item(api, oqc, sampled[0], "PASS"))
     refused(app, lambda: complete(api, oqc, "FAIL", remark="   "), 400, "INVALID_OQC_DECISION")
@@ -407,7 +402,7 @@ def test_mrb_rules_each_refusal_changes_nothing(api, app):
     refused(app, lambda: mrb(api, run_no, decision="RELEASE", reason="accept", extra=1), 422, "VALIDATION_ERROR")
     refused(app, lambda: mrb(api, "NO-SUCH-RUN", decision="RELEASE", reason="accept"), 404, "RUN_NOT_FOUND")
     for user in ("planner", "leader", "operator", "manager", "engineer", "integration"):
-        refused(app, lambda: mrb(api, run_no, user=user, decision="RELEASE", reason="accept"), 403, "FORBIDDEN")
+        refused(app, lambda user=user: mrb(api, run_no, user=user, decision="RELEASE", reason="accept"), 403, "FORBIDDEN")
     with app.app_context():  # business refusals are audited as FAIL with their code
         codes = set(db.session.execute(select(AuditEvent.error_code).where(
             AuditEvent.action == "MRB_DECISION", AuditEvent.status == "FAIL")).scalars())
@@ -455,15 +450,18 @@ def test_mrb_release_completes_and_repeats_idempotently(api, app):
 
 
 def test_mrb_scrap_scraps_the_run_and_its_units_and_frees_the_quantity(api, app):
-    wo_no = new_work_order(api, product="P-2001", qty=2)
+    # 3 boards: 2 of the run's own and the FAI trial board; the run plans the whole work order
+    wo_no = new_work_order(api, product="P-2001", qty=3)
     run_no = ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/runs",
-                                         json={"lineCode": DIP_LINE, "planQty": 2}))["runNo"]
+                                         json={"lineCode": DIP_LINE, "planQty": 3}))["runNo"]
     refused(app, lambda: api("planner").post(f"/api/v1/work-orders/{wo_no}/runs",
                                              json={"lineCode": DIP_LINE, "planQty": 1}),
             400, "QUANTITY_EXCEEDS_WORK_ORDER")
     add_rule(api, productCode="P-2001", samplingType="FIXED", sampleValue=1)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/units", json={"quantity": 2}))
+    pass_fai(api, run_no, product="P-2001")
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
+    finish_trial_board(api, run_no, product="P-2001")
     sns = [f"{run_no}-0001", f"{run_no}-0002"]
     last = None
     for sn in sns:
@@ -474,24 +472,27 @@ def test_mrb_scrap_scraps_the_run_and_its_units_and_frees_the_quantity(api, app)
     ok_data(complete(api, oqc, "FAIL"))
     answer = ok_data(mrb(api, run_no, decision="SCRAP", reason="Wrong firmware on the whole lot"))
     assert answer["run"]["status"] == "SCRAPPED"
+    assert list(units_of(app, run_no)) == [*sns, trial_sn(run_no)]  # the trial board is scrapped too
     assert {status for status, _ in units_of(app, run_no).values()} == {"SCRAPPED"}
     with app.app_context():
-        assert count(AuditEvent, AuditEvent.action == "UNIT_MRB_SCRAP") == 2
+        assert count(AuditEvent, AuditEvent.action == "UNIT_MRB_SCRAP") == 3
         wo = db.session.execute(select(WorkOrder).filter_by(wo_no=wo_no)).scalar_one()
-        assert quantity_status(wo).scrapped == 2
+        assert quantity_status(wo).scrapped == 3
     # scrapped units free the work order's quantity for a replacement run
-    ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/runs", json={"lineCode": DIP_LINE, "planQty": 2}))
+    ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/runs", json={"lineCode": DIP_LINE, "planQty": 3}))
 
 
 def test_mrb_rework_reuse_prep_moves_done_units_and_reuses_the_parent_loading(api, app):
     """REUSE_PREP from MOUNTING on SMT: the rework run starts AUTHORIZED, the units re-enter at step 30
     and record the parent's reels again; SCRAPPED units stay with the parent."""
     fresh_consumable_statuses(api)
-    wo_no = new_work_order(api, product="P-1001", qty=4)
+    wo_no = new_work_order(api, product="P-1001", qty=5)
+    # 4 boards: 3 of the run's own and the FAI trial board (DONE after the trial: AOI is the last step)
     run_no = ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/runs",
-                                         json={"lineCode": SMT_LINE, "planQty": 3}))["runNo"]
+                                         json={"lineCode": SMT_LINE, "planQty": 4}))["runNo"]
     load_reels(api, run_no)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/units", json={"quantity": 3}))
+    trial = pass_fai(api, run_no)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     sns = [f"{run_no}-000{i}" for i in (1, 2, 3)]
     for sn in sns[:2]:
@@ -517,19 +518,19 @@ def test_mrb_rework_reuse_prep_moves_done_units_and_reuses_the_parent_loading(ap
         assert parent.ended_at is not None
         assert (rework.status, rework.plan_qty, rework.parent_run_id, rework.rework_type,
                 rework.authorization_type, rework.authorized_by) == \
-            ("AUTHORIZED", 2, parent.id, "REUSE_PREP", "MRB_OVERRIDE", "quality")
+            ("AUTHORIZED", 3, parent.id, "REUSE_PREP", "MRB_OVERRIDE", "quality")  # the DONE boards
         assert (rework.work_order_id, rework.line_id, rework.route_version_id) == \
             (parent.work_order_id, parent.line_id, parent.route_version_id)
         record = db.session.execute(select(MrbDecision)).scalar_one()
         assert (record.decision, record.rework_run_id, record.inspection_id) == ("REWORK", rework.id, oqc)
-        assert count(AuditEvent, AuditEvent.action == "UNIT_MRB_REWORK") == 2
+        assert count(AuditEvent, AuditEvent.action == "UNIT_MRB_REWORK") == 3
         assert count(AuditEvent, AuditEvent.action == "RUN_CREATE", AuditEvent.entity_key == rework_no) == 1
-        # not counted in the work order quantity: 4 planned, 3 in the first run, 1 still available
+        # not counted in the work order quantity: 5 planned, 4 in the first run, 1 still available
         wo = db.session.execute(select(WorkOrder).filter_by(wo_no=wo_no)).scalar_one()
-        assert quantity_status(wo).in_runs == 3
+        assert quantity_status(wo).in_runs == 4
         before_uses = count(MaterialUse, MaterialUse.unit_id == db.session.execute(
             select(Unit.id).filter_by(sn=sns[0])).scalar_one())
-    assert units_of(app, rework_no) == {sns[0]: ("QUEUED", 30), sns[1]: ("QUEUED", 30)}
+    assert units_of(app, rework_no) == {sns[0]: ("QUEUED", 30), sns[1]: ("QUEUED", 30), trial: ("QUEUED", 30)}
     assert list(units_of(app, run_no)) == [sns[2]] and units_of(app, run_no)[sns[2]][0] == "SCRAPPED"
     assert before_uses == 3  # the three reels of ST-MOUNT-01 at the first build
     # the rework run builds from step 30 on the parent's reels (no loading of its own)
@@ -539,6 +540,9 @@ def test_mrb_rework_reuse_prep_moves_done_units_and_reuses_the_parent_loading(ap
         unit_id = db.session.execute(select(Unit.id).filter_by(sn=sns[0])).scalar_one()
         assert count(MaterialUse, MaterialUse.unit_id == unit_id) == before_uses * 2
     assert run_status(app, rework_no) == "IN_PROGRESS"
+    for step in (30, 40, 50):
+        last = pass_step(api, rework_no, trial, step)
+    assert run_status(app, rework_no) == "IN_PROGRESS" and "runCloseout" not in last
     for step in (30, 40, 50):
         last = pass_step(api, rework_no, sns[1], step)
     # the rework run's closeout samples again (the rule still matches): OQC PASS completes it
@@ -575,18 +579,17 @@ def test_mrb_rework_full_prep_with_fai_waiver_s4(api, app):
         rework = db.session.execute(select(Run).filter_by(run_no=rework_no)).scalar_one()
         assert (rework.status, rework.plan_qty, rework.rework_type, rework.fai_waived, rework.fai_waiver_reason,
                 rework.authorization_type, rework.authorized_by) == \
-            ("PREP", 2, "FULL_PREP", True, waiver, "NORMAL", None)
+            ("PREP", 3, "FULL_PREP", True, waiver, "NORMAL", None)  # the 2 boards and the FAI trial board
         record = db.session.execute(select(MrbDecision)).scalar_one()
         assert (record.fai_waiver, record.fai_waiver_reason, record.rework_from_step_no) == (True, waiver, 50)
         wo = db.session.execute(select(WorkOrder).filter_by(wo_no=wo_no)).scalar_one()
-        assert quantity_status(wo).in_runs == 2  # the rework run is not counted
+        assert quantity_status(wo).in_runs == 3  # the parent's 3; the rework run is not counted
     assert set(units_of(app, rework_no).values()) == {("QUEUED", 50)}
     check = ok_data(api("quality").post(f"/api/v1/runs/{rework_no}/readiness/check", json={"kind": "FORMAL"}))
     assert check["status"] == "PASSED"
     assert "LOADING" not in {i["itemType"] for i in check["items"]}  # it re-enters no placement step
-    with fai_gate():
-        assert ok_data(api("planner").post(f"/api/v1/runs/{rework_no}/authorize"))["status"] == "AUTHORIZED"
-    for sn in sns:
+    assert ok_data(api("planner").post(f"/api/v1/runs/{rework_no}/authorize"))["status"] == "AUTHORIZED"
+    for sn in [trial_sn(run_no), *sns]:
         last = pass_step(api, rework_no, sn, 50)  # AOI only
     with app.app_context():
         rework_id = db.session.execute(select(Run.id).filter_by(run_no=rework_no)).scalar_one()
@@ -611,8 +614,7 @@ def test_mrb_rework_full_prep_without_waiver_needs_loading_and_fai_again(api, ap
     load_reels(api, rework_no)
     check = ok_data(api("quality").post(f"/api/v1/runs/{rework_no}/readiness/check", json={"kind": "FORMAL"}))
     assert check["status"] == "PASSED"
-    with fai_gate():
-        refused(app, lambda: api("planner").post(f"/api/v1/runs/{rework_no}/authorize"), 400, "FAI_NOT_PASSED")
+    refused(app, lambda: api("planner").post(f"/api/v1/runs/{rework_no}/authorize"), 400, "FAI_NOT_PASSED")
     assert run_status(app, rework_no) == "PREP"
     # a PREP rework run is not built without an FAI trial
     refused(app, lambda: api("operator").post("/api/v1/stations/ST-MOUNT-01/track-in",

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 import config
 from app.extensions import db
 from app.models import AuditEvent, IntegrationMessage, Line, Run, Station, Track, Unit, WorkOrder
-from support import (authorized_run, build_unit, console_login, count, csrf_from, new_work_order, ok_data, pass_step,
-                     prep_run, ready_run)
+from support import (authorized_run, build_unit, console_login, count, csrf_from, new_work_order, ok_data, pass_fai,
+                     pass_step, prep_run, ready_run)
 
 
 def test_work_order_actions_follow_state_and_permission(client, api, app):
@@ -42,6 +42,7 @@ def test_work_order_actions_follow_state_and_permission(client, api, app):
 
 def test_run_detail_actions_and_scope(client, api):
     run_no = ready_run(api)
+    pass_fai(api, run_no)  # the route's FAI gate (02_rules §3): quality passed and signed it
     console_login(client, "leader")
     page = client.get(f"/runs/{run_no}").get_data(as_text=True)
     assert 'id="authorize-button"' in page and 'id="units-form"' not in page  # leader: authorize, not create
@@ -76,7 +77,11 @@ def test_trace_search_and_exports(client, api, app):
     assert client.get(f"/trace/?q={run_no}").headers["Location"].endswith(f"/runs/{run_no}")
     assert "NOPE. Check the label (SN)" in client.get("/trace/?q=NOPE").get_data(as_text=True)
     page = client.get(f"/trace/units/{sn}").get_data(as_text=True)
-    assert page.count("<td><strong>PASS</strong></td>") == 5 and "peak_temp_c = <strong>250.0</strong>" in page
+    # the timeline's 5 PASS tracks (the run's FAI, PASS too, is listed under Inspections, not counted here)
+    timeline = page[page.index('id="trace-tracks"'):page.index("</table>", page.index('id="trace-tracks"'))]
+    assert timeline.count("<td><strong>PASS</strong></td>") == 5 and "peak_temp_c = <strong>250.0</strong>" in page
+    inspections = page[page.index('id="trace-inspections"'):page.index("</table>", page.index('id="trace-inspections"'))]
+    assert "<td>FAI " in inspections and "<td><strong>PASS</strong></td>" in inspections
     export = client.get(f"/trace/units/{sn}/csv")
     rows = export.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert export.mimetype == "text/csv" and rows[0].startswith("sn,step,operation") and len(rows) == 6
@@ -235,8 +240,9 @@ def test_runs_list_work_order_filter_matches_part_of_the_number(client, api):
 # -- run detail: close offered only when it can succeed, truncated units table ------------------
 
 def test_close_is_offered_only_when_every_unit_is_terminal(client, api):
-    run_no = authorized_run(api, product="P-2001", qty=2, units=1)  # one unit generated of a plan of 2
-    sn = f"{run_no}-0001"
+    # one unit generated of a plan of 3: 2 of the test's own + the FAI trial board, QUEUED at step 20
+    run_no = authorized_run(api, product="P-2001", qty=2, units=1)
+    sn, trial = f"{run_no}-0001", f"{run_no}-FAI1"
     console_login(client, "planner")
     assert 'id="close-button"' not in client.get(f"/runs/{run_no}").get_data(as_text=True)  # AUTHORIZED, open unit
     build_unit(api, run_no, sn, product="P-2001", until=20)
@@ -244,7 +250,11 @@ def test_close_is_offered_only_when_every_unit_is_terminal(client, api):
     assert 'id="run-status">IN_PROGRESS' in page and 'id="close-button"' not in page
     for step in (30, 40):
         pass_step(api, run_no, sn, step, product="P-2001")
-    page = client.get(f"/runs/{run_no}").get_data(as_text=True)  # a short run: 1 of 2 built, all DONE
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)  # 0001 DONE, the trial board still open
+    assert 'id="run-status">IN_PROGRESS' in page and 'id="close-button"' not in page
+    for step in (20, 30, 40):
+        pass_step(api, run_no, trial, step, product="P-2001")
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)  # a short run: 2 of 3 built, all DONE
     assert 'id="run-status">IN_PROGRESS' in page and 'id="close-button"' in page
     client.get("/logout/")
     console_login(client, "leader")  # may not close runs

@@ -14,7 +14,8 @@ from app.models import (
     ReadinessItem, Run, RunSlotExpectation, SolderPasteStatus, Station,
 )
 from support import (
-    SMT_REELS, build_unit, count, fresh_consumable_statuses, load_reels, ok_data, prep_run, ready_run,
+    DIP_LINE, SMT_REELS, build_unit, count, fresh_consumable_statuses, load_reels, ok_data, pass_fai, prep_run,
+    ready_run,
 )
 
 SMT_ITEMS = ["ROUTE", "EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"]
@@ -204,13 +205,15 @@ def test_who_may_run_a_check(api, app, user, allowed):
     assert formal_checks(app, run_no) == (1 if allowed else 0)
 
 
-def test_dip_line_evaluates_only_its_items(api):
+def test_dip_line_evaluates_only_its_items(api, app):
     run_no = prep_run(api, product="P-2001")
     dip = check(api, run_no)
     assert [(i["itemType"], i["status"]) for i in dip["items"]] == [
         ("ROUTE", "PASSED"), ("EQUIPMENT", "PASSED"), ("MATERIAL", "PASSED")]
     assert dip["status"] == "PASSED"
+    pass_fai(api, run_no, product="P-2001")  # the route's FAI gate (02_rules §3)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
+    assert formal_checks(app, run_no) == 1  # the FAI and authorize used the DIP check
 
 
 def test_the_lines_enabled_items_decide_what_is_checked(api, app):
@@ -221,7 +224,8 @@ def test_the_lines_enabled_items_decide_what_is_checked(api, app):
     reduced = check(api, run_no)
     assert [i["itemType"] for i in reduced["items"]] == ["ROUTE", "EQUIPMENT", "MATERIAL"]
     assert reduced["status"] == "PASSED"
-    # the stored check is current: authorize uses it without a new one
+    # the stored check is current: the FAI (02_rules §7) and authorize use it without a new one
+    pass_fai(api, run_no)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     assert formal_checks(app, run_no) == 2 and run_status(app, run_no) == "AUTHORIZED"
 
@@ -332,13 +336,36 @@ def test_authorize_is_refused_by_a_failed_check_which_is_kept(api, app):
     assert formal_checks(app, run_no) == 1
 
 
+def no_fai_run(api) -> str:
+    """A PREP run on LINE-DIP-A of a one-step route without an FAI step: authorize needs no FAI first."""
+    ok_data(api("integration").post("/api/v1/integration/routings", json={
+        "code": "RT-NOFAI", "name": "No FAI", "productCode": "P-2001", "processType": "DIP",
+        "steps": [{"stepNo": 10, "operationCode": "DIP_INSERT", "stationGroupCode": "DIP-A-INS",
+                   "stationType": "MANUAL"}]}))
+    ok_data(api("engineer").post("/api/v1/routings/RT-NOFAI/compile"))
+    ok_data(api("planner").post("/api/v1/integration/work-orders", json={
+        "woNo": "WO-NOFAI", "productCode": "P-2001", "plannedQty": 1, "routingCode": "RT-NOFAI"}))
+    ok_data(api("planner").post("/api/v1/work-orders/WO-NOFAI/release", json={"lineCode": DIP_LINE}))
+    return ok_data(api("planner").post("/api/v1/work-orders/WO-NOFAI/runs",
+                                       json={"lineCode": DIP_LINE, "planQty": 1}))["runNo"]
+
+
 def test_authorize_uses_the_current_check_and_runs_one_when_there_is_none(api, app):
-    run_no = ready_run(api)
+    # a route without an FAI step: nothing ran a FORMAL check before the authorization
+    run_no = no_fai_run(api)
     assert formal_checks(app, run_no) == 0
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     assert formal_checks(app, run_no) == 1 and run_status(app, run_no) == "AUTHORIZED"
+    # with an FAI, its creation runs the check (02_rules §5) and authorize uses it
+    fai_run = ready_run(api)
+    assert formal_checks(app, fai_run) == 0
+    pass_fai(api, fai_run)
+    assert formal_checks(app, fai_run) == 1
+    ok_data(api("planner").post(f"/api/v1/runs/{fai_run}/authorize"))
+    assert formal_checks(app, fai_run) == 1 and run_status(app, fai_run) == "AUTHORIZED"
     other = ready_run(api)
     check(api, other)
+    pass_fai(api, other)
     ok_data(api("leader").post(f"/api/v1/runs/{other}/authorize"))
     assert formal_checks(app, other) == 1
 
@@ -385,6 +412,8 @@ def test_a_change_of_any_input_makes_the_check_stale(api, app, change):
     run_no = ready_run(api)
     first = check(api, run_no)
     assert first["status"] == "PASSED"
+    pass_fai(api, run_no)  # while the line is ready: the FAI uses the current check (02_rules §7)
+    assert formal_checks(app, run_no) == 1
     change(api, app, run_no)
     response = api("planner").post(f"/api/v1/runs/{run_no}/authorize")
     assert formal_checks(app, run_no) == 2, "authorize must re-evaluate a stale check"
@@ -409,6 +438,7 @@ def test_a_stale_passed_check_does_not_authorize(api, app):
 def test_changes_elsewhere_keep_the_check_current(api, app):
     run_no = ready_run(api)
     first = check(api, run_no)
+    pass_fai(api, run_no)  # the FAI uses the current check (02_rules §7)
     other = prep_run(api)  # another run's slot table and scans of the same physical slots
     load_reels(api, other)
     ok_data(api("material").post("/api/v1/lines/LINE-DIP-A/stencil", json={"stencilId": "STN-DIP-1"}))
@@ -450,7 +480,8 @@ def test_degraded_mode_waiver_scenario_s5(api, app):
                                                             AuditEvent.status == "SUCCESS")).scalar_one()
         assert (event.entity_type, event.entity_key) == ("RUN", run_no)
         assert event.reason.strip() == "Tension measured by hand: OK"
-    # waived → authorize uses that (still current) check
+    # waived → the FAI (02_rules §7) and authorize use that (still current) check
+    pass_fai(api, run_no)
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     assert formal_checks(app, run_no) == 1
     sn = f"{run_no}-0001"
@@ -502,6 +533,7 @@ def test_the_check_passes_only_when_the_last_failed_item_is_waived(api, app):
     assert first["check"]["status"] == "FAILED"
     second = ok_data(waive(api, items(result)["LOADING"]["id"], reason="slot table printed on paper"))
     assert second["check"]["status"] == "PASSED" and second["check"]["summary"]["WAIVED"] == 2
+    pass_fai(api, run_no)  # the FAI (02_rules §7) and authorize use the waived check
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     assert formal_checks(app, run_no) == 1
 
@@ -518,6 +550,8 @@ def test_a_waiver_carries_over_while_the_item_fails_the_same_way(api, app):
     assert (stencil["status"], stencil["failCode"], stencil["waivedBy"], stencil["waiveReason"]) == (
         "WAIVED", "STENCIL_NOT_READY", "quality", "measured by hand")
     assert second["summary"] == {"PASSED": 5, "FAILED": 0, "WAIVED": 1}
+    pass_fai(api, run_no)  # on the current (waived) check, 02_rules §7
+    assert formal_checks(app, run_no) == 2
     # the authorize gate re-evaluates a stale check and keeps the waiver in the new one
     stencil_status(api, "leader", "MAINTENANCE")
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))

@@ -14,14 +14,21 @@ def _counts():
 
 
 def test_seed_demo_twice_changes_nothing(app, fresh_db):
+    # the test template is the demo data without its OQC rules: the first seed adds only them
     runner = app.test_cli_runner()
+    result = runner.invoke(args=["mes", "seed", "--demo"])
+    assert result.exit_code == 0, result.output
+    from app.models import OqcSamplingRule
     with app.app_context():
+        rules = db.session.execute(select(OqcSamplingRule)).scalars().all()
+        assert sorted((r.product.code, r.sampling_type, r.sample_value, r.line_id, r.routing_id) for r in rules) == [
+            ("P-1001", "FIXED", 1, None, None), ("P-2001", "PERCENTAGE", 10, None, None)]
         before = _counts()
     result = runner.invoke(args=["mes", "seed", "--demo"])
     assert result.exit_code == 0, result.output
     assert "nothing to create" in result.output
     with app.app_context():
-        assert _counts() == before
+        assert _counts() == before and count(OqcSamplingRule) == 2
 
 
 def test_demo_data_set_matches_the_acceptance_spec(app_ctx):

@@ -14,8 +14,8 @@ from app.models import (
     AuditEvent, IntegrationMessage, Line, MesUser, ReadinessCheck, Run, Station, Track, Unit, WorkOrder,
 )
 from support import (
-    DIP_LINE, SMT_LINE, authorized_run, build_unit, count, fresh_consumable_statuses, new_work_order,
-    ok_data, pass_step, prep_run, ready_run,
+    DIP_LINE, SMT_LINE, authorized_run, build_unit, count, finish_trial_board, fresh_consumable_statuses,
+    new_work_order, ok_data, pass_step, prep_run, ready_run,
 )
 
 RECEIVE = "/api/v1/integration/work-orders"
@@ -202,7 +202,7 @@ def test_a_completed_work_order_is_not_changed_by_a_receive(api, app):
     ok_data(api("planner").post(f"/api/v1/work-orders/{wo_no}/close"))
     refused(app, lambda: receive(api, woNo=wo_no, plannedQty=4), 400, "WORK_ORDER_COMPLETED", ignore=("messages",))
     assert messages(app, wo_no)[-1][1:] == ("FAILED", "MANUAL", "planner", "WORK_ORDER_COMPLETED")
-    assert wo_row(app, wo_no).planned_qty == 1
+    assert wo_row(app, wo_no).planned_qty == 2  # as received: the board and the FAI trial board, not 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,9 +305,9 @@ def test_a_work_order_without_runs_cannot_be_closed(api, app):
 
 
 def test_work_order_closeout_when_every_run_is_terminal(api, app):
-    first = authorized_run(api, qty=1, units=1)
+    first = authorized_run(api, qty=1, units=1)  # plans 2: its board and the FAI trial board (DONE on SMT)
     wo_no = first.rsplit("-R", 1)[0]
-    ok_data(receive(api, woNo=wo_no, plannedQty=3))
+    ok_data(receive(api, woNo=wo_no, plannedQty=4))
     second = ok_data(create_run(api, wo_no, 2))["runNo"]
     error = refused(app, lambda: close_wo(api, wo_no), 409, "WORK_ORDER_RUNS_NOT_TERMINAL")
     assert first in error["message"] and second in error["message"]
@@ -487,7 +487,8 @@ def test_generate_units(api, app):
 
 def test_units_only_while_prep_or_authorized(api, app):
     run_no = authorized_run(api, product="P-2001", qty=3, units=1)
-    assert ok_data(units(api, run_no, quantity=1))[0]["sn"] == f"{run_no}-0002"  # AUTHORIZED: allowed
+    # AUTHORIZED: allowed (numbered after the run's 2 units: -0001 and the FAI trial board)
+    assert ok_data(units(api, run_no, quantity=1))[0]["sn"] == f"{run_no}-0003"
     pass_step(api, run_no, f"{run_no}-0001", 10, product="P-2001")
     assert run_row(app, run_no).status == "IN_PROGRESS"
     error = refused(app, lambda: units(api, run_no, quantity=1), 400, "INVALID_RUN_STATUS")
@@ -615,17 +616,33 @@ def test_only_prep_runs_without_tracks_can_be_cancelled(api, app):
     run_no = authorized_run(api, product="P-2001", qty=2, units=1)
     error = refused(app, lambda: run_action(api, run_no, "cancel", reason="x"), 400, "RUN_NOT_CANCELLABLE")
     assert error["details"] == {"status": "AUTHORIZED"}
+    # a PREP run that already has tracks (its FAI trial) cannot be cancelled either
+    ok_data(run_action(api, run_no, "revoke", reason="back to PREP"))
+    error = refused(app, lambda: run_action(api, run_no, "cancel", reason="x"), 400, "RUN_NOT_CANCELLABLE")
+    assert "has tracks" in error["message"] and error["details"] == {"status": "PREP"}
+    ok_data(run_action(api, run_no, "authorize"))
     pass_step(api, run_no, f"{run_no}-0001", 10, product="P-2001")
     refused(app, lambda: run_action(api, run_no, "cancel", reason="x"), 400, "RUN_NOT_CANCELLABLE")
-    # a PREP run that already has tracks (an FAI trial) cannot be cancelled either
-    set_rows(app, Run, Run.run_no == run_no, status="PREP")
-    error = refused(app, lambda: run_action(api, run_no, "cancel", reason="x"), 400, "RUN_NOT_CANCELLABLE")
-    assert "has tracks" in error["message"]
 
 
 # ---------------------------------------------------------------------------------------------
 # §3 Closeout and automatic closeout
 # ---------------------------------------------------------------------------------------------
+
+def _authorized_run_without_units(api):
+    """An AUTHORIZED run without any unit. A run of a demo route always has its FAI trial board, so
+    this one follows a DIP routing without an FAI step (no FAI, no trial board)."""
+    assert api("engineer").post("/api/v1/routings", json={
+        "code": "RT-P2001-NOFAI", "name": "Insertion only", "productCode": "P-2001", "processType": "DIP",
+        "steps": [{"stepNo": 10, "operationCode": "DIP_INSERT", "stationGroupCode": "DIP-A-INS",
+                   "stationType": "MANUAL"}]}).status_code == 201
+    ok_data(api("engineer").post("/api/v1/routings/RT-P2001-NOFAI/compile"))
+    ok_data(receive(api, woNo="WO-NOFAI", productCode="P-2001", plannedQty=1, routingCode="RT-P2001-NOFAI"))
+    ok_data(release(api, "WO-NOFAI", line=DIP_LINE))
+    run_no = ok_data(create_run(api, "WO-NOFAI", 1, line=DIP_LINE))["runNo"]
+    assert ok_data(run_action(api, run_no, "authorize"))["unitCounts"] == {}
+    return run_no
+
 
 def test_close_refusals(api, app):
     refused(app, lambda: run_action(api, "NOPE-R01", "close"), 404, "RUN_NOT_FOUND")
@@ -637,20 +654,21 @@ def test_close_refusals(api, app):
     refused(app, lambda: run_action(api, run_no, "close"), 400, "RUN_NOT_CLOSABLE")  # units still to build
     build_unit(api, run_no, f"{run_no}-0001", product="P-2001", until=20)
     error = refused(app, lambda: run_action(api, run_no, "close"), 400, "RUN_UNITS_NOT_TERMINAL")
-    assert error["details"] == {"counts": {"QUEUED": 2}}
+    assert error["details"] == {"counts": {"QUEUED": 3}}  # -0001 at 30, -0002 at 10, the FAI trial board at 20
     # an authorized run without any unit cannot be closed; an IN_PROGRESS one without units has none
-    empty = authorized_run(api, product="P-2001", qty=1)
+    empty = _authorized_run_without_units(api)
     refused(app, lambda: run_action(api, empty, "close"), 400, "RUN_NOT_CLOSABLE")
     set_rows(app, Run, Run.run_no == empty, status="IN_PROGRESS")
     refused(app, lambda: run_action(api, empty, "close"), 400, "RUN_HAS_NO_UNITS")
 
 
 def test_a_short_run_is_closed_by_hand_and_closing_again_is_a_no_op(api, app):
-    run_no = authorized_run(api, product="P-2001", qty=3, units=1)
+    run_no = authorized_run(api, product="P-2001", qty=3, units=1)  # plans 4 with the FAI trial board
     build_unit(api, run_no, f"{run_no}-0001", product="P-2001")
-    assert run_row(app, run_no).status == "IN_PROGRESS"  # 1 of 3 units: no automatic closeout
+    finish_trial_board(api, run_no, product="P-2001")  # the DIP trial board waited at step 20
+    assert run_row(app, run_no).status == "IN_PROGRESS"  # 2 of 4 units: no automatic closeout
     data = ok_data(run_action(api, run_no, "close"))
-    assert data["status"] == "COMPLETED" and data["endedAt"] and data["unitCounts"] == {"DONE": 1}
+    assert data["status"] == "COMPLETED" and data["endedAt"] and data["unitCounts"] == {"DONE": 2}
     assert audit_actions(app, run_no)[-2:] == ["RUN_CLOSE", "RUN_COMPLETE"]
     with app.app_context():
         before = business_state()
@@ -660,16 +678,24 @@ def test_a_short_run_is_closed_by_hand_and_closing_again_is_a_no_op(api, app):
 
 
 def test_an_authorized_run_whose_units_all_finished_in_the_trial_closes(api, app):
-    run_no = authorized_run(api, product="P-2001", qty=2, units=2)
-    # both units finished in an FAI trial (tracks of the trial, the run still AUTHORIZED)
-    set_rows(app, Unit, Unit.sn == f"{run_no}-0001", status="DONE", current_step_no=40)
-    set_rows(app, Unit, Unit.sn == f"{run_no}-0002", status="SCRAPPED")
+    # an SMT run of one board: its only unit is the FAI trial board, DONE in the trial (the FAI step,
+    # AOI, is the last step); trial tracks do not start the run, so it is still AUTHORIZED
+    run_no = authorized_run(api, qty=0)
+    shown = ok_data(api("planner").get(f"/api/v1/runs/{run_no}"))
+    assert (shown["status"], shown["planQty"], shown["startedAt"], shown["unitCounts"]) == (
+        "AUTHORIZED", 1, None, {"DONE": 1})
+    with app.app_context():
+        assert {m for (m,) in db.session.execute(select(Track.mode).join(Run, Run.id == Track.run_id)
+                                                  .where(Run.run_no == run_no)).all()} == {"FAI_TRIAL"}
     data = ok_data(run_action(api, run_no, "close"))
     assert data["status"] == "COMPLETED" and data["startedAt"] and data["endedAt"]
+    assert data["unitCounts"] == {"DONE": 1}
+    # the close moved the run AUTHORIZED → IN_PROGRESS → COMPLETED (its own event first, then these)
+    assert audit_actions(app, run_no)[-3:] == ["RUN_CLOSE", "RUN_START", "RUN_COMPLETE"]
 
 
 def test_automatic_closeout_only_when_the_last_of_plan_qty_units_is_terminal(api, app):
-    run_no = authorized_run(api, product="P-2001", qty=3, units=2)
+    run_no = authorized_run(api, product="P-2001", qty=3, units=2)  # plans 4: 3 + the FAI trial board
     def sn(i):
         return f"{run_no}-{i:04d}"
     # a failed unit is not terminal
@@ -680,9 +706,12 @@ def test_automatic_closeout_only_when_the_last_of_plan_qty_units_is_terminal(api
     last = build_unit(api, run_no, sn(2), product="P-2001")
     assert "runCloseout" not in last and run_row(app, run_no).status == "IN_PROGRESS"
     set_rows(app, Unit, Unit.sn == sn(1), status="SCRAPPED")  # disposition SCRAP
-    # every unit terminal, but only 2 of 3 planned units exist: no automatic closeout
+    # the DIP trial board (at step 20 since the FAI) is finished: every unit is terminal, but only
+    # 3 of 4 planned units exist: no automatic closeout
+    last = finish_trial_board(api, run_no, product="P-2001")
+    assert last["unit"]["status"] == "DONE" and "runCloseout" not in last
     assert run_row(app, run_no).status == "IN_PROGRESS"
-    # a third unit, registered at its first TrackIn, is built: its last TrackOut closes the run
+    # a fourth unit, registered at its first TrackIn, is built: its last TrackOut closes the run
     build = build_unit(api, run_no, "SCAN-3", product="P-2001", until=30)
     assert run_row(app, run_no).status == "IN_PROGRESS" and "runCloseout" not in build
     last = pass_step(api, run_no, "SCAN-3", 40, product="P-2001")
@@ -694,10 +723,12 @@ def test_automatic_closeout_only_when_the_last_of_plan_qty_units_is_terminal(api
 
 
 def test_a_unit_registered_by_track_in_counts_towards_plan_qty(api, app):
-    run_no = authorized_run(api, product="P-2001", qty=2)
+    run_no = authorized_run(api, product="P-2001", qty=2)  # plans 3: the FAI trial board is the first unit
+    finish_trial_board(api, run_no, product="P-2001")
     build_unit(api, run_no, "SCAN-1", product="P-2001")
     assert run_row(app, run_no).status == "IN_PROGRESS"
-    build_unit(api, run_no, "SCAN-2", product="P-2001")
+    last = build_unit(api, run_no, "SCAN-2", product="P-2001")
+    assert last["runCloseout"] == {"completed": True, "code": None}
     assert run_row(app, run_no).status == "COMPLETED"
 
 
@@ -744,6 +775,11 @@ REFUSED_FROM = {
 
 
 def _run_in(api, app, status):
+    if status == "CANCELLED":  # only a PREP run without tracks is cancelled: no FAI trial, so never authorized
+        run_no = ready_run(api, product="P-2001", qty=4, units=1)
+        ok_data(run_action(api, run_no, "cancel", reason="not needed"))
+        assert run_row(app, run_no).status == status
+        return run_no
     run_no = authorized_run(api, product="P-2001", qty=3, units=1)
     if status == "PREP":
         ok_data(run_action(api, run_no, "revoke", reason="back to prep"))
@@ -754,10 +790,8 @@ def _run_in(api, app, status):
         if status == "COMPLETED":
             for step in (20, 30, 40):
                 pass_step(api, run_no, f"{run_no}-0001", step, product="P-2001")
-            ok_data(run_action(api, run_no, "close"))
-    elif status == "CANCELLED":
-        ok_data(run_action(api, run_no, "revoke", reason="back to prep"))
-        ok_data(run_action(api, run_no, "cancel", reason="not needed"))
+            finish_trial_board(api, run_no, product="P-2001")
+            ok_data(run_action(api, run_no, "close"))  # a short run: 2 of 4
     assert run_row(app, run_no).status == status
     return run_no
 

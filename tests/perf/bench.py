@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datagen  # noqa: E402
 from harness import (  # noqa: E402
     DATA_DIR, DEFAULT_PG_URL, RESULTS_DIR, SMT_STATIONS, BenchError, Client, FlowResult, GunicornServer,
-    PostgresServer, Staff, authorized_run, copy_sqlite, create_sqlite_template, expect, flow_units, flow_worker,
+    PostgresServer, Staff, authorized_run, copy_sqlite, finish_oqc, create_sqlite_template, expect, flow_units, flow_worker,
     latency_summary, login, migrate_and_seed, remove_sqlite, sqlite_url,
 )
 
@@ -153,7 +153,8 @@ def measure_throughput(name: str, label: str, db_url: str, *, workers: int, clie
         if errors:
             raise BenchError(f"{label}: {len(errors)} failed request(s), first ones:\n  " + "\n  ".join(errors[:5])
                              + f"\nserver log ({server.log_path}):\n{server.log_tail()}")
-        for run_no, _warm, _sns in plans:  # every unit DONE → the automatic closeout completed the run
+        for run_no, _warm, _sns in plans:  # every unit DONE → the automatic closeout, then the OQC
+            finish_oqc(staff, run_no)
             run = expect(staff.planner.get(f"/api/v1/runs/{run_no}"), 200, f"read run {run_no}")
             if run["status"] != "COMPLETED":
                 raise BenchError(f"{label}: run {run_no} is {run['status']} after the benchmark, expected COMPLETED")

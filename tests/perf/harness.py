@@ -313,18 +313,21 @@ SMT_REELS = {"1-01": "MAT-R10K|LOT-R-001", "1-02": "MAT-C100N|LOT-C-001", "2-01"
 
 @dataclass
 class Staff:
-    """API clients of the people (and the machine account) who prepare a run."""
+    """API clients of the people (and the machine account) who prepare and finish a run."""
     planner: Client
     material: Client
     integration: Client
+    quality: Client
+    operator: Client
 
     @classmethod
     def login(cls, host: str, port: int) -> "Staff":
-        return cls(Client(host, port, login(host, port, "planner")), Client(host, port, login(host, port, "material")),
-                   Client(host, port, INTEGRATION_KEY))
+        return cls(*(Client(host, port, login(host, port, user)) for user in ("planner", "material")),
+                   Client(host, port, INTEGRATION_KEY),
+                   *(Client(host, port, login(host, port, user)) for user in ("quality", "operator")))
 
     def close(self) -> None:
-        for client in (self.planner, self.material, self.integration):
+        for client in (self.planner, self.material, self.integration, self.quality, self.operator):
             client.close()
 
 
@@ -343,15 +346,17 @@ def fresh_consumable_statuses(staff: Staff, tag: str) -> None:
 def authorized_run(staff: Staff, wo_no: str, qty: int) -> str:
     """A run of `qty` units of P-1001 on LINE-SMT-A brought to AUTHORIZED the way the plant does it:
     the planner receives and releases the work order and creates the run; the line's consumables
-    report fresh statuses; the material user loads the slot table and scans the reels; the planner
-    authorizes (the readiness gate runs its FORMAL check). Mirrors `authorized_run` of
-    tests/support.py: when a new authorization gate arrives, this is the one place to teach it."""
-    planner = staff.planner
+    report fresh statuses; the material user loads the slot table and scans the reels; quality runs the
+    FAI (one trial board `{run}-FAI1` built through the FAI step, an item, PASS, signed — the trial
+    board takes one extra place of the plan); the planner authorizes (the readiness and FAI gates).
+    Mirrors `authorized_run` of tests/support.py: when a new authorization gate arrives, this is the
+    one place to teach it."""
+    planner, quality = staff.planner, staff.quality
     expect(planner.post("/api/v1/integration/work-orders",
-                        {"woNo": wo_no, "productCode": "P-1001", "plannedQty": qty}), 200, f"receive {wo_no}")
+                        {"woNo": wo_no, "productCode": "P-1001", "plannedQty": qty + 1}), 200, f"receive {wo_no}")
     expect(planner.post(f"/api/v1/work-orders/{wo_no}/release", {"lineCode": SMT_LINE}), 200, f"release {wo_no}")
     fresh_consumable_statuses(staff, wo_no)
-    run_no = expect(planner.post(f"/api/v1/work-orders/{wo_no}/runs", {"lineCode": SMT_LINE, "planQty": qty}),
+    run_no = expect(planner.post(f"/api/v1/work-orders/{wo_no}/runs", {"lineCode": SMT_LINE, "planQty": qty + 1}),
                     201, f"create a run of {wo_no}")["runNo"]
     expect(staff.material.post(f"/api/v1/runs/{run_no}/loading/load-table"), 200, f"load the slot table of {run_no}")
     for slot, barcode in SMT_REELS.items():
@@ -360,8 +365,34 @@ def authorized_run(staff: Staff, wo_no: str, qty: int) -> str:
                         200, f"load slot {slot} of {run_no}")
         if record.get("verifyResult") not in ("PASS", "WARNING"):
             raise BenchError(f"loading slot {slot} of {run_no} with {barcode}: {record}")
+    fai = expect(quality.post(f"/api/v1/runs/{run_no}/fai", {"sampleQty": 1}), 201, f"create the FAI of {run_no}")["id"]
+    expect(quality.post(f"/api/v1/inspections/{fai}/start"), 200, f"start FAI {fai}")
+    trial, sn = FlowResult(), f"{run_no}-FAI1"
+    for step in sorted(SMT_STATIONS):
+        _pass_step(staff.operator, run_no, sn, step, trial, record=False)
+    if trial.errors:
+        raise BenchError(f"FAI trial of {run_no}: {trial.errors[0]}")
+    expect(quality.post(f"/api/v1/inspections/{fai}/items", {"unitSn": sn, "itemName": "first article",
+                                                             "result": "PASS"}), 201, f"FAI {fai} item")
+    expect(quality.post(f"/api/v1/inspections/{fai}/complete", {"decision": "PASS"}), 200, f"decide FAI {fai}")
+    expect(quality.post(f"/api/v1/inspections/{fai}/sign", {}), 200, f"sign FAI {fai}")
     expect(planner.post(f"/api/v1/runs/{run_no}/authorize"), 200, f"authorize {run_no}")
     return run_no
+
+
+def finish_oqc(staff: Staff, run_no: str) -> None:
+    """After the last unit, the closeout created the run's OQC (the demo's sampling rule): quality
+    inspects the sampled units and passes it, which completes the run."""
+    open_oqc = [i for i in expect(staff.quality.get(f"/api/v1/runs/{run_no}/inspections?type=OQC"), 200,
+                                  f"OQC of {run_no}") if i["status"] in ("PENDING", "INSPECTING")]
+    for oqc in open_oqc:
+        if oqc["status"] == "PENDING":
+            expect(staff.quality.post(f"/api/v1/inspections/{oqc['id']}/start"), 200, f"start OQC {oqc['id']}")
+        for sn in oqc["sampledSns"]:
+            expect(staff.quality.post(f"/api/v1/inspections/{oqc['id']}/items",
+                                      {"unitSn": sn, "itemName": "final visual", "result": "PASS"}), 201, "OQC item")
+        expect(staff.quality.post(f"/api/v1/inspections/{oqc['id']}/complete", {"decision": "PASS"}), 200,
+               f"decide OQC {oqc['id']}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -282,6 +282,8 @@ def test_planner_releases_creates_a_run_and_sees_the_next_action(browser, live_s
     wait.until(EC.presence_of_element_located((By.ID, "next-action")))
     assert "WO-UI-REL-1-R01" in browser.find_element(By.TAG_NAME, "h1").text
     assert browser.find_element(By.ID, "run-status").text == "PREP"
-    assert "authorize the run" in browser.find_element(By.ID, "next-action").text
-    assert browser.find_element(By.ID, "authorize-button").get_attribute("class").count("btn-primary") == 1
+    # the next action is the first unfinished preparation: the FORMAL readiness check (then the FAI)
+    assert "Readiness" in browser.find_element(By.ID, "next-action").text
+    assert "Run the FORMAL check" in browser.find_element(By.ID, "next-action").text
+    assert browser.find_element(By.ID, "authorize-button").get_attribute("class").count("btn-primary") == 0
     screenshot(browser, "run-detail-next-action")

@@ -495,7 +495,7 @@
   // the scan field takes the focus back whenever nothing else should have it
   document.addEventListener("click", function (event) {
     var formOpen = current && (current.specs.length || defectOpen());
-    if (!formOpen && !event.target.closest("select, a, button, input")) { scan.focus(); }
+    if (!formOpen && !event.target.closest("select, a, button, input, #manual-result")) { scan.focus(); }
   });
 
   loadRuns();
@@ -503,4 +503,38 @@
   setInterval(refreshQueue, QUEUE_REFRESH_MS);
   setInterval(loadRuns, RUNS_REFRESH_MS);
   scan.focus();
+  // ---- manual SPI/AOI result (degraded mode: the machine's link is down) ---------------------------
+  var manual = el("manual-result");
+  if (manual) {
+    var toggleManual = function () {
+      manual.classList.toggle("hidden");
+      if (!manual.classList.contains("hidden")) {
+        el("manual-sn").value = current ? current.sn : "";
+        el("manual-sn").focus();
+      } else { scan.focus(); }
+    };
+    el("manual-toggle").addEventListener("click", toggleManual);
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "F4") { event.preventDefault(); toggleManual(); }
+    });
+    manual.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var verdict = el("manual-verdict").value, code = el("manual-defect").value;
+      var body = {eventId: "MANUAL-" + cfg.station + "-" + Date.now() + "-" + Math.random().toString(16).slice(2, 8),
+                  eventTime: new Date().toISOString(), type: cfg.inspectionType, sn: el("manual-sn").value.trim(),
+                  stationCode: cfg.station, result: verdict,
+                  defects: verdict === "FAIL" && code ? [{code: code, location: el("manual-location").value.trim() || null}] : []};
+      exclusive("Recording the " + cfg.inspectionType + " result…", function () {
+        return call("POST", "/integration/inspection-results", body).then(function (r) {
+          if (r.status !== 200) { sayError(r.body); return; }
+          say(verdict === "PASS" ? "ok" : "fail", '<div class="mes-term-code">' + esc(cfg.inspectionType) + " " + esc(verdict) +
+              " (MANUAL)</div>Recorded for " + esc(body.sn) + "." +
+              (verdict === "FAIL" ? '<div class="mes-term-hint">Its TrackOut at this step will be FAIL with this defect.</div>' : ""));
+          manual.reset();
+          manual.classList.add("hidden");
+          scan.focus();
+        });
+      });
+    });
+  }
 })();
