@@ -244,7 +244,7 @@ def _track_in(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no:
         raise DomainError("UNIT_RUN_MISMATCH", f"Unit {sn} belongs to another run: select its own run.")
     if unit.status in UNIT_REFUSALS:
         code, text = UNIT_REFUSALS[unit.status]
-        raise DomainError(code, text.format(sn=sn, where=""), {"status": unit.status})
+        raise DomainError(code, text.format(sn=sn, where=_open_track_place(uow, unit.id)), {"status": unit.status})
     step = scan.plan.step(unit.current_step_no)
     if step is None:
         raise DomainError("STEP_MISMATCH", f"Unit {sn} is at step {unit.current_step_no}, which the run's route "
@@ -278,6 +278,13 @@ def _track_in(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no:
                   "mode": scan.mode, "operator": actor.username},
         "step": {**step.to_dict(), "dataSpecs": [s.to_dict() for s in step.specs]},
     }
+
+
+def _open_track_place(uow: UnitOfWork, unit_id: int) -> str:
+    """" at ST-MOUNT-01 (step 30)" for a unit tracked in somewhere (only read when a scan is refused)."""
+    row = uow.execute(select(_station.c.code, _track.c.step_no).join(_station, _station.c.id == _track.c.station_id)
+                      .where(_track.c.open_unit_id == unit_id)).first()
+    return f" at {row.code} (step {row.step_no})" if row else ""
 
 
 def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:

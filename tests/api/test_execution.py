@@ -131,6 +131,8 @@ def test_unit_state_refusals(api, app):
     sn = lambda i: f"{run_no}-{i:04d}"  # noqa: E731
     ok_data(track_in(api, "ST-PRINT-01", sn(1), run_no))
     refused(app, lambda: track_in(api, "ST-PRINT-01", sn(1), run_no), 409, "UNIT_ALREADY_IN_STATION")
+    again = track_in(api, "ST-PRINT-01", sn(1), run_no).get_json()["error"]["message"]
+    assert again == f"Unit {sn(1)} is already tracked in at ST-PRINT-01 (step 10): track it out first."
     build_unit(api, run_no, sn(2))
     refused(app, lambda: track_in(api, "ST-AOI-01", sn(2), run_no), 400, "UNIT_ALREADY_DONE")
     ok_data(track_in(api, "ST-PRINT-01", sn(3), run_no))
