@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import DataValue, Defect, DefectCode, Equipment, Run, Station, StationGroup, Track, Unit
+from ..models import DataValue, Defect, DefectCode, Equipment, Inspection, Run, Station, StationGroup, Track, Unit
 from .actor import Actor
 from .audit import record_failure
 from .errors import DomainError
@@ -141,6 +141,7 @@ UNIT_BY_SN = select(_unit.c.id, _unit.c.sn, _unit.c.run_id, _unit.c.status, _uni
                     _unit.c.work_order_id).where(_unit.c.sn == bindparam("sn"))
 RUN_ROW = select(_run.c.id).where(_run.c.id == bindparam("run_id"))
 UNITS_OF_RUN = select(func.count()).select_from(_unit).where(_unit.c.run_id == bindparam("run_id"))
+OPEN_OQC_OF_RUN = select(Inspection.__table__.c.id).where(Inspection.__table__.c.open_key == bindparam("key"))
 OPEN_TRACK_OF_UNIT = select(_track.c.id, _track.c.step_no, _track.c.station_id, _track.c.mode,
                             _track.c.inspection_id).where(_track.c.open_unit_id == bindparam("unit_id"))
 INSERT_TRACK = insert(_track)
@@ -295,6 +296,9 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: new boards start at {first.expectation()}.",
                           {"sn": sn})
     uow.execute(uow.lock(RUN_ROW), {"run_id": scan.run.id})  # serialise registrations
+    if uow.execute(OPEN_OQC_OF_RUN, {"key": f"{scan.run.id}:OQC"}).first() is not None:
+        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: run {scan.run.run_no} is closed out and waits for its "
+                          "OQC; new boards go to another run.", {"sn": sn})
     units = uow.execute(UNITS_OF_RUN, {"run_id": scan.run.id}).scalar_one()
     if units >= scan.run.plan_qty:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}, and run {scan.run.run_no} already has its "

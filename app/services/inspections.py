@@ -360,7 +360,7 @@ def fai_trial_check(uow: UnitOfWork, scan) -> None:
     if last is None or scan.step.step_no > last:
         raise DomainError("FAI_TRIAL_STEP_NOT_ALLOWED", f"Step {scan.step.step_no} is after the FAI step {last}: the "
                           "trial stops there until the run is authorized.", {"lastFaiStepNo": last})
-    inspection = db.session.get(Inspection, scan.inspection_id)
+    inspection = db.session.execute(uow.lock(select(Inspection).where(Inspection.id == scan.inspection_id))).scalar_one()
     units = set(db.session.execute(select(Track.unit_id).where(Track.inspection_id == inspection.id)).scalars())
     if scan.unit.id not in units and len(units) >= inspection.sample_qty:
         raise DomainError("FAI_TRIAL_LIMIT_REACHED", f"The FAI trial already has its {inspection.sample_qty} unit(s): "

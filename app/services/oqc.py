@@ -173,6 +173,11 @@ def complete_oqc(uow: UnitOfWork, inspection: Inspection, decision: Decision, ac
     inspection.passed_qty = sum(1 for sn in per_sn if sn not in failed)
     inspection.failed_qty = len(failed)
     run = db.session.execute(uow.lock(select(Run).where(Run.id == inspection.run_id))).scalar_one()
+    from .runs import TERMINAL_UNIT, unit_counts
+    counts = unit_counts(run.id)
+    if sum(counts.values()) != sum(counts.get(s, 0) for s in TERMINAL_UNIT):
+        raise DomainError("RUN_UNITS_NOT_TERMINAL", f"Run {run.run_no} has units not DONE or SCRAPPED: finish or "
+                          "disposition them before the OQC decision.", {"counts": counts})
     before = run.status
     if decision.decision == "PASS":
         run.status = transition("RUN", run.status, "COMPLETE")

@@ -318,6 +318,7 @@ def automatic_closeout(uow: UnitOfWork, run: Run, actor: Actor) -> Optional[Clos
     at least plan_qty units, close it out like a manual close would."""
     if run.status != "IN_PROGRESS":
         return None
+    db.session.execute(uow.lock(select(Run.id).where(Run.id == run.id)))  # concurrent last TrackOuts: one closes
     counts = unit_counts(run.id)
     total = sum(counts.values())
     if total < run.plan_qty or total != sum(counts.get(s, 0) for s in TERMINAL_UNIT):

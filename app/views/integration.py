@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, redirect, request, session, url_for
@@ -46,6 +46,10 @@ def _event_time(value: str) -> str:
                           {"fields": {"eventTime": "date-time"}}) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=ZoneInfo(current_app.config.get("MES_TIMEZONE", "UTC")))
+    if local > datetime.now(timezone.utc) + timedelta(minutes=5):
+        # a typo in the future would stay "the latest status" and hide every later machine message
+        raise DomainError("VALIDATION_ERROR", "The time is in the future: enter when the status really changed.",
+                          {"fields": {"eventTime": "not in the future"}})
     return local.isoformat()
 
 

@@ -18,8 +18,19 @@ from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
 from ..services import defects, inspections, mrb, oqc
 from ..services.actor import Actor
+from ..services.errors import DomainError
 from ..services.plans import plan_for
 from .base import call_and_flash
+
+
+def _whole(text: str, field: str) -> int:
+    """A whole number typed in a form (called inside the form's service call, so a bad one is flashed)."""
+    try:
+        if text.isascii():
+            return int(text)
+    except ValueError:
+        pass
+    raise DomainError("VALIDATION_ERROR", f"{field} must be a whole number.", {"fields": {field: "integer"}})
 
 
 def fai_context(run: Run, actor: Actor) -> dict[str, Any]:
@@ -70,7 +81,7 @@ class FaiView(BaseView):
         def call():
             qty = request.form.get("sample_qty", "").strip()
             return inspections.create_fai(actor=authenticate(), run_no=run_no,
-                                          sample_qty=int(qty) if qty.isdigit() else qty,
+                                          sample_qty=_whole(qty, "sampleQty"),
                                           remark=request.form.get("remark") or None)
         created = call_and_flash(call)
         if created is not None:
@@ -168,14 +179,17 @@ class MrbView(BaseView):
     def decide(self, run_no):
         form = request.form
         step = form.get("rework_from_step_no", "").strip()
-        request_ = mrb.MrbRequest(
-            decision=form.get("decision", ""), reason=form.get("reason", ""),
-            rework_type=form.get("rework_type") or None,
-            rework_from_step_no=int(step) if step.isdigit() else None,
-            fai_waiver=form.get("fai_waiver") == "y", fai_waiver_reason=form.get("fai_waiver_reason") or None)
-        result = call_and_flash(lambda: mrb.decide(actor=authenticate(), run_no=run_no, request=request_))
+        decision = form.get("decision", "")
+
+        def call():
+            request_ = mrb.MrbRequest(
+                decision=decision, reason=form.get("reason", ""), rework_type=form.get("rework_type") or None,
+                rework_from_step_no=_whole(step, "reworkFromStepNo") if step else None,
+                fai_waiver=form.get("fai_waiver") == "y", fai_waiver_reason=form.get("fai_waiver_reason") or None)
+            return mrb.decide(actor=authenticate(), run_no=run_no, request=request_)
+        result = call_and_flash(call)
         if result is not None:
-            text = f"MRB {request_.decision}: run {run_no} is {result.run.status}."
+            text = f"MRB {decision}: run {run_no} is {result.run.status}."
             if result.rework_run is not None:
                 text += f" Rework run {result.rework_run.run_no} created ({result.rework_run.status})."
             flash(text, "success")
@@ -207,7 +221,8 @@ class DispositionView(BaseView):
                                     help_doc="quality", help_anchor="defects-and-disposition")
 
     def _back(self):
-        return redirect(url_for("DispositionView.queue", **{k: v for k, v in request.args.items()}))
+        return redirect(url_for("DispositionView.queue", run=request.args.get("run") or None,
+                                line=request.args.get("line") or None))
 
     @expose("/defects/<int:defect_id>/decide", methods=["POST"])
     @has_access
@@ -216,7 +231,7 @@ class DispositionView(BaseView):
         step = form.get("to_step_no", "").strip()
         kind = form.get("type", "")
         call_and_flash(lambda: defects.decide(actor=authenticate(), defect_id=defect_id, disposition_type=kind,
-                                              reason=form.get("reason"), to_step_no=int(step) if step.isdigit() else None),
+                                              reason=form.get("reason"), to_step_no=_whole(step, "toStepNo") if step else None),
                        success=f"{form.get('sn', 'Unit')}: {kind} recorded.")
         return self._back()
 

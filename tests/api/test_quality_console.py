@@ -124,3 +124,21 @@ def test_defects_and_disposition_screen(client, api, app):
     client.get("/logout/")
     console_login(client, "operator")
     assert client.get("/disposition/").status_code in (302, 403)
+
+
+def test_console_forms_survive_odd_input(client, api):
+    run_no, _ = held_run(api)
+    console_login(client, "quality")
+    assert client.get("/disposition/?endpoint=x&defect_id=1&_method=GET").status_code == 200
+    token = csrf_from(client.get(f"/runs/{run_no}").get_data(as_text=True))
+    page = client.post(f"/mrb/runs/{run_no}", data={"csrf_token": token, "decision": "REWORK", "reason": "reflow",
+                                                    "rework_type": "REUSE_PREP", "rework_from_step_no": "²"},
+                       follow_redirects=True)
+    assert page.status_code == 200 and "VALIDATION_ERROR" in page.get_data(as_text=True)
+
+
+def test_no_new_board_joins_a_run_waiting_for_its_oqc(api):
+    run_no, _ = held_run(api)  # closed out: the OQC is open
+    refused = api("operator").post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": f"{run_no}-LATE", "runNo": run_no})
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "UNIT_NOT_FOUND"
+    assert "waits for its OQC" in refused.get_json()["error"]["message"]

@@ -175,3 +175,13 @@ def test_lot_recall_screen_trace_search_and_trace_sections(client, api):
     page = client.get("/lot-recall/MAT-R10K/LOT-R-001").get_data(as_text=True)
     assert sn in page and 'id="export-csv"' not in page
     assert client.get("/lot-recall/MAT-R10K/LOT-R-001/csv").status_code in (302, 403)
+
+
+def test_manual_entry_refuses_a_time_in_the_future(client):
+    console_login(client, "leader")
+    token = csrf_from(client.get("/integration/manual").get_data(as_text=True))
+    before = count(StencilStatus)
+    page = client.post("/integration/manual/stencil", data={"csrf_token": token, "stencil_id": "STN-1001-A",
+                                                            "status": "READY", "event_time": "2062-01-01T08:00"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "The time is in the future" in page and count(StencilStatus) == before
