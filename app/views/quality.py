@@ -66,6 +66,16 @@ def oqc_mrb_context(run: Run, actor: Actor) -> dict[str, Any]:
             "step_nos": [s.step_no for s in plan_for(run.route_version_id).steps]}
 
 
+def _record_item(inspection_id: int) -> None:
+    """The item form of the FAI and OQC cards → the shared inspection service."""
+    form = request.form
+    payload = {"unitSn": form.get("unit_sn", ""), "itemName": form.get("item_name", ""),
+               "itemSpec": form.get("item_spec") or None, "actualValue": form.get("actual_value") or None,
+               "result": form.get("result", ""), "defectCode": form.get("defect_code") or None}
+    call_and_flash(lambda: inspections.add_item(actor=authenticate(), inspection_id=inspection_id, payload=payload),
+                   success=f"Item recorded for {payload['unitSn']}.")
+
+
 class FaiView(BaseView):
     route_base = "/fai"
     class_permission_name = "QualityControl"
@@ -99,13 +109,8 @@ class FaiView(BaseView):
     @expose("/<int:inspection_id>/items", methods=["POST"])
     @has_access
     def item(self, inspection_id):
-        form = request.form
-        payload = {"unitSn": form.get("unit_sn", ""), "itemName": form.get("item_name", ""),
-                   "itemSpec": form.get("item_spec") or None, "actualValue": form.get("actual_value") or None,
-                   "result": form.get("result", ""), "defectCode": form.get("defect_code") or None}
-        call_and_flash(lambda: inspections.add_item(actor=authenticate(), inspection_id=inspection_id, payload=payload),
-                       success=f"Item recorded for {payload['unitSn']}.")
-        return self._back(form.get("run_no", ""))
+        _record_item(inspection_id)
+        return self._back(request.form.get("run_no", ""))
 
     @expose("/<int:inspection_id>/complete", methods=["POST"])
     @has_access
@@ -145,13 +150,8 @@ class OqcView(BaseView):
     @expose("/<int:inspection_id>/items", methods=["POST"])
     @has_access
     def item(self, inspection_id):
-        form = request.form
-        payload = {"unitSn": form.get("unit_sn", ""), "itemName": form.get("item_name", ""),
-                   "itemSpec": form.get("item_spec") or None, "actualValue": form.get("actual_value") or None,
-                   "result": form.get("result", ""), "defectCode": form.get("defect_code") or None}
-        call_and_flash(lambda: inspections.add_item(actor=authenticate(), inspection_id=inspection_id, payload=payload),
-                       success=f"Item recorded for {payload['unitSn']}.")
-        return self._back(form.get("run_no", ""))
+        _record_item(inspection_id)
+        return self._back(request.form.get("run_no", ""))
 
     @expose("/<int:inspection_id>/complete", methods=["POST"])
     @has_access
