@@ -30,6 +30,7 @@ from ..models import DataValue, Defect, DefectCode, Equipment, Inspection, Run, 
 from .actor import Actor
 from .audit import record_failure
 from .errors import DomainError
+from .inspections import open_key
 from .plans import RoutePlan, SpecPlan, StepPlan, plan_for
 from .scope import require_permission, require_station
 from .states import transition
@@ -296,7 +297,7 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: new boards start at {first.expectation()}.",
                           {"sn": sn})
     uow.execute(uow.lock(RUN_ROW), {"run_id": scan.run.id})  # serialise registrations
-    if uow.execute(OPEN_OQC_OF_RUN, {"key": f"{scan.run.id}:OQC"}).first() is not None:
+    if uow.execute(OPEN_OQC_OF_RUN, {"key": open_key(scan.run.id, "OQC")}).first() is not None:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: run {scan.run.run_no} is closed out and waits for its "
                           "OQC; new boards go to another run.", {"sn": sn})
     units = uow.execute(UNITS_OF_RUN, {"run_id": scan.run.id}).scalar_one()

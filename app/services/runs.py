@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import Inspection, Line, Run, Station, StationGroup, Track, Unit, WorkOrder
 from .actor import Actor
 from .errors import DomainError
+from .inspections import open_key
 from .plans import RoutePlan, plan_for
 from .routing import latest_version
 from .scope import line_filter, require_line, require_permission
@@ -373,7 +374,7 @@ def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
         return {"action": "BUILD", "text": "Operators track units in at the first step."}
     if run.status == "IN_PROGRESS":
         if total and not open_units:
-            if db.session.execute(select(Inspection.id).where(Inspection.open_key == f"{run.id}:OQC")).first():
+            if db.session.execute(select(Inspection.id).where(Inspection.open_key == open_key(run.id, "OQC"))).first():
                 return {"action": "OQC", "text": "Every unit is finished: quality inspects the OQC sample."}
             return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
         failed = counts.get("OUT_FAILED", 0) + counts.get("ON_HOLD", 0)
@@ -401,7 +402,7 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
         "parentRunNo": run.parent.run_no if run.parent else None, "reworkType": run.rework_type,
         # a PREP run builds FAI trial units while its FAI is INSPECTING (02_rules §4)
         "faiTrial": run.status == "PREP" and db.session.execute(select(Inspection.id).where(
-            Inspection.open_key == f"{run.id}:FAI", Inspection.status == "INSPECTING")).first() is not None,
+            Inspection.open_key == open_key(run.id, "FAI"), Inspection.status == "INSPECTING")).first() is not None,
     }
     if detail:
         counts = unit_counts(run.id)
