@@ -44,25 +44,25 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import register_views
         from .api import register_apis
+        from .views import register_views
         register_views(appbuilder)
         register_apis(appbuilder)
 
-    from .errors import register_error_handlers
-    from .request_hooks import register_request_hooks
     from .cli import register_cli
+    from .errors import register_error_handlers
     from .health import register_health
+    from .request_hooks import register_request_hooks
     register_health(app)
     register_error_handlers(app)
     register_request_hooks(app)
     register_cli(app)
 
-    from .services import hooks
-    hooks.install()
+    from .services import wiring
+    wiring.install()
 
     from .security.auth import ambient_actor_provider
-    from .services.context import set_actor_provider
+    from .services.platform.context import set_actor_provider
     set_actor_provider(ambient_actor_provider)
     return app
 

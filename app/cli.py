@@ -9,9 +9,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .services import users as user_service
-from .services.actor import SYSTEM
-from .services.errors import DomainError
+from .services.platform import users as user_service
+from .services.platform.actor import SYSTEM
+from .services.platform.errors import DomainError, catalogue_markdown
 
 mes = AppGroup("mes", help="LineMES administration commands.")
 
@@ -95,7 +95,6 @@ def error_catalogue_command(write: bool):
     """The error catalogue of the SOPs (generated from the code)."""
     from config import PROJECT_ROOT
 
-    from .services.errors import catalogue_markdown
     text = catalogue_markdown()
     if write:
         (PROJECT_ROOT / "sop" / "error-catalogue.md").write_text(text, encoding="utf-8")

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from .api.base import domain_error_response, error_response
 from .extensions import db
-from .services.errors import CATALOGUE, DomainError
+from .services.platform.errors import CATALOGUE, DomainError
 
 log = logging.getLogger(__name__)
 

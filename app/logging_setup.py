@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-from .services.context import request_id_var
+from .services.platform.context import request_id_var
 
 _REQUEST_FIELDS = ("user", "method", "path", "status", "duration_ms", "error_code", "ip")
 

@@ -12,8 +12,8 @@ import prison
 from flask import Flask, g, request
 
 from .security.auth import enforce_api_csrf
-from .services.context import client_ip_var, request_id_var
-from .services.errors import DomainError
+from .services.platform.context import client_ip_var, request_id_var
+from .services.platform.errors import DomainError
 
 access_log = logging.getLogger("mes.access")
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

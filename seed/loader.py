@@ -17,13 +17,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
-    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
-    StationGroup,
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station, StationGroup,
 )
 from app.security.sync import sync_roles
-from app.services import users as user_service
-from app.services.actor import SYSTEM
-from app.services.uow import unit_of_work
+from app.services.platform import users as user_service
+from app.services.platform.actor import SYSTEM
+from app.services.platform.uow import unit_of_work
 
 SEED_DIR = Path(__file__).resolve().parent
 DEMO_PASSWORD = "Demo-Pass-2026"
@@ -114,7 +113,7 @@ def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True) -> Se
 
 def _seed_data_specs(data: dict[str, Any], report: SeedReport) -> None:
     from app.models import DataCollectionSpec, Operation
-    from app.services import data_specs
+    from app.services.engineering import data_specs
     for row in data.get("data_specs", []):
         exists = db.session.execute(select(DataCollectionSpec.id).join(Operation).where(
             Operation.code == row["operation"], DataCollectionSpec.name == row["name"])).first()
@@ -128,7 +127,7 @@ def _seed_data_specs(data: dict[str, Any], report: SeedReport) -> None:
 def _seed_routings(data: dict[str, Any], report: SeedReport) -> None:
     """The demo routings with step-scope spec bindings, compiled (READY)."""
     from app.models import Routing
-    from app.services import routing as routing_service
+    from app.services.engineering import routing as routing_service
     for row in data.get("routings", []):
         if db.session.execute(select(Routing.id).where(Routing.code == row["code"])).first():
             continue
@@ -148,7 +147,7 @@ def _seed_routings(data: dict[str, Any], report: SeedReport) -> None:
 
 def _seed_work_orders(data: dict[str, Any], report: SeedReport) -> None:
     from app.models import WorkOrder
-    from app.services import work_orders
+    from app.services.production import work_orders
     for row in data.get("work_orders", []):
         if db.session.execute(select(WorkOrder.id).where(WorkOrder.wo_no == row["wo_no"])).first():
             continue
@@ -163,14 +162,14 @@ def _seed_work_orders(data: dict[str, Any], report: SeedReport) -> None:
 def _seed_oqc_rules(data: dict[str, Any], report: SeedReport) -> None:
     """One rule per product scope, through the OQC service (validated and audited like a console entry)."""
     from app.models import OqcSamplingRule
-    from app.services import oqc
+    from app.services.engineering import oqc_rules
     for row in data.get("oqc_rules", []):
         product = _by_code(Product, row["product"])
         if db.session.execute(select(OqcSamplingRule.id).where(OqcSamplingRule.product_id == product.id,
                                                                OqcSamplingRule.line_id.is_(None),
                                                                OqcSamplingRule.routing_id.is_(None))).first():
             continue
-        oqc.create_rule(actor=SYSTEM, fields={"productCode": row["product"], "samplingType": row["sampling_type"],
+        oqc_rules.create_rule(actor=SYSTEM, fields={"productCode": row["product"], "samplingType": row["sampling_type"],
                                               "sampleValue": row["sample_value"]})
         report.add("oqc_rules", row["product"])
 
@@ -206,7 +205,7 @@ def _seed_feeder_slots(data: dict[str, Any], report: SeedReport) -> None:
 def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from app.services import consumables
+    from app.services.preparation import consumables
     for row in data.get("consumables", []):
         line = _by_code(Line, row["line"])
         current = consumables.current_bindings(line.id)
@@ -228,7 +227,7 @@ def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
 
 
 def _seed_system_defect_codes(report: SeedReport) -> None:
-    from app.services.master_data import SYSTEM_DEFECT_CODES
+    from app.services.engineering.master_data import SYSTEM_DEFECT_CODES
     missing = [c for c in SYSTEM_DEFECT_CODES if _by_code(DefectCode, c) is None]
     if not missing:
         return

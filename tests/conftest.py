@@ -193,7 +193,7 @@ def fresh_db(app, database):
     """Restore the seeded template before the test (a real database, clean every time)."""
     from app.extensions import db
     from app.security.actors import clear_caches
-    from app.services.plans import clear_cache as clear_plans
+    from app.services.engineering.route_plans import clear_cache as clear_plans
 
     with app.app_context():
         db.session.remove()

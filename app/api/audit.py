@@ -4,9 +4,8 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import expose
 
-from ..services import audit as audit_service
-from ..views.audit import query_from_args
-from ..views.filters import parse_page
+from ..services.platform import audit as audit_service
+from ..web.filters import audit_query, parse_page
 from .base import MesBaseApi, ok, requires
 
 
@@ -37,7 +36,7 @@ class AuditEventApi(MesBaseApi):
             401: {description: UNAUTHORIZED}
             403: {description: FORBIDDEN}
         """
-        query = query_from_args(request.args)
+        query = audit_query(request.args)
         page, size = parse_page(request.args)
         rows, total = audit_service.list_events(actor=actor, query=query, page=page, page_size=size)
         return ok([audit_service.event_to_dict(r) for r in rows],

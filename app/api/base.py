@@ -18,10 +18,10 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..extensions import db
 from ..security.auth import authenticate
-from ..services import audit as audit_service
-from ..services import master_data
-from ..services.context import ambient_actor
-from ..services.errors import CATALOGUE, DomainError
+from ..services.engineering import master_data
+from ..services.platform import audit as audit_service
+from ..services.platform.context import ambient_actor
+from ..services.platform.errors import CATALOGUE, DomainError
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ def requires(*permissions: str, any_of: bool = False) -> Callable:
                 db.session.rollback()
                 return error_response("INTERNAL_ERROR")
 
-        wrapper._mes_permissions = permissions  # read by the permission-matrix test
+        wrapper._mes_permissions = permissions  # read by the generated permission matrix (tests/api)
+        wrapper._mes_any_of = any_of
         return wrapper
 
     return decorator

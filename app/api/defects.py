@@ -6,8 +6,8 @@ from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
 from ..models.quality import DISPOSITION_TYPES
-from ..services import defects, inspection_results
-from ..views.filters import parse_page
+from ..services.quality import defects, inspection_results
+from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
 from .integration import _raw_json
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import expose
 
-from ..services import integration, work_orders
-from ..services.errors import DomainError
+from ..services.engineering import erp_routings
+from ..services.platform.errors import DomainError
+from ..services.production import work_orders
+from ..security.permissions import resource_permissions
 from .base import MesBaseApi, ok, requires
 
 
@@ -17,6 +19,9 @@ def _raw_json():
 
 
 class IntegrationApi(MesBaseApi):
+    # shares the FAB resource `IntegrationApi` with the console's Integration screens: declare all of its
+    # permissions, or sync-roles would try to drop the ones this class does not use
+    base_permissions = resource_permissions("integration")
     resource_name = "integration"
     route_base = "/api/v1/integration"
     openapi_spec_tag = "Integration"
@@ -32,7 +37,7 @@ class IntegrationApi(MesBaseApi):
             200: {description: "`{data: routing + duplicate}`"}
             422: {description: VALIDATION_ERROR (logged as a FAILED message)}
         """
-        result = integration.import_erp_routing(actor=actor, payload=_raw_json())
+        result = erp_routings.import_erp_routing(actor=actor, payload=_raw_json())
         return ok(result.data)
 
     @expose("/work-orders", methods=["POST"])

@@ -10,7 +10,9 @@ from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
 from ..models.quality import MRB_DECISIONS, REWORK_TYPES, SAMPLING_TYPES
-from ..services import mrb, oqc, runs
+from ..services.engineering import oqc_rules
+from ..services.production import runs
+from ..services.quality import mrb
 from .base import MesBaseApi, load_json, ok, requires
 
 
@@ -56,9 +58,9 @@ class OqcSamplingRuleApi(MesBaseApi):
           responses:
             200: {description: "`{data: [rule], meta}`"}
         """
-        rows = oqc.list_rules(actor=actor, active=_flag(request.args.get("active")),
+        rows = oqc_rules.list_rules(actor=actor, active=_flag(request.args.get("active")),
                               product_code=request.args.get("productCode"), line_code=request.args.get("lineCode"))
-        return ok([oqc.rule_to_dict(r) for r in rows], meta={"page": 1, "pageSize": len(rows), "total": len(rows)})
+        return ok([oqc_rules.rule_to_dict(r) for r in rows], meta={"page": 1, "pageSize": len(rows), "total": len(rows)})
 
     @expose("", methods=["POST"])
     @requires("quality:oqc")
@@ -72,7 +74,7 @@ class OqcSamplingRuleApi(MesBaseApi):
             201: {description: "`{data: rule}`"}
             422: {description: VALIDATION_ERROR}
         """
-        return ok(oqc.rule_to_dict(oqc.create_rule(actor=actor, fields=load_json(RuleSchema()))), 201)
+        return ok(oqc_rules.rule_to_dict(oqc_rules.create_rule(actor=actor, fields=load_json(RuleSchema()))), 201)
 
     @expose("/<int:rule_id>", methods=["GET"])
     @requires("quality:oqc")
@@ -85,7 +87,7 @@ class OqcSamplingRuleApi(MesBaseApi):
             200: {description: "`{data: rule}`"}
             404: {description: SAMPLING_RULE_NOT_FOUND}
         """
-        return ok(oqc.rule_to_dict(oqc.read_rule(actor=actor, rule_id=rule_id)))
+        return ok(oqc_rules.rule_to_dict(oqc_rules.read_rule(actor=actor, rule_id=rule_id)))
 
     @expose("/<int:rule_id>", methods=["PATCH"])
     @requires("quality:oqc")
@@ -100,7 +102,7 @@ class OqcSamplingRuleApi(MesBaseApi):
             404: {description: SAMPLING_RULE_NOT_FOUND}
         """
         fields_ = load_json(RuleSchema(), partial=True)
-        return ok(oqc.rule_to_dict(oqc.update_rule(actor=actor, rule_id=rule_id, fields=fields_)))
+        return ok(oqc_rules.rule_to_dict(oqc_rules.update_rule(actor=actor, rule_id=rule_id, fields=fields_)))
 
 
 class MrbApi(MesBaseApi):

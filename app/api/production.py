@@ -5,9 +5,9 @@ from flask import request
 from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
-from ..services import execution, runs, trace, work_orders
-from ..services.errors import DomainError
-from ..views.filters import parse_page
+from ..services.platform.errors import DomainError
+from ..services.production import execution, runs, trace, work_orders
+from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
 
 
@@ -57,6 +57,38 @@ class TrackOutSchema(Schema):
 
 def _page_meta(page: int, size: int, total: int) -> dict:
     return {"page": page, "pageSize": size, "total": total}
+
+
+def track_in_body(r: execution.TrackInResult) -> dict:
+    """The TrackIn answer (03_api): the unit, the open track and the step with its data specs."""
+    return {
+        "unit": {"sn": r.sn, "status": r.unit_status, "currentStepNo": r.step.step_no, "runNo": r.run_no},
+        "track": {"id": r.track_id, "stepNo": r.step.step_no, "station": r.station_code, "inAt": r.in_at.isoformat(),
+                  "mode": r.mode, "operator": r.operator},
+        "step": {**r.step.to_dict(), "dataSpecs": [s.to_dict() for s in r.step.specs]},
+    }
+
+
+def track_out_body(r: execution.TrackOutResult) -> dict:
+    """The TrackOut answer (03_api): unit, closed track, result (and who forced it), the next step, the
+    judged data values, the defects recorded and, when the unit finished the run, the closeout."""
+    body = {
+        "unit": {"sn": r.sn, "status": r.unit_status, "currentStepNo": r.current_step_no, "runNo": r.run_no},
+        "track": {"id": r.track_id, "stepNo": r.step.step_no, "station": r.station_code, "outAt": r.out_at.isoformat(),
+                  "result": r.verdict.result, "mode": r.mode},
+        "result": r.verdict.result,
+        "nextStep": r.next_step.to_dict() if r.next_step else None,
+        "dataValues": [{"spec": v.spec.name, "value": v.raw, "uom": v.spec.uom, "lsl": v.spec.lsl, "usl": v.spec.usl,
+                        "judge": v.judge, "alarmed": v.judge == "FAIL"} for v in r.values],
+        "defects": r.defects,
+    }
+    if r.verdict.forced_by:
+        body["forcedBy"] = r.verdict.forced_by
+    if r.closeout is not None:
+        body["runCloseout"] = {"completed": r.closeout.completed,
+                               "code": r.closeout.error.code if r.closeout.error else None,
+                               **(r.closeout.details or {})}
+    return body
 
 
 class WorkOrderApi(MesBaseApi):
@@ -189,19 +221,11 @@ class RunApi(MesBaseApi):
           responses:
             200: {description: "`{data: [unit]}`"}
         """
-        from sqlalchemy import select
-
-        from ..extensions import db
-        from ..models import Unit
-        run = runs.read_run(actor=actor, run_no=run_no)
-        stmt = select(Unit).where(Unit.run_id == run.id)
-        if request.args.get("status"):
-            stmt = stmt.where(Unit.status == request.args["status"].upper())
-        if request.args.get("stepNo", "").isdigit():
-            stmt = stmt.where(Unit.current_step_no == int(request.args["stepNo"]))
-        rows = db.session.execute(stmt.order_by(Unit.id)).scalars().all()
+        step = request.args.get("stepNo", "")
+        page = runs.list_units(actor=actor, run_no=run_no, status=request.args.get("status") or None,
+                               step_no=int(step) if step.isascii() and step.isdigit() else None)
         return ok([{"sn": u.sn, "status": u.status, "currentStepNo": u.current_step_no,
-                    "reworkCount": u.rework_count} for u in rows])
+                    "reworkCount": u.rework_count} for u in page.units])
 
     @expose("/<run_no>/authorize", methods=["POST"])
     @requires("run:authorize")
@@ -266,7 +290,8 @@ class StationExecutionApi(MesBaseApi):
             200: {description: "`{data: {unit, track, step}}`"}
         """
         body = load_json(TrackInSchema())
-        return ok(execution.track_in(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"]))
+        return ok(track_in_body(execution.track_in(actor=actor, station_code=station_code, sn=body["sn"],
+                                                   run_no=body["runNo"])))
 
     @expose("/<station_code>/track-out", methods=["POST"])
     @requires("exec:track_out")
@@ -278,8 +303,9 @@ class StationExecutionApi(MesBaseApi):
             200: {description: "`{data: {unit, track, result, nextStep?, dataValues, defects, forcedBy?}}`"}
         """
         body = load_json(TrackOutSchema())
-        return ok(execution.track_out(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"],
-                                      result=body["result"], data=body["data"], defect=body["defect"]))
+        return ok(track_out_body(execution.track_out(actor=actor, station_code=station_code, sn=body["sn"],
+                                                     run_no=body["runNo"], result=body["result"], data=body["data"],
+                                                     defect=body["defect"])))
 
     @expose("/<station_code>/queue", methods=["GET"])
     @requires("exec:track_in")

@@ -5,7 +5,8 @@ from flask import request
 from flask_appbuilder.api import expose
 from marshmallow import Schema, fields
 
-from ..services import inspections, runs
+from ..services.production import runs
+from ..services.quality import inspections
 from .base import MesBaseApi, load_json, ok, requires
 from .integration import _raw_json
 

@@ -5,9 +5,12 @@ from flask import request
 from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
-from ..services import consumables, genealogy, loading, readiness
-from ..services.errors import DomainError
-from ..views.filters import parse_datetime, parse_page
+from ..services.integration import status as integration_status
+from ..services.platform.errors import DomainError
+from ..services.preparation import consumables, genealogy, loading, readiness
+from ..services.production import runs
+from ..web.export import recall_export
+from ..web.filters import parse_datetime, parse_page
 from .base import MesBaseApi, load_json, ok, requires
 from .integration import _raw_json
 
@@ -65,8 +68,7 @@ class ReadinessApi(MesBaseApi):
             200: {description: "`{data: check}`"}
             404: {description: NO_CHECK_FOUND}
         """
-        from ..services.runs import read_run
-        run = read_run(actor=actor, run_no=run_no)
+        run = runs.read_run(actor=actor, run_no=run_no)
         check = readiness.latest_check(run.id, (request.args.get("kind") or "").upper() or None)
         if check is None:
             raise DomainError("NO_CHECK_FOUND", f"Run {run_no} has no readiness check of this kind yet.")
@@ -188,7 +190,6 @@ class ReadinessApi(MesBaseApi):
         if fmt in ("csv", "xlsx"):
             if not actor.can("trace:export"):
                 raise DomainError("FORBIDDEN", "You may not export trace data.")
-            from ..views.export import recall_export
             return recall_export(data, fmt)
         return ok(data)
 
@@ -207,7 +208,7 @@ class IntegrationStatusApi(MesBaseApi):
           responses:
             200: {description: "`{data: [system status]}`"}
         """
-        return ok(consumables.integration_status(actor=actor))
+        return ok(integration_status.integration_status(actor=actor))
 
     @expose("/messages", methods=["GET"])
     @requires("integration:view")
@@ -219,11 +220,11 @@ class IntegrationStatusApi(MesBaseApi):
             200: {description: "`{data: [message], meta}`"}
         """
         page, size = parse_page(request.args)
-        rows, total = consumables.list_messages(
+        rows, total = integration_status.list_messages(
             actor=actor, system=request.args.get("system"), status=request.args.get("status"),
             date_from=parse_datetime(request.args.get("from"), "from"),
             date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True), page=page, page_size=size)
-        return ok([consumables.message_to_dict(m) for m in rows], meta={"page": page, "pageSize": size, "total": total})
+        return ok([integration_status.message_to_dict(m) for m in rows], meta={"page": page, "pageSize": size, "total": total})
 
     @expose("/stencil-status", methods=["POST"])
     @requires("integration:inbound", "integration:manual_entry", any_of=True)

@@ -7,9 +7,9 @@ from marshmallow import Schema, fields, validate
 
 from ..models.master import PROCESS_TYPES, STATION_TYPES
 from ..models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
-from ..services import data_specs, routing
-from ..services.errors import DomainError
-from ..views.filters import parse_page
+from ..services.engineering import data_specs, routing
+from ..services.platform.errors import DomainError
+from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
 
 

@@ -51,6 +51,11 @@ class Inspection(IdMixin, TimestampMixin, Model):
     items: Mapped[list["InspectionItem"]] = relationship(back_populates="inspection", order_by="InspectionItem.id",
                                                          cascade="all, delete-orphan")
 
+    @staticmethod
+    def open_key_for(run_id: int, kind: str) -> str:
+        """The `open_key` of a run's open inspection of this type (FAI or OQC): the one way to find it."""
+        return f"{run_id}:{kind}"
+
 
 class InspectionItem(IdMixin, Model):
     __tablename__ = "inspection_item"

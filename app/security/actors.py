@@ -2,7 +2,7 @@
 
 Correctness never depends on the cache: every lookup first reads the one-row security version
 (bumped in the same transaction as any user, role, permission, binding or API-key change, see
-services/audit.py), so several workers and hosts stay correct. A request then costs one indexed read
+services/platform/audit.py), so several workers and hosts stay correct. A request then costs one indexed read
 for its permission check instead of FAB's several queries.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import MesUser, RoleScope, SecurityVersion
-from ..services.actor import SCOPE_ORDER, Actor, DataScope
+from ..services.platform.actor import SCOPE_ORDER, Actor, DataScope
 from .permissions import BY_PAIR, PRESET_ROLES
 
 

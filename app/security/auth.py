@@ -2,7 +2,7 @@
 
 `authenticate()` resolves the caller once per request into a cached `Actor` (security/actors.py).
 A state-changing call is authenticated inside the write transaction that will make its changes
-(services/uow.py), so a request reads the security version in the transaction it commits, in one
+(services/platform/uow.py), so a request reads the security version in the transaction it commits, in one
 transaction instead of two. The verified claims of an access token are kept per process until the
 token expires.
 CSRF is enforced for every cookie-authenticated, state-changing `/api` call; token and API-key
@@ -19,9 +19,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from ..extensions import csrf
-from ..services.actor import Actor
-from ..services.errors import DomainError
-from ..services.uow import begin_write_transaction
+from ..services.platform.actor import Actor
+from ..services.platform.errors import DomainError
+from ..services.platform.uow import begin_write_transaction
 from . import actors
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -62,7 +62,7 @@ def _access_claims(token: str) -> dict[str, Any]:
 
 def _begin_transaction() -> None:
     """A state-changing call reads what authorises it (security version, user) in the write
-    transaction that will make its changes (services/uow.py)."""
+    transaction that will make its changes (services/platform/uow.py)."""
     if request.method not in SAFE_METHODS:
         begin_write_transaction()
 

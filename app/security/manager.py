@@ -12,8 +12,8 @@ from flask_login import current_user
 
 from ..api.base import EnvelopeResponses
 from ..models import MesUser
-from ..services import audit
-from ..services.actor import Actor
+from ..services.platform import audit
+from ..services.platform.actor import Actor
 from . import actors
 from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
 

@@ -7,8 +7,8 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import RoleScope
-from ..services import audit
-from ..services.actor import SYSTEM
+from ..services.platform import audit
+from ..services.platform.actor import SYSTEM
 from .permissions import MENU, PERMISSIONS, PRESET_ROLES, SELF_SERVICE_PAIRS, role_pairs
 
 

@@ -57,8 +57,8 @@ class MesUserDBModelView(UserDBModelView):
 
     @action("unlock", "Unlock login", "Reset the failed-login counter of the selected users?", "fa-unlock")
     def unlock(self, items):
-        from ..services.context import ambient_actor
-        from ..services.users import unlock_users
+        from ..services.platform.context import ambient_actor
+        from ..services.platform.users import unlock_users
         items = items if isinstance(items, list) else [items]
         count = unlock_users(actor=ambient_actor(), usernames=[u.username for u in items])
         flash(f"Unlocked {count} user(s).", "success")

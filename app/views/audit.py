@@ -6,24 +6,10 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from ..security.auth import authenticate
-from ..services import audit as audit_service
-from ..services.errors import DomainError
-from .export import csv_response
-from .filters import parse_datetime, parse_page
-
-FILTER_FIELDS = ("entity_type", "entity_key", "action", "actor", "status", "from", "to")
-
-
-def query_from_args(args) -> audit_service.AuditQuery:
-    return audit_service.AuditQuery(
-        entity_type=args.get("entityType") or args.get("entity_type") or None,
-        entity_key=args.get("entityKey") or args.get("entity_key") or None,
-        action=args.get("action") or None,
-        actor=args.get("actor") or None,
-        status=args.get("status") or None,
-        date_from=parse_datetime(args.get("from"), "from"),
-        date_to=parse_datetime(args.get("to"), "to", end_of_day=True),
-    )
+from ..services.platform import audit as audit_service
+from ..services.platform.errors import DomainError
+from ..web.export import csv_response
+from ..web.filters import audit_query, parse_page
 
 
 class AuditLogView(BaseView):
@@ -40,7 +26,7 @@ class AuditLogView(BaseView):
         actor = authenticate()
         error = None
         try:
-            query = query_from_args(request.args)
+            query = audit_query(request.args)
             page, size = parse_page(request.args, default_size=50)
             rows, total = audit_service.list_events(actor=actor, query=query, page=page, page_size=size)
         except DomainError as exc:
@@ -55,7 +41,7 @@ class AuditLogView(BaseView):
     @has_access
     def csv(self):
         actor = authenticate()
-        query = query_from_args(request.args)
+        query = audit_query(request.args)
         header = ["at", "actor", "actor type", "roles", "action", "entity type", "entity key", "status",
                   "error code", "reason", "diff", "request id", "ip"]
         rows = (

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, request
-from flask_appbuilder import ModelView, expose
+from flask import current_app, flash
+from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 
 from ..extensions import db
-from ..services import audit as audit_service
-from ..services import master_data
-from ..services.context import ambient_actor
-from ..services.errors import DomainError
-from .export import csv_response
+from ..services.engineering import master_data
+from ..services.platform import audit as audit_service
+from ..services.platform.context import ambient_actor
+from ..services.platform.errors import DomainError
+from ..web.export import csv_response
+from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
     "list": "read", "show": "read", "csv": "read", "api_read": "read", "api_get": "read",
@@ -26,8 +27,10 @@ READ_WRITE = {
 }
 
 
-class MesModelView(ModelView):
-    """A master-data screen. Subclasses set datamodel, class_permission_name and columns."""
+class MesModelView(RuleFormsModelView):
+    """A master-data screen. Subclasses set datamodel, class_permission_name and columns. A record
+    refused by the master-data rules keeps its form, with the rule's message on the field
+    (views/fab_forms.py)."""
 
     method_permission_name = READ_WRITE
     write_permission = "write"  # the data-spec screen writes with `config` (data_spec:config)
@@ -37,21 +40,6 @@ class MesModelView(ModelView):
     export_columns: list[str] | None = None
     help_doc = "engineer"
     help_anchor = "master-data"
-
-    def _init_forms(self):
-        # FAB makes a non-nullable boolean InputRequired, so an unticked box ("inactive") could never
-        # be saved; booleans get a plain checkbox instead.
-        from sqlalchemy import Boolean
-        from wtforms import BooleanField
-
-        columns = self.datamodel.obj.__table__.columns
-        booleans = {c.name: BooleanField(self.label_columns.get(c.name, c.name.replace("_", " ").capitalize()),
-                                         description=self.description_columns.get(c.name, ""),
-                                         default=bool(c.default.arg) if c.default is not None else False)
-                    for c in columns if isinstance(c.type, Boolean)}
-        self.add_form_extra_fields = {**booleans, **(self.add_form_extra_fields or {})}
-        self.edit_form_extra_fields = {**booleans, **(self.edit_form_extra_fields or {})}
-        super()._init_forms()
 
     def __init__(self, **kwargs):
         write, read = self.write_permission, self.read_permission
@@ -82,75 +70,10 @@ class MesModelView(ModelView):
             db.session.rollback()
             audit_service.record_failure(ambient_actor(), f"{master_data.entity_name(type(item))}_{action}",
                                          master_data.entity_name(type(item)), key, error)
-            raise RuleRefused(error) from None
+            raise RuleRefused(error, console_message(error)) from None
 
-    # FAB answers a refused pre_add/pre_update with a redirect and a flash, losing what was typed:
-    # these keep the form, with the rule's message on the field it names.
-    def _add(self):
-        from flask_appbuilder.urltools import get_filter_args as _filters
-        _filters(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
-        form = self.add_form.refresh()
-        if request.method == "POST":
-            self._fill_form_exclude_cols(exclude_cols, form)
-            if form.validate():
-                self.process_form(form, True)
-                item = self.datamodel.obj()
-                try:
-                    form.populate_obj(item)
-                    self.pre_add(item)
-                except RuleRefused as refused:
-                    show_on_form(form, refused.error)
-                    return self._get_add_widget(form=form, exclude_cols=exclude_cols)
-                except Exception as exc:
-                    flash(str(exc), "danger")
-                    return None
-                try:
-                    self.datamodel.add(item)
-                    self.post_add(item)
-                    flash(self.add_row_message, "success")
-                except Exception:
-                    db.session.rollback()
-                    flash(self.database_error_message, "danger")
-                return None
-            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
-        self.update_redirect()
-        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
-
-    def _edit(self, pk):
-        if request.method != "POST":
-            return super()._edit(pk)
-        from flask_appbuilder.urltools import get_filter_args as _filters
-        _filters(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
-        item = self.datamodel.get(pk, self._base_filters)
-        if not item:
-            abort(404)
-        pk = self.datamodel.get_pk_value(item)
-        form = self.edit_form.refresh(request.form)
-        self._fill_form_exclude_cols(exclude_cols, form)
-        form._id = pk
-        if not form.validate():
-            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
-        self.process_form(form, False)
-        try:
-            form.populate_obj(item)
-            self.pre_update(item)
-        except RuleRefused as refused:
-            show_on_form(form, refused.error)
-            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
-        except Exception as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-            return None
-        try:
-            self.datamodel.edit(item)
-            self.post_update(item)
-            flash(self.edit_row_message, "success")
-        except Exception:
-            db.session.rollback()
-            flash(self.database_error_message, "danger")
-        return None
+    def show_refusal(self, form, refused: RuleRefused) -> None:
+        show_on_form(form, refused.error)
 
     def pre_add(self, item):
         self._check("CREATE", item, lambda: master_data.validate_save(item, is_new=True))
@@ -196,14 +119,6 @@ def format_datetime(value, seconds: bool = True) -> str:
 
 def register_template_filters(app) -> None:
     app.jinja_env.filters["mes_datetime"] = format_datetime
-
-
-class RuleRefused(ValueError):
-    """A service rule refused a console form (FAB shows str() when it catches it)."""
-
-    def __init__(self, error: DomainError) -> None:
-        self.error = error
-        super().__init__(console_message(error))
 
 
 def show_on_form(form, error: DomainError) -> None:

@@ -3,9 +3,9 @@
 Feeder slots are the physical positions of a line (optionally tied to the placement station they are
 on); the slot table says which material each slot expects — primary (lowest priority, not alternate)
 and alternates — for every product and routing or scoped to one. Loading a run's slot table
-(`services/loading.py`) picks, per slot, the most specific lines for the run's product and routing.
+(`services/preparation/loading.py`) picks, per slot, the most specific lines for the run's product and routing.
 The rules (unique slot code per line, station on the slot's line, routing of the product, one line
-per slot/material/product/routing) live in `services/master_data.py`; changes are audited by the
+per slot/material/product/routing) live in `services/engineering/master_data.py`; changes are audited by the
 session hook. A slot's loading state (current reel, lock) is shown here but changes only through the
 Loading Terminal (scan, replace, unlock with a reason).
 """

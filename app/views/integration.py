@@ -17,18 +17,16 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Equipment, IntegrationMessage, LineSolderPaste, LineStencil
 from ..models.master import EQUIPMENT_STATUSES
 from ..models.readiness import PASTE_STATUSES, STENCIL_STATUSES
 from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
-from ..services import consumables
-from ..services.errors import DomainError
+from ..services.integration import status as integration_status
+from ..services.platform.errors import DomainError
+from ..services.preparation import consumables
 from .base import call_and_flash, format_datetime
-from .filters import parse_page
+from ..web.filters import parse_page
 
 FORMS = ("stencil", "solder-paste", "equipment")
 MESSAGE_STATUSES = ("SUCCESS", "FAILED", "DUPLICATE")
@@ -106,7 +104,7 @@ class IntegrationView(BaseView):
     @has_access
     def status(self):
         actor = authenticate()
-        rows = consumables.integration_status(actor=actor)
+        rows = integration_status.integration_status(actor=actor)
         return self.render_template("mes/integration_status.html", rows=rows,
                                     can_enter=actor.can("integration:manual_entry"),
                                     help_doc="degraded-mode", help_anchor="integration-status")
@@ -115,14 +113,8 @@ class IntegrationView(BaseView):
     @has_access
     def manual(self):
         actor = authenticate()
-        stencils = db.session.execute(select(LineStencil.stencil_id).where(LineStencil.current_line_id.is_not(None))
-                                      .order_by(LineStencil.stencil_id)).scalars().all()
-        pastes = db.session.execute(select(LineSolderPaste.lot_no).where(LineSolderPaste.current_line_id.is_not(None))
-                                    .order_by(LineSolderPaste.lot_no)).scalars().all()
-        equipment = db.session.execute(select(Equipment.code, Equipment.name, Equipment.status)
-                                       .order_by(Equipment.code)).all()
         return self.render_template(
-            "mes/integration_manual.html", stencils=stencils, pastes=pastes, equipment=equipment,
+            "mes/integration_manual.html", **consumables.manual_entry_choices(),
             stencil_statuses=STENCIL_STATUSES, paste_statuses=PASTE_STATUSES, equipment_statuses=EQUIPMENT_STATUSES,
             event_ids={k: f"MANUAL-{uuid.uuid4().hex}" for k in FORMS}, active=request.args.get("form", "stencil"),
             last=session.pop("mes_manual_last", None), username=actor.username,
@@ -154,16 +146,16 @@ class IntegrationView(BaseView):
         page, size = parse_page(request.args, default_size=50)
         system = request.args.get("system") or None
         status = request.args.get("status") or None
-        rows, total = consumables.list_messages(actor=actor, system=system, status=status, page=page, page_size=size)
+        rows, total = integration_status.list_messages(actor=actor, system=system, status=status, page=page, page_size=size)
         return self.render_template(
             "mes/integration_messages.html", rows=rows, total=total, page=page,
-            pages=max(1, (total + size - 1) // size), args=request.args, systems=consumables.SYSTEMS,
+            pages=max(1, (total + size - 1) // size), args=request.args, systems=integration_status.SYSTEMS,
             statuses=MESSAGE_STATUSES, fmt=format_datetime, help_doc="degraded-mode", help_anchor="messages")
 
     @expose("/messages/<int:message_id>")
     @has_access
     def message(self, message_id):
-        message = db.session.get(IntegrationMessage, message_id)
+        message = integration_status.get_message(actor=authenticate(), message_id=message_id)
         if message is None:
             abort(404)
         pretty = {name: json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)

@@ -4,18 +4,14 @@ solder paste at changeover. Like the Station Terminal it only renders; the JavaS
 (static/mes/loading.js) calls the REST API, and the loading service decides."""
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import FeederSlot, Line, Run, WorkOrder
 from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
-from ..services import consumables
-from ..services.errors import CATALOGUE
-from ..services.scope import line_filter
+from ..services.platform.errors import CATALOGUE
+from ..services.preparation import consumables, loading
 from .base import call_and_flash
 
 
@@ -30,31 +26,19 @@ class LoadingTerminalView(BaseView):
     @has_access
     def choose(self):
         actor = authenticate()
-        lines_with_slots = select(FeederSlot.line_id).distinct()
-        runs = db.session.execute(
-            select(Run.run_no, Run.status, Line.code, WorkOrder.wo_no)
-            .join(Line, Line.id == Run.line_id).join(WorkOrder, WorkOrder.id == Run.work_order_id)
-            .where(Run.status.in_(("PREP", "AUTHORIZED", "IN_PROGRESS")), Run.line_id.in_(lines_with_slots),
-                   line_filter(actor, Run.line_id))
-            .order_by(Line.code, Run.id.desc())).all()
-        lines = db.session.execute(select(Line).where(Line.id.in_(lines_with_slots), line_filter(actor, Line.id))
-                                   .order_by(Line.code)).scalars().all()
         return self.render_template(
-            "mes/loading_choose.html", runs=runs,
-            lines=[{"code": ln.code, "name": ln.name, **consumables.current_bindings(ln.id)} for ln in lines],
+            "mes/loading_choose.html", runs=loading.terminal_runs(actor), lines=loading.terminal_lines(actor),
             can_bind=actor.can("line_consumables:bind"), help_doc="material", help_anchor="loading-terminal")
 
     @expose("/<run_no>")
     @has_access
     def run(self, run_no):
         actor = authenticate()
-        run = db.session.execute(select(Run).where(Run.run_no == run_no)).scalar_one_or_none()
-        if run is None:
-            abort(404)
-        if not (actor.is_admin or actor.scope.allows_line(run.line_id)):
-            abort(403)
+        run = call_and_flash(lambda: loading.terminal_run(actor=actor, run_no=run_no))
+        if run is None:  # unknown run, or a line outside the user's: flashed
+            return redirect(url_for("LoadingTerminalView.choose"))
         return self.render_template(
-            "mes/loading.html", run_no=run.run_no, run_status=run.status, line_code=run.line.code,
+            "mes/loading.html", run_no=run["run_no"], run_status=run["status"], line_code=run["line_code"],
             can_unlock=actor.can("loading:unlock"),
             hints={code: entry.hint for code, entry in CATALOGUE.items()},
             help_doc="material", help_anchor="loading-terminal")

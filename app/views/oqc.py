@@ -3,8 +3,9 @@
 A rule says which runs get an outgoing quality control at closeout and how many DONE units are
 sampled: FIXED (that many units) or PERCENTAGE (that share, at least one unit; 0 = no OQC). Empty scope
 fields match every product / line / routing; the most specific matching rule wins, then the higher
-priority, then the newest (services/oqc.py). The field rules are the service's (via
-services/master_data.py); changes are audited by the session hook. A rule already used by an OQC
+priority, then the newest (services/engineering/oqc_rules.py). The field rules are the service's
+(`oqc_rules.check_rule_fields`, through master_data.validate_save); changes are audited by the session
+hook. A rule already used by an OQC
 cannot be deleted: deactivate it.
 """
 from __future__ import annotations

@@ -10,17 +10,18 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import AuditEvent, Line, Product, Unit
+from ..models import Line, Product
 from ..security.auth import authenticate
-from ..services import genealogy, loading, readiness, runs, trace, work_orders
-from ..services.errors import DomainError
+from ..services.engineering import master_data
+from ..services.platform import audit
+from ..services.platform.errors import DomainError
+from ..services.preparation import genealogy, loading, readiness
+from ..services.production import runs, trace, work_orders
 from .base import call_and_flash as _run_service
 from .base import format_datetime
-from .export import csv_response
-from .filters import parse_page
+from ..web.export import csv_response
+from ..web.filters import parse_page
 from .quality import fai_context, oqc_mrb_context
 
 
@@ -53,11 +54,10 @@ class WorkOrderView(BaseView):
         actor = authenticate()
         page, size = parse_page(request.args, default_size=50)
         rows, total = work_orders.list_work_orders(actor=actor, query=self._query(), page=page, page_size=size)
-        products = db.session.execute(select(Product.code).where(Product.is_active.is_(True)).order_by(Product.code)).scalars().all()
-        lines = db.session.execute(select(Line.code).order_by(Line.code)).scalars().all()
         return self.render_template(
             "mes/work_order_list.html", rows=[work_orders.work_order_to_dict(w) for w in rows], total=total,
-            page=page, pages=max(1, (total + size - 1) // size), args=request.args, products=products, lines=lines,
+            page=page, pages=max(1, (total + size - 1) // size), args=request.args,
+            products=master_data.codes(Product, active_only=True), lines=master_data.codes(Line),
             statuses=["RECEIVED", "RELEASED", "IN_PROGRESS", "COMPLETED"], can_receive=actor.can("wo:receive"),
             help_doc="planner", help_anchor="work-orders")
 
@@ -139,10 +139,10 @@ class RunView(BaseView):
         rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
                                      line_code=request.args.get("lineCode") or None,
                                      wo_contains=request.args.get("woNo") or None, page=page, page_size=size)
-        lines = db.session.execute(select(Line.code).order_by(Line.code)).scalars().all()
         return self.render_template(
             "mes/run_list.html", rows=[{**runs.run_to_dict(r), "counts": runs.unit_counts(r.id)} for r in rows],
-            total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args, lines=lines,
+            total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args,
+            lines=master_data.codes(Line),
             statuses=["PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD", "COMPLETED", "CLOSED_REWORK", "SCRAPPED",
                       "CANCELLED"], help_doc="planner", help_anchor="runs-and-run-detail")
 
@@ -182,26 +182,16 @@ class RunView(BaseView):
             return redirect(url_for("RunView.list"))
         data = runs.run_to_dict(run, detail=True)
         status_filter = request.args.get("unitStatus") or None
-        stmt = select(Unit).where(Unit.run_id == run.id)
-        if status_filter:
-            stmt = stmt.where(Unit.status == status_filter)
-        units = db.session.execute(stmt.order_by(Unit.id).limit(UNITS_SHOWN)).scalars().all()
-        units_total = len(units) if len(units) < UNITS_SHOWN else db.session.execute(
-            select(func.count()).select_from(stmt.subquery())).scalar_one()
-        events = db.session.execute(select(AuditEvent).where(AuditEvent.entity_type == "RUN",
-                                                             AuditEvent.entity_key == run_no)
-                                    .order_by(AuditEvent.id.desc()).limit(100)).scalars().all()
-        formal = readiness.latest_check(run.id, "FORMAL")
-        precheck = readiness.latest_check(run.id, "PRECHECK")
-        shown = formal or precheck
+        units = runs.list_units(actor=actor, run_no=run_no, status=status_filter, limit=UNITS_SHOWN)
+        shown = readiness.latest_check(run.id, "FORMAL") or readiness.latest_check(run.id, "PRECHECK")
+        readiness_actions = readiness.actions(run, actor, shown)
         return self.render_template(
             "mes/run_detail.html", run=data, phases=runs.phases(run, data["unitCounts"]),
-            actions=runs.available_actions(run, actor, data["unitCounts"]), units=units, units_total=units_total,
-            unit_filter=status_filter,
-            events=events, fmt=format_datetime, can_trace=actor.can("trace:read"),
+            actions=runs.available_actions(run, actor, data["unitCounts"]), units=units.units,
+            units_total=units.total, unit_filter=status_filter,
+            events=audit.entity_events("RUN", run_no), fmt=format_datetime, can_trace=actor.can("trace:read"),
             check=readiness.check_to_dict(shown) if shown else None,
-            can_check=actor.can("readiness:check") and run.status == "PREP",
-            can_waive=actor.can("readiness:waive") and run.status == "PREP",
+            can_check=readiness_actions.can_check, waivable=readiness_actions.waivable_item_ids,
             loading=loading.loading_state(actor=actor, run_no=run_no),
             can_load=actor.can("loading:verify"), **fai_context(run, actor), **oqc_mrb_context(run, actor),
             help_doc="planner", help_anchor="runs-and-run-detail")
@@ -260,10 +250,10 @@ class TraceView(BaseView):
     def search(self):
         term = (request.args.get("q") or "").strip()
         if term:
-            if db.session.execute(select(Unit.id).where(Unit.sn == term)).first():
+            found = trace.lookup(term)
+            if found is not None and found[0] == "UNIT":
                 return redirect(url_for("TraceView.unit", sn=term))
-            from ..models import Run
-            if db.session.execute(select(Run.id).where(Run.run_no == term)).first():
+            if found is not None:
                 return redirect(url_for("RunView.detail", run_no=term))
             try:  # a reel label or lot number: the lot recall
                 material_code, lot_no = genealogy.find_lot(term)

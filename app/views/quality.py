@@ -1,6 +1,6 @@
 """Quality actions of Run Detail: the FAI card (create, start, record items, decide, sign).
 
-Each action is a form posting to one endpoint that calls one service (services/inspections.py) and
+Each action is a form posting to one endpoint that calls one service (services/quality/inspections.py) and
 flashes its answer or its refusal; the card shows only what the user's permissions and the FAI's
 state allow."""
 from __future__ import annotations
@@ -10,16 +10,16 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import DefectCode, MrbDecision, Run
+from ..models import Run
 from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
-from ..services import defects, inspections, mrb, oqc
-from ..services.actor import Actor
-from ..services.errors import DomainError
-from ..services.plans import plan_for
+from ..services.engineering.master_data import active_defect_codes
+from ..services.engineering.route_plans import plan_for
+from ..services.platform.actor import Actor
+from ..services.platform.errors import DomainError
+from ..services.production import runs
+from ..services.quality import defects, inspections, mrb, oqc
 from .base import call_and_flash
 
 
@@ -37,32 +37,23 @@ def fai_context(run: Run, actor: Actor) -> dict[str, Any]:
     """What the FAI card of Run Detail shows."""
     plan = plan_for(run.route_version_id)
     latest = inspections.latest_fai(run.id)
-    codes = []
-    if latest is not None and latest.status == "INSPECTING":
-        codes = db.session.execute(select(DefectCode.code, DefectCode.name).where(DefectCode.is_active.is_(True))
-                                   .order_by(DefectCode.code)).all()
+    codes = active_defect_codes() if latest is not None and latest.status == "INSPECTING" else []
     return {"fai_required": plan.last_fai_step_no is not None, "fai_step": plan.last_fai_step_no,
             "fai": inspections.inspection_to_dict(latest) if latest else None,
             "fai_count": inspections.fai_count(run.id), "defect_codes": codes,
-            "can_fai": actor.can("quality:fai"), "can_fai_sign": actor.can("quality:fai_sign")}
+            "fai_actions": inspections.offered_actions(run, actor, "FAI", latest)}
 
 
 def oqc_mrb_context(run: Run, actor: Actor) -> dict[str, Any]:
     """What the OQC and MRB cards of Run Detail show."""
     latest = oqc.latest_oqc(run.id)
-    codes = []
-    if latest is not None and latest.status == "INSPECTING":
-        codes = db.session.execute(select(DefectCode.code, DefectCode.name).where(DefectCode.is_active.is_(True))
-                                   .order_by(DefectCode.code)).all()
-    decisions = db.session.execute(select(MrbDecision).where(MrbDecision.run_id == run.id)
-                                   .order_by(MrbDecision.id)).scalars().all()
-    children = db.session.execute(select(Run.run_no, Run.status).where(Run.parent_run_id == run.id)
-                                  .order_by(Run.id)).all()
+    codes = active_defect_codes() if latest is not None and latest.status == "INSPECTING" else []
     return {"oqc": inspections.inspection_to_dict(latest) if latest else None, "oqc_codes": codes,
-            "can_oqc": actor.can("quality:oqc"), "can_mrb": actor.can("quality:mrb"),
-            "mrb_decisions": [mrb.decision_to_dict(d) for d in decisions],
+            "oqc_actions": inspections.offered_actions(run, actor, "OQC", latest),
+            "can_decide_mrb": mrb.may_decide(run, actor),
+            "mrb_decisions": mrb.decisions_for_run(actor=actor, run_no=run.run_no),
             "mrb_suggested_step": mrb.suggested_rework_step(run) if run.status == "ON_HOLD" else None,
-            "rework_runs": children, "parent_run": run.parent.run_no if run.parent else None,
+            "rework_runs": runs.rework_runs(run), "parent_run": run.parent.run_no if run.parent else None,
             "step_nos": [s.step_no for s in plan_for(run.route_version_id).steps]}
 
 
@@ -160,7 +151,7 @@ class OqcView(BaseView):
         done = call_and_flash(lambda: inspections.complete(actor=authenticate(), inspection_id=inspection_id,
                                                            payload=payload))
         if done is not None:
-            run = db.session.get(Run, done.run_id)
+            run = inspections.run_of(done)
             flash(f"OQC {inspection_id}: {done.status}; run {run.run_no} is {run.status}.",
                   "success" if done.status == "PASS" else "warning")
         return self._back(request.form.get("run_no", ""))
@@ -199,7 +190,7 @@ class MrbView(BaseView):
 class DispositionView(BaseView):
     """Quality → Defects & Disposition: the queue of boards with open defects or a hold, oldest
     first, each with its defects, what to do next and the decision form; the board's trace is one
-    click away. Decisions go through services/defects.py (every open defect of a board together)."""
+    click away. Decisions go through services/quality/defects.py (every open defect of a board together)."""
 
     route_base = "/disposition"
     default_view = "queue"
@@ -215,9 +206,7 @@ class DispositionView(BaseView):
         line = request.args.get("line") or None
         run_no = request.args.get("run") or None
         entries = call_and_flash(lambda: defects.defect_queue(actor=actor, line_code=line, run_no=run_no)) or []
-        codes = db.session.execute(select(DefectCode.code, DefectCode.name).where(DefectCode.is_active.is_(True))
-                                   .order_by(DefectCode.code)).all()
-        return self.render_template("mes/disposition.html", entries=entries, codes=codes, args=request.args,
+        return self.render_template("mes/disposition.html", entries=entries, codes=active_defect_codes(), args=request.args,
                                     help_doc="quality", help_anchor="defects-and-disposition")
 
     def _back(self):

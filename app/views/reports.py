@@ -12,9 +12,9 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from ..security.auth import authenticate
-from ..services import genealogy
+from ..services.preparation import genealogy
 from .base import call_and_flash
-from .export import recall_export
+from ..web.export import recall_export
 
 
 class LotRecallView(BaseView):

@@ -1,6 +1,6 @@
 """Routing Editor (Engineering → Routings): header, ordered steps, execution config with a data-spec
 picker, compile, version history with snapshots and a diff. Every change goes through the routing
-service (services/routing.py); this view only reads forms and renders results."""
+service (services/engineering/routing.py); this view only reads forms and renders results."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,14 +9,13 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import DataCollectionSpec, Operation, Product, Station, StationGroup
+from ..models import Product
 from ..models.master import PROCESS_TYPES, STATION_TYPES
 from ..security.auth import authenticate
-from ..services import routing as routing_service
-from ..services.errors import DomainError
+from ..services.engineering import data_specs, master_data
+from ..services.engineering import routing as routing_service
+from ..services.platform.errors import DomainError
 from .base import call_and_flash, flash_domain_error
 
 
@@ -59,11 +58,10 @@ class RoutingEditorView(BaseView):
     def index(self):
         actor = authenticate()
         rows = routing_service.list_routings(actor=actor, q=request.args.get("q"))
-        products = db.session.execute(select(Product).where(Product.is_active.is_(True))
-                                      .order_by(Product.code)).scalars().all()
         return self.render_template(
             "mes/routing_list.html", routings=[routing_service.routing_to_dict(r, with_versions=True) for r in rows],
-            products=products, process_types=PROCESS_TYPES, can_configure=actor.can("route:configure"),
+            products=master_data.records(Product, active_only=True), process_types=PROCESS_TYPES,
+            can_configure=actor.can("route:configure"),
             q=request.args.get("q", ""), help_doc="engineer", help_anchor="routings-and-compiling")
 
     @expose("/<routing_code>")
@@ -84,18 +82,12 @@ class RoutingEditorView(BaseView):
         data = routing_service.routing_to_dict(routing)
         target = self._config_target(routing, request.args.get("configure"))
         picker = self._picker(routing, target, effective) if target else None
-        operations = db.session.execute(select(Operation).where(Operation.is_active.is_(True))
-                                        .order_by(Operation.code)).scalars().all()
-        groups = db.session.execute(select(StationGroup).order_by(StationGroup.code)).scalars().all()
-        stations = db.session.execute(select(Station).where(Station.is_active.is_(True))
-                                      .order_by(Station.code)).scalars().all()
-        products = db.session.execute(select(Product).order_by(Product.code)).scalars().all()
         route_ops = sorted({s.operation.code for s in routing.steps})
         return self.render_template(
             "mes/routing_editor.html", routing=data, effective=effective, latest=latest,
             step_errors=step_errors, versions=[routing_service.version_to_dict(v) for v in reversed(routing.versions)],
-            picker=picker, target=target, operations=operations, groups=groups, stations=stations,
-            products=products, route_ops=route_ops, station_types=STATION_TYPES, process_types=PROCESS_TYPES,
+            picker=picker, target=target, **routing_service.editor_choices(), route_ops=route_ops,
+            station_types=STATION_TYPES, process_types=PROCESS_TYPES,
             can_configure=actor.can("route:configure"), can_compile=actor.can("route:compile"),
             help_doc="engineer", help_anchor="routings-and-compiling")
 
@@ -130,10 +122,7 @@ class RoutingEditorView(BaseView):
                     and candidate.step.step_no == target.get("stepNo"):
                 cfg = candidate
         all_ops = request.args.get("all_ops") == "1" or target["scope"] == "ROUTE"
-        stmt = select(DataCollectionSpec).join(Operation, Operation.id == DataCollectionSpec.operation_id)
-        if not all_ops:
-            stmt = stmt.where(Operation.code == target["operationCode"])
-        specs = db.session.execute(stmt.order_by(Operation.code, DataCollectionSpec.name)).scalars().all()
+        specs = data_specs.specs_of(None if all_ops else target["operationCode"])
         own = [s.id for s in cfg.data_specs] if cfg else []
         inherited: list[int] = []
         inherited_from = None

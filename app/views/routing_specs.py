@@ -1,5 +1,5 @@
 """Data Collection Specs screen (Engineering menu): list with filters, type-specific form fields,
-enable/disable. The rules are the service's (services/data_specs.py via master_data.validate_save)."""
+enable/disable. The rules are the service's (services/engineering/data_specs.py via master_data.validate_save)."""
 from __future__ import annotations
 
 from flask import flash, redirect
@@ -8,12 +8,12 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from ..models import DataCollectionSpec
 from ..models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
-from ..services import data_specs
-from ..services.context import ambient_actor
-from ..services.errors import DomainError
+from ..services.engineering import data_specs
+from ..services.platform.context import ambient_actor
+from ..services.platform.errors import DomainError
 from .base import MesModelView, flash_domain_error
-from .master import choice
 from .fields import OptionListField
+from .master import choice
 
 
 class DataSpecView(MesModelView):

@@ -45,6 +45,25 @@ def test_duplicate_bom_line_in_the_console_shows_the_code_and_writes_nothing(cli
         assert count(AuditEvent, AuditEvent.error_code == "BOM_ITEM_DUPLICATE") == 1
 
 
+def test_a_refused_form_keeps_what_was_typed_with_the_rule_on_its_field(client, app):
+    """views/fab_forms.py: a rule refusal in pre_add / pre_update shows the form again (not FAB's
+    redirect that loses the input), the message and code on the field the rule names; nothing written."""
+    from app.models import DefectCode
+    console_login(client, "engineer")
+    with app.app_context():
+        pid = db.session.execute(select(Product.id).filter_by(code="P-1001")).scalar_one()
+        mid = db.session.execute(select(Material.id).filter_by(code="MAT-MCU")).scalar_one()
+        code_id = db.session.execute(select(DefectCode.id).filter_by(code="SPEC_OUT_OF_LIMIT")).scalar_one()
+    page = form_post(client, "/bom/add", {"product": pid, "material": mid, "qty_per": "7.5"}).get_data(as_text=True)
+    assert 'value="7.5"' in page and "[BOM_ITEM_DUPLICATE]" in page and 'id="qty_per"' in page
+    page = form_post(client, f"/defect-codes/edit/{code_id}", {"code": "SPEC_OUT_OF_LIMIT", "name": "Typed just now",
+                                                              "category": "test"}).get_data(as_text=True)
+    assert "[DEFECT_CODE_SYSTEM]" in page and 'value="Typed just now"' in page
+    with app.app_context():
+        code = db.session.get(DefectCode, code_id)
+        assert code.is_active is True and code.name != "Typed just now"
+
+
 def test_duplicate_code_in_a_form_is_shown_on_the_field(client, app):
     console_login(client, "engineer")
     page = form_post(client, "/materials/add", {"code": "MAT-MCU", "name": "again", "uom": "PCS"}).get_data(as_text=True)

@@ -92,8 +92,8 @@ def refused(app, call, status, code, *, failed_message: bool = False):
 
 
 def create_user(app, username, role, lines):
-    from app.services.actor import SYSTEM
-    from app.services.users import UserSpec, create_user as create
+    from app.services.platform.actor import SYSTEM
+    from app.services.platform.users import UserSpec, create_user as create
     with app.app_context():
         create(actor=SYSTEM, spec=UserSpec(username=username, password=DEMO_PASSWORD, roles=[role], lines=lines))
 

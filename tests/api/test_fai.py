@@ -239,7 +239,11 @@ def test_a_prep_run_is_offered_for_trial_only_while_its_fai_is_inspecting(api):
 
     def fai_trial():
         runs_ = ok_data(api("operator").get("/api/v1/runs?status=PREP&lineCode=LINE-SMT-A&pageSize=200"))
-        return next(r["faiTrial"] for r in runs_ if r["runNo"] == run_no)
+        flag = next(r["faiTrial"] for r in runs_ if r["runNo"] == run_no)
+        # the terminal's run choice (the station queue's `runs`) offers the PREP run exactly then
+        offered = ok_data(api("operator").get("/api/v1/stations/ST-PRINT-01/queue"))["runs"]
+        assert (run_no in [r["runNo"] for r in offered]) == flag
+        return flag
     assert fai_trial() is False
     fai = ok_data(create_fai(api, run_no))["id"]
     assert fai_trial() is False  # PENDING
@@ -247,3 +251,5 @@ def test_a_prep_run_is_offered_for_trial_only_while_its_fai_is_inspecting(api):
     assert fai_trial() is True
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "FAIL", "remark": "x"}))
     assert fai_trial() is False
+    # a new FAI after a decided one is offered on the card and accepted (02_rules §7: none open)
+    assert ok_data(create_fai(api, run_no))["status"] == "PENDING"

@@ -420,8 +420,8 @@ def test_who_may_load(api, app, user, allowed):
 
 
 def test_a_material_user_of_another_line_is_refused(api, app):
-    from app.services.actor import SYSTEM
-    from app.services.users import UserSpec, create_user
+    from app.services.platform.actor import SYSTEM
+    from app.services.platform.users import UserSpec, create_user
     with app.app_context():
         create_user(actor=SYSTEM, spec=UserSpec(username="material_dip_l", password=DEMO_PASSWORD,
                                                 roles=["Material"], lines=["LINE-DIP-A"]))

@@ -3,7 +3,6 @@ console screen), rule matching and sample size, the OQC created at closeout (man
 start / items / complete, and the MRB decisions RELEASE / SCRAP / REWORK (REUSE_PREP and FULL_PREP)
 with the rework run's units and statuses. Every refusal changes nothing. The demo seed has no OQC
 rule: each test creates the rules it needs through the API."""
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, update
@@ -13,8 +12,7 @@ from app.models import (
     AuditEvent, Defect, Inspection, InspectionItem, MaterialUse, MrbDecision, OqcSamplingRule, Run, Track, Unit,
     WorkOrder,
 )
-from app.services.oqc import pick_rule, sample_size
-from app.services.work_orders import quantity_status
+from app.services.production.work_orders import quantity_status
 from support import (
     DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, finish_trial_board,
     fresh_consumable_statuses, load_reels, new_work_order, ok_data, pass_fai, pass_step, prep_run,
@@ -116,42 +114,6 @@ def mrb(api, run_no, user="quality", **body):
     return api(user).post(f"/api/v1/runs/{run_no}/mrb-decision", json=body)
 
 
-# -- sample size and rule choice: the pure rules -------------------------------------------------
-
-@pytest.mark.parametrize("kind,value,n,expected", [
-    ("PERCENTAGE", 10, 30, 3),      # exact: never 4 from 3.0000000000000004
-    ("PERCENTAGE", 10, 31, 4),      # 3.1 rounds up
-    ("PERCENTAGE", 10, 5, 1),       # 0.5 rounds up to 1
-    ("PERCENTAGE", 1, 3, 1),        # clamped to at least 1
-    ("PERCENTAGE", 100, 7, 7),
-    ("PERCENTAGE", 12.5, 8, 1),
-    ("PERCENTAGE", 12.5, 9, 2),
-    ("PERCENTAGE", 0, 50, 0),       # 0 % = no OQC
-    ("PERCENTAGE", 10, 0, 0),       # nothing DONE, nothing to inspect
-    ("FIXED", 1, 5, 1),
-    ("FIXED", 10, 3, 3),            # min(v, n)
-    ("FIXED", 0, 5, 0),
-    ("FIXED", 5, 0, 0),
-])
-def test_sample_size_arithmetic(kind, value, n, expected):
-    assert sample_size(kind, value, n) == expected
-
-
-def test_pick_rule_most_specific_then_priority_then_newest():
-    def rule(rid, product=None, line=None, routing=None, priority=0, created=0):
-        from datetime import datetime, timedelta, timezone
-        return SimpleNamespace(id=rid, product_id=product, line_id=line, routing_id=routing, priority=priority,
-                               created_at=datetime(2030, 1, 1, tzinfo=timezone.utc) + timedelta(days=created))
-    generic = rule(1, priority=99)
-    product = rule(2, product=7, priority=0)
-    product_line = rule(3, product=7, line=1, priority=-5)
-    assert pick_rule([generic, product, product_line]).id == 3
-    assert pick_rule([generic, product]).id == 2                      # specific beats a higher priority
-    assert pick_rule([rule(4, line=1, priority=1), rule(5, product=7, priority=2)]).id == 5  # then priority
-    assert pick_rule([rule(6, product=7, created=1), rule(7, product=7, created=2)]).id == 7  # then newest
-    assert pick_rule([]) is None
-
-
 # -- sampling rules: API ---------------------------------------------------------------------------
 
 def test_sampling_rule_api_create_read_patch(api, app):
@@ -218,7 +180,7 @@ def test_sampling_rule_patch_refusals(api, app):
 
 
 def test_rule_matching_scope_priority_and_activity(api, app):
-    from app.services.oqc import match_rule
+    from app.services.quality.oqc import rule_for
     smt_run = prep_run(api, product="P-1001")
     dip_run = prep_run(api, product="P-2001")
     generic = add_rule(api, samplingType="FIXED", sampleValue=3, priority=100)["id"]
@@ -229,7 +191,7 @@ def test_rule_matching_scope_priority_and_activity(api, app):
 
     def matched(run_no):
         with app.app_context():
-            rule = match_rule(db.session.execute(select(Run).filter_by(run_no=run_no)).scalar_one())
+            rule = rule_for(db.session.execute(select(Run).filter_by(run_no=run_no)).scalar_one())
             return rule.id if rule else None
 
     assert matched(smt_run) == product_line  # not other_line: the run is not on the DIP line

@@ -600,8 +600,8 @@ def test_a_waiver_ends_when_the_item_passes_in_between(api, app):
 
 
 def test_data_scope_of_readiness(api, app):
-    from app.services.actor import SYSTEM
-    from app.services.users import UserSpec, create_user
+    from app.services.platform.actor import SYSTEM
+    from app.services.platform.users import UserSpec, create_user
     from support import DEMO_PASSWORD
     with app.app_context():
         create_user(actor=SYSTEM, spec=UserSpec(username="leader_dip_r", password=DEMO_PASSWORD, roles=["Leader"],
@@ -613,3 +613,32 @@ def test_data_scope_of_readiness(api, app):
     assert api("leader_dip_r").get(f"/api/v1/runs/{run_no}/readiness").status_code == 403
     dip = prep_run(api, product="P-2001")
     assert check(api, dip, user="leader_dip_r")["status"] == "PASSED"
+
+
+def test_check_and_waive_only_on_a_prep_run_and_its_latest_formal_check(api, app):
+    """What the console hides, the service refuses (02_rules §5; readiness.actions): a PRECHECK item
+    and an item of an older FORMAL check are not waived (READINESS_ITEM_NOT_CURRENT); an authorized
+    run is neither checked nor waived (INVALID_RUN_STATUS)."""
+    fresh_consumable_statuses(api)
+    run_no = prep_run(api)
+    precheck = ok_data(api("planner").get(f"/api/v1/runs/{run_no}/readiness?kind=PRECHECK"))
+    loading_item = items(precheck)["LOADING"]
+    assert loading_item["status"] == "FAILED"
+    error = refused(app, lambda: waive(api, loading_item["id"]), 400, "READINESS_ITEM_NOT_CURRENT")
+    assert "PRECHECK" in error["message"]
+    older = check(api, run_no)
+    newer = check(api, run_no)
+    assert newer["id"] != older["id"]
+    error = refused(app, lambda: waive(api, items(older)["LOADING"]["id"]), 400, "READINESS_ITEM_NOT_CURRENT")
+    assert error["details"] == {"checkId": older["id"], "latestFormalCheckId": newer["id"]}
+    waived = ok_data(waive(api, items(newer)["LOADING"]["id"], reason="slot table on paper"))
+    assert waived["item"]["status"] == "WAIVED" and waived["check"]["status"] == "PASSED"
+
+    authorized = ready_run(api)
+    pass_fai(api, authorized)
+    ok_data(api("planner").post(f"/api/v1/runs/{authorized}/authorize"))
+    latest = ok_data(api("planner").get(f"/api/v1/runs/{authorized}/readiness?kind=FORMAL"))
+    error = refused(app, lambda: api("quality").post(f"/api/v1/runs/{authorized}/readiness/check"), 400,
+                    "INVALID_RUN_STATUS")
+    assert "AUTHORIZED" in error["message"]
+    refused(app, lambda: waive(api, latest["items"][0]["id"]), 400, "INVALID_RUN_STATUS")

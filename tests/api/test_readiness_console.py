@@ -185,3 +185,39 @@ def test_manual_entry_refuses_a_time_in_the_future(client):
                                                             "status": "READY", "event_time": "2062-01-01T08:00"},
                        follow_redirects=True).get_data(as_text=True)
     assert "The time is in the future" in page and count(StencilStatus) == before
+
+
+def test_run_detail_offers_exactly_the_readiness_actions_the_service_accepts(client, api):
+    """readiness.actions: the FORMAL check button on a PREP run for who may check; a waive button on the
+    FAILED, waivable items of the latest FORMAL check only (not on a PRECHECK, not after authorize)."""
+    from support import fresh_consumable_statuses, prep_run
+    fresh_consumable_statuses(api)
+    run_no = prep_run(api)
+    console_login(client, "quality")
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert "PRECHECK check" in page and 'id="formal-check-button"' in page
+    assert 'id="waive-LOADING"' not in page  # a PRECHECK item is not waived
+    token = csrf_from(page)
+    page = client.post(f"/readiness/runs/{run_no}/check", data={"csrf_token": token, "kind": "FORMAL"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "FORMAL check" in page and 'id="waive-LOADING"' in page and 'id="waive-ROUTE"' not in page
+    client.get("/logout/")
+    console_login(client, "planner")  # may not waive nor check
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert 'id="waive-LOADING"' not in page and 'id="formal-check-button"' not in page
+
+
+def test_terminal_and_loading_screens_refuse_in_the_consoles_style(client, app):
+    """The terminal and loading screens open a station or run through the services: unknown or
+    out-of-scope → back to the choice, with the code and what to do (no bare 403/404 page)."""
+    console_login(client, "operator2")  # DIP stations only
+    page = client.get("/terminal/ST-PRINT-01", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "[FORBIDDEN]" in text and "outside your assigned stations" in text
+    assert "ST-DIP-INS-01" in text  # back on the station choice
+    text = client.get("/terminal/NO-SUCH-STATION", follow_redirects=True).get_data(as_text=True)
+    assert "[STATION_NOT_FOUND]" in text
+    client.get("/logout/")
+    console_login(client, "material")
+    text = client.get("/loading/NO-SUCH-RUN", follow_redirects=True).get_data(as_text=True)
+    assert "[RUN_NOT_FOUND]" in text and "Choose the run" in text

@@ -204,8 +204,8 @@ def test_routing_resolution_for_a_product(app_ctx):
     from datetime import datetime, timedelta, timezone
 
     from app.models import Product
-    from app.services.actor import SYSTEM
-    from app.services.routing import RoutingInput, create_routing, resolve_routing
+    from app.services.platform.actor import SYSTEM
+    from app.services.engineering.routing import RoutingInput, create_routing, resolve_routing
     product = db.session.execute(select(Product).filter_by(code="P-1001")).scalar_one()
     assert resolve_routing(product).code == SMT
     now = datetime.now(timezone.utc)

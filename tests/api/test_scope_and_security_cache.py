@@ -6,8 +6,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Line, MesUser, RoleScope, SecurityVersion, Station
 from app.security import actors
-from app.services.errors import DomainError
-from app.services.scope import line_filter, require_line, require_station, station_filter
+from app.services.platform.errors import DomainError
+from app.services.platform.scope import line_filter, require_line, require_station, station_filter
 
 
 def actor(username):

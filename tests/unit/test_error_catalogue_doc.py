@@ -1,7 +1,7 @@
 """The SOP error catalogue is generated from the code and kept in sync."""
 from pathlib import Path
 
-from app.services.errors import CATALOGUE, catalogue_markdown
+from app.services.platform.errors import CATALOGUE, catalogue_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "sop" / "error-catalogue.md"
 

@@ -409,23 +409,20 @@
     });
   }
 
-  /* The runs new boards may be registered to: AUTHORIZED and IN_PROGRESS runs of the line, and PREP
-     runs whose FAI is inspecting (they build FAI trial boards up to the FAI step). With
+  /* The runs new boards may be registered to, as the execution service says (the station queue's
+     `runs`: AUTHORIZED and IN_PROGRESS runs of the line, and PREP runs in their FAI trial). With
      several, the operator chooses (nothing preselected unless chosen before at this station); with
      one, it is selected. Refreshed every minute without disturbing an open choice. */
   function loadRuns() {
-    var base = "/runs?lineCode=" + encodeURIComponent(cfg.lineCode) + "&pageSize=200&status=";
-    Promise.all([call("GET", base + "AUTHORIZED"), call("GET", base + "IN_PROGRESS"), call("GET", base + "PREP")]).then(function (answers) {
-      if (answers.some(function (r) { return r.status !== 200; })) { return; }
+    call("GET", "/stations/" + encodeURIComponent(cfg.station) + "/queue").then(function (r) {
+      if (r.status !== 200) { return; }
       if (document.activeElement === runSelect) { return; }  // the operator is choosing right now
-      var trials = answers[2].body.data.filter(function (run) { return run.faiTrial; });
-      var active = answers[0].body.data.concat(answers[1].body.data, trials)
-        .sort(function (a, b) { return a.runNo < b.runNo ? -1 : (a.runNo > b.runNo ? 1 : 0); });
+      var active = r.body.data.runs;
       var remembered = null;
       try { remembered = localStorage.getItem("mes.terminal.run." + cfg.station); } catch (e) { /* ignore */ }
       var wanted = runSelect.value || remembered;
       var options = active.map(function (run) {
-        return '<option value="' + esc(run.runNo) + '">' + esc(run.runNo) + " · " + esc(run.workOrder.productCode) + " · " +
+        return '<option value="' + esc(run.runNo) + '">' + esc(run.runNo) + " · " + esc(run.productCode) + " · " +
           (run.faiTrial ? "FAI trial" : run.status) + "</option>";
       }).join("");
       if (!active.length) { options = '<option value="">(no active run)</option>'; }

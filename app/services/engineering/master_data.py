@@ -1,0 +1,301 @@
+"""Master-data rules (spec 02_rules §0), shared by the console's CRUD screens and the REST APIs.
+
+Flask-AppBuilder writes master data through its own interface; these checks run before it does
+(pre_add / pre_update / pre_delete), so a duplicate code, an invalid value or a delete of a row that
+others reference is refused with a clear code — never a 500, never raw SQL — and nothing is written.
+The change itself is audited by the session hook (services/platform/audit.py).
+
+`validate_save` checks what every record has (code, name, choices, references, uniqueness) and then the
+record's own rule from `ENTITY_RULES`. The rules of records with a module of their own (data-collection
+specs, OQC sampling rules) live in that module and are registered by services/wiring.py, so this module
+imports none of them. Also here: the one active-defect-code check of every context.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import exists, inspect, select
+from sqlalchemy.orm import MANYTOONE
+from sqlalchemy.orm.attributes import get_history
+
+from ...extensions import db
+from ...models import (
+    BomItem, DataCollectionSpec, DefectCode, Equipment, Line, Material, MaterialLot, Model, Operation, Product,
+    Routing, Station, StationGroup,
+)
+from ...models.master import (
+    EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
+)
+from ...models.quality import SAMPLING_TYPES, OqcSamplingRule
+from ...models.readiness import FeederSlot, SlotMaterialMapping
+from ..platform.clock import now
+from ..platform.errors import DomainError
+from ..platform.validation import fields_error
+
+ENTITY_NAMES: dict[type, str] = {
+    Product: "PRODUCT", Material: "MATERIAL", BomItem: "BOM_ITEM", MaterialLot: "MATERIAL_LOT",
+    Line: "LINE", StationGroup: "STATION_GROUP", Station: "STATION", Operation: "OPERATION",
+    Equipment: "EQUIPMENT", DefectCode: "DEFECT_CODE", DataCollectionSpec: "DATA_SPEC", Routing: "ROUTING",
+    FeederSlot: "FEEDER_SLOT", SlotMaterialMapping: "SLOT_MAPPING", OqcSamplingRule: "OQC_SAMPLING_RULE",
+}
+
+# (columns, error code, field named in the error) — checked before every insert/update.
+UNIQUE_RULES: dict[type, list[tuple[tuple[str, ...], str, str]]] = {
+    BomItem: [(("product_id", "material_id"), "BOM_ITEM_DUPLICATE", "material")],
+    MaterialLot: [(("material_id", "lot_no"), "MATERIAL_LOT_DUPLICATE", "lot_no")],
+    Equipment: [(("code",), "EQUIPMENT_CODE_DUPLICATE", "code"),
+                (("station_id",), "EQUIPMENT_STATION_DUPLICATE", "station")],
+    DataCollectionSpec: [(("operation_id", "name"), "DATA_SPEC_NAME_DUPLICATE", "name")],
+    FeederSlot: [(("line_id", "slot_code"), "FEEDER_SLOT_DUPLICATE", "slot_code")],
+}
+
+
+# Defect codes the system itself records (a value beyond a FAIL limit forces SPEC_OUT_OF_LIMIT).
+SYSTEM_DEFECT_CODES = ("SPEC_OUT_OF_LIMIT",)
+
+
+def _equipment_rules(item) -> None:
+    """The time of the last status change is the equipment's own business (set on every change)."""
+    if item.id is None or get_history(item, "status").has_changes():
+        item.status_changed_at = now()
+
+
+def _defect_code_rules(item) -> None:
+    if item.id is not None and not item.is_active:
+        history = get_history(item, "code")
+        original = history.deleted[0] if history.deleted else item.code
+        if original in SYSTEM_DEFECT_CODES:
+            raise DomainError("DEFECT_CODE_SYSTEM", f"{original} is recorded by the system and must stay active.")
+
+
+def id_of(item: Any, rel: str) -> Any:
+    """The id of a record's related row, whether the form set the relationship or only its id."""
+    related = getattr(item, rel, None)
+    return related.id if related is not None else getattr(item, f"{rel}_id", None)
+
+
+def _feeder_slot_rules(item: FeederSlot) -> None:
+    """A slot tied to a station must be on a station of its own line (the slots of the station a
+    unit is at are the ones its MaterialUse rows come from, 02_rules §6)."""
+    errors = {}
+    if item.station is not None and item.station.line_id != id_of(item, "line"):
+        errors["station"] = f"Station {item.station.code} is not on line {item.line.code if item.line else ''}."
+    if item.position is not None and item.position < 1:
+        errors["position"] = "The position must be 1 or more."
+    if errors:
+        raise fields_error(errors)
+
+
+def _slot_mapping_rules(item: SlotMaterialMapping) -> None:
+    """A slot-table line: priority 1 or more; a routing-scoped line names a routing of its product;
+    one line per (slot, material, product, routing)."""
+    errors = {}
+    if item.priority is None or item.priority < 1:
+        errors["priority"] = "The priority must be 1 or more (1 = first choice)."
+    if item.routing is not None and item.routing.product_id is not None:
+        product_id = id_of(item, "product")
+        if product_id is None:
+            item.product = item.routing.product
+        elif product_id != item.routing.product_id:
+            errors["routing"] = f"Routing {item.routing.code} belongs to another product."
+    if errors:
+        raise fields_error(errors)
+    cls = SlotMaterialMapping
+    stmt = select(cls.id).where(cls.slot_id == id_of(item, "slot"), cls.material_id == id_of(item, "material"))
+    for rel in ("product", "routing"):
+        value = id_of(item, rel)
+        column = getattr(cls, f"{rel}_id")
+        stmt = stmt.where(column.is_(None) if value is None else column == value)
+    if item.id is not None:
+        stmt = stmt.where(cls.id != item.id)
+    with db.session.no_autoflush:
+        if db.session.execute(stmt.limit(1)).first() is not None:
+            raise DomainError("SLOT_MAPPING_DUPLICATE", details={"field": "material"})
+
+
+# Entity-specific rules that go beyond fields, references and uniqueness (record → check, which may
+# normalise the record and raises DomainError). Data-collection specs and OQC sampling rules bring
+# theirs from their own modules through `register_entity_rule` (services/wiring.py).
+ENTITY_RULES: dict[type, Callable[[Any], None]] = {
+    Equipment: _equipment_rules, DefectCode: _defect_code_rules,
+    FeederSlot: _feeder_slot_rules, SlotMaterialMapping: _slot_mapping_rules,
+}
+
+
+def register_entity_rule(cls: type, rule: Callable[[Any], None]) -> None:
+    """Install the rule of a record kept by another engineering module (idempotent)."""
+    ENTITY_RULES[cls] = rule
+
+
+# Allowed values of the enumerated string columns.
+CHOICES: dict[type, dict[str, tuple[str, ...]]] = {
+    Product: {"process_type": PROCESS_TYPES},
+    Line: {"process_type": PROCESS_TYPES},
+    Station: {"station_type": STATION_TYPES},
+    Operation: {"default_station_type": STATION_TYPES},
+    Equipment: {"status": EQUIPMENT_STATUSES},
+    MaterialLot: {"iqc_result": IQC_RESULTS},
+    OqcSamplingRule: {"sampling_type": SAMPLING_TYPES},
+}
+
+# Relationships a row must name (checked as references, so the error names the field).
+REQUIRED_REFS: dict[type, tuple[str, ...]] = {
+    BomItem: ("product", "material"),
+    MaterialLot: ("material",),
+    Station: ("line",),
+    FeederSlot: ("line",),
+    SlotMaterialMapping: ("slot", "material"),
+}
+
+
+def entity_name(cls: type) -> str:
+    return ENTITY_NAMES.get(cls, cls.__name__.upper())
+
+
+def _unique_rules(cls: type) -> list[tuple[tuple[str, ...], str, str]]:
+    if cls in UNIQUE_RULES:
+        return UNIQUE_RULES[cls]
+    if hasattr(cls, "code"):
+        return [(("code",), f"{entity_name(cls)}_CODE_DUPLICATE", "code")]
+    return []
+
+
+def _fk_value(item: Any, column: str) -> Any:
+    """The value of a column, taking it from the relationship when the form set only that."""
+    value = getattr(item, column)
+    if value is None and column.endswith("_id"):
+        related = getattr(item, column[:-3], None)
+        if related is not None:
+            value = related.id
+    return value
+
+
+def _normalise(item: Any) -> None:
+    for attr in ("code", "lot_no", "name", "slot_code"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            setattr(item, attr, value.strip())
+
+
+def validate_save(item: Any, *, is_new: bool) -> None:
+    """Field rules, references and uniqueness of a master-data row about to be written."""
+    cls = type(item)
+    _normalise(item)
+    errors: dict[str, str] = {}
+    if hasattr(cls, "code") and not getattr(item, "code", None):
+        errors["code"] = "A code is required."
+    if hasattr(cls, "name") and cls not in (MaterialLot, FeederSlot) and not getattr(item, "name", None):
+        errors["name"] = "A name is required."
+    for column, allowed in CHOICES.get(cls, {}).items():
+        value = getattr(item, column, None)
+        if value not in allowed:
+            errors[column] = f"Must be one of {', '.join(allowed)}."
+    for rel in inspect(cls).relationships:
+        if rel.direction is not MANYTOONE:
+            continue
+        related = getattr(item, rel.key, None)
+        if related is not None and not inspect(related).persistent:
+            # an unknown id in an API body: marshmallow-sqlalchemy hands over a new, empty object
+            errors[rel.key] = f"No {rel.key.replace('_', ' ')} with id {getattr(related, 'id', None)}."
+    for ref in REQUIRED_REFS.get(cls, ()):
+        if getattr(item, ref, None) is None and _fk_value(item, f"{ref}_id") is None:
+            errors[ref] = f"A {ref.replace('_', ' ')} is required."
+    if isinstance(item, BomItem) and (item.qty_per is None or item.qty_per <= 0):
+        errors["qty_per"] = "The quantity per board must be greater than 0."
+    if isinstance(item, MaterialLot) and not item.lot_no:
+        errors["lot_no"] = "A lot number is required."
+    if isinstance(item, FeederSlot) and not item.slot_code:
+        errors["slot_code"] = "A slot code is required."
+    if isinstance(item, Line):
+        enabled = item.readiness_checks_enabled
+        if enabled is None:
+            item.readiness_checks_enabled = list(READINESS_ITEM_TYPES)
+        elif not isinstance(enabled, list) or any(x not in READINESS_ITEM_TYPES for x in enabled):
+            errors["readiness_checks_enabled"] = (
+                f"A list of readiness items among {', '.join(READINESS_ITEM_TYPES)}.")
+    if errors:
+        raise fields_error(errors)
+    if cls in ENTITY_RULES:
+        ENTITY_RULES[cls](item)
+
+    session = db.session
+    with session.no_autoflush:
+        for columns, code, field in _unique_rules(cls):
+            values = [_fk_value(item, c) for c in columns]
+            if any(v is None for v in values):
+                continue
+            stmt = select(cls.id)
+            for column, value in zip(columns, values, strict=True):
+                stmt = stmt.where(getattr(cls, column) == value)
+            if not is_new and item.id is not None:
+                stmt = stmt.where(cls.id != item.id)
+            if session.execute(stmt.limit(1)).first() is not None:
+                raise DomainError(code, details={"field": field,
+                                                 "value": str(getattr(item, field, values[-1]))})
+
+
+def _referencing_columns(table) -> list:
+    """Foreign-key columns of other tables that point at `table` and block a delete (a CASCADE
+    foreign key marks an owned child, e.g. BOM lines of a product, bindings of a line)."""
+    out = []
+    for other in Model.metadata.tables.values():
+        for fk in other.foreign_keys:
+            if fk.column.table is table and (fk.ondelete or "").upper() != "CASCADE" and other is not table:
+                out.append(fk.parent)
+    return out
+
+
+def validate_delete(item: Any) -> None:
+    """A row that other rows reference cannot be deleted: `<ENTITY>_IN_USE` (deactivate instead)."""
+    cls = type(item)
+    if isinstance(item, DefectCode) and item.code in SYSTEM_DEFECT_CODES:
+        raise DomainError("DEFECT_CODE_SYSTEM", f"{item.code} is recorded by the system and cannot be deleted.")
+    session = db.session
+    with session.no_autoflush:
+        for column in _referencing_columns(cls.__table__):
+            used = session.execute(select(exists().where(column == item.id))).scalar()
+            if used:
+                name = entity_name(cls)
+                code = f"{name}_IN_USE"
+                hint = " Deactivate it instead." if hasattr(cls, "is_active") else ""
+                raise DomainError(code, f"{name.replace('_', ' ').capitalize()} "
+                                  f"{getattr(item, 'code', None) or item} is used by "
+                                  f"{column.table.name.replace('_', ' ')} records.{hint}",
+                                  {"referencedBy": column.table.name})
+
+
+# ---------------------------------------------------------------------------------------------
+# Defect codes in use: the one check of a code given with a FAIL, a defect or an inspection item
+# ---------------------------------------------------------------------------------------------
+
+def active_defect_code(code: Any, *, field: str = "code") -> str:
+    """The code, when it is an active code of the DefectCode master; else DEFECT_CODE_REQUIRED (none
+    given; `field` names the form or body field) or DEFECT_CODE_NOT_FOUND (unknown or deactivated)."""
+    code = str(code or "").strip()
+    if not code:
+        raise DomainError("DEFECT_CODE_REQUIRED", "Pick the defect code from the list.", {"fields": {field: "required"}})
+    active = db.session.execute(select(DefectCode.is_active).where(DefectCode.code == code)).first()
+    if active is None or not active[0]:
+        raise DomainError("DEFECT_CODE_NOT_FOUND", f"Unknown or inactive defect code {code}: pick one from the list.",
+                          {"code": code})
+    return code
+
+
+def records(cls: type, *, active_only: bool = False) -> list:
+    """The records of a master-data kind by code (the console's pickers)."""
+    stmt = select(cls)
+    if active_only:
+        stmt = stmt.where(cls.is_active.is_(True))
+    return list(db.session.execute(stmt.order_by(cls.code)).scalars())
+
+
+def codes(cls: type, *, active_only: bool = False) -> list[str]:
+    """The codes of a master-data kind, sorted (the console's filters)."""
+    return [r.code for r in records(cls, active_only=active_only)]
+
+
+def active_defect_codes() -> list[dict[str, Any]]:
+    """The defect codes to pick from (terminal, inspection cards, the disposition queue), by code."""
+    rows = db.session.execute(select(DefectCode.code, DefectCode.name, DefectCode.category)
+                              .where(DefectCode.is_active.is_(True)).order_by(DefectCode.code)).all()
+    return [{"code": code, "name": name, "category": category} for code, name, category in rows]

@@ -1,0 +1,22 @@
+"""Input rules every context shares: a reason where one is required, and the one shape of a
+record refused field by field."""
+from __future__ import annotations
+
+from typing import Optional
+
+from .errors import DomainError
+
+
+def required_reason(reason: Optional[str], action: str) -> str:
+    """The reason, stripped; REASON_REQUIRED when there is none (`action`: "revoking the authorization")."""
+    text = (reason or "").strip()
+    if not text:
+        raise DomainError("REASON_REQUIRED", f"Give the reason for {action}.", {"fields": {"reason": "required"}})
+    return text
+
+
+def fields_error(errors: dict[str, str]) -> DomainError:
+    """VALIDATION_ERROR listing the fields: the one shape of a refused record (forms show each
+    message on its field)."""
+    return DomainError("VALIDATION_ERROR", "Some fields are not valid: "
+                       + "; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})

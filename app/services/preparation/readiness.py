@@ -1,0 +1,517 @@
+"""Line readiness (spec 02_rules §5): the pre-production gate of a run.
+
+- Two kinds: PRECHECK (advisory; on run creation and on demand) and FORMAL (`readiness:check`, the
+  gate). Both evaluate the same items: ROUTE, EQUIPMENT, MATERIAL, STENCIL, SOLDER_PASTE, LOADING,
+  as enabled on the line. Every FAILED item carries a fail code, a reason and its evidence, including
+  the source (AUTO/MANUAL) and the operator of the data it used.
+- A check is an observation: it is saved in its own transaction, even when the operation that
+  triggered it then fails (authorize refused by the gate).
+- A FORMAL check is current until one of its inputs changes: the check stores a fingerprint of
+  everything it read (and of the item outcomes, so a paste expiring counts as a change); authorize,
+  FAI creation and the FAI trial use the current FORMAL check and run a new one when there is none.
+- Waive (`readiness:waive`) with a reason; ROUTE cannot be waived; the check becomes PASSED when no
+  FAILED item remains. A waiver carries over to later checks of the same run while the same item
+  (type + key) still fails with the same code.
+- Both act on a run in PREP only (the gate is for authorizing it; `INVALID_RUN_STATUS`), and only an
+  item of the run's latest FORMAL check is waived (`READINESS_ITEM_NOT_CURRENT`: a PRECHECK is
+  advisory, an older check is history). `actions` tells the console what to offer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import func, select
+
+from ...extensions import db
+from ...models import (
+    BomItem, Equipment, EquipmentStatusEvent, FeederSlot, Line, LineSolderPaste, LineStencil, LoadingRecord,
+    Material, MrbDecision, Product, ReadinessCheck, ReadinessItem, Run, RunSlotExpectation, SolderPasteStatus,
+    Station, StationGroup, StencilStatus, Unit, WorkOrder,
+)
+from ..engineering.route_plans import RoutePlan, plan_for
+from ..platform.actor import Actor
+from ..platform.clock import now
+from ..platform.errors import DomainError
+from ..platform.scope import require_line, require_permission
+from ..platform.states import transition
+from ..platform.uow import unit_of_work
+from ..platform.validation import required_reason
+from ..production.runs import get_run, incompatible_steps
+
+WAIVABLE = {"EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"}
+
+
+
+@dataclass
+class ItemResult:
+    item_type: str
+    item_key: str
+    passed: bool
+    fail_code: Optional[str] = None
+    fail_reason: Optional[str] = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    items: list[ItemResult]
+    inputs: dict[str, Any]
+
+    @property
+    def fingerprint(self) -> str:
+        outcome = [(i.item_type, i.item_key, i.passed, i.fail_code) for i in self.items]
+        blob = json.dumps({"inputs": self.inputs, "outcome": outcome}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# The items
+# ---------------------------------------------------------------------------------------------
+
+def _latest_stencil_status(stencil_id: str) -> Optional[StencilStatus]:
+    return db.session.execute(select(StencilStatus).where(StencilStatus.stencil_id == stencil_id)
+                              .order_by(StencilStatus.event_time.desc(), StencilStatus.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def _latest_paste_status(lot_no: str) -> Optional[SolderPasteStatus]:
+    return db.session.execute(select(SolderPasteStatus).where(SolderPasteStatus.lot_no == lot_no)
+                              .order_by(SolderPasteStatus.event_time.desc(), SolderPasteStatus.id.desc())
+                              .limit(1)).scalar_one_or_none()
+
+
+def _status_evidence(record) -> dict[str, Any]:
+    if record is None:
+        return {"status": None}
+    return {"status": record.status, "eventId": record.event_id, "eventTime": record.event_time.isoformat(),
+            "source": record.source, "operator": record.operator}
+
+
+def _route_item(run: Run, plan: RoutePlan, inputs: dict) -> ItemResult:
+    bad = incompatible_steps(plan, run.line_id)
+    evidence = {"routingCode": plan.routing_code, "versionNo": plan.version_no, "versionStatus": plan.status,
+                "incompatibleSteps": bad, "source": "AUTO"}
+    inputs["route"] = evidence
+    key = f"{plan.routing_code} v{plan.version_no}"
+    if plan.status != "READY":
+        return ItemResult("ROUTE", key, False, "ROUTE_NOT_READY", f"Version {plan.version_no} is {plan.status}.", evidence)
+    if bad:
+        return ItemResult("ROUTE", key, False, "RUN_LINE_INCOMPATIBLE_WITH_ROUTE",
+                          f"No valid active station on the line for step(s) {', '.join(map(str, bad))}.", evidence)
+    return ItemResult("ROUTE", key, True, evidence=evidence)
+
+
+def _equipment_item(run: Run, plan: RoutePlan, line: Line, inputs: dict) -> ItemResult:
+    rows = db.session.execute(
+        select(Station.id, Station.code, Station.station_type, Station.is_active, StationGroup.code,
+               Equipment.id, Equipment.code, Equipment.status, Equipment.source, Equipment.status_changed_at)
+        .outerjoin(StationGroup, StationGroup.id == Station.group_id)
+        .outerjoin(Equipment, (Equipment.station_id == Station.id) & Equipment.is_active.is_(True))
+        .where(Station.line_id == line.id)).all()
+    operators = {}
+    equipment_ids = [r[5] for r in rows if r[5] is not None]
+    if equipment_ids:
+        latest = db.session.execute(
+            select(EquipmentStatusEvent.equipment_id, EquipmentStatusEvent.operator, EquipmentStatusEvent.source)
+            .where(EquipmentStatusEvent.equipment_id.in_(equipment_ids))
+            .order_by(EquipmentStatusEvent.event_time, EquipmentStatusEvent.id)).all()
+        for equipment_id, operator, _source in latest:
+            operators[equipment_id] = operator
+    steps, missing, warnings = [], [], []
+    for step in plan.steps:
+        valid = [r for r in rows if r[3] and step.accepts(station_type=r[2], group_code=r[4], station_code=r[1])]
+        stations = [{"station": r[1], "equipment": r[6], "status": r[7] or "NORMAL", "source": r[8] or "AUTO",
+                     "operator": operators.get(r[5]),
+                     "since": r[9].isoformat() if r[9] else None} for r in valid]
+        usable = [s for s in stations if s["status"] == "NORMAL"]
+        warnings += [f"{s['station']} {s['equipment']} {s['status']}" for s in stations if s["status"] != "NORMAL"]
+        if not usable:
+            missing.append(step.step_no)
+        steps.append({"stepNo": step.step_no, "stations": stations})
+    inputs["equipment"] = steps
+    evidence = {"steps": steps, "warnings": warnings,
+                "source": "MANUAL" if any(s["source"] == "MANUAL" for st in steps for s in st["stations"]) else "AUTO"}
+    if missing:
+        return ItemResult("EQUIPMENT", line.code, False, "EQUIPMENT_UNAVAILABLE",
+                          f"No station with NORMAL equipment for step(s) {', '.join(map(str, missing))}"
+                          + (f" ({'; '.join(warnings)})" if warnings else "") + ".", evidence)
+    return ItemResult("EQUIPMENT", line.code, True, evidence=evidence)
+
+
+def _material_item(product: Product, inputs: dict) -> ItemResult:
+    bom = db.session.execute(select(Material.code, Material.is_active, BomItem.qty_per)
+                             .join(BomItem, BomItem.material_id == Material.id)
+                             .where(BomItem.product_id == product.id).order_by(Material.code)).all()
+    lines = [{"material": code, "active": active, "qtyPer": qty} for code, active, qty in bom]
+    inputs["material"] = lines
+    evidence = {"bom": lines, "source": "AUTO"}
+    if not lines:
+        return ItemResult("MATERIAL", product.code, False, "MATERIAL_BOM_MISSING",
+                          f"Product {product.code} has no BOM.", evidence)
+    inactive = [ln["material"] for ln in lines if not ln["active"]]
+    if inactive:
+        return ItemResult("MATERIAL", product.code, False, "MATERIAL_INACTIVE",
+                          f"Inactive BOM material(s): {', '.join(inactive)}.", evidence)
+    return ItemResult("MATERIAL", product.code, True, evidence=evidence)
+
+
+def _stencil_item(line: Line, inputs: dict) -> ItemResult:
+    binding = db.session.execute(select(LineStencil).where(LineStencil.current_line_id == line.id)).scalar_one_or_none()
+    if binding is None:
+        inputs["stencil"] = None
+        return ItemResult("STENCIL", line.code, False, "STENCIL_NOT_BOUND", f"No stencil is bound to {line.code}.",
+                          {"binding": None, "source": None})
+    latest = _latest_stencil_status(binding.stencil_id)
+    evidence = {"stencilId": binding.stencil_id, "boundBy": binding.bound_by, "boundAt": binding.bound_at.isoformat(),
+                **_status_evidence(latest)}
+    inputs["stencil"] = {"binding": binding.id, "status": latest.id if latest else None}
+    if latest is None or latest.status != "READY":
+        return ItemResult("STENCIL", binding.stencil_id, False, "STENCIL_NOT_READY",
+                          f"Stencil {binding.stencil_id} is {latest.status if latest else 'without a status'}"
+                          + (f" ({latest.source}, by {latest.operator})" if latest and latest.operator else "") + ".",
+                          evidence)
+    return ItemResult("STENCIL", binding.stencil_id, True, evidence=evidence)
+
+
+def _paste_item(line: Line, inputs: dict, at: datetime) -> ItemResult:
+    binding = db.session.execute(select(LineSolderPaste).where(LineSolderPaste.current_line_id == line.id)).scalar_one_or_none()
+    if binding is None:
+        inputs["paste"] = None
+        return ItemResult("SOLDER_PASTE", line.code, False, "SOLDER_PASTE_NOT_BOUND",
+                          f"No solder paste lot is bound to {line.code}.", {"binding": None, "source": None})
+    latest = _latest_paste_status(binding.lot_no)
+    evidence = {"lotNo": binding.lot_no, "boundBy": binding.bound_by, "boundAt": binding.bound_at.isoformat(),
+                **_status_evidence(latest),
+                "expiresAt": latest.expires_at.isoformat() if latest and latest.expires_at else None}
+    inputs["paste"] = {"binding": binding.id, "status": latest.id if latest else None}
+    if latest is None or latest.status != "COMPLIANT":
+        return ItemResult("SOLDER_PASTE", binding.lot_no, False, "SOLDER_PASTE_NOT_COMPLIANT",
+                          f"Solder paste {binding.lot_no} is {latest.status if latest else 'without a status'}.", evidence)
+    if latest.expires_at is not None and latest.expires_at <= at:
+        return ItemResult("SOLDER_PASTE", binding.lot_no, False, "SOLDER_PASTE_EXPIRED",
+                          f"Solder paste {binding.lot_no} expired at {latest.expires_at.isoformat()}.", evidence)
+    return ItemResult("SOLDER_PASTE", binding.lot_no, True, evidence=evidence)
+
+
+def loading_applies(run: Run, plan: RoutePlan) -> bool:
+    """A line with feeder slots needs loading — except a rework run that re-enters no
+    material-consuming step (its units skip placement)."""
+    has_slots = db.session.execute(select(FeederSlot.id).where(FeederSlot.line_id == run.line_id).limit(1)).first()
+    if not has_slots:
+        return False
+    if run.parent_run_id is not None:
+        # the re-entry step the MRB decided: the units' own steps move on as the rework run builds
+        # (and would change the readiness fingerprint, staling the FORMAL check mid-FAI)
+        reentry = db.session.execute(select(MrbDecision.rework_from_step_no).where(
+            MrbDecision.rework_run_id == run.id)).scalar()
+        if reentry is None:
+            first = db.session.execute(select(func.min(Unit.current_step_no)).where(Unit.run_id == run.id)).scalar()
+            reentry = first if first is not None else plan.first.step_no
+        return any(s.consumes_material for s in plan.steps if s.step_no >= reentry)
+    return True
+
+
+def _loading_item(run: Run, line: Line, inputs: dict) -> ItemResult:
+    rows = db.session.execute(
+        select(FeederSlot.slot_code, RunSlotExpectation.status, RunSlotExpectation.loaded_by)
+        .join(RunSlotExpectation, RunSlotExpectation.slot_id == FeederSlot.id)
+        .where(RunSlotExpectation.run_id == run.id).order_by(FeederSlot.slot_code)).all()
+    loaded = db.session.execute(select(func.count(), func.max(LoadingRecord.id)).where(
+        LoadingRecord.run_id == run.id)).one()
+    slots = [{"slot": code, "status": status, "loadedBy": by} for code, status, by in rows]
+    inputs["loading"] = {"slots": slots, "records": list(loaded)}
+    evidence = {"slots": slots, "source": "AUTO"}
+    if not rows:
+        return ItemResult("LOADING", run.run_no, False, "SLOT_TABLE_NOT_LOADED",
+                          "The run's slot table is not loaded yet.", evidence)
+    pending = [s["slot"] for s in slots if s["status"] != "LOADED"]
+    if pending:
+        return ItemResult("LOADING", run.run_no, False, "LOADING_INCOMPLETE",
+                          f"Slot(s) not loaded: {', '.join(pending)}.", evidence)
+    return ItemResult("LOADING", run.run_no, True, evidence=evidence)
+
+
+def evaluate(run: Run) -> Evaluation:
+    """Evaluate the line's enabled items for a run (reads only)."""
+    at = now()
+    plan = plan_for(run.route_version_id)
+    line = db.session.get(Line, run.line_id)
+    product = db.session.execute(select(Product).join(WorkOrder, WorkOrder.product_id == Product.id)
+                                 .where(WorkOrder.id == run.work_order_id)).scalar_one()
+    enabled = list(line.readiness_checks_enabled or [])
+    inputs: dict[str, Any] = {"enabled": enabled}
+    items: list[ItemResult] = []
+    if "ROUTE" in enabled:
+        items.append(_route_item(run, plan, inputs))
+    if "EQUIPMENT" in enabled:
+        items.append(_equipment_item(run, plan, line, inputs))
+    if "MATERIAL" in enabled:
+        items.append(_material_item(product, inputs))
+    if "STENCIL" in enabled:
+        items.append(_stencil_item(line, inputs))
+    if "SOLDER_PASTE" in enabled:
+        items.append(_paste_item(line, inputs, at))
+    if "LOADING" in enabled and loading_applies(run, plan):
+        items.append(_loading_item(run, line, inputs))
+    return Evaluation(items, inputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+
+def _previous_waivers(run_id: int) -> dict[tuple[str, str, str], ReadinessItem]:
+    """Waivers still in force: a waiver carries over only *while* its item keeps failing the same
+    way — a later check that saw the item pass (or fail with another code) ends it."""
+    rows = db.session.execute(
+        select(ReadinessItem).join(ReadinessCheck, ReadinessCheck.id == ReadinessItem.check_id)
+        .where(ReadinessCheck.run_id == run_id)
+        .order_by(ReadinessCheck.id, ReadinessItem.id)).scalars().all()
+    active: dict[tuple[str, str], ReadinessItem] = {}
+    for item in rows:
+        key = (item.item_type, item.item_key)
+        if item.status == "WAIVED":
+            active[key] = item
+        elif key in active and (item.status == "PASSED" or item.fail_code != active[key].fail_code):
+            del active[key]
+    return {(i.item_type, i.item_key, i.fail_code): i for i in active.values()}
+
+
+def _store(uow, run: Run, kind: str, evaluation: Evaluation, actor: Actor) -> ReadinessCheck:
+    waivers = _previous_waivers(run.id)
+    check = ReadinessCheck(run_id=run.id, kind=kind, status="PENDING", checked_at=now(),
+                           checked_by=actor.username, inputs_hash=evaluation.fingerprint)
+    for result in evaluation.items:
+        item = ReadinessItem(item_type=result.item_type, item_key=result.item_key,
+                             status="PASSED" if result.passed else "FAILED", fail_code=result.fail_code,
+                             fail_reason=result.fail_reason, evidence=result.evidence)
+        carried = waivers.get((result.item_type, result.item_key, result.fail_code)) if not result.passed else None
+        if carried is not None:
+            item.status = transition("READINESS_ITEM", item.status, "WAIVE")
+            item.waived_by, item.waived_at, item.waive_reason = carried.waived_by, carried.waived_at, carried.waive_reason
+        check.items.append(item)
+    check.status = check_status(check)
+    uow.session.add(check)
+    uow.session.flush()
+    uow.entity_key = run.run_no
+    uow.payload = {"kind": kind, "status": check.status,
+                   "failed": [f"{i.item_type}:{i.fail_code}" for i in check.items if i.status == "FAILED"],
+                   "waived": [i.item_type for i in check.items if i.status == "WAIVED"]}
+    return check
+
+
+def check_status(check: ReadinessCheck) -> str:
+    """PASSED iff no item is FAILED (a WAIVED item counts as passed)."""
+    return "FAILED" if any(i.status == "FAILED" for i in check.items) else "PASSED"
+
+
+def _require_prep(run: Run, action: str) -> None:
+    if run.status != "PREP":
+        raise DomainError("INVALID_RUN_STATUS", f"Run {run.run_no} is {run.status}: readiness is {action} while the "
+                          "run is PREP (before it is authorized).", {"status": run.status})
+
+
+def run_check(*, actor: Actor, run_no: str, kind: str = "FORMAL", automatic: bool = False) -> ReadinessCheck:
+    """Run and store a readiness check of a PREP run (`readiness:check` unless triggered by the system)
+    in its own transaction."""
+    if kind not in ("FORMAL", "PRECHECK"):
+        raise DomainError("VALIDATION_ERROR", "kind must be FORMAL or PRECHECK.", {"fields": {"kind": "FORMAL|PRECHECK"}})
+    if not automatic:
+        require_permission(actor, "readiness:check")
+    with unit_of_work(actor, f"READINESS_{kind}", "RUN", run_no) as uow:
+        run = get_run(run_no)
+        if not automatic:
+            require_line(actor, run.line_id)
+        _require_prep(run, "checked")
+        return _store(uow, run, kind, evaluate(run), actor)
+
+
+def latest_check(run_id: int, kind: str | None = None) -> Optional[ReadinessCheck]:
+    stmt = select(ReadinessCheck).where(ReadinessCheck.run_id == run_id)
+    if kind:
+        stmt = stmt.where(ReadinessCheck.kind == kind)
+    return db.session.execute(stmt.order_by(ReadinessCheck.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def current_formal_check(*, actor: Actor, run_no: str) -> ReadinessCheck:
+    """The current FORMAL check of a run: the latest one if its inputs have not changed since, else a
+    new one (stored in its own transaction)."""
+    run = get_run(run_no)
+    latest = latest_check(run.id, "FORMAL")
+    if latest is not None and latest.inputs_hash == evaluate(run).fingerprint:
+        return latest
+    return run_check(actor=actor, run_no=run_no, kind="FORMAL", automatic=True)
+
+
+def failed_items(check: ReadinessCheck) -> list[dict[str, Any]]:
+    return [{"id": i.id, "itemType": i.item_type, "itemKey": i.item_key, "failCode": i.fail_code,
+             "reason": i.fail_reason} for i in check.items if i.status == "FAILED"]
+
+
+def require_passed(check: ReadinessCheck, action: str) -> None:
+    if check.status != "PASSED":
+        items = failed_items(check)
+        listed = "; ".join(f"{i['itemType']} {i['failCode']}" for i in items)
+        raise DomainError("READINESS_CHECK_FAILED", f"Readiness check failed ({listed}): fix the items or have quality "
+                          f"waive them before you {action}.", {"checkId": check.id, "items": items})
+
+
+def _waive_refusal(run: Run, check: ReadinessCheck, item: ReadinessItem,
+                   latest: Optional[ReadinessCheck]) -> Optional[DomainError]:
+    """Why this item cannot be waived now (None: it can), in the order of 02_rules §5; `latest` is the
+    run's latest FORMAL check."""
+    if run.status != "PREP":
+        return DomainError("INVALID_RUN_STATUS", f"Run {run.run_no} is {run.status}: readiness items are waived while "
+                           "the run is PREP (before it is authorized).", {"status": run.status})
+    if item.status != "FAILED":
+        return DomainError("ITEM_NOT_FAILED", f"The item is {item.status}; only a FAILED item can be waived.")
+    if item.item_type not in WAIVABLE:
+        return DomainError("ITEM_NOT_WAIVABLE", f"{item.item_type} cannot be waived: fix the cause.")
+    if check.kind != "FORMAL" or latest is None or latest.id != check.id:
+        return DomainError("READINESS_ITEM_NOT_CURRENT",
+                           f"The item belongs to {'a PRECHECK' if check.kind != 'FORMAL' else 'an older FORMAL check'} "
+                           f"of run {run.run_no}: waive it on the run's latest FORMAL check.",
+                           {"checkId": check.id, "latestFormalCheckId": latest.id if latest else None})
+    return None
+
+
+def waive(*, actor: Actor, item_id: int, reason: str) -> ReadinessItem:
+    """Waive a FAILED item of the run's latest FORMAL check with a reason (`readiness:waive`), on a PREP run."""
+    require_permission(actor, "readiness:waive")
+    with unit_of_work(actor, "READINESS_WAIVE", "READINESS_ITEM", str(item_id), reason=reason) as uow:
+        item = db.session.execute(uow.lock(select(ReadinessItem).where(ReadinessItem.id == item_id))).scalar_one_or_none()
+        if item is None:
+            raise DomainError("READINESS_ITEM_NOT_FOUND", f"No readiness item {item_id}.")
+        check = item.check
+        run = db.session.get(Run, check.run_id)
+        require_line(actor, run.line_id)
+        reason = required_reason(reason, "waiving the item")
+        refusal = _waive_refusal(run, check, item, latest_check(run.id, "FORMAL"))
+        if refusal is not None:
+            raise refusal
+        item.status = transition("READINESS_ITEM", item.status, "WAIVE")
+        item.waived_by, item.waived_at, item.waive_reason = actor.username, now(), reason
+        before = check.status
+        check.status = check_status(check)
+        uow.entity_type, uow.entity_key = "RUN", run.run_no
+        uow.diff = {"before": {"item": f"{item.item_type} FAILED", "check": before},
+                    "after": {"item": f"{item.item_type} WAIVED", "check": check.status}}
+    return item
+
+
+@dataclass(frozen=True)
+class ReadinessActions:
+    """What the console offers on a run's readiness card: exactly what the services would accept."""
+    can_check: bool
+    waivable_item_ids: frozenset[int]
+
+
+def actions(run: Run, actor: Actor, check: Optional[ReadinessCheck]) -> ReadinessActions:
+    """The readiness actions `actor` may take on `run` now (`check`: the check shown, FORMAL or PRECHECK)."""
+    in_scope = actor.is_admin or actor.scope.allows_line(run.line_id)
+    can_check = in_scope and actor.can("readiness:check") and run.status == "PREP"
+    waivable: frozenset[int] = frozenset()
+    if in_scope and actor.can("readiness:waive") and check is not None and check.kind == "FORMAL":
+        latest = latest_check(run.id, "FORMAL")
+        waivable = frozenset(i.id for i in check.items if _waive_refusal(run, check, i, latest) is None)
+    return ReadinessActions(can_check, waivable)
+
+
+def check_to_dict(check: ReadinessCheck) -> dict[str, Any]:
+    items = [{"id": i.id, "itemType": i.item_type, "itemKey": i.item_key, "status": i.status,
+              "failCode": i.fail_code, "failReason": i.fail_reason, "evidence": i.evidence,
+              "waivedBy": i.waived_by, "waivedAt": i.waived_at.isoformat() if i.waived_at else None,
+              "waiveReason": i.waive_reason} for i in check.items]
+    summary = {s: sum(1 for i in check.items if i.status == s) for s in ("PASSED", "FAILED", "WAIVED")}
+    return {"id": check.id, "kind": check.kind, "status": check.status, "checkedAt": check.checked_at.isoformat(),
+            "checkedBy": check.checked_by, "items": items, "summary": summary}
+
+
+# ---------------------------------------------------------------------------------------------
+# Hooks into runs (PRECHECK at creation, the authorize gate) and unit trace
+# ---------------------------------------------------------------------------------------------
+
+def precheck_on_run_created(run: Run, actor: Actor) -> None:
+    """Advisory PRECHECK right after a PREP run is created (its own transaction); a rework run born
+    AUTHORIZED (REUSE_PREP) runs on its parent's preparation and gets none."""
+    if run.status == "PREP":
+        run_check(actor=actor, run_no=run.run_no, kind="PRECHECK", automatic=True)
+
+
+def ensure_current_formal(actor: Actor, run: Run) -> None:
+    """Before authorizing a PREP run: make sure a current FORMAL check exists (own transaction)."""
+    if run.status == "PREP":
+        current_formal_check(actor=actor, run_no=run.run_no)
+
+
+def readiness_gate(uow, run: Run, plan: RoutePlan, actor: Actor) -> None:
+    """Authorize gate: the current FORMAL check must have no FAILED item."""
+    check = latest_check(run.id, "FORMAL")
+    if check is None:
+        raise DomainError("READINESS_CHECK_FAILED", "No FORMAL readiness check: run one first.")
+    require_passed(check, "authorize the run")
+
+
+def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
+    """Unit trace: the readiness outcome of the unit's run — the latest FORMAL check (else PRECHECK),
+    waived items with who and why, and which items used MANUAL (degraded-mode) data."""
+    check = latest_check(context["runId"], "FORMAL") or latest_check(context["runId"], "PRECHECK")
+    if check is None:
+        trace["readiness"] = None
+        return
+    def manual(evidence: dict | None) -> bool:
+        if not evidence:
+            return False
+        if evidence.get("source") == "MANUAL":
+            return True
+        return any(s.get("source") == "MANUAL" for st in evidence.get("steps", []) for s in st.get("stations", []))
+    trace["readiness"] = {
+        "checkId": check.id, "kind": check.kind, "status": check.status, "checkedAt": check.checked_at.isoformat(),
+        "checkedBy": check.checked_by,
+        "items": [{"itemType": i.item_type, "itemKey": i.item_key, "status": i.status, "failCode": i.fail_code,
+                   "failReason": i.fail_reason, "manual": manual(i.evidence),
+                   "operator": (i.evidence or {}).get("operator"),
+                   "waivedBy": i.waived_by, "waiveReason": i.waive_reason,
+                   "waivedAt": i.waived_at.isoformat() if i.waived_at else None} for i in check.items],
+    }
+
+
+def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
+    """Run Detail step indicator: the readiness phase."""
+    check = latest_check(run.id, "FORMAL")
+    precheck = latest_check(run.id, "PRECHECK")
+    if run.status not in ("PREP",):
+        if check is None:
+            return ("Readiness", "SKIPPED", "No FORMAL check (authorized without one).")
+        waived = sum(1 for i in check.items if i.status == "WAIVED")
+        return ("Readiness", "DONE", f"FORMAL check {check.status}" + (f", {waived} waived" if waived else "") + ".")
+    if check is not None:
+        state = "DONE" if check.status == "PASSED" else "CURRENT"
+        failed = [i.item_type for i in check.items if i.status == "FAILED"]
+        return ("Readiness", state, f"FORMAL check {check.status}" + (f": {', '.join(failed)} failed" if failed else "") + ".")
+    if precheck is not None:
+        failed = [i.item_type for i in precheck.items if i.status == "FAILED"]
+        return ("Readiness", "CURRENT", "Precheck " + (f"failed: {', '.join(failed)}" if failed else "passed")
+                + ". Run the FORMAL check.")
+    return ("Readiness", "CURRENT", "Run the FORMAL readiness check.")
+
+
+def loading_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
+    """Run Detail step indicator: the loading phase (only where the line has feeder slots)."""
+    plan = plan_for(run.route_version_id)
+    if not loading_applies(run, plan):
+        return None
+    rows = db.session.execute(select(RunSlotExpectation.status, func.count()).where(RunSlotExpectation.run_id == run.id)
+                              .group_by(RunSlotExpectation.status)).all()
+    states = dict(rows)
+    total = sum(states.values())
+    if total == 0:
+        return ("Loading", "CURRENT" if run.status == "PREP" else "SKIPPED", "Load the slot table and scan the reels.")
+    loaded = states.get("LOADED", 0)
+    if loaded == total:
+        return ("Loading", "DONE", f"All {total} slots loaded.")
+    return ("Loading", "CURRENT", f"{loaded} of {total} slots loaded"
+            + (f", {states['MISMATCH']} mismatch" if states.get("MISMATCH") else "") + ".")

@@ -1,0 +1,145 @@
+"""Where later contexts plug into production — without production importing them.
+
+Preparation (readiness, loading, genealogy) and quality (FAI, OQC, SPI/AOI, rework, MRB) sit above
+production: they may import it, it never imports them. When a run or a scan must ask them something,
+production calls the functions in the lists below. services/wiring.py fills every list once, at
+start-up; its table is the one place that says which functions run, in which order.
+
+A run (services/production/runs.py):
+- `RUN_CREATED_HOOKS(run, actor)`: after a run is created and committed (the advisory readiness
+  PRECHECK); each in its own transaction.
+- `PRE_AUTHORIZE_HOOKS(actor, run)`: observations stored before the gates read them, each in its own
+  transaction (the FORMAL readiness check is kept even when the authorization is then refused).
+- `AUTHORIZE_GATES(uow, run, plan, actor)`: raise to refuse an authorization (readiness, FAI).
+- `CLOSEOUT_HOOKS(uow, run, plan, actor) -> CloseoutOutcome | None`: may keep the run open (OQC).
+- `PREPARATION_PHASES(run, counts) -> (name, state, text) | None`: the Run Detail phases before
+  Authorize (readiness, loading, FAI); None when the phase does not apply to the run.
+
+A scan (services/production/execution.py), in the order a TrackIn / TrackOut meets them:
+- `PREP_RUN_GATES(uow, scan) -> (mode, inspection id) | None`: admit a scan on a PREP run (FAI trial).
+- `TRACK_IN_CHECKS(uow, scan)`: raise to refuse a TrackIn once the unit and its step are known.
+- `TRACK_OUT_FORCERS(uow, scan) -> Force | None`: force a TrackOut to FAIL with its own defects.
+- `TRACK_OUT_HOOKS(uow, scan)`: after the track is closed and the unit moved.
+
+The unit trace (services/production/trace.py):
+- `UNIT_TRACE_SECTIONS(trace, context)`: add sections to a unit's trace (context: unitId, runId, plan).
+
+The hot path pays one loop per list; a hook reads what it needs with its own indexed query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ...models import Run
+from ..engineering.route_plans import RoutePlan, StepPlan
+from ..platform.actor import Actor
+from ..platform.errors import DomainError
+from ..platform.uow import UnitOfWork
+
+# ---------------------------------------------------------------------------------------------
+# What a scan hook sees
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StationInfo:
+    id: int
+    code: str
+    line_id: int
+    station_type: str
+    is_active: bool
+    group_code: Optional[str]
+    equipment_code: Optional[str]
+    equipment_status: Optional[str]
+
+    def valid_for(self, step: StepPlan, line_id: int) -> bool:
+        return (self.is_active and self.line_id == line_id
+                and step.accepts(station_type=self.station_type, group_code=self.group_code, station_code=self.code))
+
+
+@dataclass
+class RunInfo:
+    id: int
+    run_no: str
+    status: str
+    line_id: int
+    route_version_id: int
+    plan_qty: int
+    work_order_id: int
+
+
+@dataclass
+class UnitInfo:
+    id: int
+    sn: str
+    run_id: int
+    status: str
+    current_step_no: Optional[int]
+    work_order_id: int
+
+
+@dataclass
+class Scan:
+    """Everything a hook needs to know about one TrackIn/TrackOut."""
+    actor: Actor
+    station: StationInfo
+    run: RunInfo
+    plan: RoutePlan
+    unit: Optional[UnitInfo] = None
+    step: Optional[StepPlan] = None
+    mode: str = "NORMAL"
+    inspection_id: Optional[int] = None
+    track_id: Optional[int] = None
+    result: Optional[str] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Force:
+    """A forced FAIL (e.g. an AOI result) with its own defects."""
+    by: str
+    defects: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------
+# What a run hook answers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CloseoutOutcome:
+    """What a closeout did: `completed`, or kept open by a hook (`error` explains, e.g. OQC_REQUIRED);
+    `changed` is False when the hook only pointed at what is already there (the open OQC)."""
+    completed: bool
+    error: Optional[DomainError] = None
+    details: dict[str, Any] = field(default_factory=dict)
+    changed: bool = True
+
+
+PrepGate = Callable[[UnitOfWork, Scan], Optional[tuple[str, Optional[int]]]]
+ScanCheck = Callable[[UnitOfWork, Scan], None]
+Forcer = Callable[[UnitOfWork, Scan], Optional[Force]]
+AuthorizeGate = Callable[[UnitOfWork, Run, RoutePlan, Actor], None]
+CloseoutHook = Callable[[UnitOfWork, Run, RoutePlan, Actor], Optional[CloseoutOutcome]]
+RunHook = Callable[[Run, Actor], None]
+PreAuthorizeHook = Callable[[Actor, Run], None]
+RunPhase = Callable[[Run, dict[str, int]], Optional[tuple[str, str, str]]]
+TraceSection = Callable[[dict[str, Any], dict[str, Any]], None]
+
+# ---------------------------------------------------------------------------------------------
+# The lists (filled by services/wiring.py)
+# ---------------------------------------------------------------------------------------------
+
+RUN_CREATED_HOOKS: list[RunHook] = []
+PRE_AUTHORIZE_HOOKS: list[PreAuthorizeHook] = []
+AUTHORIZE_GATES: list[AuthorizeGate] = []
+CLOSEOUT_HOOKS: list[CloseoutHook] = []
+PREPARATION_PHASES: list[RunPhase] = []
+
+PREP_RUN_GATES: list[PrepGate] = []
+TRACK_IN_CHECKS: list[ScanCheck] = []
+TRACK_OUT_FORCERS: list[Forcer] = []
+TRACK_OUT_HOOKS: list[ScanCheck] = []
+
+UNIT_TRACE_SECTIONS: list[TraceSection] = []

@@ -1,0 +1,47 @@
+"""Parsing list filters from query strings (console screens and API alike)."""
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from typing import Optional
+
+from ..services.platform import audit as audit_service
+from ..services.platform.errors import DomainError
+
+
+def parse_datetime(value: Optional[str], field: str, *, end_of_day: bool = False) -> Optional[datetime]:
+    """ISO date or datetime; a date alone means the start (or, for `to`, the end) of that day, UTC."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = datetime.fromisoformat(value).date()
+            moment = datetime.combine(day, time.max if end_of_day else time.min)
+            return moment.replace(tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", f"{field} is not an ISO date or date-time.",
+                          {"fields": {field: "expected YYYY-MM-DD or an ISO-8601 date-time"}}) from None
+
+
+def parse_page(args, *, default_size: int = 50, max_size: int = 500) -> tuple[int, int]:
+    try:
+        page = max(1, int(args.get("page", 1)))
+        size = min(max_size, max(1, int(args.get("pageSize", args.get("page_size", default_size)))))
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", "page and pageSize must be whole numbers.",
+                          {"fields": {"page": "integer ≥ 1", "pageSize": f"integer 1–{max_size}"}}) from None
+    return page, size
+
+
+def audit_query(args) -> audit_service.AuditQuery:
+    """The audit filters of the Audit Log screen and `GET /api/v1/audit-events` (camelCase or snake_case)."""
+    return audit_service.AuditQuery(
+        entity_type=args.get("entityType") or args.get("entity_type") or None,
+        entity_key=args.get("entityKey") or args.get("entity_key") or None,
+        action=args.get("action") or None,
+        actor=args.get("actor") or None,
+        status=args.get("status") or None,
+        date_from=parse_datetime(args.get("from"), "from"),
+        date_to=parse_datetime(args.get("to"), "to", end_of_day=True),
+    )
