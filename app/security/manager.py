@@ -2,7 +2,7 @@
 cached API keys, login lockout, login rate limits and audited logins."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, g, request
@@ -14,16 +14,13 @@ from ..api.base import EnvelopeResponses
 from ..models import MesUser
 from ..services.platform import audit
 from ..services.platform.actor import Actor
+from ..services.platform.clock import now
 from . import actors
 from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
 
 
 class MesSecurityApi(EnvelopeResponses, SecurityApi):
     """`POST /api/v1/security/login` and `/refresh`, answering errors in our envelope."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class MesSecurityManager(SecurityManager):
@@ -81,7 +78,7 @@ class MesSecurityManager(SecurityManager):
         minutes = current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)
         if (user.fail_login_count or 0) < limit or user.last_failed_login_at is None:
             return False
-        return user.last_failed_login_at > _utcnow() - timedelta(minutes=minutes)
+        return user.last_failed_login_at > now() - timedelta(minutes=minutes)
 
     def auth_user_db(self, username, password):
         user = self.find_user(username=username) if username else None
@@ -107,7 +104,7 @@ class MesSecurityManager(SecurityManager):
                                 payload={"via": _login_channel()})
 
     def on_user_login_failed(self, user) -> None:
-        user.last_failed_login_at = _utcnow()  # committed with the audit event below
+        user.last_failed_login_at = now()  # committed with the audit event below
         locked = self.is_locked(user)
         if locked:
             g.login_error_code = "ACCOUNT_LOCKED"

@@ -178,6 +178,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Help", "API Reference", None),
 ]
 
+
 def resource_permissions(prefix: str) -> list[str]:
     """Every FAB permission of one resource. Views sharing a resource declare all of them: at
     sync-roles FAB removes the permissions a view does not declare from its resource."""

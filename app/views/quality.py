@@ -67,75 +67,26 @@ def _record_item(inspection_id: int) -> None:
                    success=f"Item recorded for {payload['unitSn']}.")
 
 
-class FaiView(BaseView):
-    route_base = "/fai"
+class _InspectionCardView(BaseView):
+    """Start, items and decision of an inspection card (FAI or OQC) through the shared inspection
+    service; each card's view adds what is its own."""
+
+    kind = ""  # FAI / OQC
     class_permission_name = "QualityControl"
     base_permissions = resource_permissions("quality")
-    method_permission_name = {"create": "fai", "start": "fai", "item": "fai", "complete": "fai", "sign": "fai_sign"}
 
     def _back(self, run_no: str):
-        return redirect(url_for("RunView.detail", run_no=run_no) + "#fai")
+        return redirect(url_for("RunView.detail", run_no=run_no) + "#" + self.kind.lower())
 
-    @expose("/runs/<run_no>", methods=["POST"])
-    @has_access
-    def create(self, run_no):
-        def call():
-            qty = request.form.get("sample_qty", "").strip()
-            return inspections.create_fai(actor=authenticate(), run_no=run_no,
-                                          sample_qty=_whole(qty, "sampleQty"),
-                                          remark=request.form.get("remark") or None)
-        created = call_and_flash(call)
-        if created is not None:
-            call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=created.id),
-                           success=f"FAI {created.id} created and started: build the trial units.")
-        return self._back(run_no)
+    def _decided(self, inspection) -> None:
+        """Flash what the decision did."""
+        flash(f"{self.kind} {inspection.id}: {inspection.status}.", "success" if inspection.status == "PASS" else "warning")
 
     @expose("/<int:inspection_id>/start", methods=["POST"])
     @has_access
     def start(self, inspection_id):
         call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=inspection_id),
-                       success=f"FAI {inspection_id} started.")
-        return self._back(request.form.get("run_no", ""))
-
-    @expose("/<int:inspection_id>/items", methods=["POST"])
-    @has_access
-    def item(self, inspection_id):
-        _record_item(inspection_id)
-        return self._back(request.form.get("run_no", ""))
-
-    @expose("/<int:inspection_id>/complete", methods=["POST"])
-    @has_access
-    def complete(self, inspection_id):
-        payload = {"decision": request.form.get("decision", ""), "remark": request.form.get("remark") or None}
-        call_and_flash(lambda: inspections.complete(actor=authenticate(), inspection_id=inspection_id, payload=payload),
-                       success=f"FAI {inspection_id}: {payload['decision']}.")
-        return self._back(request.form.get("run_no", ""))
-
-    @expose("/<int:inspection_id>/sign", methods=["POST"])
-    @has_access
-    def sign(self, inspection_id):
-        call_and_flash(lambda: inspections.sign(actor=authenticate(), inspection_id=inspection_id,
-                                                remark=request.form.get("remark") or None),
-                       success=f"FAI {inspection_id} signed.")
-        return self._back(request.form.get("run_no", ""))
-
-
-class OqcView(BaseView):
-    """The OQC card's actions (start, items, decision) through the shared inspection service."""
-
-    route_base = "/oqc"
-    class_permission_name = "QualityControl"
-    base_permissions = resource_permissions("quality")
-    method_permission_name = {"start": "oqc", "item": "oqc", "complete": "oqc"}
-
-    def _back(self, run_no: str):
-        return redirect(url_for("RunView.detail", run_no=run_no) + "#oqc")
-
-    @expose("/<int:inspection_id>/start", methods=["POST"])
-    @has_access
-    def start(self, inspection_id):
-        call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=inspection_id),
-                       success=f"OQC {inspection_id} started.")
+                       success=f"{self.kind} {inspection_id} started.")
         return self._back(request.form.get("run_no", ""))
 
     @expose("/<int:inspection_id>/items", methods=["POST"])
@@ -151,10 +102,51 @@ class OqcView(BaseView):
         done = call_and_flash(lambda: inspections.complete(actor=authenticate(), inspection_id=inspection_id,
                                                            payload=payload))
         if done is not None:
-            run = inspections.run_of(done)
-            flash(f"OQC {inspection_id}: {done.status}; run {run.run_no} is {run.status}.",
-                  "success" if done.status == "PASS" else "warning")
+            self._decided(done)
         return self._back(request.form.get("run_no", ""))
+
+
+class FaiView(_InspectionCardView):
+    """The FAI card: create (and start), start, items, decision, sign."""
+
+    route_base = "/fai"
+    kind = "FAI"
+    method_permission_name = {"create": "fai", "start": "fai", "item": "fai", "complete": "fai", "sign": "fai_sign"}
+
+    @expose("/runs/<run_no>", methods=["POST"])
+    @has_access
+    def create(self, run_no):
+        def call():
+            qty = request.form.get("sample_qty", "").strip()
+            return inspections.create_fai(actor=authenticate(), run_no=run_no,
+                                          sample_qty=_whole(qty, "sampleQty"),
+                                          remark=request.form.get("remark") or None)
+        created = call_and_flash(call)
+        if created is not None:
+            call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=created.id),
+                           success=f"FAI {created.id} created and started: build the trial units.")
+        return self._back(run_no)
+
+    @expose("/<int:inspection_id>/sign", methods=["POST"])
+    @has_access
+    def sign(self, inspection_id):
+        call_and_flash(lambda: inspections.sign(actor=authenticate(), inspection_id=inspection_id,
+                                                remark=request.form.get("remark") or None),
+                       success=f"FAI {inspection_id} signed.")
+        return self._back(request.form.get("run_no", ""))
+
+
+class OqcView(_InspectionCardView):
+    """The OQC card: start, items, decision (which completes or holds the run)."""
+
+    route_base = "/oqc"
+    kind = "OQC"
+    method_permission_name = {"start": "oqc", "item": "oqc", "complete": "oqc"}
+
+    def _decided(self, inspection) -> None:
+        run = inspections.run_of(inspection)
+        flash(f"OQC {inspection.id}: {inspection.status}; run {run.run_no} is {run.status}.",
+              "success" if inspection.status == "PASS" else "warning")
 
 
 class MrbView(BaseView):

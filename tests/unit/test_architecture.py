@@ -28,8 +28,8 @@ def test_import_contract(monkeypatch, capsys):
     assert "0 broken" in output and "BROKEN" not in output, output
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
+def _module_name(path: Path, project_root: Path) -> str:
+    parts = list(path.relative_to(project_root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -41,14 +41,15 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def function_level_service_imports() -> list[str]:
+def function_level_service_imports(project_root: Path = PROJECT_ROOT) -> list[str]:
     """`file:line imported` for every import of a service module made inside a function (the wiring
     module aside): such an import hides a dependency from the reader and from a cycle check."""
+    services = project_root / "app" / "services"
     found = []
-    for path in sorted(SERVICES.rglob("*.py")):
-        if path == SERVICES / "wiring.py":
+    for path in sorted(services.rglob("*.py")):
+        if path == services / "wiring.py":
             continue
-        module, is_package = _module_name(path), path.name == "__init__.py"
+        module, is_package = _module_name(path, project_root), path.name == "__init__.py"
         tree = ast.parse(path.read_text(), filename=str(path))
         for function in ast.walk(tree):
             if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -62,7 +63,7 @@ def function_level_service_imports() -> list[str]:
                     continue
                 for target in targets:
                     if target == "app.services" or target.startswith("app.services."):
-                        found.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {target}")
+                        found.append(f"{path.relative_to(project_root)}:{node.lineno} {target}")
     return found
 
 
@@ -70,15 +71,16 @@ def test_no_service_module_is_imported_inside_a_function():
     assert function_level_service_imports() == []
 
 
-def test_the_scan_finds_an_import_inside_a_function(tmp_path, monkeypatch):
-    """The check above can fail: a module with a deferred import of another context is reported."""
-    probe = SERVICES / "production" / "_probe_for_test.py"
-    probe.write_text("def f():\n    from ..quality import oqc\n    return oqc\n")
-    try:
-        assert function_level_service_imports() == [
-            "app/services/production/_probe_for_test.py:2 app.services.quality"]
-    finally:
-        probe.unlink()
+def test_the_scan_finds_an_import_inside_a_function(tmp_path):
+    """The check above can fail: a deferred import of another context (relative or absolute) is
+    reported, one of a library is not."""
+    module = tmp_path / "app" / "services" / "production" / "probe.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("import json\n\n\ndef f():\n    from ..quality import oqc\n    import app.services.wiring\n"
+                      "    import sqlalchemy\n    return oqc, json, sqlalchemy\n")
+    assert function_level_service_imports(tmp_path) == [
+        "app/services/production/probe.py:5 app.services.quality",
+        "app/services/production/probe.py:6 app.services.wiring"]
 
 
 def test_every_extension_point_is_filled_by_the_wiring_module(app):

@@ -33,6 +33,7 @@ from .master_data import id_of, validate_save
 # Sample size and rule matching (pure rules first)
 # ---------------------------------------------------------------------------------------------
 
+
 def sample_size(sampling_type: str, value: float, done_units: int) -> int:
     """How many of `done_units` DONE units the OQC inspects (02_rules §9): PERCENTAGE → ceil(n·v/100)
     clamped to [1, n], v = 0 meaning no OQC; FIXED → min(v, n). No DONE unit → nothing to inspect."""
@@ -59,7 +60,6 @@ def pick_rule(rules: list[OqcSamplingRule]) -> Optional[OqcSamplingRule]:
         return None
     return max(rules, key=lambda r: (_specificity(r), r.priority or 0, r.created_at or datetime.min.replace(
         tzinfo=timezone.utc), r.id or 0))
-
 
 
 def match_rule(*, product_id: int, line_id: int, routing_id: int) -> Optional[OqcSamplingRule]:

@@ -538,6 +538,7 @@ def save_step(*, actor: Actor, routing_code: str, step: StepInput, original_step
 
 
 def remove_step(*, actor: Actor, routing_code: str, step_no: int) -> Routing:
+    """Remove a step and its step config (`route:configure`; not on ERP routings)."""
     require_permission(actor, "route:configure")
     with unit_of_work(actor, "ROUTING_STEP_REMOVE", "ROUTING", routing_code) as uow:
         routing = get_routing(routing_code, lock_uow=uow)

@@ -20,6 +20,7 @@ SYSTEMS = ("ERP", "TPM", "WMS", "SPI", "AOI")
 
 # ---------------------------------------------------------------------------------------------
 
+
 def integration_status(*, actor: Actor) -> list[dict[str, Any]]:
     """Per system: last message, last-24 h counts by status, DEGRADED when MANUAL entries were made
     since the last AUTO message (`integration:view`)."""

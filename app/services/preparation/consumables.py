@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Optional
 
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -32,6 +34,7 @@ from ..platform.uow import UnitOfWork, unit_of_work
 # ---------------------------------------------------------------------------------------------
 # Bindings
 # ---------------------------------------------------------------------------------------------
+
 
 def _line(line_code: str) -> Line:
     line = db.session.execute(select(Line).where(Line.code == line_code)).scalar_one_or_none()
@@ -65,10 +68,12 @@ def _bind(actor: Actor, line_code: str, model, attr: str, value: str, action: st
 
 
 def bind_stencil(*, actor: Actor, line_code: str, stencil_id: str) -> LineStencil:
+    """Bind a stencil to a line (`line_consumables:bind`), closing the previous binding."""
     return _bind(actor, line_code, LineStencil, "stencil_id", stencil_id, "LINE_STENCIL_BIND")
 
 
 def bind_solder_paste(*, actor: Actor, line_code: str, lot_no: str) -> LineSolderPaste:
+    """Bind a solder-paste lot to a line (`line_consumables:bind`), closing the previous binding."""
     return _bind(actor, line_code, LineSolderPaste, "lot_no", lot_no, "LINE_SOLDER_PASTE_BIND")
 
 
@@ -142,53 +147,68 @@ def _extra(payload: Any, schema: Schema) -> Optional[dict]:
     return extras or None
 
 
-def receive_stencil_status(*, actor: Actor, payload: Any) -> InboundResult:
+@dataclass(frozen=True)
+class _ConsumableFeed:
+    """A status feed of a line consumable: who sends it, what it is keyed by, what it records."""
+    system: str
+    entity: str                     # STENCIL / SOLDER_PASTE (entity types: <entity>_STATUS)
+    key: str                        # the body field naming the consumable
+    binding: type                   # its line binding (scope: a person enters data for their lines)
+    binding_attr: str
+    schema: type[Schema]
+    model: type
+    fields: dict[str, str]          # body field -> column, beyond the event id, time, status and key
+
+    def answer(self, record) -> dict[str, Any]:
+        out = {}
+        for body_field, column in self.fields.items():
+            value = getattr(record, column)
+            out[body_field] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+_STENCIL = _ConsumableFeed("TPM", "STENCIL", "stencilId", LineStencil, "stencil_id", StencilStatusSchema,
+                           StencilStatus, {"tension": "tension"})
+_PASTE = _ConsumableFeed("WMS", "SOLDER_PASTE", "lotNo", LineSolderPaste, "lot_no", SolderPasteStatusSchema,
+                         SolderPasteStatus, {"expiresAt": "expires_at", "thawedAt": "thawed_at"})
+
+
+def _receive_consumable_status(actor: Actor, payload: Any, feed: _ConsumableFeed) -> InboundResult:
     _may_enter(actor)
-    schema = StencilStatusSchema()
+    schema = feed.schema()
     source, operator = source_of(actor)
 
     def handler(uow: UnitOfWork, data: dict) -> dict:
-        _require_scope_of_bound(actor, LineStencil, "stencil_id", data["stencilId"])
-        record = StencilStatus(event_id=data["eventId"], event_time=data["eventTime"], stencil_id=data["stencilId"],
-                               status=data["status"], tension=data.get("tension"), extra=_extra(payload, schema),
-                               source=source, operator=operator)
+        key = data[feed.key]
+        _require_scope_of_bound(actor, feed.binding, feed.binding_attr, key)
+        record = feed.model(event_id=data["eventId"], event_time=data["eventTime"], status=data["status"],
+                            extra=_extra(payload, schema), source=source, operator=operator,
+                            **{feed.binding_attr: key},
+                            **{column: data.get(body_field) for body_field, column in feed.fields.items()})
         uow.session.add(record)
         uow.session.flush()
-        uow.entity_type, uow.entity_key = "STENCIL", data["stencilId"]
-        return {"eventId": record.event_id, "eventTime": record.event_time.isoformat(), "stencilId": record.stencil_id,
-                "status": record.status, "tension": record.tension, "source": source, "operator": operator}
+        uow.entity_type, uow.entity_key = feed.entity, key
+        return {"eventId": record.event_id, "eventTime": record.event_time.isoformat(), feed.key: key,
+                "status": record.status, **feed.answer(record), "source": source, "operator": operator}
 
-    return receive(actor=actor, system="TPM", entity_type="STENCIL_STATUS", action="STENCIL_STATUS_RECORD",
-                   payload=payload, schema=schema, key=lambda d: d["stencilId"], handler=handler,
-                   event_id=lambda d: d["eventId"])
+    return receive(actor=actor, system=feed.system, entity_type=f"{feed.entity}_STATUS",
+                   action=f"{feed.entity}_STATUS_RECORD", payload=payload, schema=schema,
+                   key=lambda d: d[feed.key], handler=handler, event_id=lambda d: d["eventId"])
+
+
+def receive_stencil_status(*, actor: Actor, payload: Any) -> InboundResult:
+    """A stencil status `{eventId, eventTime, stencilId, status, tension?}` from TPM, or by hand."""
+    return _receive_consumable_status(actor, payload, _STENCIL)
 
 
 def receive_solder_paste_status(*, actor: Actor, payload: Any) -> InboundResult:
-    _may_enter(actor)
-    schema = SolderPasteStatusSchema()
-    source, operator = source_of(actor)
-
-    def handler(uow: UnitOfWork, data: dict) -> dict:
-        _require_scope_of_bound(actor, LineSolderPaste, "lot_no", data["lotNo"])
-        record = SolderPasteStatus(event_id=data["eventId"], event_time=data["eventTime"], lot_no=data["lotNo"],
-                                   status=data["status"], expires_at=data.get("expiresAt"),
-                                   thawed_at=data.get("thawedAt"), extra=_extra(payload, schema),
-                                   source=source, operator=operator)
-        uow.session.add(record)
-        uow.session.flush()
-        uow.entity_type, uow.entity_key = "SOLDER_PASTE", data["lotNo"]
-        return {"eventId": record.event_id, "eventTime": record.event_time.isoformat(), "lotNo": record.lot_no,
-                "status": record.status,
-                "expiresAt": record.expires_at.isoformat() if record.expires_at else None,
-                "thawedAt": record.thawed_at.isoformat() if record.thawed_at else None,
-                "source": source, "operator": operator}
-
-    return receive(actor=actor, system="WMS", entity_type="SOLDER_PASTE_STATUS", action="SOLDER_PASTE_STATUS_RECORD",
-                   payload=payload, schema=schema, key=lambda d: d["lotNo"], handler=handler,
-                   event_id=lambda d: d["eventId"])
+    """A solder-paste status `{eventId, eventTime, lotNo, status, expiresAt?, thawedAt?}` from WMS, or by hand."""
+    return _receive_consumable_status(actor, payload, _PASTE)
 
 
 def receive_equipment_status(*, actor: Actor, payload: Any) -> InboundResult:
+    """An equipment status `{eventId, eventTime, equipmentCode, status, reason?}` from TPM, or by hand:
+    the latest by event time becomes the equipment's status (a late old event is kept, not applied)."""
     _may_enter(actor)
     schema = EquipmentStatusSchema()
     source, operator = source_of(actor)

@@ -92,9 +92,6 @@ def lot_recall(*, actor: Actor, material_code: str, lot_no: str) -> dict[str, An
                        "workOrders": len({u["woNo"] for u in units})}}
 
 
-
-
-
 def find_lot(text: str) -> tuple[str, str]:
     """A recall search term — `MATERIAL|LOT` (the reel label; also `:` `@` `#`) or a bare lot number
     that names exactly one lot — as (material code, lot no). Read-only: unlike a loading scan, an

@@ -27,7 +27,6 @@ _SEPARATORS = re.compile(r"[|:@#]")
 ACTIVE_FOR_REPLACE = ("PREP", "AUTHORIZED", "IN_PROGRESS")
 
 
-
 def _run_context(run: Run) -> tuple[Product, int]:
     wo = db.session.get(WorkOrder, run.work_order_id)
     return wo.product, wo.routing_id

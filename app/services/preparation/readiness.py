@@ -45,7 +45,6 @@ from ..production.runs import get_run, incompatible_steps
 WAIVABLE = {"EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"}
 
 
-
 @dataclass
 class ItemResult:
     item_type: str

@@ -223,6 +223,8 @@ def authorize(*, actor: Actor, run_no: str) -> Run:
 
 
 def revoke(*, actor: Actor, run_no: str, reason: str) -> Run:
+    """Take an authorization back (`run:authorize`) with a reason: AUTHORIZED → PREP; a run that
+    started production cannot be revoked (`RUN_ALREADY_STARTED`)."""
     require_permission(actor, "run:authorize")
     with unit_of_work(actor, "RUN_REVOKE", "RUN", run_no, reason=reason) as uow:
         run = get_run(run_no, uow=uow)

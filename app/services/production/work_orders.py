@@ -244,6 +244,7 @@ def list_work_orders(*, actor: Actor, query: WorkOrderQuery, page: int = 1, page
 
 
 def read_work_order(*, actor: Actor, wo_no: str) -> WorkOrder:
+    """A work order the actor may see (`wo:read`): released to one of their lines (or any, for ALL)."""
     require_permission(actor, "wo:read")
     wo = get_work_order(wo_no)
     if wo.line_id is not None and not (actor.is_admin or actor.scope.allows_line(wo.line_id)):
@@ -286,7 +287,6 @@ def release_line_options(wo: WorkOrder) -> list[dict[str, Any]]:
     options = [{"code": ln.code, "name": ln.name, "processType": ln.process_type,
                 "compatible": ln.process_type == process} for ln in lines]
     return sorted(options, key=lambda o: not o["compatible"])  # stable: by code within each group
-
 
 
 def available_actions(wo: WorkOrder, actor: Actor) -> list[str]:

@@ -40,7 +40,6 @@ DEFECT_STATUSES = ("RECORDED", "DISPOSITIONED", "CLOSED")
 REWORK_TASK_STATUSES = ("OPEN", "DONE", "CANCELLED")
 
 
-
 def _iso(value: Optional[datetime]) -> Optional[str]:
     return value.isoformat() if value is not None else None
 

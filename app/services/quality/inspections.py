@@ -37,7 +37,6 @@ NOT_INSPECTING = {"FAI": "FAI_NOT_INSPECTING", "OQC": "OQC_NOT_INSPECTING"}
 OPEN_STATUSES = ("PENDING", "INSPECTING")
 
 
-
 def _load(schema: Schema, payload: Any) -> dict:
     if not isinstance(payload, dict):
         raise DomainError("VALIDATION_ERROR", "The body must be a JSON object.")
@@ -123,6 +122,7 @@ def create_fai(*, actor: Actor, run_no: str, sample_qty: Any, remark: str | None
 # ---------------------------------------------------------------------------------------------
 
 def start(*, actor: Actor, inspection_id: int) -> Inspection:
+    """PENDING → INSPECTING (`quality:fai` or `quality:oqc` by the inspection's type)."""
     with unit_of_work(actor, "INSPECTION_START", "INSPECTION", str(inspection_id)) as uow:
         inspection = get_inspection(inspection_id, uow=uow)
         _authorized_for(actor, inspection)
@@ -162,6 +162,9 @@ ITEM_RULES: dict[str, Callable[[Inspection, Unit], None]] = {"FAI": _fai_item_ru
 
 
 def add_item(*, actor: Actor, inspection_id: int, payload: Any) -> InspectionItem:
+    """Record an item `{unitSn, itemName, itemSpec?, actualValue?, result, defectCode?}` while the
+    inspection is INSPECTING: a unit of the run the type's rule admits (an FAI's trial unit through
+    the FAI step, an OQC's sampled unit); a FAIL item needs an active defect code."""
     with unit_of_work(actor, "INSPECTION_ITEM", "INSPECTION", str(inspection_id)) as uow:
         inspection = _inspecting(uow, inspection_id, actor)
         data = _load(ItemSchema(), payload)
@@ -231,6 +234,8 @@ class CompleteSchema(Schema):
 
 
 def complete(*, actor: Actor, inspection_id: int, payload: Any) -> Inspection:
+    """Decide PASS or FAIL `{decision, remark?}` by the type's rules (`COMPLETERS`); the inspection
+    is decided for good (an OQC also completes or holds its run)."""
     with unit_of_work(actor, "INSPECTION_COMPLETE", "INSPECTION", str(inspection_id)) as uow:
         inspection = _inspecting(uow, inspection_id, actor)
         data = _load(CompleteSchema(), payload)

@@ -31,9 +31,9 @@ from ..platform.scope import require_line, require_permission
 from ..platform.states import is_terminal, transition
 from ..platform.uow import unit_of_work
 from ..production.runs import create_rework_run, get_run, read_run, run_created
+from .oqc import latest_oqc
 
 MIN_REASON = 4
-
 
 
 @dataclass
@@ -61,8 +61,7 @@ def latest_decision(run_id: int) -> Optional[MrbDecision]:
 
 def _check(request: MrbRequest, run: Run) -> Inspection:
     """The rules after the run is known to be ON_HOLD, in the order of 02_rules §9."""
-    oqc = db.session.execute(select(Inspection).where(Inspection.run_id == run.id, Inspection.type == "OQC")
-                             .order_by(Inspection.id.desc()).limit(1)).scalar_one_or_none()
+    oqc = latest_oqc(run.id)
     if oqc is None or oqc.status != "FAIL":
         state = f"{oqc.status} (OQC {oqc.id})" if oqc else "missing"
         raise DomainError("NO_FAILED_OQC", f"Run {run.run_no}'s latest OQC is {state}: the MRB decides on a "

@@ -1,0 +1,116 @@
+"""What the hot path costs, counted in what does not depend on the machine: the SQL statements of each
+TrackIn and TrackOut of one unit through the demo SMT route, and the Python function calls per pair
+(cProfile) — plus the CPU time per pair in this process (that one does depend on the machine).
+
+    .venv/bin/python tests/perf/counts.py [--tree DIR] [--backend sqlite|postgresql] [--units N]
+
+The app runs in this process behind Flask's test client (no network, no gunicorn), on a fresh database
+migrated and seeded with the demo data (PostgreSQL: a throw-away database on 127.0.0.1:5432, user
+postgres). `--tree` measures another checkout with this one's virtualenv, e.g. the commit before a
+change: run both side by side and compare (tests/perf/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[2]), help="checkout to measure")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--units", type=int, default=60, help="units (of 5 pairs) for the CPU and call counts")
+    args = parser.parse_args()
+
+    sys.path[:0] = [args.tree, os.path.join(args.tree, "tests")]
+    os.environ["MES_ENV"] = "test"
+    os.environ.setdefault("MES_LOG_FORMAT", "text")
+    os.environ.setdefault("MES_LOG_LEVEL", "ERROR")
+    import psycopg
+    from flask_migrate import upgrade
+    from sqlalchemy import event
+
+    import support
+    from app import create_app
+    from app.extensions import db
+    from seed.loader import seed_demo
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    pg_name = None
+    if args.backend == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp()}/counts.db"
+    else:
+        pg_name = f"mes_counts_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {pg_name}")
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+    app = create_app(support.app_overrides(url))
+    try:
+        with app.app_context():
+            upgrade()
+            seed_demo(oqc_rules=False)
+            db.session.remove()
+            engine = db.engine
+        client = app.test_client()
+
+        def api(username):
+            token = support.INTEGRATION_KEY if username == "integration" else support.jwt_token(client, username)
+            return support.ApiAs(client, {"Authorization": f"Bearer {token}"})
+
+        statements = {"n": 0}
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, parameters, context, executemany):
+            statements["n"] += 1
+
+        stations, data, operator = support.stations_for("P-1001"), support.SMT_DATA, api("operator")
+
+        def pair(run_no: str, sn: str, step: int) -> tuple[int, int]:
+            statements["n"] = 0
+            answer = operator.post(f"/api/v1/stations/{stations[step]}/track-in", json={"sn": sn, "runNo": run_no})
+            assert answer.status_code == 200, answer.get_json()
+            track_in = statements["n"]
+            statements["n"] = 0
+            answer = operator.post(f"/api/v1/stations/{stations[step]}/track-out",
+                                   json={"sn": sn, "runNo": run_no, "result": "PASS", "data": data[step]})
+            assert answer.status_code == 200, answer.get_json()
+            return track_in, statements["n"]
+
+        run_no = support.authorized_run(api, qty=2)
+        counted = [(step, *pair(run_no, f"{run_no}-C{unit}", step)) for unit in range(2) for step in sorted(stations)]
+        print(f"{args.backend} ({args.tree}): statements per request (a new unit, then a known one)")
+        for step, track_in, track_out in counted:
+            print(f"  step {step}: TrackIn {track_in}, TrackOut {track_out}, pair {track_in + track_out}")
+        totals = [track_in + track_out for _, track_in, track_out in counted]
+        print(f"  mean {sum(totals) / len(totals):.1f} statements per pair, max {max(totals)}")
+
+        run_no = support.authorized_run(api, qty=args.units)
+        profiler = cProfile.Profile()
+        cpu, wall = time.process_time(), time.perf_counter()
+        profiler.enable()
+        for unit in range(args.units):
+            for step in sorted(stations):
+                pair(run_no, f"{run_no}-U{unit:04d}", step)
+        profiler.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        n = args.units * len(stations)
+        print(f"  {pstats.Stats(profiler).total_calls / n:.0f} Python function calls per pair; "
+              f"CPU {1000 * cpu / n:.2f} ms, wall {1000 * wall / n:.2f} ms per pair under the profiler ({n} pairs)")
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if pg_name:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
