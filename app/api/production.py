@@ -318,6 +318,18 @@ class StationExecutionApi(MesBaseApi):
         """
         return ok(execution.station_queue(actor=actor, station_code=station_code))
 
+    @expose("/<station_code>/runs", methods=["GET"])
+    @requires("exec:track_in")
+    def runs(self, station_code, actor):
+        """Runs of the station's line that new boards may be registered to: AUTHORIZED, IN_PROGRESS and PREP
+        runs in their FAI trial (`faiTrial`), by run number.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: [{runNo, status, productCode, faiTrial}]}`"}
+        """
+        return ok(execution.station_runs(actor=actor, station_code=station_code))
+
     @expose("/<station_code>/units/<sn>/data-specs", methods=["GET"])
     @requires("exec:track_out")
     def data_specs(self, station_code, sn, actor):

@@ -297,8 +297,10 @@ def test_station_queue_and_data_specs(api):
     queue = ok_data(api("operator").get("/api/v1/stations/ST-PRINT-01/queue"))
     assert [u["sn"] for u in queue["inStation"]] == [f"{run_no}-0001"]
     assert [u["sn"] for u in queue["waiting"]] == [f"{run_no}-0002", f"{run_no}-0003"]
-    assert {"runNo": run_no, "status": "IN_PROGRESS", "productCode": "P-1001", "faiTrial": False} in queue["runs"]
-    assert [r for r in queue["runs"] if r["status"] == "PREP"] == []  # no FAI trial open
+    offered = ok_data(api("operator").get("/api/v1/stations/ST-PRINT-01/runs"))
+    assert {"runNo": run_no, "status": "IN_PROGRESS", "productCode": "P-1001", "faiTrial": False} in offered
+    assert [r for r in offered if r["status"] == "PREP"] == []  # no FAI trial open
+    assert api("operator2").get("/api/v1/stations/ST-PRINT-01/runs").status_code == 403
     assert ok_data(api("operator").get("/api/v1/stations/ST-SPI-01/queue"))["waiting"] == []
     specs = ok_data(api("operator").get(f"/api/v1/stations/ST-PRINT-01/units/{run_no}-0001/data-specs"))
     assert specs["step"]["stepNo"] == 10 and specs["stationValid"] is True

@@ -227,6 +227,8 @@ def test_fai_card_in_run_detail(client, api):
     page = client.post(f"/fai/{fai}/sign", data={"csrf_token": token, "run_no": run_no},
                        follow_redirects=True).get_data(as_text=True)
     assert 'id="fai-signed">signed by quality' in page and "PASSED, signed by quality" in page
+    # the PREP run may still get a new FAI (the service accepts it): offered folded away, with a confirmation
+    assert 'id="fai-replace"' in page and "A new FAI replaces it" in page
     client.get("/logout/")
     console_login(client, "planner")  # reads the card, acts on nothing
     page = client.get(f"/runs/{run_no}").get_data(as_text=True)
@@ -241,7 +243,7 @@ def test_a_prep_run_is_offered_for_trial_only_while_its_fai_is_inspecting(api):
         runs_ = ok_data(api("operator").get("/api/v1/runs?status=PREP&lineCode=LINE-SMT-A&pageSize=200"))
         flag = next(r["faiTrial"] for r in runs_ if r["runNo"] == run_no)
         # the terminal's run choice (the station queue's `runs`) offers the PREP run exactly then
-        offered = ok_data(api("operator").get("/api/v1/stations/ST-PRINT-01/queue"))["runs"]
+        offered = ok_data(api("operator").get("/api/v1/stations/ST-PRINT-01/runs"))
         assert (run_no in [r["runNo"] for r in offered]) == flag
         return flag
     assert fai_trial() is False

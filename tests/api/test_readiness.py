@@ -617,8 +617,8 @@ def test_data_scope_of_readiness(api, app):
 
 def test_check_and_waive_only_on_a_prep_run_and_its_latest_formal_check(api, app):
     """What the console hides, the service refuses (02_rules §5; readiness.actions): a PRECHECK item
-    and an item of an older FORMAL check are not waived (READINESS_ITEM_NOT_CURRENT); an authorized
-    run is neither checked nor waived (INVALID_RUN_STATUS)."""
+    and an item of an older FORMAL check are not waived (READINESS_ITEM_NOT_CURRENT); a run past PREP
+    is neither checked nor waived (INVALID_RUN_STATUS, after the spec's own item codes)."""
     fresh_consumable_statuses(api)
     run_no = prep_run(api)
     precheck = ok_data(api("planner").get(f"/api/v1/runs/{run_no}/readiness?kind=PRECHECK"))
@@ -641,4 +641,11 @@ def test_check_and_waive_only_on_a_prep_run_and_its_latest_formal_check(api, app
     error = refused(app, lambda: api("quality").post(f"/api/v1/runs/{authorized}/readiness/check"), 400,
                     "INVALID_RUN_STATUS")
     assert "AUTHORIZED" in error["message"]
-    refused(app, lambda: waive(api, latest["items"][0]["id"]), 400, "INVALID_RUN_STATUS")
+    refused(app, lambda: waive(api, latest["items"][0]["id"]), 400, "ITEM_NOT_FAILED")  # the spec's order first
+
+    cancelled = prep_run(api)
+    failed_check = check(api, cancelled)
+    assert ("LOADING", "SLOT_TABLE_NOT_LOADED") in failed(failed_check)
+    ok_data(api("planner").post(f"/api/v1/runs/{cancelled}/cancel", json={"reason": "order changed"}))
+    error = refused(app, lambda: waive(api, items(failed_check)["LOADING"]["id"]), 400, "INVALID_RUN_STATUS")
+    assert "CANCELLED" in error["message"]

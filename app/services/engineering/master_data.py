@@ -270,14 +270,15 @@ def validate_delete(item: Any) -> None:
 
 def active_defect_code(code: Any, *, field: str = "code") -> str:
     """The code, when it is an active code of the DefectCode master; else DEFECT_CODE_REQUIRED (none
-    given; `field` names the form or body field) or DEFECT_CODE_NOT_FOUND (unknown or deactivated)."""
+    given) or DEFECT_CODE_NOT_FOUND (unknown or deactivated). `field` is the body field the code came
+    in (`code`, an inspection item's `defectCode`): the details name it."""
     code = str(code or "").strip()
     if not code:
         raise DomainError("DEFECT_CODE_REQUIRED", "Pick the defect code from the list.", {"fields": {field: "required"}})
     active = db.session.execute(select(DefectCode.is_active).where(DefectCode.code == code)).first()
     if active is None or not active[0]:
         raise DomainError("DEFECT_CODE_NOT_FOUND", f"Unknown or inactive defect code {code}: pick one from the list.",
-                          {"code": code})
+                          {field: code})
     return code
 
 

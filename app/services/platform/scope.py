@@ -28,19 +28,32 @@ def station_filter(actor: Actor, station_id_col, line_id_col) -> ColumnElement:
     return station_id_col.in_(sorted(scope.station_ids)) if scope.station_ids else false()
 
 
+def in_line_scope(actor: Actor, line_id: int | None) -> bool:
+    """May the actor see and act on this line (an admin, a scope of ALL, or a binding to the line)?"""
+    return actor.is_admin or actor.scope.allows_line(line_id)
+
+
+def sees_all_lines(actor: Actor) -> bool:
+    """Is the actor bound to no line in particular (an admin, or a scope of ALL)?"""
+    return actor.is_admin or actor.scope.is_all
+
+
 def require_line(actor: Actor, line_id: int | None, line_code: str | None = None) -> None:
-    if actor.is_admin or actor.scope.allows_line(line_id):
+    """FORBIDDEN unless the line is in the actor's scope."""
+    if in_line_scope(actor, line_id):
         return
     raise DomainError("FORBIDDEN", f"Line {line_code or line_id} is outside your assigned lines.")
 
 
 def require_station(actor: Actor, station_id: int | None, line_id: int | None,
                     station_code: str | None = None) -> None:
+    """FORBIDDEN unless the station is in the actor's scope (its line, for a scope of LINES)."""
     if actor.is_admin or actor.scope.allows_station(station_id, line_id):
         return
     raise DomainError("FORBIDDEN", f"Station {station_code or station_id} is outside your assigned stations.")
 
 
 def require_permission(actor: Actor, permission: str) -> None:
+    """FORBIDDEN unless the actor has the domain permission."""
     if not actor.can(permission):
         raise DomainError("FORBIDDEN", f"You do not have the permission {permission}.")

@@ -28,7 +28,7 @@ from ..integration.inbox import InboundResult, receive, source_of
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import require_line, require_permission
+from ..platform.scope import in_line_scope, require_line, require_permission, sees_all_lines
 from ..platform.uow import UnitOfWork, unit_of_work
 
 # ---------------------------------------------------------------------------------------------
@@ -133,11 +133,11 @@ def _may_enter(actor: Actor) -> None:
 
 def _require_scope_of_bound(actor: Actor, model, attr: str, value: str) -> None:
     """A person bound to lines enters data only for consumables bound to one of their lines."""
-    if actor.actor_type == "INTEGRATION" or actor.is_admin or actor.scope.is_all:
+    if actor.actor_type == "INTEGRATION" or sees_all_lines(actor):
         return
     lines = db.session.execute(select(model.line_id).where(model.current_line_id.is_not(None),
                                                            getattr(model, attr) == value)).scalars().all()
-    if not any(actor.scope.allows_line(line_id) for line_id in lines):
+    if not any(in_line_scope(actor, line_id) for line_id in lines):
         raise DomainError("FORBIDDEN", f"{value} is not bound to one of your lines.")
 
 

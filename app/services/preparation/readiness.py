@@ -36,7 +36,7 @@ from ..engineering.route_plans import RoutePlan, plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import require_line, require_permission
+from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import transition
 from ..platform.uow import unit_of_work
 from ..platform.validation import required_reason
@@ -360,15 +360,15 @@ def require_passed(check: ReadinessCheck, action: str) -> None:
 
 def _waive_refusal(run: Run, check: ReadinessCheck, item: ReadinessItem,
                    latest: Optional[ReadinessCheck]) -> Optional[DomainError]:
-    """Why this item cannot be waived now (None: it can), in the order of 02_rules §5; `latest` is the
-    run's latest FORMAL check."""
-    if run.status != "PREP":
-        return DomainError("INVALID_RUN_STATUS", f"Run {run.run_no} is {run.status}: readiness items are waived while "
-                           "the run is PREP (before it is authorized).", {"status": run.status})
+    """Why this item cannot be waived now (None: it can): the codes of 02_rules §5 in its order, then the
+    run still PREP and the item on its latest FORMAL check (`latest`)."""
     if item.status != "FAILED":
         return DomainError("ITEM_NOT_FAILED", f"The item is {item.status}; only a FAILED item can be waived.")
     if item.item_type not in WAIVABLE:
         return DomainError("ITEM_NOT_WAIVABLE", f"{item.item_type} cannot be waived: fix the cause.")
+    if run.status != "PREP":
+        return DomainError("INVALID_RUN_STATUS", f"Run {run.run_no} is {run.status}: readiness items are waived while "
+                           "the run is PREP (before it is authorized).", {"status": run.status})
     if check.kind != "FORMAL" or latest is None or latest.id != check.id:
         return DomainError("READINESS_ITEM_NOT_CURRENT",
                            f"The item belongs to {'a PRECHECK' if check.kind != 'FORMAL' else 'an older FORMAL check'} "
@@ -410,7 +410,7 @@ class ReadinessActions:
 
 def actions(run: Run, actor: Actor, check: Optional[ReadinessCheck]) -> ReadinessActions:
     """The readiness actions `actor` may take on `run` now (`check`: the check shown, FORMAL or PRECHECK)."""
-    in_scope = actor.is_admin or actor.scope.allows_line(run.line_id)
+    in_scope = in_line_scope(actor, run.line_id)
     can_check = in_scope and actor.can("readiness:check") and run.status == "PREP"
     waivable: frozenset[int] = frozenset()
     if in_scope and actor.can("readiness:waive") and check is not None and check.kind == "FORMAL":

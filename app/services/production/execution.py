@@ -561,9 +561,17 @@ def terminal_station(*, actor: Actor, station_code: str) -> dict[str, Any]:
     return {"code": station.code, "name": name, "line_code": line_code}
 
 
+def station_runs(*, actor: Actor, station_code: str) -> list[dict[str, Any]]:
+    """The runs of the station's line that new boards may be registered to (`exec:track_in`): the
+    terminal's run choice."""
+    require_permission(actor, "exec:track_in")
+    station = load_station(station_code)
+    require_station(actor, station.id, station.line_id, station.code)
+    return buildable_runs(station.line_id)
+
+
 def station_queue(*, actor: Actor, station_code: str, limit: int = 100) -> dict[str, Any]:
-    """Units in this station, units waiting for this station's step, and the runs of the line new
-    boards may be registered to (`exec:track_in`)."""
+    """Units in this station, and units waiting for this station's step (`exec:track_in`)."""
     require_permission(actor, "exec:track_in")
     station = load_station(station_code)
     require_station(actor, station.id, station.line_id, station.code)
@@ -586,7 +594,7 @@ def station_queue(*, actor: Actor, station_code: str, limit: int = 100) -> dict[
     return {"station": {"code": station.code, "lineId": station.line_id, "equipmentStatus": station.equipment_status},
             "inStation": [{"sn": sn, "runNo": run_no, "stepNo": step_no, "inAt": in_at.isoformat(), "mode": mode}
                           for sn, run_no, step_no, in_at, mode in in_station],
-            "waiting": waiting[:limit], "runs": buildable_runs(station.line_id)}
+            "waiting": waiting[:limit]}
 
 
 def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ..engineering.routing import latest_version
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import line_filter, require_line, require_permission
+from ..platform.scope import in_line_scope, line_filter, require_line, require_permission
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..platform.validation import required_reason
@@ -200,7 +200,7 @@ def authorize(*, actor: Actor, run_no: str) -> Run:
         # an unknown or out-of-scope run skips the observations: the unit of work below refuses it,
         # so the refused attempt is audited like every other one
         run = db.session.execute(select(Run).where(Run.run_no == run_no)).scalar_one_or_none()
-        if run is not None and (actor.is_admin or actor.scope.allows_line(run.line_id)):
+        if run is not None and in_line_scope(actor, run.line_id):
             for hook in extension_points.PRE_AUTHORIZE_HOOKS:
                 hook(actor, run)
     with unit_of_work(actor, "RUN_AUTHORIZE", "RUN", run_no) as uow:
@@ -355,7 +355,7 @@ def read_run(*, actor: Actor, run_no: str) -> Run:
     """A run the actor may see (`run:read`, the run's line in their scope)."""
     require_permission(actor, "run:read")
     run = get_run(run_no)
-    if not (actor.is_admin or actor.scope.allows_line(run.line_id)):
+    if not in_line_scope(actor, run.line_id):
         raise DomainError("FORBIDDEN", f"Run {run_no} is on a line outside your scope.")
     return run
 
@@ -425,11 +425,11 @@ def buildable_runs(line_id: int) -> list[dict[str, Any]]:
     rows = db.session.execute(
         select(Run.id, Run.run_no, Run.status, Product.code).join(WorkOrder, WorkOrder.id == Run.work_order_id)
         .join(Product, Product.id == WorkOrder.product_id)
-        .where(Run.line_id == line_id, Run.status.in_(("PREP", "AUTHORIZED", "IN_PROGRESS")))
-        .order_by(Run.run_no)).all()
+        .where(Run.line_id == line_id, Run.status.in_(("PREP", "AUTHORIZED", "IN_PROGRESS")))).all()
     trials = _in_fai_trial([r.id for r in rows if r.status == "PREP"])
-    return [{"runNo": r.run_no, "status": r.status, "productCode": r.code, "faiTrial": r.id in trials}
-            for r in rows if r.status != "PREP" or r.id in trials]
+    # sorted here, not by the database: the same order on every database collation
+    return sorted(({"runNo": r.run_no, "status": r.status, "productCode": r.code, "faiTrial": r.id in trials}
+                   for r in rows if r.status != "PREP" or r.id in trials), key=lambda r: r["runNo"])
 
 
 def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
@@ -512,7 +512,7 @@ def available_actions(run: Run, actor: Actor, counts: dict[str, int] | None = No
         actions.append("CANCEL")
     if run.status in ("IN_PROGRESS", "AUTHORIZED") and all_units_terminal(counts) and actor.can("run:close"):
         actions.append("CLOSE")
-    return [a for a in actions if actor.is_admin or actor.scope.allows_line(run.line_id)]
+    return [a for a in actions if in_line_scope(actor, run.line_id)]
 
 
 # Phases of a run for the step indicator: the preparation phases of later contexts (readiness,

@@ -20,7 +20,7 @@ from ...models import (
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
-from ..platform.scope import require_permission
+from ..platform.scope import in_line_scope, require_permission
 from . import extension_points
 
 
@@ -60,7 +60,7 @@ def unit_trace(*, actor: Actor, sn: str) -> dict[str, Any]:
         .where(Unit.sn == sn)).first()
     if head is None:
         raise DomainError("UNIT_NOT_FOUND", f"No unit with SN {sn}.", {"sn": sn})
-    if not (actor.is_admin or actor.scope.allows_line(head.line_id)):
+    if not in_line_scope(actor, head.line_id):
         raise DomainError("FORBIDDEN", f"Unit {sn} was built on a line outside your scope.")
     plan = plan_for(head.route_version_id)
     tracks = db.session.execute(

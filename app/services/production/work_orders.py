@@ -15,7 +15,7 @@ from ..platform.actor import Actor
 from ..platform.audit import record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import line_filter, require_line, require_permission
+from ..platform.scope import in_line_scope, line_filter, require_line, require_permission, sees_all_lines
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 
@@ -227,7 +227,7 @@ def list_work_orders(*, actor: Actor, query: WorkOrderQuery, page: int = 1, page
     """Work orders (`wo:read`); users bound to lines see the ones dispatched to their lines."""
     require_permission(actor, "wo:read")
     stmt = select(WorkOrder)
-    if not (actor.is_admin or actor.scope.is_all):
+    if not sees_all_lines(actor):
         stmt = stmt.where(line_filter(actor, WorkOrder.line_id))
     if query.status:
         stmt = stmt.where(WorkOrder.status == query.status.upper())
@@ -247,9 +247,9 @@ def read_work_order(*, actor: Actor, wo_no: str) -> WorkOrder:
     """A work order the actor may see (`wo:read`): released to one of their lines (or any, for ALL)."""
     require_permission(actor, "wo:read")
     wo = get_work_order(wo_no)
-    if wo.line_id is not None and not (actor.is_admin or actor.scope.allows_line(wo.line_id)):
+    if wo.line_id is not None and not in_line_scope(actor, wo.line_id):
         raise DomainError("FORBIDDEN", f"Work order {wo_no} is outside your lines.")
-    if wo.line_id is None and not (actor.is_admin or actor.scope.is_all):
+    if wo.line_id is None and not sees_all_lines(actor):
         raise DomainError("FORBIDDEN", f"Work order {wo_no} is not released to one of your lines.")
     return wo
 

@@ -25,7 +25,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import require_line, require_permission
+from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import can_transition, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..preparation import readiness
@@ -304,7 +304,7 @@ def offered_actions(run: Run, actor: Actor, kind: str, latest: Optional[Inspecti
     new FAI: run PREP, the route has an FAI step, none open), START, ITEM and COMPLETE (by the inspection
     state table), SIGN (a passed FAI not yet signed). Gates with their own evidence (the FAI's readiness
     check, the trial units) still answer on submit, with what to do."""
-    if not (actor.is_admin or actor.scope.allows_line(run.line_id)):
+    if not in_line_scope(actor, run.line_id):
         return frozenset()
     offered: set[str] = set()
     may = actor.can(PERMISSION[kind])

@@ -27,7 +27,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import require_line, require_permission
+from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import is_terminal, transition
 from ..platform.uow import unit_of_work
 from ..production.runs import create_rework_run, get_run, read_run, run_created
@@ -91,7 +91,7 @@ def may_decide(run: Run, actor: Actor) -> bool:
     """Does the MRB card offer `actor` the decision form: a held run of their lines and `quality:mrb`
     (the decision's own rules answer on submit)."""
     return (run.status == "ON_HOLD" and actor.can("quality:mrb")
-            and (actor.is_admin or actor.scope.allows_line(run.line_id)))
+            and in_line_scope(actor, run.line_id))
 
 
 def suggested_rework_step(run: Run) -> Optional[int]:

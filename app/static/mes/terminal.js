@@ -409,15 +409,15 @@
     });
   }
 
-  /* The runs new boards may be registered to, as the execution service says (the station queue's
-     `runs`: AUTHORIZED and IN_PROGRESS runs of the line, and PREP runs in their FAI trial). With
+  /* The runs new boards may be registered to, as the execution service says (`GET …/runs`: AUTHORIZED
+     and IN_PROGRESS runs of the line, and PREP runs in their FAI trial). With
      several, the operator chooses (nothing preselected unless chosen before at this station); with
      one, it is selected. Refreshed every minute without disturbing an open choice. */
   function loadRuns() {
-    call("GET", "/stations/" + encodeURIComponent(cfg.station) + "/queue").then(function (r) {
+    call("GET", "/stations/" + encodeURIComponent(cfg.station) + "/runs").then(function (r) {
       if (r.status !== 200) { return; }
       if (document.activeElement === runSelect) { return; }  // the operator is choosing right now
-      var active = r.body.data.runs;
+      var active = r.body.data;
       var remembered = null;
       try { remembered = localStorage.getItem("mes.terminal.run." + cfg.station); } catch (e) { /* ignore */ }
       var wanted = runSelect.value || remembered;
