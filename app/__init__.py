@@ -10,6 +10,7 @@ import config as config_module
 
 from . import database
 from .extensions import csrf, db, migrate
+from .version import __version__  # noqa: F401  (the release, app.__version__)
 
 
 def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:

@@ -1,4 +1,4 @@
-"""`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check."""
+"""`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check, backup, restore."""
 from __future__ import annotations
 
 import shutil
@@ -123,6 +123,53 @@ def check_command():
         ok = ok and free > 1
     click.secho("OK" if ok else "PROBLEMS FOUND", fg="green" if ok else "red")
     sys.exit(0 if ok else 1)
+
+
+@mes.command("backup")
+@click.option("--to", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the backups (created if missing).")
+@click.option("--keep", type=int, default=None, help="Keep only the newest N backups in the folder.")
+@click.option("--digests/--no-digests", default=True, show_default=True,
+              help="Record a content digest per table (the restore then compares contents, not only counts).")
+def backup_command(folder: Path, keep: int | None, digests: bool):
+    """Back up the database while the app runs: data, metadata and SHA-256 (sop/ops/backup-restore.md)."""
+    from .ops.backup import BackupError, create_backup, rotate
+    try:
+        backup = create_backup(current_app.config["SQLALCHEMY_DATABASE_URI"], folder, digest=digests, say=click.echo)
+        if keep is not None:
+            rotate(folder, keep, say=click.echo)
+    except BackupError as error:
+        click.secho(f"Backup failed: {error}", fg="red", err=True)
+        sys.exit(1)
+    click.secho(f"Backup written: {backup.data}", fg="green")
+
+
+@mes.command("restore")
+@click.option("--from", "source", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The backup's data file (or its .json).")
+@click.option("--yes", is_flag=True, help="Really replace the current database (stop the app first).")
+@click.option("--safety-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the safety backup of the current database goes (default: beside the backup).")
+def restore_command(source: Path, yes: bool, safety_dir: Path | None):
+    """Restore a backup: checks it, backs up the current database, restores, verifies every table."""
+    from .health import migration_head
+    from .ops.backup import BackupError, check_restorable, read_backup, restore_backup
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    try:
+        if not yes:
+            backup = read_backup(source)
+            check_restorable(backup, url)
+            raise BackupError(f"{backup.data.name} can be restored, and would replace the database "
+                              f"{_safe_url(url)}: stop the app, then run the command again with --yes.")
+        restore_backup(source, url, safety_folder=safety_dir, say=click.echo)
+    except BackupError as error:
+        click.secho(f"Restore stopped: {error}", fg="red", err=True)
+        sys.exit(1)
+    revision = read_backup(source).metadata["migration_revision"]
+    if revision != migration_head():
+        click.secho(f"The restored database is at migration {revision}; this release expects {migration_head()}: "
+                    "run `flask mes upgrade` (or `flask db upgrade`) before starting the app.", fg="yellow")
+    click.secho("Restore complete.", fg="green")
 
 
 def _safe_url(url: str) -> str:

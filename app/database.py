@@ -28,7 +28,10 @@ def _on_connect(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {int(_busy_timeout_ms)}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+    except dbapi_connection.OperationalError:
+        pass  # a read-only connection (a backup file being verified) keeps the file's journal mode
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()

@@ -298,3 +298,20 @@ def multiprocess_server(app, database, tmp_path_factory):
     server = _start_server(database, tmp_path_factory, workers=4, threads=1)
     yield server
     _stop_server(server, database)
+
+
+@pytest.fixture
+def server_factory(app, database, tmp_path_factory):
+    """Start a gunicorn server on its own copy of the seeded database: `start()` → LiveServer. The
+    test may stop the process itself (`server.process.terminate()`) and keep working on its database
+    (e.g. to restore a backup into it); every server is stopped and every copy dropped at the end."""
+    started: list[LiveServer] = []
+
+    def start(*, workers: int = 1, threads: int = 4) -> LiveServer:
+        server = _start_server(database, tmp_path_factory, workers=workers, threads=threads)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        _stop_server(server, database)
