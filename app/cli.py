@@ -1,4 +1,5 @@
-"""`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check, backup, restore."""
+"""`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check, backup,
+restore, upgrade."""
 from __future__ import annotations
 
 import shutil
@@ -170,6 +171,56 @@ def restore_command(source: Path, yes: bool, safety_dir: Path | None):
         click.secho(f"The restored database is at migration {revision}; this release expects {migration_head()}: "
                     "run `flask mes upgrade` (or `flask db upgrade`) before starting the app.", fg="yellow")
     click.secho("Restore complete.", fg="green")
+
+
+@mes.command("upgrade")
+@click.option("--backup-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the backup taken first goes (default: instance/backups).")
+def upgrade_command(backup_dir: Path | None):
+    """Upgrade the database to this release: backup → migrations → roles → readiness probe. Stops at
+    the first failure and prints the command that restores the backup (sop/ops/upgrade.md)."""
+    from alembic import command as alembic_command
+
+    from config import INSTANCE_DIR
+
+    from .health import database_status, migration_head
+    from .ops.backup import BackupError, create_backup
+    from .security.sync import sync_roles
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    folder = backup_dir or INSTANCE_DIR / "backups"
+    before = database_status()
+    click.echo(f"Database {_safe_url(url)} at migration {before.get('migration')}; this release: {migration_head()}.")
+    backup = None
+    if before["db"] == "ok" and before.get("migration"):
+        try:
+            backup = create_backup(url, folder, digest=False, say=click.echo)
+        except BackupError as error:
+            click.secho(f"Upgrade stopped before any change: the backup failed: {error}", fg="red", err=True)
+            sys.exit(1)
+    rollback = (f"flask mes restore --from {backup.data} --yes" if backup else
+                "(no backup: the database was empty — drop it and run the upgrade again)")
+
+    def stop(step: str, error: object) -> None:
+        click.secho(f"Upgrade stopped at {step}: {error}", fg="red", err=True)
+        click.secho(f"The database may be changed. To go back to it as it was: {rollback}", fg="yellow", err=True)
+        sys.exit(1)
+
+    try:
+        click.echo("Migrating …")
+        alembic_command.upgrade(current_app.extensions["migrate"].migrate.get_config(), "head")
+    except Exception as error:  # a migration that fails rolls back; say how to get the backup anyway
+        stop("the migrations", f"{error.__class__.__name__}: {error}")
+    try:
+        click.echo("Syncing roles and permissions …")
+        sync_roles()
+    except Exception as error:
+        stop("sync-roles", f"{error.__class__.__name__}: {error}")
+    after = database_status()
+    if after["db"] != "ok" or after.get("migration") != after.get("head"):
+        stop("the readiness probe", f"database {after['db']}, migration {after.get('migration')}, "
+                                    f"expected {after.get('head')}")
+    click.secho(f"Upgrade complete: migration {after['migration']}, ready."
+                + (f" The backup taken first: {backup.data}" if backup else ""), fg="green")
 
 
 def _safe_url(url: str) -> str:

@@ -302,3 +302,16 @@ class LiveApi:
 
         def put(self, path, json=None, **_):
             return self.live._request("PUT", path, json, token=self.token)
+
+
+def flask_cli(db_url: str, *args: str):
+    """A `flask …` command as an operator runs it: its own process in the project folder, the database
+    from DATABASE_URL (the ops tests run the runbooks' commands this way)."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "FLASK_APP": "app", "MES_ENV": "test", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": db_url,
+           "MES_LOG_LEVEL": "WARNING"}
+    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=600)

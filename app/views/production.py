@@ -13,6 +13,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from ..models import Line, Product
 from ..security.auth import authenticate
+from ..security.permissions import resource_permissions
 from ..services.engineering import master_data
 from ..services.platform import audit
 from ..services.platform.errors import DomainError
@@ -297,7 +298,7 @@ class ReadinessView(BaseView):
     route_base = "/readiness"
     class_permission_name = "Readiness"
     method_permission_name = {"check": "check", "waive": "waive"}
-    base_permissions = ["can_check", "can_waive"]
+    base_permissions = resource_permissions("readiness")  # the whole resource: sync keeps readiness:config
 
     @expose("/runs/<run_no>/check", methods=["POST"])
     @has_access

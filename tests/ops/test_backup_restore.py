@@ -5,28 +5,23 @@ every table, the audit table's triggers)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from app.ops.inventory import database_state
-from support import LiveApi, SECRET_KEY, authorized_run, pass_step
+from support import LiveApi, authorized_run, flask_cli, pass_step
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def flask_mes(db_url: str, *args: str) -> subprocess.CompletedProcess:
-    """`flask mes …` as an operator runs it: its own process, the database from DATABASE_URL."""
-    env = {**os.environ, "FLASK_APP": "app", "MES_ENV": "test", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": db_url,
-           "MES_LOG_LEVEL": "WARNING"}
-    return subprocess.run([sys.executable, "-m", "flask", "mes", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+def flask_mes(db_url: str, *args: str):
+    """`flask mes …` as an operator runs it (support.flask_cli)."""
+    return flask_cli(db_url, "mes", *args)
 
 
 def state_of(db_url: str) -> dict:
@@ -174,16 +169,19 @@ def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
     assert done.returncode != 0 and "--keep must be at least 1" in done.stderr
 
 
-# the options of the commands the tests above run
-TESTED_OPTIONS = {"backup": {"--to", "--keep", "--no-digests"}, "restore": {"--from", "--yes", "--safety-dir"}}
+# the options of the runbooks' commands that the ops tests run
+TESTED_OPTIONS = {"backup": {"--to", "--keep", "--no-digests"}, "restore": {"--from", "--yes", "--safety-dir"},
+                  "upgrade": {"--backup-dir"}}
 
 
-def test_the_runbooks_commands_are_the_tested_ones():
-    """sop/ops/backup-restore.md shows only commands and options these tests run."""
-    runbook = (PROJECT_ROOT / "sop" / "ops" / "backup-restore.md").read_text()
-    commands = re.findall(r"flask mes (backup|restore)((?: --?[\w-]+(?: [^\s`]+)?)*)", runbook)
-    assert {c for c, _ in commands} == {"backup", "restore"}
+@pytest.mark.parametrize("runbook", ["backup-restore.md", "upgrade.md"])
+def test_the_runbooks_commands_are_the_tested_ones(runbook):
+    """The runbooks show only `flask mes` commands and options that tests/ops runs."""
+    text_ = (PROJECT_ROOT / "sop" / "ops" / runbook).read_text()
+    commands = re.findall(r"flask mes (backup|restore|upgrade)((?: --?[\w-]+(?: [^\s`-][^\s`]*)?)*)", text_)
+    assert commands
     for command, rest in commands:
         options = set(re.findall(r"(--[\w-]+)", rest))
         assert options <= TESTED_OPTIONS[command], (command, options)
-    assert "pg_dump" in runbook and "postgresql-client-15" in runbook
+    if runbook == "backup-restore.md":
+        assert "pg_dump" in text_ and "postgresql-client-15" in text_
