@@ -24,14 +24,16 @@ os.environ["MES_ENV"] = "test"
 os.environ.setdefault("MES_LOG_FORMAT", "text")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-BACKEND = os.environ.get("MES_TEST_BACKEND", "sqlite")
-PG_URL = os.environ.get("MES_TEST_DATABASE_URL")
 
 for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from support import INTEGRATION_KEY, SECRET_KEY, ApiAs, app_overrides, jwt_token  # noqa: E402
+from support import (  # noqa: E402
+    BACKEND, INTEGRATION_KEY, PG_URL, SECRET_KEY, ApiAs, app_overrides, jwt_token,
+)
+from support import libpq as _libpq  # noqa: E402
+from support import pg_unavailable_reason as _pg_unavailable_reason  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -51,30 +53,6 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgresql_only" in item.keywords:
                 item.add_marker(pytest.mark.skip(reason="PostgreSQL-only test (runs in the PostgreSQL pass)"))
-
-
-_pg_reason_cache: dict[str, Optional[str]] = {}
-
-
-def _pg_unavailable_reason() -> Optional[str]:
-    if "r" in _pg_reason_cache:
-        return _pg_reason_cache["r"]
-    reason = None
-    if not PG_URL:
-        reason = "PostgreSQL not available: MES_TEST_DATABASE_URL is not set (.ci/run sets it)"
-    else:
-        try:
-            import psycopg
-            with psycopg.connect(_libpq(PG_URL), connect_timeout=3):
-                pass
-        except Exception as exc:  # pragma: no cover - depends on the machine
-            reason = f"PostgreSQL not reachable at MES_TEST_DATABASE_URL: {exc.__class__.__name__}"
-    _pg_reason_cache["r"] = reason
-    return reason
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,11 +224,10 @@ class LiveServer:
     process: subprocess.Popen
 
 
-def _start_server(database, tmp_path_factory, *, workers: int, threads: int):
+def _start_server(database, tmp_path_factory, *, workers: int, threads: int, db_url: Optional[str] = None):
     """The app served by gunicorn (the production server) on 127.0.0.1, on its own copy of the
-    seeded database."""
-    name = f"live_{uuid.uuid4().hex[:6]}"
-    db_url = database.copy_to(name)
+    seeded database (or on `db_url`)."""
+    db_url = db_url or database.copy_to(f"live_{uuid.uuid4().hex[:6]}")
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "MES_ENV": "test",
            "MES_HOST": "127.0.0.1", "MES_PORT": str(port), "MES_WORKERS": str(workers),
@@ -302,16 +279,21 @@ def multiprocess_server(app, database, tmp_path_factory):
 
 @pytest.fixture
 def server_factory(app, database, tmp_path_factory):
-    """Start a gunicorn server on its own copy of the seeded database: `start()` → LiveServer. The
+    """Start a gunicorn server on its own copy of the seeded database (or on `db_url`): `start()` →
+    LiveServer. The
     test may stop the process itself (`server.process.terminate()`) and keep working on its database
     (e.g. to restore a backup into it); every server is stopped and every copy dropped at the end."""
     started: list[LiveServer] = []
 
-    def start(*, workers: int = 1, threads: int = 4) -> LiveServer:
-        server = _start_server(database, tmp_path_factory, workers=workers, threads=threads)
-        started.append(server)
+    def start(*, workers: int = 1, threads: int = 4, db_url: Optional[str] = None) -> LiveServer:
+        server = _start_server(database, tmp_path_factory, workers=workers, threads=threads, db_url=db_url)
+        started.append((server, db_url is None))
         return server
 
     yield start
-    for server in started:
-        _stop_server(server, database)
+    for server, own_copy in started:
+        if own_copy:
+            _stop_server(server, database)
+        else:  # a database the test brought: the test drops it
+            server.process.terminate()
+            server.process.wait(timeout=10)

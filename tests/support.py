@@ -1,10 +1,15 @@
 """Helpers and constants shared by the tests (import them with `from support import …`)."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# the suite's database (tests/conftest.py): SQLite, or PostgreSQL with MES_TEST_BACKEND=postgresql
+BACKEND = os.environ.get("MES_TEST_BACKEND", "sqlite")
+PG_URL = os.environ.get("MES_TEST_DATABASE_URL")
 
 DEMO_PASSWORD = "Demo-Pass-2026"
 ADMIN_PASSWORD = "Admin-Pass-2026"
@@ -315,3 +320,29 @@ def flask_cli(db_url: str, *args: str):
            "MES_LOG_LEVEL": "WARNING"}
     return subprocess.run([sys.executable, "-m", "flask", *args], cwd=root, env=env, capture_output=True, text=True,
                           timeout=600)
+
+
+_pg_reason_cache: dict[str, "str | None"] = {}
+
+
+def pg_unavailable_reason() -> "str | None":
+    """Why the PostgreSQL of MES_TEST_DATABASE_URL cannot be used (None: it can)."""
+    if "r" in _pg_reason_cache:
+        return _pg_reason_cache["r"]
+    reason = None
+    if not PG_URL:
+        reason = "PostgreSQL not available: MES_TEST_DATABASE_URL is not set (.ci/run sets it)"
+    else:
+        try:
+            import psycopg
+            with psycopg.connect(libpq(PG_URL), connect_timeout=3):
+                pass
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            reason = f"PostgreSQL not reachable at MES_TEST_DATABASE_URL: {exc.__class__.__name__}"
+    _pg_reason_cache["r"] = reason
+    return reason
+
+
+def libpq(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as libpq (psycopg, the command-line tools) takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")

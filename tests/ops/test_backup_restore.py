@@ -171,14 +171,15 @@ def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
 
 # the options of the runbooks' commands that the ops tests run
 TESTED_OPTIONS = {"backup": {"--to", "--keep", "--no-digests"}, "restore": {"--from", "--yes", "--safety-dir"},
-                  "upgrade": {"--backup-dir"}}
+                  "upgrade": {"--backup-dir"}, "migrate-db": {"--to"}}
 
 
-@pytest.mark.parametrize("runbook", ["backup-restore.md", "upgrade.md"])
+@pytest.mark.parametrize("runbook", ["backup-restore.md", "upgrade.md", "sqlite-to-postgresql.md"])
 def test_the_runbooks_commands_are_the_tested_ones(runbook):
     """The runbooks show only `flask mes` commands and options that tests/ops runs."""
     text_ = (PROJECT_ROOT / "sop" / "ops" / runbook).read_text()
-    commands = re.findall(r"flask mes (backup|restore|upgrade)((?: --?[\w-]+(?: [^\s`-][^\s`]*)?)*)", text_)
+    commands = re.findall(r"flask mes (backup|restore|upgrade|migrate-db)((?: --?[\w-]+(?: [^\s`-][^\s`]*)?)*)",
+                          text_)
     assert commands
     for command, rest in commands:
         options = set(re.findall(r"(--[\w-]+)", rest))

@@ -5,55 +5,15 @@ value, and the audit table is still append-only. A migration that fails stops th
 command that brings the backup back, and leaves the database as it was."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import MetaData, create_engine, select, text
 
-from conftest import SqliteTestDatabase
-from support import LiveApi, authorized_run, build_unit, flask_cli, ok_data
+from support import flask_cli
 
 # the permission catalogue's tables: sync-roles resets them to this release's catalogue by design
 RESET_BY_SYNC = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_permission_view_role"}
 AUDIT_TRIGGERS = {"sqlite": {"audit_event_no_update", "audit_event_no_delete"},
                   "postgresql": {"audit_event_no_update_delete", "audit_event_no_truncate"}}
-
-
-@pytest.fixture
-def empty_database(database, tmp_path):
-    """An empty database of the test backend (dropped at the end)."""
-    made = []
-
-    def make() -> str:
-        if isinstance(database, SqliteTestDatabase):
-            url = f"sqlite:///{tmp_path / f'old_{uuid.uuid4().hex[:6]}.db'}"
-        else:
-            name = f"{database.name}_old_{uuid.uuid4().hex[:6]}"
-            database._admin(f"CREATE DATABASE {name}")
-            url = f"{database.head}/{name}"
-        made.append(url)
-        return url
-
-    yield make
-    if not isinstance(database, SqliteTestDatabase):
-        for url in made:
-            database.drop_copy(url)
-
-
-@pytest.fixture
-def history(server_factory) -> str:
-    """A database at the head with the demo data and production history (a run built, a FAIL)."""
-    server = server_factory()
-    api = LiveApi(server.url)
-    run_no = authorized_run(api, qty=3)
-    for n in (1, 2):
-        build_unit(api, run_no, f"{run_no}-H{n}")
-    ok_data(api("operator").post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": f"{run_no}-H3", "runNo": run_no}))
-    ok_data(api("operator").post("/api/v1/stations/ST-PRINT-01/track-out", json={
-        "sn": f"{run_no}-H3", "runNo": run_no, "result": "FAIL", "defect": {"code": "SOLDER_BRIDGE"}}))
-    server.process.terminate()
-    server.process.wait(timeout=30)
-    return server.db_url
 
 
 def _reflect(url: str) -> MetaData:
@@ -124,12 +84,12 @@ def triggers(url: str) -> set[str]:
     return set((scalar(url, sql) or "").split(",")) - {""}
 
 
-def old_database(history: str, empty_database, revision: str) -> tuple[str, dict[str, list[str]]]:
+def old_database(history, empty_database, revision: str) -> tuple[str, dict[str, list[str]]]:
     """A database migrated to `revision`, holding the history's rows; and its tables' columns."""
     target = empty_database()
     migrated = flask_cli(target, "db", "upgrade", revision)
     assert migrated.returncode == 0, migrated.stderr
-    copy_rows(history, target)
+    copy_rows(history.url, target)
     meta = _reflect(target)
     return target, {t.name: [c.name for c in t.columns] for t in meta.sorted_tables if t.name != "alembic_version"}
 
@@ -151,7 +111,7 @@ def test_an_upgrade_keeps_every_row_and_the_audit_triggers(history, empty_databa
         if table not in RESET_BY_SYNC:
             assert after[table] == rows, table  # every row, every value it had
     backend = "sqlite" if target.startswith("sqlite") else "postgresql"
-    assert triggers(target) == AUDIT_TRIGGERS[backend] == triggers(history)
+    assert triggers(target) == AUDIT_TRIGGERS[backend] == triggers(history.url)
     engine = create_engine(target)
     try:
         with pytest.raises(Exception, match="append-only|audit"):
