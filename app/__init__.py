@@ -53,8 +53,10 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     from .cli import register_cli
     from .errors import register_error_handlers
     from .health import register_health
+    from .metrics import register_metrics
     from .request_hooks import register_request_hooks
     register_health(app)
+    register_metrics(app)
     register_error_handlers(app)
     register_request_hooks(app)
     register_cli(app)

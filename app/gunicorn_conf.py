@@ -14,3 +14,21 @@ if bool(_cert) != bool(_key):
     raise SystemExit("Set both MES_TLS_CERT and MES_TLS_KEY, or neither.")
 if _cert:
     certfile, keyfile = _cert, _key
+
+# /metrics under gunicorn (app/metrics.py): every worker writes its counts into one folder, which a
+# scrape adds up. A folder of its own per server, emptied at start (PROMETHEUS_MULTIPROC_DIR to choose it).
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="linemes-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from app.metrics import child_exit as forget_worker
+    forget_worker(worker.pid)

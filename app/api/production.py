@@ -6,6 +6,7 @@ from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
 from ..services.platform.errors import DomainError
+from .. import metrics
 from ..services.production import execution, runs, trace, work_orders
 from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
@@ -290,8 +291,9 @@ class StationExecutionApi(MesBaseApi):
             200: {description: "`{data: {unit, track, step}}`"}
         """
         body = load_json(TrackInSchema())
-        return ok(track_in_body(execution.track_in(actor=actor, station_code=station_code, sn=body["sn"],
-                                                   run_no=body["runNo"])))
+        result = execution.track_in(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"])
+        metrics.TRACKS.labels("in", "IN").inc()
+        return ok(track_in_body(result))
 
     @expose("/<station_code>/track-out", methods=["POST"])
     @requires("exec:track_out")
@@ -303,9 +305,10 @@ class StationExecutionApi(MesBaseApi):
             200: {description: "`{data: {unit, track, result, nextStep?, dataValues, defects, forcedBy?}}`"}
         """
         body = load_json(TrackOutSchema())
-        return ok(track_out_body(execution.track_out(actor=actor, station_code=station_code, sn=body["sn"],
-                                                     run_no=body["runNo"], result=body["result"], data=body["data"],
-                                                     defect=body["defect"])))
+        result = execution.track_out(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"],
+                                     result=body["result"], data=body["data"], defect=body["defect"])
+        metrics.TRACKS.labels("out", result.verdict.result).inc()
+        return ok(track_out_body(result))
 
     @expose("/<station_code>/queue", methods=["GET"])
     @requires("exec:track_in")

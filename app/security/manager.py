@@ -10,6 +10,7 @@ from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user
 
+from .. import metrics
 from ..api.base import EnvelopeResponses
 from ..models import MesUser
 from ..services.platform import audit
@@ -86,12 +87,14 @@ class MesSecurityManager(SecurityManager):
             user = self.find_user(email=username)
         if user is not None and user.is_active and self.is_locked(user):
             g.login_error_code = "ACCOUNT_LOCKED"
+            metrics.LOGIN_FAILURES.labels("locked").inc()
             audit.record_standalone(_login_actor(user), "LOGIN_FAILED", "USER", user.username,
                                     status="FAIL", error_code="ACCOUNT_LOCKED")
             return None
         result = super().auth_user_db(username, password)
         if result is None and (user is None or not user.is_active):
             # FAB reports failures of known users only (on_user_login_failed); audit the rest.
+            metrics.LOGIN_FAILURES.labels("unknown user" if user is None else "inactive user").inc()
             audit.record_standalone(
                 Actor(user_id=None, username=(username or "")[:128] or "-", actor_type="USER"),
                 "LOGIN_FAILED", "USER", (username or "")[:128], status="FAIL",
@@ -106,6 +109,7 @@ class MesSecurityManager(SecurityManager):
     def on_user_login_failed(self, user) -> None:
         user.last_failed_login_at = now()  # committed with the audit event below
         locked = self.is_locked(user)
+        metrics.LOGIN_FAILURES.labels("locked" if locked else "wrong password").inc()
         if locked:
             g.login_error_code = "ACCOUNT_LOCKED"
         audit.record_standalone(_login_actor(user), "LOGIN_FAILED", "USER", user.username,

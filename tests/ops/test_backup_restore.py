@@ -171,17 +171,19 @@ def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
 
 # the options of the runbooks' commands that the ops tests run
 TESTED_OPTIONS = {"backup": {"--to", "--keep", "--no-digests"}, "restore": {"--from", "--yes", "--safety-dir"},
-                  "upgrade": {"--backup-dir"}, "migrate-db": {"--to"}}
+                  "upgrade": {"--backup-dir"}, "migrate-db": {"--to"},
+                  "check": set(), "sync-roles": set()}  # these two: also tests/api/test_seed_and_cli.py
+RUNBOOKS = ["backup-restore.md", "upgrade.md", "sqlite-to-postgresql.md", "logs-and-metrics.md", "troubleshooting.md",
+            "sizing.md"]
 
 
-@pytest.mark.parametrize("runbook", ["backup-restore.md", "upgrade.md", "sqlite-to-postgresql.md"])
+@pytest.mark.parametrize("runbook", RUNBOOKS)
 def test_the_runbooks_commands_are_the_tested_ones(runbook):
     """The runbooks show only `flask mes` commands and options that tests/ops runs."""
     text_ = (PROJECT_ROOT / "sop" / "ops" / runbook).read_text()
-    commands = re.findall(r"flask mes (backup|restore|upgrade|migrate-db)((?: --?[\w-]+(?: [^\s`-][^\s`]*)?)*)",
-                          text_)
-    assert commands
+    commands = re.findall(r"flask mes ([\w-]+)((?: --?[\w-]+(?: [^\s`-][^\s`]*)?)*)", text_)
     for command, rest in commands:
+        assert command in TESTED_OPTIONS, command
         options = set(re.findall(r"(--[\w-]+)", rest))
         assert options <= TESTED_OPTIONS[command], (command, options)
     if runbook == "backup-restore.md":

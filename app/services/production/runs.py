@@ -410,6 +410,21 @@ def list_runs(*, actor: Actor, status: str | None = None, line_code: str | None 
     return list(rows), total
 
 
+def run_counts() -> dict[str, int]:
+    """Runs by status (the monitoring's figures)."""
+    return dict(db.session.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+
+
+def hold_counts() -> dict[str, int]:
+    """What waits on hold: units ON_HOLD (a disposition HOLD: quality decides) and runs ON_HOLD (a failed
+    OQC: the MRB decides). Units are counted through the open runs (their index), not the whole table."""
+    open_runs = select(Run.id).where(Run.status.in_(("PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD")))
+    units = db.session.execute(select(func.count()).select_from(Unit).where(
+        Unit.run_id.in_(open_runs), Unit.status == "ON_HOLD")).scalar_one()
+    runs = db.session.execute(select(func.count()).select_from(Run).where(Run.status == "ON_HOLD")).scalar_one()
+    return {"unit": units, "run": runs}
+
+
 def _in_fai_trial(run_ids: list[int]) -> set[int]:
     """Which of these PREP runs build FAI trial units now: their FAI is INSPECTING (02_rules §4)."""
     if not run_ids:
