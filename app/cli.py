@@ -1,5 +1,5 @@
 """`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check, backup,
-restore, upgrade, migrate-db."""
+restore, upgrade, migrate-db, audit-archive."""
 from __future__ import annotations
 
 import shutil
@@ -248,6 +248,35 @@ def migrate_db_command(target: str):
         sys.exit(1)
     click.secho(f"Copied {result.rows} rows of {result.tables} tables in {result.seconds:.1f} s; every table "
                 "matches (row counts and digests). Point DATABASE_URL at the target and start the app.", fg="green")
+
+
+@mes.command("audit-archive")
+@click.option("--before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Archive the events before this day (YYYY-MM-DD, UTC; today at the latest).")
+@click.option("--to", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the archive files (created if missing).")
+def audit_archive_command(before, folder: Path):
+    """Export the audit events not yet archived that happened before DATE to a JSONL file with its
+    SHA-256, and record the archive. The audit table keeps every event (sop/ops/audit-archive.md)."""
+    import dataclasses
+    import getpass
+
+    from .services.platform.audit_archive import archive_events
+    actor = dataclasses.replace(SYSTEM, username=f"SYSTEM ({getpass.getuser()})")
+    try:
+        result = archive_events(actor=actor, before=before.date(), folder=folder)
+    except DomainError as error:
+        _fail(error)
+        return
+    if result.archive is None:
+        click.echo(f"Nothing to archive: no audit event before {result.period_end:%Y-%m-%d} "
+                   + ("" if result.period_start is None else f"since {result.period_start:%Y-%m-%d %H:%M} ")
+                   + "(UTC) that an archive does not hold already.")
+        return
+    archive = result.archive
+    click.secho(f"Archived {archive.event_count} audit events (ids {archive.first_event_id}–"
+                f"{archive.last_event_id}, {archive.period_start:%Y-%m-%d %H:%M} to {archive.period_end:%Y-%m-%d} "
+                f"UTC) to {archive.file}\n  sha256 {archive.sha256} (also in {archive.file}.sha256)", fg="green")
 
 
 def _safe_url(url: str) -> str:

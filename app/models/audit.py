@@ -1,11 +1,15 @@
 """AuditEvent (spec 01_domain_model §6): append-only, enforced by the ORM guard below and by a
-database trigger created in the migrations (SQLite and PostgreSQL)."""
+database trigger created in the migrations (SQLite and PostgreSQL).
+
+AuditArchive: one export of older audit events to a checksummed JSONL file (`flask mes audit-archive`,
+services/platform/audit_archive.py). The events stay in audit_event; the archive rows are as
+unchangeable as the events they describe (the same guards)."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Index, Integer, String, Text, event
+from sqlalchemy import BigInteger, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import IdMixin, JSONType, Model, UTCDateTime, utcnow
@@ -36,15 +40,33 @@ class AuditEvent(IdMixin, Model):
     ip: Mapped[Optional[str]] = mapped_column(String(64))
 
 
+class AuditArchive(IdMixin, Model):
+    __tablename__ = "audit_archive"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    # the events archived: at >= period_start and at < period_end (the previous archive's end, or the
+    # oldest event's time, up to --before). Unique: two archives never cover the same period.
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, unique=True)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    event_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_event_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_event_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    file: Mapped[str] = mapped_column(String(1024), nullable=False)  # where it was written
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
 class AuditAppendOnlyError(RuntimeError):
     pass
 
 
 @event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditArchive, "before_update")
 def _no_update(mapper, connection, target):  # pragma: no cover - guard
-    raise AuditAppendOnlyError("audit events are append-only")
+    raise AuditAppendOnlyError("audit events and archives are append-only")
 
 
 @event.listens_for(AuditEvent, "before_delete")
+@event.listens_for(AuditArchive, "before_delete")
 def _no_delete(mapper, connection, target):  # pragma: no cover - guard
-    raise AuditAppendOnlyError("audit events are append-only")
+    raise AuditAppendOnlyError("audit events and archives are append-only")

@@ -7,6 +7,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from ..security.auth import authenticate
 from ..services.platform import audit as audit_service
+from ..services.platform import audit_archive
 from ..services.platform.errors import DomainError
 from ..web.export import csv_response
 from ..web.filters import audit_query, parse_page
@@ -32,10 +33,12 @@ class AuditLogView(BaseView):
         except DomainError as exc:
             error, rows, total, page, size = exc.message, [], 0, 1, 50
         pages = max(1, (total + size - 1) // size)
+        sees_all = actor.can("audit:read_all")
         return self.render_template(
             "mes/audit_list.html", rows=[audit_service.event_to_dict(r) for r in rows], total=total,
-            page=page, pages=pages, page_size=size, args=request.args, error=error,
-            sees_all=actor.can("audit:read_all"), help_doc="manager", help_anchor="audit-log")
+            page=page, pages=pages, page_size=size, args=request.args, error=error, sees_all=sees_all,
+            archives=audit_archive.list_archives(actor=actor) if sees_all else [],
+            help_doc="manager", help_anchor="audit-log")
 
     @expose("/csv")
     @has_access

@@ -171,10 +171,10 @@ def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
 
 # the options of the runbooks' commands that the ops tests run
 TESTED_OPTIONS = {"backup": {"--to", "--keep", "--no-digests"}, "restore": {"--from", "--yes", "--safety-dir"},
-                  "upgrade": {"--backup-dir"}, "migrate-db": {"--to"},
+                  "upgrade": {"--backup-dir"}, "migrate-db": {"--to"}, "audit-archive": {"--before", "--to"},
                   "check": set(), "sync-roles": set()}  # these two: also tests/api/test_seed_and_cli.py
 RUNBOOKS = ["backup-restore.md", "upgrade.md", "sqlite-to-postgresql.md", "logs-and-metrics.md", "troubleshooting.md",
-            "sizing.md"]
+            "sizing.md", "audit-archive.md"]
 
 
 @pytest.mark.parametrize("runbook", RUNBOOKS)

@@ -232,6 +232,17 @@ _e("OQC_SAMPLING_RULE_IN_USE", 409, "OQC inspections were sampled with this rule
 
 # --- audit ------------------------------------------------------------------------------------
 _e("AUDIT_APPEND_ONLY", 409, "Audit events can never be changed or deleted.", "Archive old events instead.")
+_e("AUDIT_ARCHIVE_NOT_PAST", 400, "An audit archive ends at the start of a day that has begun already.",
+   "Give --before a date not later than today (UTC), e.g. the first day of the month.")
+_e("AUDIT_ARCHIVE_ALREADY_COVERED", 409, "The archives already cover the audit events before this date.",
+   "Give a later --before date (the Audit Log lists the archives and the date they reach).")
+_e("AUDIT_ARCHIVE_FILE_EXISTS", 409, "An archive file of this name exists already in the target folder.",
+   "It is not a recorded archive: move it away (or use another folder), then run the command again.")
+_e("AUDIT_ARCHIVE_WRITE_FAILED", 400, "The archive file could not be written.",
+   "Check that the folder exists or can be created, that the service user may write to it and that the "
+   "disk has room (details: the system's message).")
+_e("AUDIT_ARCHIVE_CONFLICT", 409, "Another audit archive was recorded while this one was being written.",
+   "Run the command again: it then exports what that archive left.")
 
 
 class DomainError(Exception):
