@@ -129,7 +129,7 @@ def check_command():
 @mes.command("backup")
 @click.option("--to", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the backups (created if missing).")
-@click.option("--keep", type=int, default=None, help="Keep only the newest N backups in the folder.")
+@click.option("--keep", type=click.IntRange(min=1), default=None, help="Keep only the newest N backups in the folder.")
 @click.option("--digests/--no-digests", default=True, show_default=True,
               help="Record a content digest per table (the restore then compares contents, not only counts).")
 def backup_command(folder: Path, keep: int | None, digests: bool):

@@ -16,17 +16,21 @@ if _cert:
     certfile, keyfile = _cert, _key
 
 # /metrics under gunicorn (app/metrics.py): every worker writes its counts into one folder, which a
-# scrape adds up. A folder of its own per server, emptied at start (PROMETHEUS_MULTIPROC_DIR to choose it).
-import shutil  # noqa: E402
+# scrape adds up. A folder of its own per server (PROMETHEUS_MULTIPROC_DIR to choose it); the counts of
+# the previous start are removed — prometheus-client's own files only (`*.db`), nothing else in it.
+import re  # noqa: E402
 import tempfile  # noqa: E402
 
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="linemes-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+_COUNT_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")  # values.py names them so
 
 
 def on_starting(server):
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
+    for name in os.listdir(_metrics_dir):
+        if _COUNT_FILE.fullmatch(name):
+            os.remove(os.path.join(_metrics_dir, name))
 
 
 def child_exit(server, worker):

@@ -9,7 +9,7 @@ Two kinds of figures:
   24 h by system and status, and which systems run on manual (degraded) entries.
 
 Not public: with `MES_METRICS_TOKEN` set only `Authorization: Bearer <token>` may read it; without, only
-a client on the same machine (127.0.0.1 / ::1).
+a client on the same machine (127.0.0.1 / ::1) connecting directly, not through a proxy.
 """
 from __future__ import annotations
 
@@ -88,9 +88,17 @@ def render() -> bytes:
 def _allowed() -> bool:
     token = current_app.config.get("MES_METRICS_TOKEN")
     if token:
-        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+        return hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode())
+    # Without a token: a client on this machine talking to the app directly. The socket's own peer
+    # address (before ProxyFix rewrites it from X-Forwarded-For, which any client can send), and no
+    # forwarding header: through a proxy on this machine (nginx) every remote client would otherwise
+    # come from 127.0.0.1.
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    environ = request.environ
+    peer = (environ.get("werkzeug.proxy_fix.orig") or {}).get("REMOTE_ADDR") or environ.get("REMOTE_ADDR") or ""
     try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+        return ipaddress.ip_address(peer).is_loopback
     except ValueError:
         return False
 

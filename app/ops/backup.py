@@ -89,20 +89,15 @@ def safe_url(url: str) -> str:
 
 
 def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
-    """libpq connection arguments for pg_dump / pg_restore / psql, and an environment carrying the
-    password (never on the command line, where `ps` shows it)."""
+    """libpq connection arguments for pg_dump / pg_restore / psql — the URL's own, its query parameters
+    (`host=/run/postgresql`, `sslmode=require` …) included — and an environment carrying the password
+    (never on the command line, where `ps` shows it)."""
     u = make_url(url)
-    args = []
-    if u.host:
-        args += ["-h", u.host]
-    if u.port:
-        args += ["-p", str(u.port)]
-    if u.username:
-        args += ["-U", u.username]
     env = dict(os.environ)
     if u.password:
         env["PGPASSWORD"] = u.password
-    return args + ["-d", u.database or "postgres"], env
+    conninfo = u._replace(password=None).set(drivername="postgresql", database=u.database or "postgres")
+    return ["-d", conninfo.render_as_string(hide_password=False)], env
 
 
 def _tool(name: str) -> str:
@@ -319,27 +314,34 @@ def _restore_sqlite(backup: Backup, url: str) -> None:
 
 
 def _restore_postgresql(backup: Backup, url: str) -> None:
-    """Empty the public schema and load the dump, in one transaction (psql --single-transaction):
-    on any error nothing changes."""
+    """Empty the public schema and load the dump in one transaction that is committed only once
+    pg_restore has produced the whole dump without error; on any error psql's session ends without a
+    COMMIT and PostgreSQL rolls everything back (the schema included)."""
     pg_restore, psql = _tool("pg_restore"), _tool("psql")
     args, env = _pg_args(url)
     with tempfile.TemporaryFile() as script_err, tempfile.TemporaryFile() as loader_err:
         script = subprocess.Popen([pg_restore, "--no-owner", "--no-privileges", "-f", "-", str(backup.data)],
                                   stdout=subprocess.PIPE, stderr=script_err, env=env)
-        loader = subprocess.Popen([psql, "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", *args],
+        loader = subprocess.Popen([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", *args],
                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=loader_err, env=env)
         try:
-            loader.stdin.write(b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n")
+            loader.stdin.write(b"BEGIN;\nDROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n")
             for chunk in iter(lambda: script.stdout.read(1 << 16), b""):
                 loader.stdin.write(chunk)
-        except BrokenPipeError:
-            pass  # psql stopped at an error: its message says which
-        finally:
-            try:
-                loader.stdin.close()
-            except BrokenPipeError:
-                pass
             script.stdout.close()
+            if script.wait() == 0:
+                loader.stdin.write(b"\nCOMMIT;\n")
+                loader.stdin.close()
+            else:  # a dump cut short or unreadable: end the session mid-transaction, nothing commits
+                loader.kill()
+        except BrokenPipeError:
+            pass  # psql stopped at an error (its transaction rolled back): its message says which
+        finally:
+            for stream in (loader.stdin, script.stdout):
+                try:
+                    stream.close()
+                except BrokenPipeError:
+                    pass
         script.wait()
         loader.wait()
         if script.returncode != 0 or loader.returncode != 0:
@@ -380,10 +382,14 @@ def restore_backup(path: Path, url: str, *, safety_folder: Optional[Path] = None
     if _database_exists(url):
         safety = create_backup(url, safety_folder or backup.data.parent, digest=False, prefix=SAFETY_PREFIX, say=say)
     say(f"Restoring into {safe_url(url)} …")
-    if backup.metadata["backend"] == "sqlite":
-        _restore_sqlite(backup, url)
-    else:
-        _restore_postgresql(backup, url)
+    try:
+        if backup.metadata["backend"] == "sqlite":
+            _restore_sqlite(backup, url)
+        else:
+            _restore_postgresql(backup, url)
+    except (BackupError, sqlite3.Error) as error:
+        kept = f" The safety backup of the database as it was: {safety.data}" if safety else ""
+        raise BackupError(f"{error}{kept}") from error
     revision, state = _current_state(url, digest=bool(backup.metadata.get("digests")))
     problems = differences(backup.metadata.get("tables") or {}, state)
     if revision != backup.metadata["migration_revision"]:

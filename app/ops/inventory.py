@@ -3,7 +3,8 @@ copies of the same data — a backup and its restore, a SQLite database and its 
 
 A digest reads every row of a table in primary-key order through the model's column types (so a UTC
 time read back from SQLite and from PostgreSQL is the same value) and hashes one canonical JSON line
-per row. Tables the models do not know (e.g. a newer release's) are counted, not digested.
+per row — over the model's columns the database has (an older migration's database lacks the newer
+ones). Tables the models do not know (e.g. a newer release's) are counted, not digested.
 """
 from __future__ import annotations
 
@@ -63,9 +64,13 @@ def table_state(conn: Connection, name: str, *, digest: bool = True) -> TableSta
         return TableState(count)
     if not digest:
         return TableState(conn.execute(select(func.count()).select_from(table)).scalar_one())
-    order = list(table.primary_key.columns) or list(table.columns)
+    # the model's columns that this database has: a database at an older migration (a backup taken
+    # before the upgrade, an older backup restored) lacks the newer ones
+    present = {column["name"] for column in inspect(conn).get_columns(name)}
+    columns = [c for c in table.columns if c.name in present]
+    order = [c for c in table.primary_key.columns if c.name in present] or columns
     hasher, rows = hashlib.sha256(), 0
-    result = conn.execute(select(*table.columns).order_by(*order).execution_options(yield_per=5000))
+    result = conn.execute(select(*columns).order_by(*order).execution_options(yield_per=5000))
     for row in result:
         hasher.update(json.dumps([_canonical(v) for v in row], separators=(",", ":"), default=str).encode())
         hasher.update(b"\n")

@@ -8,12 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
-from support import console_login, flask_cli
+from support import SECRET_KEY, console_login, flask_cli
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 UTC = dt.timezone.utc
 YEAR = dt.date.today().year - 1  # a year that is over, whenever the suite runs
@@ -152,3 +157,37 @@ def test_the_audit_log_lists_the_archives_and_they_cannot_be_changed(client, app
             assert conn.execute(text("SELECT event_count FROM audit_archive")).scalar_one() == 3
     finally:
         engine.dispose()
+
+
+def test_two_archive_runs_at_once_leave_one_intact_archive(app, fresh_db, tmp_path):
+    """E.g. the monthly timer catching up while IT runs the command by hand: one run records its
+    archive, the other is refused (CONFLICT, or ALREADY_COVERED if it started after the first one
+    finished) — and the recorded file is whole and matches its checksum."""
+    from app.extensions import db
+    from app.models import AuditArchive, AuditEvent
+    from app.services.platform.actor import SYSTEM
+    from app.services.platform.audit import event_values
+
+    with app.app_context():
+        db.session.execute(AuditEvent.__table__.insert(), [
+            event_values(SYSTEM, "OLD_EVENT", "UNIT", f"SN{n:06d}", at=_at(1, 1) + dt.timedelta(seconds=30 * n),
+                         payload={"station": "ST-AOI-01", "result": "PASS"}) for n in range(30_000)])
+        db.session.commit()
+        db.session.remove()
+    folder = tmp_path / "archives"
+    env = {**os.environ, "FLASK_APP": "app", "MES_ENV": "test", "SECRET_KEY": SECRET_KEY, "DATABASE_URL": fresh_db.url,
+           "MES_LOG_LEVEL": "WARNING"}
+    runs = [subprocess.Popen([sys.executable, "-m", "flask", "mes", "audit-archive", "--before", f"{YEAR}-02-01",
+                              "--to", str(folder)], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [(run.wait(timeout=300), *run.communicate()) for run in runs]
+    assert sorted(code for code, _, _ in outcomes) == [0, 1], outcomes
+    (refused,) = [err for code, _, err in outcomes if code == 1]
+    assert "AUDIT_ARCHIVE_CONFLICT" in refused or "AUDIT_ARCHIVE_ALREADY_COVERED" in refused, refused
+    with app.app_context():
+        archive = db.session.execute(select(AuditArchive)).scalar_one()
+        db.session.remove()
+    data = Path(archive.file).read_bytes()
+    assert archive.event_count == 30_000 and len(data.splitlines()) == 30_000
+    assert hashlib.sha256(data).hexdigest() == archive.sha256
+    assert sorted(p.name for p in folder.iterdir()) == [Path(archive.file).name, Path(archive.file).name + ".sha256"]

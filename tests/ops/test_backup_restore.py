@@ -4,6 +4,7 @@ server is writing to, and every check reads the database itself (row counts and 
 every table, the audit table's triggers)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -153,6 +154,27 @@ def test_restore_refuses_what_it_must_not_restore_and_changes_nothing(server_fac
     assert not [p for p in folder.iterdir() if p.name.startswith("linemes-safety-")]  # refused before any change
 
 
+def test_a_restore_that_fails_midway_rolls_back_and_names_the_safety_backup(server_factory, tmp_path):
+    """A backup whose files agree with each other but whose data cannot be loaded (cut short on
+    PostgreSQL: pg_restore writes part of it and then fails; not a database at all on SQLite)."""
+    server = server_factory()
+    server.process.terminate()
+    server.process.wait(timeout=30)
+    folder = tmp_path / "backups"
+    assert flask_mes(server.db_url, "backup", "--to", str(folder)).returncode == 0
+    (data,) = backup_files(folder)
+    before = state_of(server.db_url)
+    damaged = folder / ("damaged" + data.suffix)
+    damaged.write_bytes(data.read_bytes()[: data.stat().st_size // 2] if data.suffix == ".pgdump"
+                        else b"not a database " * 1000)
+    digest = hashlib.sha256(damaged.read_bytes()).hexdigest()
+    meta = json.loads(data.with_suffix(".json").read_text())
+    damaged.with_suffix(".json").write_text(json.dumps({**meta, "file": damaged.name, "sha256": digest}))
+    damaged.with_suffix(".sha256").write_text(f"{digest}  {damaged.name}\n")
+    _refused(server.db_url, before, "--from", str(damaged), "--yes", says="The safety backup of the database as it was")
+    assert audit_triggers(server.db_url)
+
+
 def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
     server = server_factory()
     server.process.terminate()
@@ -165,8 +187,9 @@ def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
     assert len(files) == 2 and all(f.with_suffix(".json").exists() and f.with_suffix(".sha256").exists()
                                    for f in files)
     assert "removed the old backup" in done.stdout
-    done = flask_mes(server.db_url, "backup", "--to", str(folder), "--keep", "0")
-    assert done.returncode != 0 and "--keep must be at least 1" in done.stderr
+    done = flask_mes(server.db_url, "backup", "--to", str(folder), "--keep", "0")  # refused before any backup
+    assert done.returncode != 0 and "Invalid value for '--keep'" in done.stderr
+    assert backup_files(folder) == files
 
 
 # the options of the runbooks' commands that the ops tests run
@@ -188,3 +211,17 @@ def test_the_runbooks_commands_are_the_tested_ones(runbook):
         assert options <= TESTED_OPTIONS[command], (command, options)
     if runbook == "backup-restore.md":
         assert "pg_dump" in text_ and "postgresql-client-15" in text_
+
+
+def test_the_tested_options_are_the_commands_real_ones():
+    from app.cli import mes
+    for command, options in TESTED_OPTIONS.items():
+        real = {opt for param in mes.commands[command].params for opt in (*param.opts, *param.secondary_opts)}
+        assert options <= real, (command, options - real)
+
+
+def test_the_postgresql_tools_get_the_whole_url_but_not_the_password():
+    from app.ops.backup import _pg_args
+    args, env = _pg_args("postgresql+psycopg://linemes:s%40cret@/linemes?host=/run/postgresql&sslmode=require")
+    assert "s@cret" not in " ".join(args) and "cret" not in " ".join(args) and env["PGPASSWORD"] == "s@cret"
+    assert args == ["-d", "postgresql://linemes@/linemes?host=%2Frun%2Fpostgresql&sslmode=require"]

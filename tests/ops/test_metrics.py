@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import LiveApi, authorized_run, pass_step
 
 
-def scrape(url: str, token: str | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url + "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+def scrape(url: str, token: str | None = None, headers: dict | None = None) -> tuple[int, str]:
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+    request = urllib.request.Request(url + "/metrics", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -36,7 +37,11 @@ def value(found: dict, name: str, **labels) -> float:
 def test_every_scrape_has_what_every_worker_counted(server_factory, tmp_path, monkeypatch):
     folder = tmp_path / "metrics"
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    folder.mkdir()
+    (folder / "counter_99999.db").write_bytes(b"counts of a previous start")  # removed at start
+    (folder / "README.txt").write_text("not ours")  # kept: only count files are removed
     server = server_factory(workers=2, threads=1)
+    assert not (folder / "counter_99999.db").exists() and (folder / "README.txt").exists()
     api = LiveApi(server.url)
     run_no = authorized_run(api, qty=6)
     errors = []
@@ -84,3 +89,26 @@ def test_metrics_are_read_from_this_machine_or_with_the_token(server_factory, mo
     assert scrape(server.url, token="wrong")[0] == 403
     status, text = scrape(server.url, token="s3cret-metrics-token")
     assert status == 200 and "mes_runs" in text
+
+
+def test_without_a_token_only_a_direct_local_client_reads_metrics(server_factory, monkeypatch):
+    """A proxy on this machine (nginx) makes every client come from 127.0.0.1; with MES_PROXY_COUNT
+    the app would believe an X-Forwarded-For a client wrote itself: neither is a local scraper."""
+    monkeypatch.setenv("MES_PROXY_COUNT", "1")
+    server = server_factory()
+    assert scrape(server.url)[0] == 200
+    assert scrape(server.url, headers={"X-Forwarded-For": "127.0.0.1"})[0] == 403
+    assert scrape(server.url, headers={"X-Forwarded-For": "10.20.30.40"})[0] == 403
+    assert scrape(server.url, headers={"Forwarded": "for=127.0.0.1"})[0] == 403
+
+
+def test_metrics_refuse_other_machines_and_odd_tokens(app, monkeypatch):
+    """In-process (the WSGI peer address set by the test client): another machine, and a token
+    header with characters HTTP allows but the comparison did not (a 403, never a 500)."""
+    with app.test_client() as client:
+        assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 403
+        assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    monkeypatch.setitem(app.config, "MES_METRICS_TOKEN", "s3cret")
+    with app.test_client() as client:
+        assert client.get("/metrics", headers={"Authorization": "Bearer s3cr\u00e9t"}).status_code == 403
+        assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200

@@ -140,3 +140,15 @@ def test_a_failing_migration_stops_the_upgrade_and_changes_nothing(history, empt
     assert f"flask mes restore --from {backup.with_suffix('')}" in done.stderr
     assert scalar(target, "SELECT version_num FROM alembic_version") == "0004_readiness_loading"
     assert rows_by_key(target, columns) == before  # the failed migration rolled back as a whole
+
+
+def test_a_backup_taken_before_the_upgrade_restores_and_verifies(history, empty_database, tmp_path):
+    """This release's code backs up a database still at an older migration (the manual backup before
+    `flask mes upgrade`) and restores it: digests over the columns that database has."""
+    target, _ = old_database(history, empty_database, "0001_foundation")
+    made = flask_cli(target, "mes", "backup", "--to", str(tmp_path))
+    assert made.returncode == 0, made.stdout + made.stderr
+    (data,) = [p for p in tmp_path.iterdir() if p.suffix in (".sqlite3", ".pgdump")]
+    restored = flask_cli(target, "mes", "restore", "--from", str(data), "--yes")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "(digests equal)" in restored.stdout and "flask mes upgrade" in restored.stdout

@@ -21,10 +21,12 @@ import datetime as dt
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import AuditArchive, AuditEvent
@@ -81,7 +83,7 @@ def archive_events(*, actor: Actor, before: dt.date, folder: Path) -> ArchiveRes
     path = folder / name
     if path.exists():
         raise DomainError("AUDIT_ARCHIVE_FILE_EXISTS", details={"file": str(path)})
-    partial = folder / f".{name}.partial"
+    partial = folder / f".{name}.{uuid.uuid4().hex[:12]}.partial"  # this run's own, whatever runs beside it
     try:
         folder.mkdir(parents=True, exist_ok=True)
         digest, count, first_id, last_id = _write(partial, period)
@@ -94,9 +96,14 @@ def archive_events(*, actor: Actor, before: dt.date, folder: Path) -> ArchiveRes
     if count == 0:
         partial.unlink()
         return ArchiveResult(None, start, end)
+    mine = [partial]  # the files this run made: the only ones it removes when it fails
     try:
-        os.replace(partial, path)
-        path.with_name(name + ".sha256").write_text(f"{digest}  {name}\n", encoding="utf-8")
+        _publish(partial, path)
+        mine[0] = path
+        checksum = path.with_name(name + ".sha256")
+        with checksum.open("x", encoding="utf-8") as out:
+            mine.append(checksum)
+            out.write(f"{digest}  {name}\n")
         with unit_of_work(actor, "AUDIT_ARCHIVE", "AUDIT_ARCHIVE", name) as uow:
             if _last_end() != last_end:
                 raise DomainError("AUDIT_ARCHIVE_CONFLICT")
@@ -106,11 +113,28 @@ def archive_events(*, actor: Actor, before: dt.date, folder: Path) -> ArchiveRes
             db.session.add(archive)
             uow.payload = {"periodStart": start.isoformat(), "periodEnd": end.isoformat(), "events": count,
                            "firstEventId": first_id, "lastEventId": last_id, "sha256": digest}
-    except BaseException:
-        for leftover in (partial, path, path.with_name(name + ".sha256")):
-            leftover.unlink(missing_ok=True)
+    except BaseException as error:
+        for leftover in mine:
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+        if isinstance(error, (FileExistsError, IntegrityError)):  # another run got there first
+            raise DomainError("AUDIT_ARCHIVE_CONFLICT") from error
         raise
     return ArchiveResult(archive, start, end)
+
+
+def _publish(partial: Path, path: Path) -> None:
+    """Give the finished file its name, never over an existing one (FileExistsError)."""
+    try:
+        os.link(partial, path)  # atomic and exclusive
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise FileExistsError(str(path)) from None
+        os.replace(partial, path)
+        return
+    partial.unlink()
 
 
 def _write(partial: Path, period) -> tuple[str, int, int, int]:
