@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench
+.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench acceptance
 
 help:
 	@echo "make run   - set up (venv, install, migrate, seed demo data) and serve http://127.0.0.1:5000"
@@ -35,6 +35,8 @@ run: venv
 	@echo "  demo logins (password Demo-Pass-2026): planner engineer quality leader material operator operator2 manager"
 	@if [ -n "$$MES_ADMIN_PASSWORD" ]; then echo "  admin password: from MES_ADMIN_PASSWORD"; \
 	  elif [ -f instance/admin_password.txt ]; then echo "  admin password: $$(cat instance/admin_password.txt)"; fi
+	@if [ -z "$$MES_INTEGRATION_API_KEY" ] && [ -f instance/integration_api_key.txt ]; then \
+	  echo "  integration API key: in instance/integration_api_key.txt (flask mes acceptance finds it there)"; fi
 	@echo ""
 	@if [ "$${MES_DEBUG:-0}" = "1" ]; then exec $(BIN)/flask run --debug --host $${MES_HOST:-127.0.0.1} --port $${MES_PORT:-5000}; \
 	  else exec $(BIN)/gunicorn -c python:app.gunicorn_conf 'app:create_app()'; fi
@@ -58,6 +60,11 @@ test-sqlite: venv-test
 # MES_TEST_DATABASE_URL is unset or unreachable (.ci/run sets it).
 test-postgresql: venv-test
 	cd tests && MES_TEST_BACKEND=postgresql ../$(BIN)/python -m pytest -q
+
+# The acceptance runner (flask mes acceptance, S1–S10) against a live gunicorn server on a fresh demo
+# install, twice in a row; reports in tests/artifacts/ (.ci/run runs it after `make test`).
+acceptance: venv
+	./.ci/acceptance
 
 check: venv
 	$(BIN)/flask mes check

@@ -1,5 +1,5 @@
 """`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check, backup,
-restore, upgrade, migrate-db, audit-archive."""
+restore, upgrade, migrate-db, audit-archive, acceptance."""
 from __future__ import annotations
 
 import shutil
@@ -288,3 +288,47 @@ def _safe_url(url: str) -> str:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(mes)
+
+
+@mes.command("acceptance")
+@click.option("--track", type=click.Choice(["smt", "dip", "all"]), default="all", show_default=True,
+              help="The scenarios of one line type, or all.")
+@click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
+              help="Only this scenario (S1 … S10; repeatable; `all` = every scenario of the track).")
+@click.option("--base-url", default=None, metavar="URL",
+              help="A running install (e.g. a staging server); without it a throw-away server is started.")
+@click.option("--json-file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the results as JSON.")
+@click.option("--junit-file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the results as JUnit XML (one test case per step).")
+@click.option("--password", envvar="MES_DEMO_PASSWORD", default=None,
+              help="The demo users' password [env MES_DEMO_PASSWORD; default the demo's].")
+@click.option("--integration-key", envvar="MES_INTEGRATION_API_KEY", default=None,
+              help="The integration account's API key [env MES_INTEGRATION_API_KEY; default the one "
+                   "`make run` keeps in instance/integration_api_key.txt].")
+def acceptance_command(track, scenarios, base_url, json_file, junit_file, password, integration_key):
+    """Run the acceptance scenarios S1–S10 over HTTP (04_acceptance §3); exit 1 on any failure."""
+    from contextlib import nullcontext
+
+    from .acceptance import client, runner
+    try:
+        chosen = runner.select(track, scenarios)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--scenario") from error
+    if not chosen:
+        raise click.BadParameter(f"no scenario of track {track} among {', '.join(scenarios)}",
+                                 param_hint="--scenario")
+    if base_url and not integration_key:
+        kept = Path(current_app.instance_path) / "integration_api_key.txt"
+        integration_key = kept.read_text().strip() if kept.exists() else None
+    server = nullcontext((base_url, integration_key)) if base_url else runner.throwaway_server(echo=click.echo)
+    with server as (url, key):
+        click.echo(f"LineMES acceptance against {url}: {', '.join(s.name for s in chosen)}")
+        api = client.HttpApi(url, password=password or client.DEMO_PASSWORD, integration_key=key)
+        results = runner.run_all(api, chosen, echo=click.echo)
+    click.echo(runner.summary(results))
+    if json_file:
+        runner.write_json(results, json_file, base_url=url)
+    if junit_file:
+        runner.write_junit(results, junit_file)
+    sys.exit(0 if all(r.ok for r in results) else 1)

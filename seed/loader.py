@@ -7,6 +7,7 @@ event lists what was created; users go through the user service (password policy
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,29 @@ def seed_base(report: SeedReport | None = None) -> SeedReport:
     return report
 
 
+def _seed_dev_integration_key(report: SeedReport) -> None:
+    """Development demo only (`make run`), without MES_INTEGRATION_API_KEY: an API key for the
+    integration account, kept in `instance/integration_api_key.txt` (0600) where `flask mes acceptance
+    --base-url …` on the same machine finds it. Idempotent: the kept key is reused."""
+    if current_app.config.get("MES_ENV") != "dev" or current_app.config.get("MES_INTEGRATION_API_KEY"):
+        return
+    path = Path(current_app.instance_path) / "integration_api_key.txt"
+    key = path.read_text().strip() if path.exists() else "sst_" + secrets.token_urlsafe(32)
+    if user_service.create_api_key(actor=SYSTEM, username="integration", name="integration-dev",
+                                   raw_key=key)["created"]:
+        report.add("api_keys", "integration (instance/integration_api_key.txt)")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(key + "\n")
+        os.chmod(path, 0o600)
+
+
 def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True) -> SeedReport:
     """The master data and users of the demo data set (04_acceptance §1). `oqc_rules=False` leaves out
     the OQC sampling rules (the test suite's template: a test's run completes at closeout unless the
     test adds a rule)."""
     report = seed_base(report)
+    _seed_dev_integration_key(report)
     data = load_yaml()
     _seed_master_data(data, report)
     _seed_data_specs(data, report)

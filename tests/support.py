@@ -11,7 +11,7 @@ from typing import Any
 BACKEND = os.environ.get("MES_TEST_BACKEND", "sqlite")
 PG_URL = os.environ.get("MES_TEST_DATABASE_URL")
 
-DEMO_PASSWORD = "Demo-Pass-2026"
+from app.acceptance.client import DEMO_PASSWORD  # noqa: E402 (the demo users' password, 04 §1)
 ADMIN_PASSWORD = "Admin-Pass-2026"
 INTEGRATION_KEY = "sst_test_integration_key_0123456789abcdef"
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -114,13 +114,9 @@ def screenshot(driver, name: str) -> Path:
 # (readiness, loading, FAI) only `authorized_run` has to learn the extra steps — not every test.
 # ---------------------------------------------------------------------------------------------
 
-SMT_LINE, DIP_LINE = "LINE-SMT-A", "LINE-DIP-A"
-SMT_STATIONS = {10: "ST-PRINT-01", 20: "ST-SPI-01", 30: "ST-MOUNT-01", 40: "ST-REFLOW-01", 50: "ST-AOI-01"}
-DIP_STATIONS = {10: "ST-DIP-INS-01", 20: "ST-DIP-WAVE-01", 30: "ST-DIP-POST-01", 40: "ST-DIP-TEST-01"}
-SMT_DATA = {10: [{"spec": "squeegee_pressure_kg", "value": 6.0}], 20: [{"spec": "paste_height_um", "value": 150}],
-            30: [], 40: [{"spec": "peak_temp_c", "value": 250}], 50: []}
-DIP_DATA = {10: [], 20: [], 30: [], 40: [{"spec": "output_voltage_v", "value": 5.0},
-                                         {"spec": "firmware_version", "value": "1.4.2"}]}
+# the demo data set's lines, stations and valid step data: one definition, the acceptance scenarios'
+from app.acceptance.scenarios import DIP_DATA, DIP_LINE, DIP_STATIONS, SMT_DATA, SMT_LINE, SMT_STATIONS  # noqa: E402,F401
+
 _wo_counter = [0]
 
 

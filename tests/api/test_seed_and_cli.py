@@ -125,3 +125,32 @@ def test_sync_roles_is_idempotent(app, fresh_db):
     assert result.exit_code == 0 and "in sync" in result.output
     with app.app_context():
         assert count(AuditEvent) == before
+
+
+def test_the_dev_demo_seed_keeps_an_integration_key_for_the_acceptance_runner(app, fresh_db, client, tmp_path,
+                                                                               monkeypatch):
+    """`make run` (MES_ENV=dev, no MES_INTEGRATION_API_KEY): the seed makes the integration account a key
+    and keeps it in instance/integration_api_key.txt (0600) for `flask mes acceptance`; seeding again
+    reuses it. Other environments get no file."""
+    import os
+    from datetime import datetime, timezone
+
+    from seed.loader import seed_demo
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    monkeypatch.setitem(app.config, "MES_INTEGRATION_API_KEY", None)
+    kept = tmp_path / "integration_api_key.txt"
+    with app.app_context():
+        seed_demo(oqc_rules=False)  # MES_ENV=test: nothing
+        assert not kept.exists()
+        keys = count(ApiKey)
+        monkeypatch.setitem(app.config, "MES_ENV", "dev")
+        seed_demo(oqc_rules=False)
+        key = kept.read_text().strip()
+        assert key.startswith("sst_") and os.stat(kept).st_mode & 0o777 == 0o600 and count(ApiKey) == keys + 1
+        seed_demo(oqc_rules=False)  # idempotent: the kept key is reused
+        assert kept.read_text().strip() == key and count(ApiKey) == keys + 1
+    answer = client.post("/api/v1/integration/equipment-status", headers={"Authorization": f"Bearer {key}"}, json={
+        "eventId": "DEV-KEY-1", "eventTime": datetime.now(timezone.utc).isoformat(), "equipmentCode": "EQ-AOI-01",
+        "status": "NORMAL"})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["data"]["source"] == "AUTO"
