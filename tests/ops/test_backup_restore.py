@@ -195,7 +195,8 @@ def test_nightly_backups_keep_the_newest(server_factory, tmp_path):
 # the options of the runbooks' commands that the ops tests run
 TESTED_OPTIONS = {"backup": {"--to", "--keep", "--no-digests"}, "restore": {"--from", "--yes", "--safety-dir"},
                   "upgrade": {"--backup-dir"}, "migrate-db": {"--to"}, "audit-archive": {"--before", "--to"},
-                  "check": set(), "sync-roles": set(),  # these two: also tests/api/test_seed_and_cli.py
+                  "check": set(), "sync-roles": set(), "seed": {"--demo"}, "create-api-key": set(),  # these four:
+                  # tests/api/test_seed_and_cli.py
                   "acceptance": {"--base-url", "--integration-key", "--json-file", "--junit-file", "--track",
                                  "--scenario"}}  # tests/ops/test_acceptance_runner.py
 RUNBOOKS = ["backup-restore.md", "upgrade.md", "sqlite-to-postgresql.md", "logs-and-metrics.md", "troubleshooting.md",
