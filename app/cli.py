@@ -1,5 +1,5 @@
 """`flask mes …` commands (spec 05_ops): seed, sync-roles, create-user, create-api-key, check, backup,
-restore, upgrade, migrate-db, audit-archive, acceptance."""
+restore, upgrade, migrate-db, audit-archive, acceptance, import."""
 from __future__ import annotations
 
 import shutil
@@ -332,3 +332,42 @@ def acceptance_command(track, scenarios, base_url, json_file, junit_file, passwo
     if junit_file:
         runner.write_junit(results, junit_file)
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@mes.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every row and show what would change; write nothing.")
+def import_command(paths: tuple[Path, ...], dry_run: bool):
+    """Import master data from an XLSX workbook (one sheet per list) or CSV files (one list each), with
+    the headers of the console's exports: all the files in one transaction (all or nothing), audited,
+    idempotent on business keys; the lists in dependency order, whatever the files' order."""
+    import dataclasses
+    import getpass
+
+    from .services.engineering import master_import
+    actor = dataclasses.replace(SYSTEM, username=f"SYSTEM ({getpass.getuser()})")
+    try:
+        upload = master_import.read_files([(path.name, path.read_bytes()) for path in paths])
+        with click.progressbar(length=upload.rows, label=f"{'Checking' if dry_run else 'Importing'} {upload.name}",
+                               file=sys.stderr) as bar:
+            report = master_import.import_upload(actor=actor, upload=upload, dry_run=dry_run, progress=bar.update)
+    except DomainError as error:
+        _fail(error)
+        return
+    for row in report.rows:
+        if row.action == "UNCHANGED":
+            continue
+        line = f"  {row.sheet} row {row.row} {row.key}: {row.action}"
+        if row.changes:
+            line += " (" + ", ".join(f"{k} → {v}" for k, v in row.changes.items()) + ")"
+        click.echo(line)
+        for error in row.errors:
+            click.secho(f"      {error.column or '-'}: {error.code} {error.message}", fg="red")
+    for sheet, counts in report.counts().items():
+        click.echo(f"{sheet}: " + ", ".join(f"{n} {action.lower()}" for action, n in counts.items()))
+    if report.refused:
+        click.secho(f"{len(report.refused)} rows refused: nothing was imported. Correct them and run it again.",
+                    fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"Dry run: nothing written (sha256 {report.sha256})." if dry_run
+               else f"Imported {report.filename} (sha256 {report.sha256}).")

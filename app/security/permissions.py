@@ -166,6 +166,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Engineering", "Data Collection Specs", "data_spec:config"),
     MenuEntry("Engineering", "Feeder Slots", "loading:config"),
     MenuEntry("Engineering", "Slot Table", "loading:config"),
+    MenuEntry("Engineering", "Import", "product:write"),  # each sheet: its own list's write permission
     MenuEntry("Quality", "Defects & Disposition", "quality:disposition"),
     MenuEntry("Quality", "Defect Codes", "defect_code:write"),
     MenuEntry("Quality", "OQC Sampling Rules", "quality:oqc"),

@@ -12,6 +12,7 @@ from .help import HelpView
 from .integration import IntegrationView
 from .loading import LineConsumablesView, LoadingTerminalView
 from .master import DefectCodeView, ENGINEERING_VIEWS
+from .master_import import MasterImportView
 from .oqc import OqcSamplingRuleView
 from .production import ReadinessView, RunView, TraceView, WorkOrderView
 from .quality import DispositionView, FaiView, MrbView, OqcView
@@ -45,6 +46,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(DataSpecView, "Data Collection Specs", icon="fa-sliders", category="Engineering")
     appbuilder.add_view(FeederSlotView, "Feeder Slots", icon="fa-th", category="Engineering")
     appbuilder.add_view(SlotTableView, "Slot Table", icon="fa-table", category="Engineering")
+    appbuilder.add_view(MasterImportView, "Import", icon="fa-upload", category="Engineering")
     appbuilder.add_view(IntegrationView, "Status", icon="fa-exchange", category="Integration",
                         category_icon="fa-plug")
     appbuilder.add_link("Manual Entry", href="/integration/manual", icon="fa-pencil", category="Integration")

@@ -3,6 +3,7 @@ permission pair with their REST API, validated by the master-data service, expor
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash
@@ -11,15 +12,15 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 
 from ..extensions import db
-from ..services.engineering import master_data
+from ..services.engineering import master_data, master_import
 from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import DomainError
-from ..web.export import csv_response
+from ..web.export import csv_response, xlsx_response
 from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
-    "list": "read", "show": "read", "csv": "read", "api_read": "read", "api_get": "read",
+    "list": "read", "show": "read", "csv": "read", "xlsx": "read", "api_read": "read", "api_get": "read",
     "api_column_add": "write", "api_column_edit": "write", "api_readvalues": "read",
     "api": "read", "download": "read",
     "add": "write", "edit": "write", "delete": "write", "action": "write", "action_post": "write",
@@ -57,6 +58,7 @@ class MesModelView(RuleFormsModelView):
         self.extra_args = {
             **(self.extra_args or {}),
             "csv_endpoint": f"{self.__class__.__name__}.csv",
+            "xlsx_endpoint": f"{self.__class__.__name__}.xlsx",
             "help_doc": self.help_doc,
             "help_anchor": self.help_anchor,
         }
@@ -84,20 +86,36 @@ class MesModelView(RuleFormsModelView):
     def pre_delete(self, item):
         self._check("DELETE", item, lambda: master_data.validate_delete(item))
 
-    # -- CSV export of the filtered list ----------------------------------------------------
-    @expose("/csv")
-    @has_access
-    def csv(self):
+    # -- CSV / XLSX export of the filtered list ---------------------------------------------
+    def _export(self) -> tuple[str, str, list[str], Iterable[list]]:
+        """(file stem, sheet title, header, rows) of the filtered, ordered list. A master-data list
+        exports the columns of its import sheet (services/engineering/master_import.py), so an export
+        imports again as it is."""
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         orders = get_order_args().get(self.__class__.__name__)
         order_column, order_direction = orders if orders else (self.base_order or ("", ""))
         joined = self._filters.get_joined_filters(self._base_filters)
         _, rows = self.datamodel.query(joined, order_column, order_direction)
+        sheet = master_import.BY_MODEL.get(self.datamodel.obj)
+        if sheet is not None:
+            return sheet.name, sheet.title, sheet.headers, list(master_import.export_rows(sheet, rows))
         columns = self.export_columns or self.list_columns
         header = [str(self.label_columns.get(c, c)) for c in columns]
         values = self.datamodel.get_values(rows, columns)
         stem = self.__class__.__name__.replace("View", "").lower()
-        return csv_response(stem, header, ([v.get(c) for c in columns] for v in values))
+        return stem, str(self.list_title or stem), header, ([v.get(c) for c in columns] for v in values)
+
+    @expose("/csv")
+    @has_access
+    def csv(self):
+        stem, _, header, rows = self._export()
+        return csv_response(stem, header, rows)
+
+    @expose("/xlsx")
+    @has_access
+    def xlsx(self):
+        stem, title, header, rows = self._export()
+        return xlsx_response(stem, [(title, header, rows)])
 
 
 def format_datetime(value, seconds: bool = True) -> str:

@@ -86,3 +86,28 @@ def recall_export(data: dict, fmt: str) -> Response:
         ("Work orders", ["WO", "units"], [[w["woNo"], w["units"]] for w in data["workOrders"]]),
         ("Products", ["product", "units"], [[p["productCode"], p["units"]] for p in data["products"]]),
     ])
+
+
+def xlsx_template(filename_stem: str, sheets: list[tuple[str, list[tuple[str, str]]]]) -> Response:
+    """An empty import template: one sheet per (title, [(header, note)]), the header row bold, each
+    header's note as a cell comment, the columns wide enough to read."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, columns in sheets:
+        sheet = workbook.create_sheet(title=title[:31])
+        sheet.append([header for header, _ in columns])
+        for cell, (header, note) in zip(sheet[1], columns):
+            cell.font = Font(bold=True)
+            if note:
+                cell.comment = Comment(note, "LineMES")
+            sheet.column_dimensions[cell.column_letter].width = max(12, len(header) + 4)
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return Response(buffer.getvalue(),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{filename_stem}.xlsx"'})

@@ -177,8 +177,10 @@ def _normalise(item: Any) -> None:
             setattr(item, attr, value.strip())
 
 
-def validate_save(item: Any, *, is_new: bool) -> None:
-    """Field rules, references and uniqueness of a master-data row about to be written."""
+def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = ()) -> None:
+    """Field rules, references and uniqueness of a master-data row about to be written.
+    `unique_checked`: the columns of a uniqueness rule the caller has already checked for this row (the
+    import matches every row on its business key against all the records, so it skips that query)."""
     cls = type(item)
     _normalise(item)
     errors: dict[str, str] = {}
@@ -221,6 +223,8 @@ def validate_save(item: Any, *, is_new: bool) -> None:
     session = db.session
     with session.no_autoflush:
         for columns, code, field in _unique_rules(cls):
+            if columns == unique_checked:
+                continue
             values = [_fk_value(item, c) for c in columns]
             if any(v is None for v in values):
                 continue

@@ -230,6 +230,25 @@ _e("SAMPLING_RULE_NOT_FOUND", 400, "No sampling rule with this id.", "Reload the
 _e("OQC_SAMPLING_RULE_IN_USE", 409, "OQC inspections were sampled with this rule; it cannot be deleted.",
    "Deactivate the rule instead (untick Active).")
 
+# --- master-data import --------------------------------------------------------------------------
+_e("IMPORT_FILE_UNREADABLE", 400, "The file is not a CSV (UTF-8) or XLSX workbook that can be read.",
+   "Save it from the spreadsheet program as .xlsx or as CSV UTF-8, or start from the template.")
+_e("IMPORT_EMPTY", 400, "The file has no data rows.", "Fill in the rows under the header row and import it again.")
+_e("IMPORT_SHEET_UNKNOWN", 400, "A sheet or file does not match any master-data list.",
+   "Name the sheet after its list (Products, Materials, …) or keep the template's header row exactly.")
+_e("IMPORT_COLUMN_UNKNOWN", 400, "A column header is not one of the list's columns.",
+   "Use the headers of the template or of the list's export; delete or rename the extra column.")
+_e("IMPORT_KEY_COLUMN_MISSING", 400, "A column of the list's business key is missing.",
+   "Add the key columns (e.g. Code; Material and Lot no for lots): they say which record a row is.")
+_e("IMPORT_VALUE_INVALID", 400, "A cell's value is not of the column's kind (number, yes/no, date, …).",
+   "Correct the cell named in the details and import the file again.")
+_e("IMPORT_REFERENCE_NOT_FOUND", 400, "A cell names a record that does not exist (e.g. an unknown material).",
+   "Create that record first, or add it to the same workbook (its sheet is imported first).")
+_e("IMPORT_ROW_DUPLICATE", 400, "The same record (business key) is in the file twice.",
+   "Keep one row per record: delete or merge the duplicate row named in the details.")
+_e("IMPORT_REFUSED", 400, "Rows of the file were refused: nothing was imported.",
+   "Run the dry run, correct every refused row it lists (row, column, code), then import again.")
+
 # --- audit ------------------------------------------------------------------------------------
 _e("AUDIT_APPEND_ONLY", 409, "Audit events can never be changed or deleted.", "Archive old events instead.")
 _e("AUDIT_ARCHIVE_NOT_PAST", 400, "An audit archive ends at the start of a day that has begun already.",
