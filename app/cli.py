@@ -36,11 +36,18 @@ def sync_roles_command():
 
 @mes.command("seed")
 @click.option("--demo", is_flag=True, help="Also load the demo users and master data.")
-def seed_command(demo: bool):
-    """Roles, permissions and the admin account; with --demo the demo data set. Idempotent."""
+@click.option("--demo-history", is_flag=True,
+              help="Then play weeks of production history on the demo lines (once; needs the demo data).")
+@click.option("--days", type=click.IntRange(min=1, max=90), default=14, show_default=True,
+              help="With --demo-history: how many days of history, ending yesterday.")
+@click.option("--seed", "random_seed", type=int, default=2026, show_default=True,
+              help="With --demo-history: the random seed (the same seed plays the same history).")
+def seed_command(demo: bool, demo_history: bool, days: int, random_seed: int):
+    """Roles, permissions and the admin account; with --demo the demo data set (idempotent); with
+    --demo-history weeks of production history for dashboards, reports and trace demos."""
     from seed.loader import DEMO_PASSWORD, seed_base, seed_demo
     try:
-        report = seed_demo() if demo else seed_base()
+        report = seed_demo() if demo or demo_history else seed_base()
     except DomainError as error:
         _fail(error)
         return
@@ -51,9 +58,21 @@ def seed_command(demo: bool):
         click.echo("  nothing to create (already seeded)")
     if report.admin_password:
         click.secho(f"  admin password (shown once): {report.admin_password}", fg="yellow")
-    if demo:
+    if demo or demo_history:
         click.echo(f"  demo users: planner engineer quality leader material operator operator2 manager "
                    f"— password {DEMO_PASSWORD}")
+    if demo_history:
+        from seed.history import HistoryError, seed_history
+        try:
+            with click.progressbar(length=days, label=f"Playing {days} days of history", file=sys.stderr) as bar:
+                summary = seed_history(days=days, seed=random_seed, progress=bar.update)
+        except HistoryError as error:
+            click.secho(f"Error: {error}", fg="red", err=True)
+            sys.exit(1)
+        click.echo(f"  history: {summary.runs} runs, {summary.units} boards, {summary.tracks} tracks, "
+                   f"{summary.defects} defects, {summary.scrapped} scrapped")
+        click.echo(f"  on hold: run {summary.held_run}; MRB rework run: {summary.mrb_rework_run}; "
+                   f"lot recall case: {summary.recall_lot}")
 
 
 @mes.command("create-user")

@@ -6,7 +6,9 @@ mode on SQLite can drop and recreate named constraints.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timezone
+from typing import Optional
 
 from flask_appbuilder import Model
 from sqlalchemy import JSON, DateTime, Integer, MetaData
@@ -25,8 +27,14 @@ metadata: MetaData = Model.metadata
 metadata.naming_convention = NAMING_CONVENTION
 
 
+# Set only by the demo-history generator (`flask mes seed --demo-history`, platform/clock.py): the
+# services then record weeks of history at the times it plays them. Unset everywhere else.
+_simulated_now: ContextVar[Optional[datetime]] = ContextVar("mes_simulated_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    simulated = _simulated_now.get()
+    return simulated if simulated is not None else datetime.now(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):

@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import random
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 from sqlalchemy import select
 
@@ -28,7 +29,20 @@ from ..platform.uow import UnitOfWork
 from ..production.extension_points import CloseoutOutcome
 from ..production.runs import all_units_terminal, complete_run, hold_run, unit_counts
 
-_random = random.SystemRandom()
+_random: random.Random = random.SystemRandom()
+
+
+@contextmanager
+def seeded_sampling(seed: int) -> Iterator[None]:
+    """Within the block, OQC samples come from a seeded generator: only the demo-history generator
+    (seed/history.py) uses it, so the same seed plays the same history. Everywhere else the sample is
+    drawn by the system's random source, which nobody can predict."""
+    global _random
+    previous, _random = _random, random.Random(seed)
+    try:
+        yield
+    finally:
+        _random = previous
 
 
 def latest_oqc(run_id: int) -> Optional[Inspection]:
