@@ -17,6 +17,18 @@ from .services.platform.errors import DomainError, catalogue_markdown
 mes = AppGroup("mes", help="LineMES administration commands.")
 
 
+def _cli_actor():
+    """SYSTEM, named with the operating-system user who ran the command (audit: who archived, imported)."""
+    import dataclasses
+    import getpass
+    import os
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # a container's uid without a passwd entry
+        who = f"uid {os.getuid()}"
+    return dataclasses.replace(SYSTEM, username=f"SYSTEM ({who})")
+
+
 def _fail(error: DomainError) -> None:
     click.secho(f"Error {error.code}: {error.message}", fg="red", err=True)
     if error.details:
@@ -277,11 +289,8 @@ def migrate_db_command(target: str):
 def audit_archive_command(before, folder: Path):
     """Export the audit events not yet archived that happened before DATE to a JSONL file with its
     SHA-256, and record the archive. The audit table keeps every event (sop/ops/audit-archive.md)."""
-    import dataclasses
-    import getpass
-
     from .services.platform.audit_archive import archive_events
-    actor = dataclasses.replace(SYSTEM, username=f"SYSTEM ({getpass.getuser()})")
+    actor = _cli_actor()
     try:
         result = archive_events(actor=actor, before=before.date(), folder=folder)
     except DomainError as error:
@@ -307,6 +316,11 @@ def _safe_url(url: str) -> str:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(mes)
+
+
+def _is_local(url: str) -> bool:
+    from urllib.parse import urlsplit
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 @mes.command("acceptance")
@@ -337,7 +351,7 @@ def acceptance_command(track, scenarios, base_url, json_file, junit_file, passwo
     if not chosen:
         raise click.BadParameter(f"no scenario of track {track} among {', '.join(scenarios)}",
                                  param_hint="--scenario")
-    if base_url and not integration_key:
+    if base_url and not integration_key and _is_local(base_url):  # the dev key goes to this machine's server only
         kept = Path(current_app.instance_path) / "integration_api_key.txt"
         integration_key = kept.read_text().strip() if kept.exists() else None
     server = nullcontext((base_url, integration_key)) if base_url else runner.throwaway_server(echo=click.echo)
@@ -360,11 +374,8 @@ def import_command(paths: tuple[Path, ...], dry_run: bool):
     """Import master data from an XLSX workbook (one sheet per list) or CSV files (one list each), with
     the headers of the console's exports: all the files in one transaction (all or nothing), audited,
     idempotent on business keys; the lists in dependency order, whatever the files' order."""
-    import dataclasses
-    import getpass
-
     from .services.engineering import master_import
-    actor = dataclasses.replace(SYSTEM, username=f"SYSTEM ({getpass.getuser()})")
+    actor = _cli_actor()
     try:
         upload = master_import.read_files([(path.name, path.read_bytes()) for path in paths])
         with click.progressbar(length=upload.rows, label=f"{'Checking' if dry_run else 'Importing'} {upload.name}",

@@ -94,14 +94,16 @@ def _seed_dev_integration_key(report: SeedReport) -> None:
     if current_app.config.get("MES_ENV") != "dev" or current_app.config.get("MES_INTEGRATION_API_KEY"):
         return
     path = Path(current_app.instance_path) / "integration_api_key.txt"
-    key = path.read_text().strip() if path.exists() else "sst_" + secrets.token_urlsafe(32)
+    kept = path.read_text().strip() if path.exists() else ""
+    key = kept or "sst_" + secrets.token_urlsafe(32)
+    if not kept:  # created readable by the owner only from the first byte (an empty file: written again)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(key + "\n")
     if user_service.create_api_key(actor=SYSTEM, username="integration", name="integration-dev",
                                    raw_key=key)["created"]:
         report.add("api_keys", "integration (instance/integration_api_key.txt)")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(key + "\n")
-        os.chmod(path, 0o600)
 
 
 def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True) -> SeedReport:

@@ -8,6 +8,7 @@ the very same scenario definitions on the test client (tests/api/test_acceptance
 from __future__ import annotations
 
 import json as jsonlib
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -17,11 +18,12 @@ INTEGRATION_USER = "integration"
 
 
 class Answer:
-    """An HTTP answer: status code and (JSON) body."""
+    """An HTTP answer: status code, headers and (JSON) body."""
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, headers: Any = None) -> None:
         self.status_code = status
         self.body = body
+        self.headers = headers or {}
 
     def get_json(self) -> Any:
         try:
@@ -62,9 +64,9 @@ class HttpApi:
         request = urllib.request.Request(self.base_url + path, data=body, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http/https only)
-                return Answer(response.status, response.read())
+                return Answer(response.status, response.read(), response.headers)
         except urllib.error.HTTPError as error:
-            return Answer(error.code, error.read())
+            return Answer(error.code, error.read(), error.headers)
 
     def login(self, username: str) -> str:
         if username == INTEGRATION_USER:
@@ -72,8 +74,11 @@ class HttpApi:
                 raise LoginFailed("no API key for the integration account: give --integration-key or set "
                                   "MES_INTEGRATION_API_KEY (flask mes create-api-key integration makes one)")
             return self.integration_key
-        answer = self.request("POST", "/api/v1/security/login", json={
-            "username": username, "password": self.password, "provider": "db"})
+        credentials = {"username": username, "password": self.password, "provider": "db"}
+        answer = self.request("POST", "/api/v1/security/login", json=credentials)
+        if answer.status_code == 429:  # the sign-in rate limit (20 a minute per address): wait once, retry
+            time.sleep(min(float(answer.headers.get("Retry-After") or 30), 60))
+            answer = self.request("POST", "/api/v1/security/login", json=credentials)
         body = answer.get_json() or {}
         if answer.status_code != 200 or "access_token" not in body:
             error = (body.get("error") or {}) if isinstance(body, dict) else {}

@@ -67,6 +67,12 @@ def run_scenario(api: Callable[[str], Any], scenario: Scenario, *, echo=None,
         built = scenario.run(context)
     except ScenarioStopped:
         pass
+    except Exception as exc:  # an answer read outside a step (e.g. a missing key): the scenario fails, the run goes on
+        failed = StepResult(scenario.name, "(between steps)", "-", False, 0.0, None,
+                            f"{exc.__class__.__name__}: {exc}"[:2000])
+        result.steps.append(failed)
+        if echo:
+            echo(failed)
     result.ms = (time.perf_counter() - started) * 1000
     return result, built
 

@@ -589,6 +589,15 @@ def s5_degraded_mode_and_waiver(c: Context) -> dict[str, Any]:
 # -- S6 -----------------------------------------------------------------------------------------------
 
 def s6_slot_lock_and_reel_change(c: Context) -> dict[str, Any]:
+    try:
+        return _s6(c)
+    except BaseException:  # stopped between the lock and the unlock: 2-01 must not stay locked for later runs
+        c.api("leader").post(f"/api/v1/lines/{SMT_LINE}/feeder-slots/2-01/unlock",
+                             json={"reason": "acceptance S6 stopped: slot released"})
+        raise
+
+
+def _s6(c: Context) -> dict[str, Any]:
     _, run_no, sns = smt_prep_run(c, "S6", 4)
     load_table(c, run_no)
 

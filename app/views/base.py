@@ -98,7 +98,8 @@ class MesModelView(RuleFormsModelView):
         _, rows = self.datamodel.query(joined, order_column, order_direction)
         sheet = master_import.BY_MODEL.get(self.datamodel.obj)
         if sheet is not None:
-            return sheet.name, sheet.title, sheet.headers, list(master_import.export_rows(sheet, rows))
+            return sheet.name, sheet.title, sheet.headers, list(master_import.export_rows(
+                sheet, master_import.preload(sheet, rows)))
         columns = self.export_columns or self.list_columns
         header = [str(self.label_columns.get(c, c)) for c in columns]
         values = self.datamodel.get_values(rows, columns)

@@ -31,6 +31,18 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _xlsx_cell(value: Any) -> Any:
+    """A cell for openpyxl: numbers as numbers; text guarded like the CSV's and without the control
+    characters a workbook cannot hold (data typed through the API may carry them)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    cell = _cell(value)
+    if isinstance(cell, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+        cell = ILLEGAL_CHARACTERS_RE.sub("", cell)
+    return cell
+
+
 def csv_response(filename_stem: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
     def generate():
         buffer = io.StringIO()
@@ -62,7 +74,7 @@ def xlsx_response(filename_stem: str, sheets: list[tuple[str, Sequence[str], Ite
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append([_cell(v) if not isinstance(v, (int, float)) else v for v in row])
+            sheet.append([_xlsx_cell(v) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

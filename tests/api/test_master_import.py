@@ -248,3 +248,109 @@ def test_only_master_data_writers_see_the_import(client):
     client.get("/logout/")
     console_login(client, "quality")  # writes defect codes only: not the import page
     assert client.get("/master-import/").status_code in (302, 403)
+
+
+def test_empty_cells_of_a_new_record_take_the_defaults_and_optional_key_columns_may_be_left_out(app_ctx):
+    report = master_import.import_file(actor=SYSTEM, filename="go-live.xlsx", content=workbook({
+        "Stations": [["Code", "Name", "Line"], ["ST-XRAY-01", "X-ray", "LINE-SMT-A"]],
+        "Material lots": [["Material", "Lot no"], ["MAT-MCU", "LOT-M-777"]],
+        "Slot table": [["Line", "Slot", "Material"], ["LINE-SMT-A", "1-02", "MAT-R10K-ALT"]],
+    }))
+    assert report.applied and {r.action for r in report.rows} == {"CREATE"}, [r.to_dict() for r in report.refused]
+    station = db.session.execute(select(Station).filter_by(code="ST-XRAY-01")).scalar_one()
+    assert (station.station_type, station.is_active, station.line.code) == ("MANUAL", True, "LINE-SMT-A")
+    lot = db.session.execute(select(MaterialLot).filter_by(lot_no="LOT-M-777")).scalar_one()
+    assert lot.iqc_result == "PENDING"
+    mapping = db.session.execute(select(SlotMaterialMapping).where(
+        SlotMaterialMapping.material.has(code="MAT-R10K-ALT"), SlotMaterialMapping.product_id.is_(None))).scalar_one()
+    assert (mapping.priority, mapping.is_alternate, mapping.routing_id) == (1, False, None)
+
+
+def test_a_slot_table_line_scoped_by_its_routing_is_one_record_with_or_without_the_product(app_ctx):
+    rows = [["Line", "Slot", "Material", "Product", "Routing", "Priority", "Alternate"],
+            ["LINE-SMT-A", "1-02", "MAT-R10K-ALT", "", "RT-P1001-SMT", 2, "yes"],
+            ["LINE-SMT-A", "1-02", "MAT-R10K-ALT", "P-1001", "RT-P1001-SMT", 2, "yes"]]
+    report = master_import.import_file(actor=SYSTEM, filename="slot-table.csv", content=csv_bytes(rows), dry_run=True)
+    assert [(r.action, [e.code for e in r.errors]) for r in report.rows] == [
+        ("CREATE", []), ("REFUSED", ["IMPORT_ROW_DUPLICATE"])]
+    content = csv_bytes(rows[:2])
+    assert master_import.import_file(actor=SYSTEM, filename="slot-table.csv", content=content).applied
+    again = master_import.import_file(actor=SYSTEM, filename="slot-table.csv", content=content)
+    assert [r.action for r in again.rows] == ["UNCHANGED"]
+
+
+def test_numbers_formulas_control_characters_and_stray_cells(app_ctx):
+    content = csv_bytes([["Material", "Lot no", "Qty"], ["MAT-MCU", "LOT-N-1", "5,000"], ["MAT-MCU", "LOT-N-2", "4,75"],
+                         ["MAT-MCU", "LOT-N-3", "1,234.5"], ["MAT-MCU", "LOT-N-4", "12 500"]])
+    report = master_import.import_file(actor=SYSTEM, filename="material-lots.csv", content=content)
+    assert report.applied
+    qty = dict(db.session.execute(select(MaterialLot.lot_no, MaterialLot.qty).where(
+        MaterialLot.lot_no.like("LOT-N-%"))).all())
+    assert qty == {"LOT-N-1": 5000.0, "LOT-N-2": 4.75, "LOT-N-3": 1234.5, "LOT-N-4": 12500.0}
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Materials"
+    sheet.append(["Code", "Name"])
+    sheet.append(["MAT-F-1", '=CONCATENATE("Res", "istor")'])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    report = master_import.import_file(actor=SYSTEM, filename="f.xlsx", content=buffer.getvalue(), dry_run=True)
+    assert [(r.row, [(e.column, e.code) for e in r.errors]) for r in report.refused] == [
+        (2, [("Name", "IMPORT_VALUE_INVALID")])]
+    assert "Paste special" in report.refused[0].errors[0].message
+    report = master_import.import_file(actor=SYSTEM, filename="materials.csv", dry_run=True,
+                                       content=csv_bytes([["Code", "Name"], ["MAT-F-2", "bell\x07"]]))
+    assert [(r.row, [(e.column, e.code) for e in r.errors]) for r in report.refused] == [
+        (2, [("Name", "IMPORT_VALUE_INVALID")])]
+
+    with pytest.raises(DomainError) as stray:
+        master_import.import_file(actor=SYSTEM, filename="materials.csv",
+                                  content=b"Code,Name,,Unit\nMAT-S-1,One,lost,PCS\n")
+    assert stray.value.code == "IMPORT_COLUMN_UNKNOWN" and "row 2" in stray.value.message
+
+
+def test_a_workbook_declaring_a_huge_sheet_is_read_within_bounds(app_ctx, monkeypatch):
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Materials"
+    sheet["A1"], sheet["B1"] = "Code", "Name"
+    sheet["XFD1048576"] = "far away"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with pytest.raises(DomainError) as refused:  # nothing read beyond the bounds: no row at all
+        master_import.import_file(actor=SYSTEM, filename="big.xlsx", content=buffer.getvalue())
+    assert refused.value.code == "IMPORT_EMPTY"
+    monkeypatch.setattr(master_import, "MAX_ROWS", 3)  # the bound itself, on a small file
+    lines = "Code,Name\n" + "".join(f"MAT-B-{i},B{i}\n" for i in range(4))
+    with pytest.raises(DomainError) as refused:
+        master_import.import_file(actor=SYSTEM, filename="materials.csv", content=lines.encode())
+    assert refused.value.code == "IMPORT_FILE_TOO_LARGE"
+
+
+def test_the_exports_keep_apostrophes_formula_guards_and_odd_characters_through_a_round_trip(client, app):
+    with app.app_context():
+        db.session.add_all([Material(code="MAT-Q-1", name="=cmd", model="O'Neil 5'", category="RES"),
+                            Material(code="MAT-Q-2", name="-5V rail; \"quoted\"", category="PWR"),
+                            Material(code="MAT-Q-3", name="bell\x07 inside", category="ODD")])
+        db.session.commit()
+    console_login(client, "engineer")
+    exported = client.get("/materials/csv").get_data()
+    assert client.get("/materials/xlsx").status_code == 200  # a control character does not break the workbook
+    with app.app_context():
+        report = master_import.import_file(actor=SYSTEM, filename="materials.csv", content=exported, dry_run=True)
+        by_key = {r.key: r for r in report.rows}
+        assert (by_key["MAT-Q-1"].action, by_key["MAT-Q-2"].action) == ("UNCHANGED", "UNCHANGED")
+        assert by_key["MAT-Q-3"].errors[0].code == "IMPORT_VALUE_INVALID"  # said, not silently changed
+
+
+def test_the_console_takes_files_up_to_its_row_limit(client, app, monkeypatch):
+    import app.views.master_import as view
+    monkeypatch.setattr(view, "CONSOLE_MAX_ROWS", 2)
+    console_login(client, "engineer")
+    token = csrf_from(client.get("/master-import/").get_data(as_text=True))
+    content = csv_bytes([["Code", "Name"], ["MAT-C-1", "one"], ["MAT-C-2", "two"], ["MAT-C-3", "three"]])
+    answer = client.post("/master-import/", data={"csrf_token": token, "action": "check",
+                                                  "file": (io.BytesIO(content), "materials.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 200 and "IMPORT_FILE_TOO_LARGE" in answer.get_data(as_text=True)

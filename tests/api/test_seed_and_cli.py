@@ -149,6 +149,10 @@ def test_the_dev_demo_seed_keeps_an_integration_key_for_the_acceptance_runner(ap
         assert key.startswith("sst_") and os.stat(kept).st_mode & 0o777 == 0o600 and count(ApiKey) == keys + 1
         seed_demo(oqc_rules=False)  # idempotent: the kept key is reused
         assert kept.read_text().strip() == key and count(ApiKey) == keys + 1
+        kept.write_text("")  # a file left empty (a failed write): a new key, the file written again
+        seed_demo(oqc_rules=False)
+        key = kept.read_text().strip()
+        assert key.startswith("sst_") and os.stat(kept).st_mode & 0o777 == 0o600 and count(ApiKey) == keys + 2
     answer = client.post("/api/v1/integration/equipment-status", headers={"Authorization": f"Bearer {key}"}, json={
         "eventId": "DEV-KEY-1", "eventTime": datetime.now(timezone.utc).isoformat(), "equipmentCode": "EQ-AOI-01",
         "status": "NORMAL"})

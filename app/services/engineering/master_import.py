@@ -21,13 +21,14 @@ import csv
 import hashlib
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import PurePath
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
@@ -205,33 +206,55 @@ def _clean_header(value: Any) -> str:
     return " ".join(str(value or "").replace("\ufeff", "").split())
 
 
+MAX_COLUMNS = 40  # read of a sheet's width (the widest list has 14 columns)
+MAX_ROWS = 100_000  # data rows per sheet: a larger file is split (or the CLI used with several files)
+FORMULA = object()  # an XLSX cell holding a formula (its value is not in the file we read)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # no tab, newline or carriage return
+
+
 def _match_sheet(label: str, headers: list[str]) -> Sheet:
-    """The list a sheet or CSV file holds: by its title or name, else by its headers."""
+    """The list a sheet or CSV file holds: by its title or file name when its headers fit that list,
+    else by its headers alone."""
     wanted = label.strip().lower()
     stem = PurePath(wanted).stem
+    given = {h for h in headers if h}
+    named = None
     for sheet in SHEETS:
         names = {sheet.title.lower(), sheet.name, sheet.name.replace("-", " "), sheet.name.replace("-", "_")}
-        if wanted in names or any(stem == n or stem.startswith(n + "-") or stem.startswith(n + "_") for n in names):
-            return sheet
-    given = {h for h in headers if h}
+        if wanted in names or any(stem == n or stem.startswith((n + "-", n + "_")) for n in names):
+            named = sheet
+            break
+    if named is not None and given <= set(named.headers):
+        return named
     exact = [s for s in SHEETS if set(s.headers) == given]
     if len(exact) == 1:
         return exact[0]
-    fitting = [s for s in SHEETS if given <= set(s.headers) and set(s.key) <= given]
+    fitting = [s for s in SHEETS if given <= set(s.headers) and set(s.key) - set(s.optional_key) <= given]
     if len(fitting) == 1:
         return fitting[0]
+    if named is not None:  # its name says which list: the unknown columns are reported against it
+        return named
     raise DomainError("IMPORT_SHEET_UNKNOWN",
                       f"{label}: which list is it? Name the sheet after one of {', '.join(s.title for s in SHEETS)}, "
                       "or use the template's headers.", {"sheet": label, "headers": headers})
 
 
-def _raw(label: str, table: list[list[Any]], *, first_row: int = 1) -> Optional[RawSheet]:
+def _too_large(label: str) -> DomainError:
+    return DomainError("IMPORT_FILE_TOO_LARGE", f"{label}: more than {MAX_ROWS:,} rows. Split the file.",
+                       {"sheet": label, "maxRows": MAX_ROWS})
+
+
+def _raw(label: str, rows: Iterable[Sequence[Any]]) -> Optional[RawSheet]:
     """A sheet's cells as header + numbered rows (empty rows skipped); None for an empty sheet."""
-    while table and all(_blank(v) for v in table[0]):
-        table, first_row = table[1:], first_row + 1
-    if not table:
+    numbered = enumerate(rows, 1)
+    header_row: Sequence[Any] = ()
+    for _, cells in numbered:
+        if not all(_blank(v) for v in cells):
+            header_row = cells
+            break
+    if not header_row:
         return None
-    headers = [_clean_header(v) for v in table[0]]
+    headers = [_clean_header(v) for v in header_row[:MAX_COLUMNS]]
     while headers and not headers[-1]:
         headers.pop()
     sheet = _match_sheet(label, headers)
@@ -239,7 +262,7 @@ def _raw(label: str, table: list[list[Any]], *, first_row: int = 1) -> Optional[
     if unknown:
         raise DomainError("IMPORT_COLUMN_UNKNOWN", f"{label}: {', '.join(unknown)} is not a column of "
                           f"{sheet.title} ({', '.join(sheet.headers)}).", {"sheet": label, "columns": unknown})
-    missing = [h for h in sheet.key if h not in headers]
+    missing = [h for h in sheet.key if h not in headers and h not in sheet.optional_key]
     if missing:
         raise DomainError("IMPORT_KEY_COLUMN_MISSING", f"{label}: the key column {', '.join(missing)} is missing.",
                           {"sheet": label, "columns": missing})
@@ -247,13 +270,37 @@ def _raw(label: str, table: list[list[Any]], *, first_row: int = 1) -> Optional[
     if duplicates:
         raise DomainError("IMPORT_COLUMN_UNKNOWN", f"{label}: the column {', '.join(duplicates)} is there twice.",
                           {"sheet": label, "columns": duplicates})
-    rows = [(first_row + offset, list(cells[:len(headers)]) + [None] * (len(headers) - len(cells)))
-            for offset, cells in enumerate(table[1:], 1) if not all(_blank(v) for v in cells[:len(headers)])]
-    return RawSheet(sheet, label, headers, rows)
+    data = []
+    for number, cells in numbered:
+        cells = list(cells[:MAX_COLUMNS])
+        if all(_blank(v) for v in cells):
+            continue
+        stray = [i for i, v in enumerate(cells) if not _blank(v) and (i >= len(headers) or not headers[i])]
+        if stray:
+            raise DomainError("IMPORT_COLUMN_UNKNOWN", f"{label} row {number}: a value in a column without a "
+                              "header (give the column its header, or delete it).", {"sheet": label, "row": number})
+        if len(data) >= MAX_ROWS:
+            raise _too_large(label)
+        data.append((number, cells[:len(headers)] + [None] * (len(headers) - len(cells))))
+    return RawSheet(sheet, label, headers, data)
 
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _xlsx_rows(sheet) -> Iterable[list[Any]]:
+    """A worksheet's rows (read-only mode, at most MAX_COLUMNS wide and MAX_ROWS + 2 long, whatever the
+    file declares); a formula cell as FORMULA."""
+    for row in sheet.iter_rows(max_col=MAX_COLUMNS, max_row=MAX_ROWS + 2):
+        yield [FORMULA if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
+
+
+def _csv_rows(text: str) -> Iterable[list[str]]:
+    """CSV rows: the delimiter is the header line's most frequent of , ; and tab; quotes are always "."""
+    header = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=header.count)
+    yield from csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
 
 
 def read_file(filename: str, content: bytes) -> list[RawSheet]:
@@ -262,26 +309,31 @@ def read_file(filename: str, content: bytes) -> list[RawSheet]:
     if content[:4] == b"PK\x03\x04":  # a zip: XLSX
         try:
             from openpyxl import load_workbook
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-            tables = [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in workbook.worksheets]
-            workbook.close()
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
         except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign zip
             raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable XLSX workbook ({exc.__class__.__name__}).",
                               {"file": name}) from None
-    else:
         try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not UTF-8 text. Save it as \"CSV UTF-8\" or as .xlsx.",
+            return [raw for ws in workbook.worksheets if (raw := _raw(ws.title, _xlsx_rows(ws))) is not None]
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable XLSX workbook ({exc.__class__.__name__}).",
                               {"file": name}) from None
-        if "\x00" in text:
-            raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a CSV file.", {"file": name})
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        tables = [(name, [row for row in csv.reader(io.StringIO(text), dialect)])]
-    return [raw for label, table in tables if (raw := _raw(label, table)) is not None]
+        finally:
+            workbook.close()
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not UTF-8 text. Save it as \"CSV UTF-8\" or as .xlsx.",
+                          {"file": name}) from None
+    if "\x00" in text:
+        raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a CSV file.", {"file": name})
+    try:
+        raw = _raw(name, _csv_rows(text))
+    except csv.Error as exc:
+        raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable CSV file ({exc}).", {"file": name}) from None
+    return [raw] if raw is not None else []
 
 
 @dataclass
@@ -388,8 +440,13 @@ class _CellError(Exception):
 
 def _parse(column: Column, value: Any) -> Any:
     """A cell as the column's kind; None for an empty cell. _CellError when it is not of that kind."""
+    if value is FORMULA:
+        raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: a formula. Copy the column and "
+                         "paste it as values (Paste special → Values), then import again.")
     if _blank(value):
         return None
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: control characters in {value!r}.")
     kind = column.kind
     if kind in (TEXT, REF, SLOT, SLOT_LINE):
         if isinstance(value, float) and value.is_integer():
@@ -411,7 +468,7 @@ def _parse(column: Column, value: Any) -> Any:
         raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: yes or no, not {value!r}.")
     if kind in (INT, FLOAT):
         try:
-            number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+            number = _number(value) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number) or abs(number) > 1e12:
@@ -436,6 +493,17 @@ def _parse(column: Column, value: Any) -> Any:
         parts = [p.strip() for line in str(value).splitlines() for p in line.split(",")]
         return [p for p in dict.fromkeys(parts) if p]
     raise AssertionError(kind)  # pragma: no cover - every kind is handled above
+
+
+def _number(text: str) -> float:
+    """A number as people type it: 5000, 5,000 or 5,000.5 (thousands separators), 4.75 or 4,75 (a decimal
+    comma, as a European spreadsheet saves it)."""
+    text = text.strip().replace(" ", "").replace("\u00a0", "")
+    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", text):
+        text = text.replace(",", "")
+    elif text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    return float(text)
 
 
 class _References:
@@ -468,8 +536,40 @@ def _key_of(sheet: Sheet, item: Any) -> tuple:
     return tuple(export_value(item, sheet.column(h)) for h in sheet.key)
 
 
+def _load_options(sheet: Sheet) -> list:
+    """Eager loads of the records a sheet's columns name (no query per row)."""
+    options = []
+    for column in sheet.columns:
+        if column.kind == REF:
+            options.append(selectinload(getattr(sheet.model, column.attr)))
+        elif column.kind == SLOT:
+            options.append(selectinload(getattr(sheet.model, column.attr)).selectinload(FeederSlot.line))
+    return options
+
+
+def preload(sheet: Sheet, items: list[Any]) -> list[Any]:
+    """Load the related records of `items` (the list screens' export) in a few queries."""
+    ids = [item.id for item in items]
+    for start in range(0, len(ids), 1000):
+        db.session.execute(select(sheet.model).where(sheet.model.id.in_(ids[start:start + 1000]))
+                           .options(*_load_options(sheet))).scalars().all()
+    return items
+
+
 def _existing(sheet: Sheet) -> dict[tuple, Any]:
-    return {_key_of(sheet, item): item for item in db.session.execute(select(sheet.model)).scalars()}
+    rows = db.session.execute(select(sheet.model).options(*_load_options(sheet))).scalars()
+    return {_key_of(sheet, item): item for item in rows}
+
+
+def _defaults(model: type) -> dict[str, Any]:
+    """The columns' scalar defaults (PCS, MANUAL, PENDING, priority 1, active, …): a new record gets them
+    before the rules check it, as the model would give them on insert."""
+    out = {}
+    for column in model.__table__.columns:
+        default = column.default
+        if default is not None and default.is_scalar and column.key not in ("id",):
+            out[column.key] = default.arg
+    return out
 
 
 def _resolve(column: Column, value: Any, row: dict[str, Any], refs: _References) -> Any:
@@ -533,6 +633,11 @@ def _apply_row(raw: RawSheet, number: int, cells: list[Any], existing: dict[tupl
     result = RowResult(sheet.title, number, key_text, "REFUSED", errors=errors)
     if errors:
         return result
+    if sheet.model is SlotMaterialMapping and row.get("Routing") and not row.get("Product"):
+        routing = refs.code(Routing, row["Routing"])  # a routing of a product scopes the line to it
+        if routing is not None and routing.product is not None:
+            row["Product"] = routing.product.code
+    key = tuple(row.get(h) for h in sheet.key)
     missing = [h for h in sheet.key if row.get(h) is None and h not in sheet.optional_key]
     if missing:
         result.errors = [RowError(h, "VALIDATION_ERROR", f"{h}: required (it says which record the row is).")
@@ -568,7 +673,7 @@ def _apply_row(raw: RawSheet, number: int, cells: list[Any], existing: dict[tupl
             return result
     if is_new:
         item = sheet.model()
-        for attr, value in values.items():
+        for attr, value in {**_defaults(sheet.model), **values}.items():
             setattr(item, attr, value)
     else:
         before = {attr: getattr(item, attr) for attr in changes}
@@ -590,7 +695,7 @@ def _apply_row(raw: RawSheet, number: int, cells: list[Any], existing: dict[tupl
     if is_new:
         db.session.add(item)
     if sheet.flush_each_row:
-        _flush(result)
+        _flush(sheet.title, number)
     if is_new:
         existing[key] = item
         refs.created(item)
@@ -604,14 +709,21 @@ def _apply_row(raw: RawSheet, number: int, cells: list[Any], existing: dict[tupl
 BATCH = 500  # rows written per flush (the audit hook's events go in one multi-row insert)
 
 
-def _flush(result: Optional[RowResult] = None) -> None:
-    """Write the pending rows; a constraint the rules did not foresee refuses the file, never a 500."""
+def _flush(sheet: str, last_row: int) -> None:
+    """Write the pending rows; a database that refuses them (a constraint the rules did not foresee, a lock
+    held too long) refuses the whole upload, never a 500."""
     try:
         db.session.flush()
     except SQLAlchemyError as error:
-        where = f" at {result.sheet} row {result.row}" if result else ""
-        raise DomainError("IMPORT_REFUSED", f"The database refused a row{where} ({error.__class__.__name__}): "
-                          "nothing was imported.", {"error": error.__class__.__name__}) from None
+        raise _database_refused(error, f"writing {sheet} up to row {last_row}") from None
+
+
+def _database_refused(error: SQLAlchemyError, doing: str) -> DomainError:
+    busy = isinstance(error, OperationalError)
+    why = "the database was busy (another write held it too long): try again in a quiet moment" if busy else \
+        "the database refused a row (a rule the import does not know)"
+    return DomainError("IMPORT_REFUSED", f"While {doing}, {why}: nothing was imported "
+                       f"({error.__class__.__name__}).", {"error": error.__class__.__name__})
 
 
 def import_file(*, actor: Actor, filename: str, content: bytes, dry_run: bool = False) -> ImportReport:
@@ -637,18 +749,29 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
             for index, (number, cells) in enumerate(raw.rows, 1):
                 report.rows.append(_apply_row(raw, number, cells, existing, seen, refs))
                 if index % BATCH == 0:
-                    _flush(report.rows[-1])
+                    _flush(raw.sheet.title, number)
                 if progress:
                     progress(1)
-            _flush()  # the next sheets refer to this one's new records (persistent, with ids)
+            if raw.rows:  # the next sheets refer to this one's new records (persistent, with ids)
+                _flush(raw.sheet.title, raw.rows[-1][0])
         if dry_run or report.refused:
             session.rollback()
         else:
             audit.write_event(session, actor, "MASTER_DATA_IMPORT", "MASTER_DATA_IMPORT", upload.name,
                               payload={"files": [{"file": n, "sha256": h} for n, h in upload.files],
                                        "sha256": upload.sha256, "counts": report.counts()})
-            session.commit()
+            try:
+                session.commit()
+            except SQLAlchemyError as error:
+                raise _database_refused(error, "committing") from None
             report.applied = True
+    except DomainError as error:
+        session.rollback()
+        session.info.pop("uow_actor", None)
+        if not dry_run:
+            audit.record_failure(actor, "MASTER_DATA_IMPORT", "MASTER_DATA_IMPORT", upload.name, error,
+                                 payload={"sha256": upload.sha256})
+        raise
     except BaseException:
         session.rollback()
         raise

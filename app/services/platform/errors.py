@@ -233,6 +233,8 @@ _e("OQC_SAMPLING_RULE_IN_USE", 409, "OQC inspections were sampled with this rule
 # --- master-data import --------------------------------------------------------------------------
 _e("IMPORT_FILE_UNREADABLE", 400, "The file is not a CSV (UTF-8) or XLSX workbook that can be read.",
    "Save it from the spreadsheet program as .xlsx or as CSV UTF-8, or start from the template.")
+_e("IMPORT_FILE_TOO_LARGE", 400, "The file has more rows than one import takes.",
+   "Split it into smaller files; on the console, import large files with `flask mes import` instead.")
 _e("IMPORT_EMPTY", 400, "The file has no data rows.", "Fill in the rows under the header row and import it again.")
 _e("IMPORT_SHEET_UNKNOWN", 400, "A sheet or file does not match any master-data list.",
    "Name the sheet after its list (Products, Materials, …) or keep the template's header row exactly.")
