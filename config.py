@@ -118,6 +118,8 @@ class BaseConfig:
     MES_METRICS_TOKEN = os.environ.get("MES_METRICS_TOKEN") or None
     # How many times one unit may be sent to rework (disposition REWORK) before it must be scrapped or held.
     MES_REWORK_LIMIT = int(os.environ.get("MES_REWORK_LIMIT", "3"))
+    # The largest request body (uploads: master-data import files); larger ones are answered 413.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MES_MAX_REQUEST_MB", "32")) * 1024 * 1024
 
 
 class DevConfig(BaseConfig):

@@ -25,6 +25,8 @@ _PAGE_TEXT = {
           "Ask your supervisor or an administrator if you need it."),
     404: ("Not found", "There is nothing at this address.", "Use the menu to find the screen you need."),
     405: ("Not allowed here", "This address does not accept this kind of request.", "Use the menu."),
+    413: ("Too large", "The request (e.g. an uploaded file) is larger than the server takes (MES_MAX_REQUEST_MB).",
+          "Split the file, or have IT import it with `flask mes import`."),
     429: ("Too many attempts", "Too many attempts from this terminal.", "Wait a minute and try again."),
     500: ("Something went wrong", "The server could not complete the request.",
           "Try again. If it repeats, tell IT support the request id below."),

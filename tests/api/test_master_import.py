@@ -354,3 +354,13 @@ def test_the_console_takes_files_up_to_its_row_limit(client, app, monkeypatch):
                                                   "file": (io.BytesIO(content), "materials.csv")},
                          content_type="multipart/form-data")
     assert answer.status_code == 200 and "IMPORT_FILE_TOO_LARGE" in answer.get_data(as_text=True)
+
+
+def test_an_upload_larger_than_the_request_limit_is_refused_with_413(client, app, monkeypatch):
+    console_login(client, "engineer")
+    token = csrf_from(client.get("/master-import/").get_data(as_text=True))
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024)
+    answer = client.post("/master-import/", data={"csrf_token": token, "action": "check",
+                                                  "file": (io.BytesIO(b"Code,Name\n" + b"x" * 4096), "materials.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 413 and "MES_MAX_REQUEST_MB" in answer.get_data(as_text=True)
