@@ -22,6 +22,7 @@ Refuses to run twice on one database (its work orders exist already) and on a da
 demo data. About 1 s per run on SQLite."""
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -360,8 +361,14 @@ def seed_history(*, days: int = 14, seed: int = 2026, progress: Callable[[int], 
     today = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     first_day = (today - timedelta(days=days)).replace(hour=0)
     mrb_day, hold_day = days // 2, days - 1
-    with seeded_sampling(seed):
-        _play(player, rng, days, first_day, today, mrb_day, hold_day, progress)
+    access_log = logging.getLogger("mes.access")  # thousands of in-process requests: not one line each
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    try:
+        with seeded_sampling(seed):
+            _play(player, rng, days, first_day, today, mrb_day, hold_day, progress)
+    finally:
+        access_log.setLevel(level)
     return summary
 
 
