@@ -59,7 +59,15 @@ def seed_command(demo: bool, demo_history: bool, days: int, random_seed: int):
     --demo-history weeks of production history for dashboards, reports and trace demos."""
     from seed.loader import DEMO_PASSWORD, seed_base, seed_demo
     try:
-        report = seed_demo() if demo or demo_history else seed_base()
+        if demo_history:  # the demo data dated before the history it is the base of
+            from datetime import timedelta
+
+            from seed.history import history_start
+            from .services.platform.clock import simulated
+            with simulated(history_start(days) - timedelta(days=1)):
+                report = seed_demo()
+        else:
+            report = seed_demo() if demo else seed_base()
     except DomainError as error:
         _fail(error)
         return

@@ -5,8 +5,8 @@ users and the integration account, with the services' clock set to the moment ea
 readiness checks, loading, FAIs with their trial boards, tracks with data values, defects and
 dispositions, rework, scrap, OQC, MRB decisions, genealogy, the audit trail — only dated in the past.
 
-What it plays (deterministic for a given `--seed`, relative to the day it runs; ends before the current
-hour):
+What it plays (deterministic for a given `--seed`, relative to the day it runs; the last day played is
+yesterday, and no run starts later than three hours before the command runs):
 - two shifts a day (06:00–22:00 UTC) on LINE-SMT-A (P-1001) and LINE-DIP-A (P-2001), runs of 8–20
   boards one after another, each with its own work order `WO-H-<yymmdd>-<S|D><n>` (closed when done);
 - per run: fresh stencil/paste statuses (SMT), the FORMAL readiness check, the slot table loaded and
@@ -19,7 +19,9 @@ hour):
   AOI) with its rework run completed; and, on the last day, one run whose OQC fails and stays ON_HOLD.
 
 Refuses to run twice on one database (its work orders exist already) and on a database without the
-demo data. About 1 s per run on SQLite."""
+demo data. About 1 s per run on SQLite. Seeded in the same command (a fresh database), the demo data is
+dated the day before the history; on a database seeded earlier, the readiness evidence of the history's
+checks names the demo's own stencil and paste statuses (dated when it was seeded: the latest by time)."""
 from __future__ import annotations
 
 import logging
@@ -34,6 +36,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import WorkOrder
+from flask_appbuilder.security.sqla.models import ApiKey
 from app.services.platform import users as user_service
 from app.services.platform.actor import SYSTEM
 from app.services.platform.clock import simulated
@@ -87,8 +90,16 @@ class _Api:
     def __init__(self) -> None:
         self.client = current_app.test_client()
         self.tokens: dict[str, str] = {}
-        self.key = user_service.create_api_key(actor=SYSTEM, username="integration", name="demo-history",
-                                               raw_key="sst_" + secrets.token_hex(24))["key"]
+        created = user_service.create_api_key(actor=SYSTEM, username="integration", name="demo-history",
+                                              raw_key="sst_" + secrets.token_hex(24))
+        self.key, self.key_uuid = created["key"], created["uuid"]
+
+    def revoke(self) -> None:
+        """The generator's own key is not left usable (its value was never shown to anyone)."""
+        key = db.session.execute(select(ApiKey).where(ApiKey.uuid == self.key_uuid)).scalar_one_or_none()
+        if key is not None:
+            key.active = False
+            db.session.commit()
 
     def _headers(self, user: str) -> dict[str, str]:
         if user == "integration":
@@ -129,6 +140,8 @@ class _Player:
     def __init__(self, api: _Api, rng: random.Random, summary: Summary) -> None:
         self.api, self.rng, self.summary = api, rng, summary
         self.t = datetime.now(timezone.utc)
+        self.reworks: dict[str, int] = {}  # REWORK dispositions per board (MES_REWORK_LIMIT)
+        self.rework_limit = int(current_app.config.get("MES_REWORK_LIMIT", 3))
 
     # the clock: every action happens at self.t, then time moves on
     def at(self, minutes: float = 0.0) -> Any:
@@ -194,10 +207,11 @@ class _Player:
         self.summary.tracks += 1
         return out
 
-    def build_unit(self, line: Line, run_no: str, sn: str, steps: list[int], *, held: list) -> Optional[dict]:
-        """A board through the steps, with the defects the dice decide; the last TrackOut's answer."""
+    def build_unit(self, line: Line, run_no: str, sn: str, steps: list[int], *, held: Optional[list]) -> Optional[dict]:
+        """A board through the steps, with the defects the dice decide; the last TrackOut's answer.
+        `held`: the run's held boards (at most one); None once a board was released (no second hold)."""
         last = None
-        step_index, reworks = 0, 0
+        step_index = 0
         while step_index < len(steps):
             step = steps[step_index]
             station = line.stations[step]
@@ -216,8 +230,7 @@ class _Player:
                 step_index += 1
                 continue
             self.summary.defects += len(out.get("defects") or [])
-            decision = self.dispose(line, sn, out, step, held, reworks)
-            reworks += decision == "REWORK"
+            decision = self.dispose(line, sn, out, step, held)
             if decision == "SCRAP":
                 self.summary.scrapped += 1
                 return last
@@ -241,21 +254,22 @@ class _Player:
     def location(self, code: str) -> str:
         return self.rng.choice(["U1", "U3", "R12", "C7", "C12", "D1", "J2"])
 
-    def dispose(self, line: Line, sn: str, out: dict[str, Any], step: int, held: list, reworks: int) -> str:
+    def dispose(self, line: Line, sn: str, out: dict[str, Any], step: int, held: Optional[list]) -> str:
         defect_id = out["defects"][0]["id"]
         roll = self.rng.random()
         path = f"/api/v1/defects/{defect_id}/disposition"
-        if roll < 0.12 or reworks >= 2:  # (MES_REWORK_LIMIT is 3 by default)
+        if roll < 0.12 or self.reworks.get(sn, 0) + 1 >= self.rework_limit:  # no REWORK beyond the limit
             self.post("quality", path, {"type": "SCRAP", "reason": "Beyond repair (pad lifted)"},
                       minutes=self.rng.uniform(5, 30))
             return "SCRAP"
-        if roll < 0.2 and not held:
+        if roll < 0.2 and held is not None and not held:
             self.post("quality", path, {"type": "HOLD", "reason": "Hold for engineering analysis"},
                       minutes=self.rng.uniform(5, 20))
             held.append((defect_id, sn))
             return "HELD"
         self.post("quality", path, {"type": "REWORK", "reason": "Hand repair, re-inspect", "toStepNo": step},
                   minutes=self.rng.uniform(5, 25))
+        self.reworks[sn] = self.reworks.get(sn, 0) + 1
         return "REWORK"
 
     def oqc(self, closeout: dict[str, Any], *, fail: bool = False) -> dict[str, Any]:
@@ -311,7 +325,7 @@ class _Player:
             released = self.post("quality", f"/api/v1/defects/{defect_id}/release",
                                  {"reason": "Analysis done: within workmanship standard"}, minutes=rng.uniform(20, 60))
             step = released["unit"]["currentStepNo"]
-            last = self.build_unit(line, run_no, sn, [s for s in steps if s >= step], held=[]) or last
+            last = self.build_unit(line, run_no, sn, [s for s in steps if s >= step], held=None) or last
         self.summary.runs += 1
         self.summary.units += qty
         closeout = (last or {}).get("runCloseout") or {}
@@ -369,17 +383,25 @@ def seed_history(*, days: int = 14, seed: int = 2026, progress: Callable[[int], 
             _play(player, rng, days, first_day, today, mrb_day, hold_day, progress)
     finally:
         access_log.setLevel(level)
+        api.revoke()
     return summary
+
+
+def history_start(days: int) -> datetime:
+    """The first day the history plays (00:00 UTC, `days` days before today)."""
+    today = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return (today - timedelta(days=days)).replace(hour=0)
 
 
 def _play(player: _Player, rng: random.Random, days: int, first_day: datetime, today: datetime, mrb_day: int,
           hold_day: int, progress: Callable[[int], None] | None) -> None:
+    real_now = datetime.now(timezone.utc)  # a run started late on the last day must not end in the future
     for day in range(days):
         day_start = first_day + timedelta(days=day)
         for line in LINES:
             player.t = day_start + timedelta(hours=6, minutes=rng.uniform(0, 20))
             number = 1
-            while player.t < day_start + timedelta(hours=20) and player.t < today - timedelta(hours=2):
+            while player.t < min(day_start + timedelta(hours=20), real_now - timedelta(hours=3)):
                 special = None
                 if line.code == "LINE-SMT-A" and number == 2 and day == mrb_day:
                     special = "mrb"

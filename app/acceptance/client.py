@@ -77,7 +77,7 @@ class HttpApi:
         credentials = {"username": username, "password": self.password, "provider": "db"}
         answer = self.request("POST", "/api/v1/security/login", json=credentials)
         if answer.status_code == 429:  # the sign-in rate limit (20 a minute per address): wait once, retry
-            time.sleep(min(float(answer.headers.get("Retry-After") or 30), 60))
+            time.sleep(min(float(answer.headers.get("Retry-After") or 61), 61))  # the window is a minute
             answer = self.request("POST", "/api/v1/security/login", json=credentials)
         body = answer.get_json() or {}
         if answer.status_code != 200 or "access_token" not in body:

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from ..services.platform.errors import DomainError
 from .. import metrics
 from ..services.production import execution, runs, trace, work_orders
+from ..web.export import run_trace_export, unit_trace_export
 from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
 
@@ -345,6 +346,15 @@ class StationExecutionApi(MesBaseApi):
         return ok(execution.unit_data_specs(actor=actor, station_code=station_code, sn=sn))
 
 
+def _trace_answer(actor, read, export):
+    """A trace as JSON, or with `format=csv|xlsx` as a file (`trace:export`, checked before reading)."""
+    fmt = request.args.get("format", "json")
+    if fmt != "json":
+        trace.require_export(actor, fmt)
+    data = read()
+    return ok(data) if fmt == "json" else export(data, fmt)
+
+
 class TraceApi(MesBaseApi):
     resource_name = "trace"
     route_base = "/api/v1/trace"
@@ -353,11 +363,29 @@ class TraceApi(MesBaseApi):
     @expose("/units/<sn>", methods=["GET"])
     @requires("trace:read")
     def unit(self, sn, actor):
-        """Unit trace: unit, WO, run, product, route version and steps, tracks with data values, defects.
+        """Unit trace: unit, WO, run, product, route version and steps, tracks with data values, defects;
+        `format=csv|xlsx` (`trace:export`) as a file.
         ---
         get:
+          parameters:
+          - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
           responses:
-            200: {description: "`{data: trace}`"}
+            200: {description: "`{data: trace}`, or the CSV / XLSX file"}
             404: {description: UNIT_NOT_FOUND}
         """
-        return ok(trace.unit_trace(actor=actor, sn=sn))
+        return _trace_answer(actor, lambda: trace.unit_trace(actor=actor, sn=sn), unit_trace_export)
+
+    @expose("/runs/<run_no>", methods=["GET"])
+    @requires("trace:read")
+    def run(self, run_no, actor):
+        """Run trace: the run, its units (status, step, tracks, last result, defects), readiness checks,
+        loading records, inspections and MRB decisions; `format=csv|xlsx` (`trace:export`) as a file.
+        ---
+        get:
+          parameters:
+          - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
+          responses:
+            200: {description: "`{data: trace}`, or the CSV / XLSX file"}
+            404: {description: RUN_NOT_FOUND}
+        """
+        return _trace_answer(actor, lambda: trace.run_trace(actor=actor, run_no=run_no), run_trace_export)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..models import DataCollectionSpec, OqcSamplingRule
 from .engineering import data_specs, master_data, oqc_rules
-from .preparation import genealogy, readiness
+from .preparation import genealogy, loading, readiness
 from .production import extension_points as ep
 from .quality import defects, inspection_results, inspections, mrb, oqc
 
@@ -29,6 +29,8 @@ EXTENSIONS: list[tuple[list, tuple]] = [
     (ep.UNIT_TRACE_SECTIONS, (genealogy.trace_materials, readiness.trace_readiness, inspections.trace_inspections,
                               inspection_results.trace_inspection_results, defects.trace_dispositions,
                               mrb.trace_mrb)),
+    (ep.RUN_TRACE_SECTIONS, (readiness.trace_run_readiness, loading.trace_run_loading,
+                             inspections.trace_run_inspections, mrb.trace_run_mrb)),
 ]
 
 # record → its own rule beyond fields, references and uniqueness (master_data.validate_save)

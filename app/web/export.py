@@ -123,3 +123,67 @@ def xlsx_template(filename_stem: str, sheets: list[tuple[str, list[tuple[str, st
     return Response(buffer.getvalue(),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{filename_stem}.xlsx"'})
+
+
+def _defects_text(defects: list[dict]) -> str:
+    return "; ".join(f"{d['code']} at {d['stepNo']} ({d['status']})" for d in defects)
+
+
+def run_trace_export(data: dict, fmt: str) -> Response:
+    """A run's trace as CSV (its units) or XLSX (units, defects, inspections, readiness, loading, MRB)."""
+    run = data["run"]["runNo"]
+    unit_header = ["run", "sn", "status", "current step", "rework count", "tracks", "failed tracks", "last step",
+                   "last result", "defects"]
+    unit_rows = [[run, u["sn"], u["status"], u["currentStepNo"], u["reworkCount"], u["tracks"], u["failedTracks"],
+                  u["lastStepNo"], u["lastResult"], _defects_text(u["defects"])] for u in data["units"]]
+    stem = f"run-trace-{run}"
+    if fmt == "csv":
+        return csv_response(stem, unit_header, unit_rows)
+    defects = [[u["sn"], d["code"], d["stepNo"], d["status"], d["source"]] for u in data["units"] for d in u["defects"]]
+    inspections = [[i["id"], i["type"], i["status"], i["sampleQty"], i["passedQty"], i["failedQty"], i.get("decidedBy"),
+                    i.get("signedBy")] for i in data.get("inspections", [])]
+    readiness = [[c["id"], c["kind"], c["status"], c["checkedAt"], c["checkedBy"], i["itemType"], i["status"],
+                  i["failCode"], i["waivedBy"], i["waiveReason"]]
+                 for c in data.get("readinessChecks", []) for i in c["items"]]
+    loading = [[r["slotCode"], r["barcode"], r["verifyResult"], r["status"], r["failReason"], r["replaceReason"],
+                r["loadedBy"], r["loadedAt"]] for r in data.get("loadingRecords", [])]
+    mrb = [[m["decision"], m["reason"], m["reworkType"], m["reworkRunNo"], m["decidedBy"], m["decidedAt"]]
+           for m in data.get("mrbDecisions", [])]
+    return xlsx_response(stem, [
+        ("Units", unit_header, unit_rows),
+        ("Defects", ["sn", "code", "step", "status", "source"], defects),
+        ("Inspections", ["id", "type", "status", "sample", "passed", "failed", "decided by", "signed by"], inspections),
+        ("Readiness", ["check", "kind", "status", "checked at", "checked by", "item", "item status", "fail code",
+                       "waived by", "waive reason"], readiness),
+        ("Loading", ["slot", "barcode", "result", "status", "fail reason", "replace reason", "by", "at"], loading),
+        ("MRB", ["decision", "reason", "rework type", "rework run", "decided by", "decided at"], mrb),
+    ])
+
+
+def unit_trace_export(data: dict, fmt: str) -> Response:
+    """A unit's trace as CSV (one row per data value, or per track without values) or XLSX (tracks with
+    their values, defects, materials, inspections)."""
+    sn = data["unit"]["sn"]
+    header = ["sn", "step", "operation", "station", "operator", "in", "out", "result", "mode", "spec", "value",
+              "judge", "lsl", "usl", "uom"]
+    rows = []
+    for t in data["tracks"]:
+        head = [sn, t["stepNo"], t["operation"], t["station"], t["operator"], t["inAt"], t["outAt"], t["result"],
+                t["mode"]]
+        for v in t["dataValues"] or [None]:
+            rows.append(head + ([v["spec"], v["value"], v["judge"], v["lsl"], v["usl"], v["uom"]] if v else
+                                [None] * 6))
+    stem = f"unit-trace-{sn}"
+    if fmt == "csv":
+        return csv_response(stem, header, rows)
+    defects = [[d["code"], d["stepNo"], d["location"], d["status"], d["source"], d["recordedAt"]]
+               for d in data["defects"]]
+    materials = [[m["materialCode"], m["lotNo"], m["slotCode"], m["stepNo"]] for m in data.get("materials", [])]
+    inspections = [[i["id"], i["type"], i["status"], i.get("decidedBy"), i.get("signedBy")]
+                   for i in data.get("inspections", [])]
+    return xlsx_response(stem, [
+        ("Tracks", header, rows),
+        ("Defects", ["code", "step", "location", "status", "source", "recorded at"], defects),
+        ("Materials", ["material", "lot", "slot", "step"], materials),
+        ("Inspections", ["id", "type", "status", "decided by", "signed by"], inspections),
+    ])

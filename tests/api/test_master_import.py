@@ -281,12 +281,16 @@ def test_a_slot_table_line_scoped_by_its_routing_is_one_record_with_or_without_t
 
 def test_numbers_formulas_control_characters_and_stray_cells(app_ctx):
     content = csv_bytes([["Material", "Lot no", "Qty"], ["MAT-MCU", "LOT-N-1", "5,000"], ["MAT-MCU", "LOT-N-2", "4,75"],
-                         ["MAT-MCU", "LOT-N-3", "1,234.5"], ["MAT-MCU", "LOT-N-4", "12 500"]])
+                         ["MAT-MCU", "LOT-N-3", "1,234.5"], ["MAT-MCU", "LOT-N-4", "12 500"],
+                         ["MAT-MCU", "LOT-N-5", "0,125"]])
     report = master_import.import_file(actor=SYSTEM, filename="material-lots.csv", content=content)
     assert report.applied
+    european = "Material;Lot no;Qty\nMAT-MCU;LOT-E-1;1.234,5\nMAT-MCU;LOT-E-2;5,250\n".encode()
+    assert master_import.import_file(actor=SYSTEM, filename="material-lots.csv", content=european).applied
     qty = dict(db.session.execute(select(MaterialLot.lot_no, MaterialLot.qty).where(
-        MaterialLot.lot_no.like("LOT-N-%"))).all())
-    assert qty == {"LOT-N-1": 5000.0, "LOT-N-2": 4.75, "LOT-N-3": 1234.5, "LOT-N-4": 12500.0}
+        MaterialLot.lot_no.like("LOT-N-%") | MaterialLot.lot_no.like("LOT-E-%"))).all())
+    assert qty == {"LOT-N-1": 5000.0, "LOT-N-2": 4.75, "LOT-N-3": 1234.5, "LOT-N-4": 12500.0, "LOT-N-5": 0.125,
+                   "LOT-E-1": 1234.5, "LOT-E-2": 5.25}
 
     book = Workbook()
     sheet = book.active

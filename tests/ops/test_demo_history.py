@@ -3,6 +3,7 @@ past times — runs, boards, data values with spread, defects, dispositions, scr
 rework, one run left on hold, the lot-recall case — deterministic for a seed, refused a second time."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import create_engine, text
@@ -29,7 +30,15 @@ def history(url: str) -> dict:
             "mrb": rows("SELECT decision, rework_type FROM mrb_decision"),
         }
     engine.dispose()
-    return out
+    # work order, run and SN numbers carry the day they were played: two plays either side of midnight
+    # (UTC) compare equal without it
+    def undated(value):
+        if isinstance(value, str):
+            return re.sub(r"WO-H-\d{6}", "WO-H-<day>", value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(undated(v) for v in value)
+        return value
+    return {k: (v if k == "times" else sorted(undated(v))) for k, v in out.items()}
 
 
 def seeded(url: str, *args: str):

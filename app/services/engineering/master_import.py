@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import io
 import math
 import re
@@ -46,6 +47,7 @@ from ..platform.scope import require_permission
 from ..platform.uow import begin_write_transaction
 from .master_data import validate_save
 
+log = logging.getLogger(__name__)
 TEXT, INT, FLOAT, BOOL, DATE, LIST, REF, SLOT, SLOT_LINE = (
     "text", "int", "float", "bool", "date", "list", "ref", "slot", "slot_line")
 TRUE_WORDS = {"yes", "y", "true", "1", "x", "active"}
@@ -200,6 +202,7 @@ class RawSheet:
     label: str  # the sheet's title in the workbook, or the CSV file's name
     headers: list[str]
     rows: list[tuple[int, list[Any]]]  # (spreadsheet row number, cells)
+    decimal_comma: bool = False  # a semicolon-separated CSV: 4,75 is four point seven five
 
 
 def _clean_header(value: Any) -> str:
@@ -290,17 +293,24 @@ def _blank(value: Any) -> bool:
 
 
 def _xlsx_rows(sheet) -> Iterable[list[Any]]:
-    """A worksheet's rows (read-only mode, at most MAX_COLUMNS wide and MAX_ROWS + 2 long, whatever the
-    file declares); a formula cell as FORMULA."""
-    for row in sheet.iter_rows(max_col=MAX_COLUMNS, max_row=MAX_ROWS + 2):
-        yield [FORMULA if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
+    """A worksheet's rows (read-only mode, at most MAX_COLUMNS wide and twice MAX_ROWS long — blank lines
+    included —, whatever the file declares); a formula cell as FORMULA."""
+    for number, row in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, max_row=2 * MAX_ROWS), 1):
+        cells = [FORMULA if getattr(cell, "data_type", None) == "f" else cell.value for cell in row]
+        if number == 2 * MAX_ROWS and not all(_blank(v) for v in cells):
+            raise _too_large(sheet.title)  # more rows may follow that were not read: never drop them silently
+        yield cells
+
+
+def _delimiter(text: str) -> str:
+    """The header line's most frequent of , ; and tab."""
+    header = text.split("\n", 1)[0]
+    return max((",", ";", "\t"), key=header.count)
 
 
 def _csv_rows(text: str) -> Iterable[list[str]]:
-    """CSV rows: the delimiter is the header line's most frequent of , ; and tab; quotes are always "."""
-    header = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header.count)
-    yield from csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
+    """CSV rows, separated by the header line's delimiter; quotes are always "."""
+    yield from csv.reader(io.StringIO(text), delimiter=_delimiter(text), quotechar='"')
 
 
 def read_file(filename: str, content: bytes) -> list[RawSheet]:
@@ -333,6 +343,8 @@ def read_file(filename: str, content: bytes) -> list[RawSheet]:
         raw = _raw(name, _csv_rows(text))
     except csv.Error as exc:
         raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable CSV file ({exc}).", {"file": name}) from None
+    if raw is not None:
+        raw.decimal_comma = _delimiter(text) == ";"
     return [raw] if raw is not None else []
 
 
@@ -438,7 +450,7 @@ class _CellError(Exception):
         self.error = RowError(column, code, message)
 
 
-def _parse(column: Column, value: Any) -> Any:
+def _parse(column: Column, value: Any, decimal_comma: bool = False) -> Any:
     """A cell as the column's kind; None for an empty cell. _CellError when it is not of that kind."""
     if value is FORMULA:
         raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: a formula. Copy the column and "
@@ -468,7 +480,7 @@ def _parse(column: Column, value: Any) -> Any:
         raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: yes or no, not {value!r}.")
     if kind in (INT, FLOAT):
         try:
-            number = _number(value) if isinstance(value, str) else float(value)
+            number = _number(value, decimal_comma) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number) or abs(number) > 1e12:
@@ -495,11 +507,15 @@ def _parse(column: Column, value: Any) -> Any:
     raise AssertionError(kind)  # pragma: no cover - every kind is handled above
 
 
-def _number(text: str) -> float:
-    """A number as people type it: 5000, 5,000 or 5,000.5 (thousands separators), 4.75 or 4,75 (a decimal
-    comma, as a European spreadsheet saves it)."""
+def _number(text: str, decimal_comma: bool = False) -> float:
+    """A number as people type it. In a file whose values are separated by semicolons (a European
+    spreadsheet's CSV) the comma is the decimal mark and dots group thousands: 4,75 · 1.234,5. Otherwise
+    the dot is the decimal mark; a comma before exactly three digits groups thousands (5,000 · 1,234.5),
+    except after a leading 0 (0,125 is 0.125), and any other single comma is a decimal comma (4,75)."""
     text = text.strip().replace(" ", "").replace("\u00a0", "")
-    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", text):
+    if decimal_comma:
+        return float(text.replace(".", "").replace(",", "."))
+    if re.fullmatch(r"[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?", text):
         text = text.replace(",", "")
     elif text.count(",") == 1 and "." not in text:
         text = text.replace(",", ".")
@@ -625,7 +641,7 @@ def _apply_row(raw: RawSheet, number: int, cells: list[Any], existing: dict[tupl
         if not header:
             continue
         try:
-            row[header] = _parse(sheet.column(header), cell)
+            row[header] = _parse(sheet.column(header), cell, raw.decimal_comma)
         except _CellError as failure:
             errors.append(failure.error)
     key = tuple(row.get(h) for h in sheet.key)
@@ -740,9 +756,12 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
     for raw in upload.sheets:
         require_permission(actor, raw.sheet.permission)
     session = db.session
-    begin_write_transaction()
     session.info["uow_actor"] = actor  # the session hook audits every created/updated record as the importer
     try:
+        try:
+            begin_write_transaction()
+        except SQLAlchemyError as error:
+            raise _database_refused(error, "starting") from None
         refs = _References()
         for raw in upload.sheets:
             existing, seen = _existing(raw.sheet), {}
@@ -769,8 +788,7 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
         session.rollback()
         session.info.pop("uow_actor", None)
         if not dry_run:
-            audit.record_failure(actor, "MASTER_DATA_IMPORT", "MASTER_DATA_IMPORT", upload.name, error,
-                                 payload={"sha256": upload.sha256})
+            _record_failure(actor, upload, error)
         raise
     except BaseException:
         session.rollback()
@@ -778,8 +796,19 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
     finally:
         session.info.pop("uow_actor", None)
     if report.refused and not dry_run:
-        audit.record_failure(actor, "MASTER_DATA_IMPORT", "MASTER_DATA_IMPORT", upload.name, DomainError(
+        _record_failure(actor, upload, DomainError(
             "IMPORT_REFUSED", f"{len(report.refused)} rows refused: nothing was imported.",
-            {"sha256": upload.sha256, "refused": [{"sheet": r.sheet, "row": r.row, "errors": [
-                e.to_dict() for e in r.errors]} for r in report.refused[:50]]}))
+            {"refused": [{"sheet": r.sheet, "row": r.row, "errors": [e.to_dict() for e in r.errors]}
+                         for r in report.refused[:50]]}))
     return report
+
+
+def _record_failure(actor: Actor, upload: Upload, error: DomainError) -> None:
+    """The FAIL audit event of a refused import; a database too busy for it too is logged instead (the
+    refusal itself reaches the user either way)."""
+    try:
+        audit.record_failure(actor, "MASTER_DATA_IMPORT", "MASTER_DATA_IMPORT", upload.name, error,
+                             payload={"sha256": upload.sha256})
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not audit the refused import of %s (%s): %s", upload.name, upload.sha256, error.code)

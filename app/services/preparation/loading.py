@@ -288,6 +288,14 @@ def record_to_dict(record: LoadingRecord, slot: FeederSlot, *, idempotent: bool 
             "locked": slot.is_locked, "failedAttempts": slot.failed_attempts, "idempotent": idempotent}
 
 
+def trace_run_loading(trace: dict[str, Any], context: dict[str, Any]) -> None:
+    """Run trace: every scan of the run's slot table (passes, failures, replacements), in order."""
+    rows = db.session.execute(select(LoadingRecord, FeederSlot).join(FeederSlot, FeederSlot.id == LoadingRecord.slot_id)
+                              .where(LoadingRecord.run_id == context["runId"])
+                              .order_by(LoadingRecord.loaded_at, LoadingRecord.id)).all()
+    trace["loadingRecords"] = [record_to_dict(record, slot) for record, slot in rows]
+
+
 def loading_state(*, actor: Actor, run_no: str) -> dict[str, Any]:
     """`GET /runs/{runNo}/loading`: the run's expectations and every scan."""
     run = read_run(actor=actor, run_no=run_no)

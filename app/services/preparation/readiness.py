@@ -478,6 +478,13 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
     }
 
 
+def trace_run_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
+    """Run trace: every readiness check of the run, oldest first, with its items (waivers, evidence)."""
+    checks = db.session.execute(select(ReadinessCheck).where(ReadinessCheck.run_id == context["runId"])
+                                .order_by(ReadinessCheck.id)).scalars()
+    trace["readinessChecks"] = [check_to_dict(c) for c in checks]
+
+
 def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
     """Run Detail step indicator: the readiness phase."""
     check = latest_check(run.id, "FORMAL")

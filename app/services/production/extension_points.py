@@ -21,8 +21,9 @@ A scan (services/production/execution.py), in the order a TrackIn / TrackOut mee
 - `TRACK_OUT_FORCERS(uow, scan) -> Force | None`: force a TrackOut to FAIL with its own defects.
 - `TRACK_OUT_HOOKS(uow, scan)`: after the track is closed and the unit moved.
 
-The unit trace (services/production/trace.py):
+The unit and run traces (services/production/trace.py):
 - `UNIT_TRACE_SECTIONS(trace, context)`: add sections to a unit's trace (context: unitId, runId, plan).
+- `RUN_TRACE_SECTIONS(trace, context)`: add sections to a run's trace (context: runId, plan).
 
 The hot path pays one loop per list; a hook reads what it needs with its own indexed query.
 """
@@ -143,3 +144,4 @@ TRACK_OUT_FORCERS: list[Forcer] = []
 TRACK_OUT_HOOKS: list[ScanCheck] = []
 
 UNIT_TRACE_SECTIONS: list[TraceSection] = []
+RUN_TRACE_SECTIONS: list[TraceSection] = []

@@ -114,3 +114,77 @@ def unit_trace(*, actor: Actor, sn: str) -> dict[str, Any]:
     for section in extension_points.UNIT_TRACE_SECTIONS:
         section(trace, context)
     return trace
+
+
+def run_trace(*, actor: Actor, run_no: str) -> dict[str, Any]:
+    """`GET /trace/runs/{runNo}` (`trace:read`): the run with its work order, product, line and route
+    version; its units with their status, step, tracks in this run (count, failed, last result) and
+    defects; later contexts add the readiness history, loading records, inspections and MRB decisions
+    (`extension_points.RUN_TRACE_SECTIONS`). A handful of queries by the run's id (ix_unit_run_status,
+    ix_track_run, ix_defect_unit_id), whatever the run's size."""
+    require_permission(actor, "trace:read")
+    head = db.session.execute(
+        select(Run.id, Run.run_no, Run.status, Run.plan_qty, Run.route_version_id, Run.started_at, Run.ended_at,
+               Run.line_id, Run.parent_run_id, Run.authorized_by, WorkOrder.wo_no, WorkOrder.status.label("wo_status"),
+               WorkOrder.planned_qty, Product.code.label("product_code"), Product.name.label("product_name"),
+               Line.code.label("line_code"))
+        .join(WorkOrder, WorkOrder.id == Run.work_order_id).join(Product, Product.id == WorkOrder.product_id)
+        .join(Line, Line.id == Run.line_id).where(Run.run_no == run_no)).first()
+    if head is None:
+        raise DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
+    if not in_line_scope(actor, head.line_id):
+        raise DomainError("FORBIDDEN", f"Run {run_no} is on a line outside your scope.")
+    plan = plan_for(head.route_version_id)
+    units = db.session.execute(select(Unit.id, Unit.sn, Unit.status, Unit.current_step_no, Unit.rework_count)
+                               .where(Unit.run_id == head.id).order_by(Unit.sn)).all()
+    tracks: dict[int, list] = {}
+    for t in db.session.execute(select(Track.unit_id, Track.step_no, Track.result, Track.in_at, Track.id)
+                                .where(Track.run_id == head.id).order_by(Track.in_at, Track.id)):
+        tracks.setdefault(t.unit_id, []).append(t)
+    defects: dict[int, list] = {}
+    if units:
+        for d in db.session.execute(select(Defect.unit_id, Defect.code, Defect.step_no, Defect.status, Defect.source)
+                                    .where(Defect.unit_id.in_(select(Unit.id).where(Unit.run_id == head.id)))
+                                    .order_by(Defect.id)):
+            defects.setdefault(d.unit_id, []).append(d)
+    parent_no = None
+    if head.parent_run_id:
+        parent_no = db.session.execute(select(Run.run_no).where(Run.id == head.parent_run_id)).scalar_one()
+    counts: dict[str, int] = {}
+    for u in units:
+        counts[u.status] = counts.get(u.status, 0) + 1
+    trace: dict[str, Any] = {
+        "run": {"runNo": head.run_no, "status": head.status, "planQty": head.plan_qty, "line": head.line_code,
+                "startedAt": _iso(head.started_at), "endedAt": _iso(head.ended_at), "authorizedBy": head.authorized_by,
+                "parentRunNo": parent_no,
+                "childRuns": list(db.session.execute(select(Run.run_no).where(Run.parent_run_id == head.id)
+                                                     .order_by(Run.run_no)).scalars())},
+        "workOrder": {"woNo": head.wo_no, "status": head.wo_status, "plannedQty": head.planned_qty},
+        "product": {"code": head.product_code, "name": head.product_name},
+        "routeVersion": {"routingCode": plan.routing_code, "versionNo": plan.version_no},
+        "unitCounts": counts,
+        "units": [{
+            "sn": u.sn, "status": u.status, "currentStepNo": u.current_step_no, "reworkCount": u.rework_count,
+            "tracks": len(tracks.get(u.id, [])),
+            "failedTracks": sum(1 for t in tracks.get(u.id, []) if t.result == "FAIL"),
+            "lastStepNo": tracks[u.id][-1].step_no if tracks.get(u.id) else None,
+            "lastResult": tracks[u.id][-1].result if tracks.get(u.id) else None,
+            "defects": [{"code": d.code, "stepNo": d.step_no, "status": d.status, "source": d.source}
+                        for d in defects.get(u.id, [])],
+        } for u in units],
+    }
+    context = {"runId": head.id, "plan": plan}
+    for section in extension_points.RUN_TRACE_SECTIONS:
+        section(trace, context)
+    return trace
+
+
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+def require_export(actor: Actor, fmt: str) -> None:
+    """A trace exported as a file (`format=csv|xlsx`) needs `trace:export`; another format is refused."""
+    if fmt not in EXPORT_FORMATS:
+        raise DomainError("VALIDATION_ERROR", f"format must be json, csv or xlsx, not {fmt!r}.",
+                          {"fields": {"format": "json, csv or xlsx"}})
+    require_permission(actor, "trace:export")

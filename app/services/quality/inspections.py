@@ -408,6 +408,13 @@ def trace_inspections(trace: dict[str, Any], context: dict[str, Any]) -> None:
     trace["inspections"] = out
 
 
+def trace_run_inspections(trace: dict[str, Any], context: dict[str, Any]) -> None:
+    """Run trace: the run's FAIs and OQCs with all their items."""
+    rows = db.session.execute(select(Inspection).where(Inspection.run_id == context["runId"])
+                              .order_by(Inspection.id)).scalars().all()
+    trace["inspections"] = [inspection_to_dict(i, with_items=True) for i in rows]
+
+
 def fai_count(run_id: int) -> int:
     return db.session.execute(select(func.count()).select_from(Inspection).where(
         Inspection.run_id == run_id, Inspection.type == "FAI")).scalar_one()

@@ -230,6 +230,13 @@ def _lineage(run_id: int) -> list[int]:
     return out
 
 
+def trace_run_mrb(trace: dict[str, Any], context: dict[str, Any]) -> None:
+    """Run trace: the MRB decisions taken on the run."""
+    rows = db.session.execute(select(MrbDecision).where(MrbDecision.run_id == context["runId"])
+                              .order_by(MrbDecision.decided_at, MrbDecision.id)).scalars()
+    trace["mrbDecisions"] = [decision_to_dict(r) for r in rows]
+
+
 def trace_mrb(trace: dict[str, Any], context: dict[str, Any]) -> None:
     """Unit trace: the MRB decisions of the unit's run and of the runs it was reworked from."""
     rows = db.session.execute(select(MrbDecision).where(MrbDecision.run_id.in_(_lineage(context["runId"])))
