@@ -34,6 +34,7 @@ from typing import Any, Callable, Optional
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.acceptance.scenarios import DIP_STATIONS, SMT_STATIONS  # the demo lines' stations
 from app.extensions import db
 from app.models import WorkOrder
 from flask_appbuilder.security.sqla.models import ApiKey
@@ -44,8 +45,6 @@ from app.services.platform.errors import DomainError
 from app.services.quality.oqc import seeded_sampling
 from seed.loader import DEMO_PASSWORD
 
-SMT_STATIONS = {10: "ST-PRINT-01", 20: "ST-SPI-01", 30: "ST-MOUNT-01", 40: "ST-REFLOW-01", 50: "ST-AOI-01"}
-DIP_STATIONS = {10: "ST-DIP-INS-01", 20: "ST-DIP-WAVE-01", 30: "ST-DIP-POST-01", 40: "ST-DIP-TEST-01"}
 WO_PREFIX = "WO-H-"
 # AOI defect Pareto (weights), DIP post-solder / test defects
 SMT_DEFECTS = [("SOLDER_BRIDGE", 38), ("INSUFFICIENT_SOLDER", 22), ("TOMBSTONE", 14), ("MISSING_PART", 10),
@@ -221,7 +220,7 @@ class _Player:
                       minutes=self.rng.uniform(0.3, 1.2))
             body: dict[str, Any] = {"sn": sn, "runNo": run_no, "result": "PASS", "data": values}
             if defect_code:
-                body.update(result="FAIL", defect={"code": defect_code, "location": self.location(defect_code)})
+                body.update(result="FAIL", defect={"code": defect_code, "location": self.location()})
             out = self.post(line.operator, f"/api/v1/stations/{station}/track-out", body,
                             minutes=self.rng.uniform(0.6, 1.6))
             self.summary.tracks += 1
@@ -251,7 +250,7 @@ class _Player:
     def pick(self, weighted: list[tuple[str, int]]) -> str:
         return self.rng.choices([c for c, _ in weighted], weights=[w for _, w in weighted])[0]
 
-    def location(self, code: str) -> str:
+    def location(self) -> str:
         return self.rng.choice(["U1", "U3", "R12", "C7", "C12", "D1", "J2"])
 
     def dispose(self, line: Line, sn: str, out: dict[str, Any], step: int, held: Optional[list]) -> str:

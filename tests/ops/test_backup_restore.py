@@ -116,14 +116,19 @@ def _refused(db_url: str, before: dict, *args: str, says: str) -> None:
     assert state_of(db_url) == before
 
 
-def test_restore_refuses_what_it_must_not_restore_and_changes_nothing(server_factory, tmp_path):
+def backed_up_stopped_server(server_factory, tmp_path):
+    """A server's database with the server stopped and one backup of it: (server, folder, backup, state)."""
     server = server_factory()
     server.process.terminate()
     server.process.wait(timeout=30)
     folder = tmp_path / "backups"
     assert flask_mes(server.db_url, "backup", "--to", str(folder)).returncode == 0
     (data,) = backup_files(folder)
-    before = state_of(server.db_url)
+    return server, folder, data, state_of(server.db_url)
+
+
+def test_restore_refuses_what_it_must_not_restore_and_changes_nothing(server_factory, tmp_path):
+    server, folder, data, before = backed_up_stopped_server(server_factory, tmp_path)
 
     _refused(server.db_url, before, "--from", str(data), says="run the command again with --yes")
 
@@ -157,13 +162,7 @@ def test_restore_refuses_what_it_must_not_restore_and_changes_nothing(server_fac
 def test_a_restore_that_fails_midway_rolls_back_and_names_the_safety_backup(server_factory, tmp_path):
     """A backup whose files agree with each other but whose data cannot be loaded (cut short on
     PostgreSQL: pg_restore writes part of it and then fails; not a database at all on SQLite)."""
-    server = server_factory()
-    server.process.terminate()
-    server.process.wait(timeout=30)
-    folder = tmp_path / "backups"
-    assert flask_mes(server.db_url, "backup", "--to", str(folder)).returncode == 0
-    (data,) = backup_files(folder)
-    before = state_of(server.db_url)
+    server, folder, data, before = backed_up_stopped_server(server_factory, tmp_path)
     damaged = folder / ("damaged" + data.suffix)
     damaged.write_bytes(data.read_bytes()[: data.stat().st_size // 2] if data.suffix == ".pgdump"
                         else b"not a database " * 1000)

@@ -189,11 +189,6 @@ def export_rows(sheet: Sheet, items: Iterable[Any]) -> Iterable[list[Any]]:
         yield [export_value(item, c) for c in sheet.columns]
 
 
-def all_records(sheet: Sheet) -> list[Any]:
-    """Every record of the sheet's list, in business-key order (the template workbook, tests)."""
-    return list(db.session.execute(select(sheet.model).order_by(sheet.model.id)).scalars())
-
-
 # -- reading a file --------------------------------------------------------------------------------
 
 @dataclass
