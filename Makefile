@@ -32,7 +32,7 @@ run: venv
 	$(BIN)/flask mes seed --demo
 	@echo ""
 	@echo "  LineMES is starting on http://$${MES_HOST:-127.0.0.1}:$${MES_PORT:-5000}"
-	@echo "  demo logins (password Demo-Pass-2026): planner engineer quality leader material operator operator2 manager"
+	@echo "  demo logins (password Demo-Pass-2026): planner engineer quality leader material operator operator2 manager (line boards: board)"
 	@if [ -n "$$MES_ADMIN_PASSWORD" ]; then echo "  admin password: from MES_ADMIN_PASSWORD"; \
 	  elif [ -f instance/admin_password.txt ]; then echo "  admin password: $$(cat instance/admin_password.txt)"; fi
 	@if [ -z "$$MES_INTEGRATION_API_KEY" ] && [ -f instance/integration_api_key.txt ]; then \

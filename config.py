@@ -102,6 +102,11 @@ class BaseConfig:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=7)
 
     MES_TIMEZONE = os.environ.get("MES_TIMEZONE", "UTC")
+    # The plant's shifts, "NAME=HH:MM,…" (start times in MES_TIMEZONE): the reports' shift buckets and
+    # the line board's "this shift".
+    MES_SHIFTS = os.environ.get("MES_SHIFTS", "EARLY=06:00,LATE=14:00,NIGHT=22:00")
+    # How often a line board reloads its figures (seconds, at least 5).
+    MES_BOARD_REFRESH_SECONDS = max(5, int(os.environ.get("MES_BOARD_REFRESH_SECONDS", "30")))
     MES_LOG_FORMAT = os.environ.get("MES_LOG_FORMAT", "json")
     MES_LOG_LEVEL = os.environ.get("MES_LOG_LEVEL", "INFO")
     MES_HOST = os.environ.get("MES_HOST", "127.0.0.1")
@@ -168,3 +173,8 @@ def validate_config(config: dict) -> None:
         except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
             raise RuntimeError(f"MES_TIMEZONE {config['MES_TIMEZONE']!r} is not a known time zone "
                                "(e.g. UTC, Europe/Berlin).") from None
+    from app.services.reporting.period import parse_shifts
+    try:
+        parse_shifts(config.get("MES_SHIFTS"))
+    except ValueError as error:
+        raise RuntimeError(str(error)) from None

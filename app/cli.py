@@ -79,7 +79,7 @@ def seed_command(demo: bool, demo_history: bool, days: int, random_seed: int):
     if report.admin_password:
         click.secho(f"  admin password (shown once): {report.admin_password}", fg="yellow")
     if demo or demo_history:
-        click.echo(f"  demo users: planner engineer quality leader material operator operator2 manager "
+        click.echo(f"  demo users: planner engineer quality leader material operator operator2 manager board "
                    f"— password {DEMO_PASSWORD}")
     if demo_history:
         from seed.history import HistoryError, seed_history

@@ -301,7 +301,8 @@ def _seed_master_data(data: dict[str, Any], report: SeedReport) -> None:
             line = _by_code(Line, row["code"])
             if line is None:
                 line = Line(code=row["code"], name=row["name"], process_type=row["process_type"],
-                            readiness_checks_enabled=list(row["readiness"]))
+                            readiness_checks_enabled=list(row["readiness"]),
+                            target_per_hour=row.get("target_per_hour"))
                 session.add(line)
                 report.add("lines", row["code"])
             for st in row["stations"]:

@@ -166,9 +166,8 @@ def app(database):
         db.engine.dispose()
 
 
-@pytest.fixture
-def fresh_db(app, database):
-    """Restore the seeded template before the test (a real database, clean every time)."""
+def restore_template(app, database) -> None:
+    """The seeded template back in place, and the per-process caches that could remember the last test."""
     from app.extensions import db
     from app.security.actors import clear_caches
     from app.services.engineering.route_plans import clear_cache as clear_plans
@@ -180,6 +179,18 @@ def fresh_db(app, database):
     clear_caches()
     clear_plans()  # version ids are reused by the restored database
     app.appbuilder.sm.limiter.reset()
+
+
+@pytest.fixture(scope="session")
+def restorer(app, database):
+    """`restorer()` puts the seeded template back: for module-scoped fixtures that build on it."""
+    return lambda: restore_template(app, database)
+
+
+@pytest.fixture
+def fresh_db(app, database):
+    """Restore the seeded template before the test (a real database, clean every time)."""
+    restore_template(app, database)
     yield database
 
 
@@ -267,6 +278,15 @@ def live_server(app, database, tmp_path_factory):
     server = _start_server(database, tmp_path_factory, workers=1, threads=4)
     yield server
     _stop_server(server, database)
+
+
+@pytest.fixture(scope="session")
+def live_servers(app, database, tmp_path_factory):
+    """`(start, stop)` for module-scoped fixtures: `start(db_url=…)` serves that database (one worker,
+    four threads) and `stop(server)` stops it and drops the copy."""
+    def start(*, db_url: Optional[str] = None) -> LiveServer:
+        return _start_server(database, tmp_path_factory, workers=1, threads=4, db_url=db_url)
+    return start, lambda server: _stop_server(server, database)
 
 
 @pytest.fixture(scope="module")

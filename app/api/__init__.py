@@ -11,6 +11,7 @@ from .oqc import MrbApi, OqcSamplingRuleApi
 from .production import RunApi, StationExecutionApi, TraceApi, WorkOrderApi
 from .quality import InspectionApi
 from .readiness import IntegrationStatusApi, ReadinessApi
+from .reports import BoardApi, ReportApi
 from .routing import DataSpecApi, RoutingApi
 
 
@@ -22,5 +23,5 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(DataSpecApi)
     appbuilder.add_api(IntegrationApi)
     for api in (WorkOrderApi, RunApi, StationExecutionApi, TraceApi, ReadinessApi, IntegrationStatusApi,
-                InspectionApi, OqcSamplingRuleApi, MrbApi, DefectApi):
+                InspectionApi, OqcSamplingRuleApi, MrbApi, DefectApi, ReportApi, BoardApi):
         appbuilder.add_api(api)

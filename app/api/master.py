@@ -58,9 +58,10 @@ class LineApi(MesModelRestApi):
     resource_name = "lines"
     class_permission_name = "Line"
     datamodel = SQLAInterface(Line)
-    list_columns = ["id", "code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    list_columns = ["id", "code", "name", "process_type", "readiness_checks_enabled", "target_per_hour", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
-    add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "target_per_hour",
+                                  "is_active"]
     search_columns = ["code", "name", "process_type", "is_active"]
 
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import (
-    Boolean, Date, Float, ForeignKey, String, Text, UniqueConstraint,
+    Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -95,6 +95,8 @@ class Line(IdMixin, TimestampMixin, Model):
     readiness_checks_enabled: Mapped[list] = mapped_column(
         JSONType, default=all_readiness_items, nullable=False
     )
+    # the planned output (boards per hour) the reports, the dashboard and the line board compare with
+    target_per_hour: Mapped[Optional[int]] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
 
     stations: Mapped[list["Station"]] = relationship(back_populates="line")

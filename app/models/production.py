@@ -1,7 +1,13 @@
 """Production: work orders, runs, units, tracks, data values, defects (spec 01_domain_model §3).
 
-Indexes are chosen for the hot path (unit by SN, the open track of a unit, units of a run by status)
-and for trace (tracks of a unit, data values of a track, defects of a unit).
+Indexes are chosen for the hot path (unit by SN, the open track of a unit, units of a run by status),
+for trace (tracks of a unit, data values of a track, defects of a unit) and for the reports
+(services/production/reports.py): units by the time they ended (`ix_unit_ended`: output, scrap, and
+WIP as the units whose `ended_at` is NULL), closed tracks by time (`ix_track_out`, covering the
+first-pass-yield query) and defects by time. The reports read these indexes rather than counters
+kept up to date by every scan: `ended_at`, `max_out_step_no` and `first_out` are written by the
+UPDATEs a TrackOut already makes, so the hot path gains no statement and no row every worker of a
+line would queue on.
 """
 from __future__ import annotations
 
@@ -71,13 +77,18 @@ class Run(IdMixin, TimestampMixin, Model):
 
 class Unit(IdMixin, TimestampMixin, Model):
     __tablename__ = "unit"
-    __table_args__ = (Index("ix_unit_run_status", "run_id", "status"),)
+    __table_args__ = (Index("ix_unit_run_status", "run_id", "status"),
+                      Index("ix_unit_ended", "ended_at", "run_id"))
     sn: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id"), nullable=False, index=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     current_step_no: Mapped[Optional[int]] = mapped_column(Integer)
     rework_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # when the unit became DONE (its last TrackOut) or SCRAPPED; NULL while it is in work (WIP)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # the highest step it has tracked out of: a TrackOut at a step not above it is a repeat visit
+    max_out_step_no: Mapped[Optional[int]] = mapped_column(Integer)
 
     run: Mapped[Run] = relationship()
     work_order: Mapped[WorkOrder] = relationship()
@@ -93,6 +104,7 @@ class Track(IdMixin, Model):
         Index("ix_track_unit_in", "unit_id", "in_at"),
         Index("ix_track_run", "run_id"),
         Index("uq_track_open_unit", "open_unit_id", unique=True),
+        Index("ix_track_out", "out_at", "run_id", "step_no", "first_out", "result"),
     )
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), nullable=False)
@@ -107,6 +119,8 @@ class Track(IdMixin, Model):
     inspection_id: Mapped[Optional[int]] = mapped_column(Integer)  # the FAI of a trial track
     source: Mapped[str] = mapped_column(String(8), default="MANUAL", nullable=False)
     open_unit_id: Mapped[Optional[int]] = mapped_column(Integer)
+    # set at TrackOut: the unit's first TrackOut at this step (first-pass yield counts these)
+    first_out: Mapped[Optional[bool]] = mapped_column(Boolean)
 
     station: Mapped[Station] = relationship()
 
@@ -128,6 +142,7 @@ class DataValue(IdMixin, Model):
 
 class Defect(IdMixin, TimestampMixin, Model):
     __tablename__ = "defect"
+    __table_args__ = (Index("ix_defect_created", "created_at"),)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)
     track_id: Mapped[Optional[int]] = mapped_column(ForeignKey("track.id"), index=True)
     step_no: Mapped[Optional[int]] = mapped_column(Integer)

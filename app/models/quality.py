@@ -118,6 +118,7 @@ class InspectionResult(IdMixin, Model):
 
 class Disposition(IdMixin, Model):
     __tablename__ = "disposition"
+    __table_args__ = (Index("ix_disposition_decided", "decided_at"),)
     defect_id: Mapped[int] = mapped_column(ForeignKey("defect.id"), unique=True, nullable=False)
     type: Mapped[str] = mapped_column(String(8), nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)

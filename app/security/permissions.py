@@ -12,7 +12,7 @@ from dataclasses import dataclass
 # Role letters of the spec's matrix.
 ROLE_LETTERS = {
     "A": "Admin", "P": "Planner", "E": "Engineer", "Q": "Quality", "L": "Leader",
-    "M": "Material", "O": "Operator", "G": "Manager", "I": "Integration",
+    "M": "Material", "O": "Operator", "G": "Manager", "I": "Integration", "B": "Board",
 }
 HUMAN = "APEQLMOG"  # "all" in the spec's matrix: every human role
 
@@ -34,6 +34,8 @@ PRESET_ROLES: dict[str, RoleDef] = {r.name: r for r in (
     RoleDef("Operator", "STATIONS", "TrackIn/TrackOut with data collection; manual SPI/AOI result at own station."),
     RoleDef("Manager", "ALL", "Read-only: dashboards, trace, reports, exports, all audit events."),
     RoleDef("Integration", "ALL", "Machine account of ERP/TPM/WMS/SPI/AOI: inbound endpoints only (API key)."),
+    RoleDef("Board", "LINES", "Device account of a line board (a TV beside the line): reads the board of its "
+            "lines, nothing else (API key)."),
 )}
 
 # Domain-permission prefix -> Flask-AppBuilder resource (view_menu) name.
@@ -115,6 +117,7 @@ PERMISSIONS: list[PermissionDef] = _master_data() + [
     PermissionDef("trace:read", HUMAN, "Read unit, run and lot trace."),
     PermissionDef("trace:export", "AQGP", "Export trace and lists (CSV/XLSX)."),
     PermissionDef("reports:read", "AGPQE", "Dashboards and reports."),
+    PermissionDef("reports:board", "AGPQELB", "The line board of a line (TV beside the line; Board device accounts)."),
     PermissionDef("integration:inbound", "AI", "Machine inbound endpoints (integration account)."),
     PermissionDef("integration:manual_entry", "ALQE", "Enter integration data by hand (degraded mode)."),
     PermissionDef("integration:view", "AELQ", "Integration status and messages."),
@@ -173,6 +176,10 @@ MENU: list[MenuEntry] = [
     MenuEntry("Integration", "Status", "integration:view"),
     MenuEntry("Integration", "Manual Entry", "integration:manual_entry"),
     MenuEntry("Integration", "Messages", "integration:view"),
+    MenuEntry("Reports", "Dashboard", "reports:read"),
+    MenuEntry("Reports", "Production Report", "reports:read"),
+    MenuEntry("Reports", "Quality Report", "reports:read"),
+    MenuEntry("Reports", "Line Boards", "reports:board"),
     MenuEntry("Reports", "Lot Recall", "trace:read"),
     MenuEntry("Audit", "Audit Log", "audit:read"),
     MenuEntry("Help", "SOP Library", None),

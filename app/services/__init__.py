@@ -11,6 +11,7 @@ Packages by bounded context; a context imports only the contexts above it in thi
     production/   work orders, runs, TrackIn/TrackOut, unit trace; the extension points below
     preparation/  readiness, loading, line consumables, genealogy
     quality/      FAI and OQC inspections, SPI/AOI results, defects and rework, MRB
+    reporting/    production and quality reports, the dashboard, the line board (read-only)
     wiring.py     fills production's extension points and master data's record rules; the only
                   module that imports every context (called once by create_app())
 

@@ -16,7 +16,7 @@ from .master_import import MasterImportView
 from .oqc import OqcSamplingRuleView
 from .production import ReadinessView, RunView, TraceView, WorkOrderView
 from .quality import DispositionView, FaiView, MrbView, OqcView
-from .reports import LotRecallView
+from .reports import DashboardView, LineBoardView, LotRecallView, ReportsView
 from .routing import RoutingEditorView
 from .routing_specs import DataSpecView
 from .terminal import StationTerminalView
@@ -51,7 +51,12 @@ def register_views(appbuilder: AppBuilder) -> None:
                         category_icon="fa-plug")
     appbuilder.add_link("Manual Entry", href="/integration/manual", icon="fa-pencil", category="Integration")
     appbuilder.add_link("Messages", href="/integration/messages", icon="fa-envelope", category="Integration")
-    appbuilder.add_view(LotRecallView, "Lot Recall", icon="fa-undo", category="Reports", category_icon="fa-bar-chart")
+    appbuilder.add_view(DashboardView, "Dashboard", icon="fa-tachometer", category="Reports",
+                        category_icon="fa-bar-chart")
+    appbuilder.add_view(ReportsView, "Production Report", icon="fa-industry", category="Reports")
+    appbuilder.add_link("Quality Report", href="/reports/quality", icon="fa-check-square-o", category="Reports")
+    appbuilder.add_view(LineBoardView, "Line Boards", icon="fa-television", category="Reports")
+    appbuilder.add_view(LotRecallView, "Lot Recall", icon="fa-undo", category="Reports")
     appbuilder.add_view(AuditLogView, "Audit Log", icon="fa-history", category="Audit",
                         category_icon="fa-history")
     appbuilder.add_view(HelpView, "SOP Library", icon="fa-book", category="Help",

@@ -9,7 +9,7 @@ from ..security.auth import authenticate
 from ..services.platform import audit as audit_service
 from ..services.platform import audit_archive
 from ..services.platform.errors import DomainError
-from ..web.export import csv_response
+from ..web.export import list_export
 from ..web.filters import audit_query, parse_page
 
 
@@ -17,7 +17,7 @@ class AuditLogView(BaseView):
     route_base = "/audit"
     default_view = "list"
     class_permission_name = "AuditLog"
-    method_permission_name = {"list": "read", "csv": "read"}
+    method_permission_name = {"list": "read", "export": "read"}
     # can_read_all lives on the same resource (audit:read_all): declared here so FAB keeps it
     base_permissions = ["can_read", "can_read_all"]
 
@@ -40,9 +40,9 @@ class AuditLogView(BaseView):
             archives=audit_archive.list_archives(actor=actor) if sees_all else [],
             help_doc="manager", help_anchor="audit-log")
 
-    @expose("/csv")
+    @expose("/<any(csv, xlsx):fmt>")
     @has_access
-    def csv(self):
+    def export(self, fmt):
         actor = authenticate()
         query = audit_query(request.args)
         header = ["at", "actor", "actor type", "roles", "action", "entity type", "entity key", "status",
@@ -52,4 +52,4 @@ class AuditLogView(BaseView):
              e.entity_key, e.status, e.error_code, e.reason, e.diff, e.request_id, e.ip]
             for e in audit_service.iter_events(actor=actor, query=query)
         )
-        return csv_response("audit-events", header, rows)
+        return list_export(fmt, "audit-events", "Audit events", header, rows)

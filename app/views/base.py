@@ -119,6 +119,25 @@ class MesModelView(RuleFormsModelView):
         return xlsx_response(stem, [(title, header, rows)])
 
 
+class ListExports:
+    """`/csv` and `/xlsx` of a custom console list (a view with a `/<key>` detail route needs these
+    static paths: the converter would take them). The view maps `csv` and `xlsx` to its read
+    permission and implements `_export(fmt)`."""
+
+    @expose("/csv")
+    @has_access
+    def csv(self):
+        return self._export("csv")
+
+    @expose("/xlsx")
+    @has_access
+    def xlsx(self):
+        return self._export("xlsx")
+
+    def _export(self, fmt: str):
+        raise NotImplementedError
+
+
 def format_datetime(value, seconds: bool = True) -> str:
     """A stored UTC time shown in the plant's time zone (MES_TIMEZONE): the one display format of the
     console, also the Jinja filter `mes_datetime`. Takes a datetime or an ISO-8601 string (the

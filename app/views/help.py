@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 import markdown
-from flask import abort
+from flask import abort, send_from_directory
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
@@ -37,12 +37,20 @@ class HelpView(BaseView):
     route_base = "/help"
     default_view = "index"
     class_permission_name = "SopLibrary"
-    method_permission_name = {"index": "read", "doc": "read"}
+    method_permission_name = {"index": "read", "doc": "read", "image": "read"}
 
     @expose("/")
     @has_access
     def index(self):
         return self.render_template("mes/help_index.html", docs=list_docs())
+
+    @expose("/img/<name>")
+    @has_access
+    def image(self, name: str):
+        """The screenshots of the guides (sop/img/*.png), linked from their Markdown as `img/<name>`."""
+        if not name.endswith(".png"):
+            abort(404)
+        return send_from_directory(SOP_DIR / "img", name, mimetype="image/png")
 
     @expose("/<path:slug>")
     @has_access

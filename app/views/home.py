@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import url_for
+from flask import redirect, request, url_for
 from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 
@@ -47,6 +47,16 @@ TILES: list[tuple[str, list[Tile]]] = [
         Tile("Routings", "Steps, execution config, data to collect; compiled versions.", "RoutingEditorView.index",
              "route:read", "fa-random"),
     ]),
+    ("Reports", [
+        Tile("Dashboard", "Output against plan, WIP, first-pass yield, defects and holds, as charts.",
+             "DashboardView.index", "reports:read", "fa-tachometer"),
+        Tile("Production report", "Output per hour, shift or day; plan against actual; WIP.", "ReportsView.production",
+             "reports:read", "fa-industry"),
+        Tile("Quality report", "First-pass and rolled yield, defect Pareto, scrap, rework, holds, OQC, MRB.",
+             "ReportsView.quality", "reports:read", "fa-check-square-o"),
+        Tile("Line boards", "A full-screen board per line for the TV beside it.", "LineBoardView.lines",
+             "reports:board", "fa-television"),
+    ]),
     ("Quality", [
         Tile("Defects & disposition", "Boards waiting for REWORK, SCRAP or HOLD, and holds to release.",
              "DispositionView.queue", "quality:disposition", "fa-medkit"),
@@ -71,6 +81,11 @@ TILES: list[tuple[str, list[Tile]]] = [
 ]
 
 
+# A role whose day starts on one screen lands there from "/" ("Dashboard: the manager's home page");
+# `/?tiles=1` shows the tiles anyway.
+LANDING = {"Manager": "DashboardView.index"}
+
+
 class HomeView(IndexView):
     index_template = "mes/home.html"
 
@@ -80,6 +95,8 @@ class HomeView(IndexView):
         actor = None
         if current_user.is_authenticated:
             actor = actors.actor_for_user(int(current_user.id))
+        if actor is not None and len(actor.roles) == 1 and actor.roles[0] in LANDING and not request.args.get("tiles"):
+            return redirect(url_for(LANDING[actor.roles[0]]))
         if actor is not None:
             for title, tiles in TILES:
                 visible = [

@@ -25,6 +25,7 @@ from ..security.permissions import resource_permissions
 from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
 from ..services.preparation import consumables
+from ..web.export import list_export
 from .base import call_and_flash, format_datetime
 from ..web.filters import parse_page
 
@@ -96,7 +97,7 @@ class IntegrationView(BaseView):
     route_base = "/integration"
     default_view = "status"
     class_permission_name = "IntegrationApi"
-    method_permission_name = {"status": "view", "messages": "view", "message": "view",
+    method_permission_name = {"status": "view", "messages": "view", "messages_export": "view", "message": "view",
                               "manual": "manual_entry", "manual_post": "manual_entry"}
     base_permissions = resource_permissions("integration")
 
@@ -151,6 +152,22 @@ class IntegrationView(BaseView):
             "mes/integration_messages.html", rows=rows, total=total, page=page,
             pages=max(1, (total + size - 1) // size), args=request.args, systems=integration_status.SYSTEMS,
             statuses=MESSAGE_STATUSES, fmt=format_datetime, help_doc="degraded-mode", help_anchor="messages")
+
+    @expose("/messages/<any(csv, xlsx):fmt>")
+    @has_access
+    def messages_export(self, fmt):
+        """The filtered message log as a file (newest first, up to 100 000 messages; payloads as JSON)."""
+        rows, _ = integration_status.list_messages(actor=authenticate(), system=request.args.get("system") or None,
+                                                   status=request.args.get("status") or None, page=1,
+                                                   page_size=100_000)
+        header = ["id", "received at", "system", "direction", "entity", "business key", "status", "source", "operator",
+                  "error code", "error", "duplicate of", "payload", "result"]
+        data = [integration_status.message_to_dict(m) for m in rows]
+        return list_export(fmt, "integration-messages", "Integration messages", header, [
+            [d["id"], d["receivedAt"], d["system"], d["direction"], d["entityType"], d["businessKey"], d["status"],
+             d["source"], d["operator"], d["errorCode"], d["error"], d["duplicateOf"],
+             json.dumps(d["payload"], ensure_ascii=False, default=str), json.dumps(d["result"], ensure_ascii=False,
+                                                                                   default=str)] for d in data])
 
     @expose("/messages/<int:message_id>")
     @has_access

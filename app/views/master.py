@@ -105,13 +105,16 @@ class LineView(MesModelView):
     class_permission_name = "Line"
     route_base = "/lines"
     list_title = "Lines"
-    list_columns = ["code", "name", "process_type", "readiness_checks_enabled", "is_active"]
-    add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "is_active"]
+    list_columns = ["code", "name", "process_type", "readiness_checks_enabled", "target_per_hour", "is_active"]
+    add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "target_per_hour",
+                                  "is_active"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "process_type", "is_active"]
     label_columns = {"process_type": "Process", "readiness_checks_enabled": "Readiness items",
-                     "is_active": "Active"}
-    description_columns = {"readiness_checks_enabled": "Items the readiness check evaluates on this line."}
+                     "target_per_hour": "Target / hour", "is_active": "Active"}
+    description_columns = {"readiness_checks_enabled": "Items the readiness check evaluates on this line.",
+                           "target_per_hour": "Planned output in boards per hour: the reports, dashboard and line "
+                                              "board compare the output with it (empty: no plan line)."}
     formatters_columns = {"readiness_checks_enabled": lambda v: ", ".join(v or [])}
     add_form_extra_fields = edit_form_extra_fields = {
         "process_type": choice("Process", PROCESS_TYPES),

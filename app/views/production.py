@@ -19,9 +19,9 @@ from ..services.platform import audit
 from ..services.platform.errors import DomainError
 from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
+from .base import ListExports, format_datetime
 from .base import call_and_flash as _run_service
-from .base import format_datetime
-from ..web.export import csv_response
+from ..web.export import list_export, run_trace_export, unit_trace_export
 from ..web.filters import parse_page
 from .quality import fai_context, oqc_mrb_context
 
@@ -36,11 +36,11 @@ def _int_field(name: str) -> int | None:
         raise DomainError("VALIDATION_ERROR", f"{name} must be a whole number.", {"fields": {name: "integer"}}) from None
 
 
-class WorkOrderView(BaseView):
+class WorkOrderView(ListExports, BaseView):
     route_base = "/work-orders"
     default_view = "list"
     class_permission_name = "WorkOrder"
-    method_permission_name = {"list": "read", "detail": "read", "csv": "read", "receive": "receive",
+    method_permission_name = {"list": "read", "detail": "read", "csv": "read", "xlsx": "read", "receive": "receive",
                               "release": "release", "close": "close"}
     base_permissions = ["can_read", "can_receive", "can_release", "can_close"]
 
@@ -62,15 +62,13 @@ class WorkOrderView(BaseView):
             statuses=["RECEIVED", "RELEASED", "IN_PROGRESS", "COMPLETED"], can_receive=actor.can("wo:receive"),
             help_doc="planner", help_anchor="work-orders")
 
-    @expose("/csv")
-    @has_access
-    def csv(self):
+    def _export(self, fmt):
         actor = authenticate()
         rows, _ = work_orders.list_work_orders(actor=actor, query=self._query(), page=1, page_size=100_000)
         header = ["WO", "status", "product", "planned qty", "routing", "line", "source", "due date", "released at",
                   "closed at"]
         # rows are built now, inside the request: the response streams after the session is gone
-        return csv_response("work-orders", header, [
+        return list_export(fmt, "work-orders", "Work orders", header, [
             [w.wo_no, w.status, w.product.code, w.planned_qty, w.routing.code if w.routing else "",
              w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows])
 
@@ -123,11 +121,11 @@ class WorkOrderView(BaseView):
 UNITS_SHOWN = 500  # Run Detail lists the first units; the rest through the status filter, Trace or the API
 
 
-class RunView(BaseView):
+class RunView(ListExports, BaseView):
     route_base = "/runs"
     default_view = "list"
     class_permission_name = "Run"
-    method_permission_name = {"list": "read", "detail": "read", "csv": "read", "create": "create",
+    method_permission_name = {"list": "read", "detail": "read", "csv": "read", "xlsx": "read", "create": "create",
                               "units": "create", "cancel": "create", "authorize": "authorize",
                               "revoke": "authorize", "close": "close"}
     base_permissions = ["can_read", "can_create", "can_authorize", "can_close"]
@@ -147,16 +145,14 @@ class RunView(BaseView):
             statuses=["PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD", "COMPLETED", "CLOSED_REWORK", "SCRAPPED",
                       "CANCELLED"], help_doc="planner", help_anchor="runs-and-run-detail")
 
-    @expose("/csv")
-    @has_access
-    def csv(self):
+    def _export(self, fmt):
         actor = authenticate()
         rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
                                  line_code=request.args.get("lineCode") or None,
                                  wo_contains=request.args.get("woNo") or None, page=1, page_size=100_000)
         header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
         data = [runs.run_to_dict(r) for r in rows]
-        return csv_response("runs", header, [
+        return list_export(fmt, "runs", "Runs", header, [
             [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
              d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
              d["endedAt"]] for d in data])
@@ -191,6 +187,7 @@ class RunView(BaseView):
             actions=runs.available_actions(run, actor, data["unitCounts"]), units=units.units,
             units_total=units.total, unit_filter=status_filter,
             events=audit.entity_events("RUN", run_no), fmt=format_datetime, can_trace=actor.can("trace:read"),
+            can_export=actor.can("trace:export"),
             check=readiness.check_to_dict(shown) if shown else None,
             can_check=readiness_actions.can_check, waivable=readiness_actions.waivable_item_ids,
             loading=loading.loading_state(actor=actor, run_no=run_no),
@@ -243,7 +240,7 @@ class TraceView(BaseView):
     route_base = "/trace"
     default_view = "search"
     class_permission_name = "TraceData"
-    method_permission_name = {"search": "read", "unit": "read", "unit_csv": "export"}
+    method_permission_name = {"search": "read", "unit": "read", "unit_export": "export", "run_export": "export"}
     base_permissions = ["can_read", "can_export"]
 
     @expose("/")
@@ -274,22 +271,18 @@ class TraceView(BaseView):
         return self.render_template("mes/trace_unit.html", t=data, can_export=actor.can("trace:export"),
                                     help_doc="planner", help_anchor="trace")
 
-    @expose("/units/<sn>/csv")
+    @expose("/units/<sn>/<any(csv, xlsx):fmt>")
     @has_access
-    def unit_csv(self, sn):
-        data = trace.unit_trace(actor=authenticate(), sn=sn)
-        header = ["sn", "step", "operation", "station", "operator", "in", "out", "result", "mode", "spec", "value",
-                  "lsl", "usl", "uom", "judge", "alarmed"]
+    def unit_export(self, sn, fmt):
+        """A unit's trace as a file (`trace:export`): the same builder as the API's `format=csv|xlsx`."""
+        return unit_trace_export(trace.unit_trace(actor=authenticate(), sn=sn), fmt)
 
-        def rows():
-            for t in data["tracks"]:
-                base = [data["unit"]["sn"], t["stepNo"], t["operation"], t["station"], t["operator"], t["inAt"],
-                        t["outAt"], t["result"], t["mode"]]
-                if not t["dataValues"]:
-                    yield base + [""] * 7
-                for v in t["dataValues"]:
-                    yield base + [v["spec"], v["value"], v["lsl"], v["usl"], v["uom"], v["judge"], v["alarmed"]]
-        return csv_response(f"trace-{sn}", header, rows())
+    @expose("/runs/<run_no>/<any(csv, xlsx):fmt>")
+    @has_access
+    def run_export(self, run_no, fmt):
+        """A run's trace as a file (`trace:export`), from Run Detail."""
+        data = _run_service(lambda: trace.run_trace(actor=authenticate(), run_no=run_no))
+        return run_trace_export(data, fmt) if data is not None else redirect(url_for("RunView.detail", run_no=run_no))
 
 
 class ReadinessView(BaseView):

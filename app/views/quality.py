@@ -20,6 +20,7 @@ from ..services.platform.actor import Actor
 from ..services.platform.errors import DomainError
 from ..services.production import runs
 from ..services.quality import defects, inspections, mrb, oqc
+from ..web.export import list_export
 from .base import call_and_flash
 
 
@@ -188,8 +189,8 @@ class DispositionView(BaseView):
     default_view = "queue"
     class_permission_name = "QualityControl"
     base_permissions = resource_permissions("quality")
-    method_permission_name = {"queue": "disposition", "decide": "disposition", "release": "disposition",
-                              "record": "disposition"}
+    method_permission_name = {"queue": "disposition", "export": "disposition", "decide": "disposition",
+                              "release": "disposition", "record": "disposition"}
 
     @expose("/")
     @has_access
@@ -200,6 +201,20 @@ class DispositionView(BaseView):
         entries = call_and_flash(lambda: defects.defect_queue(actor=actor, line_code=line, run_no=run_no)) or []
         return self.render_template("mes/disposition.html", entries=entries, codes=active_defect_codes(), args=request.args,
                                     help_doc="quality", help_anchor="defects-and-disposition")
+
+    @expose("/<any(csv, xlsx):fmt>")
+    @has_access
+    def export(self, fmt):
+        """The queue as a file: one row per open or held defect, with its board."""
+        actor = authenticate()
+        entries = defects.defect_queue(actor=actor, line_code=request.args.get("line") or None,
+                                       run_no=request.args.get("run") or None)
+        header = ["sn", "run", "line", "board status", "current step", "rework count", "next action", "waiting since",
+                  "defect", "code", "step", "location", "description", "source", "defect status", "recorded at"]
+        rows = [[e["sn"], e["runNo"], e["lineCode"], e["unitStatus"], e["currentStepNo"], e["reworkCount"],
+                 e["nextAction"], e["since"], d["id"], d["code"], d["stepNo"], d["location"], d["description"],
+                 d["source"], d["status"], d["recordedAt"]] for e in entries for d in e["defects"]]
+        return list_export(fmt, "disposition-queue", "Disposition queue", header, rows)
 
     def _back(self):
         return redirect(url_for("DispositionView.queue", run=request.args.get("run") or None,

@@ -16,7 +16,8 @@ from ..security.auth import authenticate
 from ..services.engineering import data_specs, master_data
 from ..services.engineering import routing as routing_service
 from ..services.platform.errors import DomainError
-from .base import call_and_flash, flash_domain_error
+from ..web.export import list_export
+from .base import ListExports, call_and_flash, flash_domain_error
 
 
 def _int(value: Any) -> int | None:
@@ -41,12 +42,12 @@ def _tri(value: str | None) -> bool | None:
     return {"yes": True, "no": False}.get(value or "")
 
 
-class RoutingEditorView(BaseView):
+class RoutingEditorView(ListExports, BaseView):
     route_base = "/routings"
     default_view = "index"
     class_permission_name = "Route"
     method_permission_name = {
-        "index": "read", "editor": "read", "version": "read", "diff": "read",
+        "index": "read", "csv": "read", "xlsx": "read", "editor": "read", "version": "read", "diff": "read",
         "create": "configure", "header": "configure", "add_step": "configure", "update_step": "configure",
         "delete_step": "configure", "config": "configure", "compile": "compile",
     }
@@ -63,6 +64,21 @@ class RoutingEditorView(BaseView):
             products=master_data.records(Product, active_only=True), process_types=PROCESS_TYPES,
             can_configure=actor.can("route:configure"),
             q=request.args.get("q", ""), help_doc="engineer", help_anchor="routings-and-compiling")
+
+    def _export(self, fmt):
+        """The routing list as a file: one row per step, with the routing and its latest version."""
+        rows = routing_service.list_routings(actor=authenticate(), q=request.args.get("q"))
+        header = ["routing", "name", "product", "process", "source", "active", "latest version", "version status",
+                  "step", "operation", "station group", "station type", "FAI"]
+        out = []
+        for data in (routing_service.routing_to_dict(r, with_versions=True) for r in rows):
+            latest = data["latestVersion"] or {}
+            head = [data["code"], data["name"], data["productCode"], data["processType"], data["sourceSystem"],
+                    data["isActive"], latest.get("versionNo"), latest.get("status")]
+            for step in data["steps"] or [None]:
+                out.append(head + ([step["stepNo"], step["operationCode"], step["stationGroupCode"],
+                                    step["stationType"], step["requiresFai"]] if step else [None] * 5))
+        return list_export(fmt, "routings", "Routings", header, out)
 
     @expose("/<routing_code>")
     @has_access

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from flask import Response, stream_with_context
+
+from ..services.platform.errors import DomainError
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _cell(value: Any) -> Any:
@@ -62,25 +67,44 @@ def csv_response(filename_stem: str, header: Sequence[str], rows: Iterable[Seque
 
 
 def xlsx_response(filename_stem: str, sheets: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> Response:
-    """An XLSX workbook with one sheet per (title, header, rows)."""
+    """An XLSX workbook with one sheet per (title, header, rows), header bold. Written in openpyxl's
+    write-only mode (rows go to temporary files as they come, not into memory) and sent from a
+    temporary file in chunks: a large export streams."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title=title[:31])
-        sheet.append(list(header))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
+        heading = []
+        for name in header:
+            cell = WriteOnlyCell(sheet, value=name)
+            cell.font = bold
+            heading.append(cell)
+        sheet.append(heading)
         for row in rows:
             sheet.append([_xlsx_cell(v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
+    spool = tempfile.TemporaryFile()
+    workbook.save(spool)
+    spool.seek(0)
+
+    def chunks():
+        with spool:
+            while block := spool.read(256 * 1024):
+                yield block
+
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Response(buffer.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return Response(chunks(), mimetype=XLSX_MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename_stem}-{stamp}.xlsx"'})
+
+
+def list_export(fmt: str, stem: str, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """A console list as CSV or as an XLSX workbook of one sheet (`fmt` is csv or xlsx)."""
+    if fmt == "csv":
+        return csv_response(stem, header, rows)
+    return xlsx_response(stem, [(title, header, rows)])
 
 
 def recall_export(data: dict, fmt: str) -> Response:
@@ -120,8 +144,7 @@ def xlsx_template(filename_stem: str, sheets: list[tuple[str, list[tuple[str, st
         sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return Response(buffer.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return Response(buffer.getvalue(), mimetype=XLSX_MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename_stem}.xlsx"'})
 
 
@@ -187,3 +210,91 @@ def unit_trace_export(data: dict, fmt: str) -> Response:
         ("Materials", ["material", "lot", "slot", "step"], materials),
         ("Inspections", ["id", "type", "status", "decided by", "signed by"], inspections),
     ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports: each report is a list of tables (key, sheet title, header, rows); the XLSX has them all,
+# one per sheet, the CSV the one its `section` names (the first by default).
+# ---------------------------------------------------------------------------------------------
+
+Table = tuple[str, str, list[str], list[list[Any]]]
+
+
+def _period_table(data: dict) -> Table:
+    period, filters = data["period"], data["filters"]
+    return ("period", "Period", ["from", "to", "bucket", "time zone", "line", "product"],
+            [[period["from"], period["to"], period["bucket"], period["timeZone"], filters["lineCode"] or "all",
+              filters["productCode"] or "all"]])
+
+
+def production_tables(data: dict) -> list[Table]:
+    output, plan, wip = data["output"], data["plan"], data["wip"]
+    return [
+        ("output", "Output", ["bucket", "bucket start", "line", "product", "output", "scrapped"],
+         [[r["bucket"], r["start"], r["lineCode"], r["productCode"], r["output"], r["scrapped"]] for r in output["rows"]]),
+        ("buckets", "Output per bucket", ["bucket", "bucket start", "output", "scrapped", "plan"],
+         [[r["bucket"], r["start"], r["output"], r["scrapped"], r["plan"]] for r in output["byBucket"]]),
+        ("runs", "Runs", ["run", "WO", "line", "product", "status", "plan qty", "done", "scrapped", "WIP",
+                          "output in period", "achievement", "started", "ended"],
+         [[r["runNo"], r["woNo"], r["lineCode"], r["productCode"], r["status"], r["planQty"], r["done"], r["scrapped"],
+           r["wip"], r["outputInPeriod"], r["achievement"], r["startedAt"], r["endedAt"]] for r in plan["runs"]]),
+        ("workOrders", "Work orders", ["WO", "product", "status", "planned qty", "done", "scrapped", "WIP",
+                                       "output in period", "achievement", "runs"],
+         [[w["woNo"], w["productCode"], w["status"], w["plannedQty"], w["done"], w["scrapped"], w["wip"],
+           w["outputInPeriod"], w["achievement"], ", ".join(w["runs"])] for w in plan["workOrders"]]),
+        ("wip", "WIP", ["line", "step", "operation", "queued", "in station", "out failed", "on hold", "total"],
+         [[r["lineCode"], r["stepNo"], r["operationCode"], r["queued"], r["inStation"], r["outFailed"], r["onHold"],
+           r["total"]] for r in wip["byStep"]]),
+        _period_table(data),
+    ]
+
+
+def _pareto_rows(rows: list[dict], keys: list[str]) -> list[list[Any]]:
+    return [[r[k] for k in keys] + [r["qty"], r["share"], r["cumulativeShare"]] for r in rows]
+
+
+def quality_tables(data: dict) -> list[Table]:
+    pareto, holds = data["pareto"], data["holds"]
+    share = ["qty", "share", "cumulative share"]
+    return [
+        ("fpy", "First-pass yield", ["line", "step", "operation", "first track-outs", "first pass", "FPY"],
+         [[r["lineCode"], r["stepNo"], r["operationCode"], r["firstTrackOuts"], r["firstPass"], r["fpy"]]
+          for r in data["fpy"]]),
+        ("rty", "Rolled throughput yield", ["line", "RTY"], [[r["lineCode"], r["rty"]] for r in data["rty"]]),
+        ("trend", "FPY trend", ["bucket", "bucket start", "line", "RTY", "first track-outs"],
+         [[r["bucket"], r["start"], r["lineCode"], r["rty"], r["firstTrackOuts"]] for r in data["fpyTrend"]]),
+        ("pareto", "Defects by code", ["code"] + share, _pareto_rows(pareto["byCode"], ["code"])),
+        ("paretoSteps", "Defects by step", ["line", "step", "operation"] + share,
+         _pareto_rows(pareto["byStep"], ["lineCode", "stepNo", "operationCode"])),
+        ("paretoLines", "Defects by line", ["line"] + share, _pareto_rows(pareto["byLine"], ["lineCode"])),
+        ("scrapRework", "Scrap and rework", ["line", "scrapped", "reworked"],
+         [[r["lineCode"], r["scrapped"], r["reworked"]] for r in data["scrapRework"]["byLine"]]),
+        ("holds", "Units on hold", ["sn", "run", "line", "product", "step", "operation", "defect codes", "since",
+                                    "age (h)", "decided by", "reason"],
+         [[u["sn"], u["runNo"], u["lineCode"], u["productCode"], u["stepNo"], u["operationCode"],
+           ", ".join(u["defectCodes"]), u["since"], u["ageHours"], u["decidedBy"], u["reason"]] for u in holds["units"]]),
+        ("runHolds", "Runs on hold", ["run", "WO", "line", "product", "OQC", "OQC failed", "since", "age (h)"],
+         [[r["runNo"], r["woNo"], r["lineCode"], r["productCode"], r["oqcId"], r["oqcFailed"], r["since"],
+           r["ageHours"]] for r in holds["runs"]]),
+        ("oqc", "OQC", ["OQC", "run", "line", "product", "status", "sample", "passed", "failed", "decided by",
+                        "decided at"],
+         [[r["id"], r["runNo"], r["lineCode"], r["productCode"], r["status"], r["sampleQty"], r["passedQty"],
+           r["failedQty"], r["decidedBy"], r["decidedAt"]] for r in data["oqc"]["rows"]]),
+        ("mrb", "MRB", ["run", "line", "product", "decision", "reason", "rework type", "rework run", "decided by",
+                        "decided at"],
+         [[r["runNo"], r["lineCode"], r["productCode"], r["decision"], r["reason"], r["reworkType"], r["reworkRunNo"],
+           r["decidedBy"], r["decidedAt"]] for r in data["mrb"]["rows"]]),
+        _period_table(data),
+    ]
+
+
+def report_export(stem: str, tables: list[Table], fmt: str, section: str | None = None) -> Response:
+    """A report as XLSX (every table a sheet) or CSV (the table `section` names, the first by default)."""
+    if fmt == "xlsx":
+        return xlsx_response(stem, [(title, header, rows) for _, title, header, rows in tables])
+    for key, _, header, rows in tables:
+        if key == (section or tables[0][0]):
+            return csv_response(f"{stem}-{key}", header, rows)
+    keys = [key for key, *_ in tables]
+    raise DomainError("VALIDATION_ERROR", f"section must be one of {', '.join(keys)}, not {section!r}.",
+                      {"fields": {"section": keys}})

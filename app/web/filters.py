@@ -45,3 +45,11 @@ def audit_query(args) -> audit_service.AuditQuery:
         date_from=parse_datetime(args.get("from"), "from"),
         date_to=parse_datetime(args.get("to"), "to", end_of_day=True),
     )
+
+
+def report_query(args) -> dict:
+    """A report's keyword arguments from a query string (`from`, `to`, `bucket`, `lineCode`,
+    `productCode`; API and console alike)."""
+    return {"date_from": args.get("from") or None, "date_to": args.get("to") or None,
+            "bucket": args.get("bucket") or None, "line_code": args.get("lineCode") or None,
+            "product_code": args.get("productCode") or None}

@@ -1,6 +1,6 @@
 """The permission matrix, generated from the permission catalogue (app/security/permissions.py): every
-REST endpoint × the nine preset roles. A role the catalogue does not grant the endpoint's permission
-gets 403 FORBIDDEN and nothing is written; a role it grants gets past the check (to a validation
+REST endpoint × the preset roles (the spec's nine and the Board device role). A role the catalogue
+does not grant the endpoint's permission gets 403 FORBIDDEN and nothing is written; a role it grants gets past the check (to a validation
 error, an unknown resource or an answer — never 401, 403 or 500). Domain endpoints declare their
 permissions with `requires`; master-data endpoints with their resource's read/write pair."""
 import re
@@ -12,7 +12,8 @@ from app.security.permissions import PERMISSIONS, RESOURCES, ROLE_LETTERS
 from support import count
 
 ROLES = {"admin": "Admin", "planner": "Planner", "engineer": "Engineer", "quality": "Quality", "leader": "Leader",
-         "material": "Material", "operator": "Operator", "manager": "Manager", "integration": "Integration"}
+         "material": "Material", "operator": "Operator", "manager": "Manager", "integration": "Integration",
+         "board": "Board"}
 # /api endpoints that check no MES permission, and why
 OPEN_ENDPOINTS = {
     "OpenApi.get": "the OpenAPI document (FAB: any signed-in client)",

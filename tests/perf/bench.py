@@ -10,6 +10,8 @@ configuration of `make run`), on databases migrated and seeded through the `flas
    4 concurrent clients when PostgreSQL answers (127.0.0.1:5432, user postgres; MES_BENCH_PG_URL).
 2. Trace — latency of GET /api/v1/trace/units/{sn} over random SNs at 10k and 1M units of history
    (bulk-generated once into tests/perf/data/, cached), with a cold and then a warm OS page cache.
+3. Reports — latency of the production report, the quality report and the dashboard over the same
+   histories (the last day per hour, the last 7 and 31 days per day), and the SQL statements of each.
 
 Prints a table and writes tests/perf/results/bench-<YYYYmmdd-HHMMSS>.json. Targets (issue 4) are
 reported PASS/MISS, never asserted; the exit status is non-zero only when something failed
@@ -29,7 +31,7 @@ import queue as queue_module
 import sqlite3
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import datagen  # noqa: E402
 from harness import (  # noqa: E402
-    DATA_DIR, DEFAULT_PG_URL, RESULTS_DIR, SMT_STATIONS, BenchError, Client, FlowResult, GunicornServer,
+    DATA_DIR, DEFAULT_PG_URL, DEMO_PASSWORD, PROJECT_ROOT, RESULTS_DIR, SMT_STATIONS, BenchError, Client, FlowResult, GunicornServer,
     PostgresServer, Staff, authorized_run, copy_sqlite, finish_oqc, create_sqlite_template, expect, flow_units, flow_worker,
     latency_summary, login, migrate_and_seed, remove_sqlite, sqlite_url,
 )
@@ -48,6 +50,10 @@ TARGET_PAIRS_PER_S = 150        # one SQLite worker, one client
 TARGET_TRACE_P95_MS = 50        # at 1M units
 TARGET_TRACE_GROWTH = 1.5       # p95 at 1M within 1.5x of p95 at 10k
 HISTORIES = {"10k": 10_000, "1M": 1_000_000}
+TARGET_REPORT_P95_MS = 1000     # each report and the dashboard at 1M units (issue 14)
+REPORT_PERIODS = (("1 day/hour", 1, "hour"), ("7 days/day", 7, "day"), ("31 days/day", 31, "day"))
+REPORTS = (("production", "/api/v1/reports/production"), ("quality", "/api/v1/reports/quality"),
+           ("dashboard", "/api/v1/reports/dashboard"))
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -281,6 +287,87 @@ def measure_trace(size: str, units: int, template: Path, revision: str, args: ar
     return row
 
 
+def _report_queries(units: int) -> list[tuple[str, str]]:
+    """(label, query string) of the report periods, ending with the history's last day."""
+    last = (datagen.BASE + units * datagen.UNIT_SPACING).date()
+    return [(label, f"from={(last - timedelta(days=days - 1)).isoformat()}&to={last.isoformat()}&bucket={bucket}")
+            for label, days, bucket in REPORT_PERIODS]
+
+
+def _report_statements(path: Path, requests: list[str]) -> dict[str, int]:
+    """SQL statements per report request, counted in this process (the app behind Flask's test client)
+    on the history database: what does not depend on the machine."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from sqlalchemy import event
+
+    from app import create_app
+    from app.extensions import db
+    saved = {k: os.environ.get(k) for k in ("MES_ENV", "MES_LOG_LEVEL")}
+    os.environ.update({"MES_ENV": "test", "MES_LOG_LEVEL": "ERROR"})  # this process only, for create_app
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_url(path), "SECRET_KEY": "bench", "TESTING": True})
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    counted: dict[str, int] = {}
+    try:
+        client = app.test_client()
+        token = client.post("/api/v1/security/login", json={"username": "manager", "password": DEMO_PASSWORD,
+                                                            "provider": "db"}).get_json()["access_token"]
+        with app.app_context():
+            engine = db.engine
+        statements = {"n": 0}
+
+        def count(*_args):
+            statements["n"] += 1
+        event.listen(engine, "before_cursor_execute", count)
+        for request in requests:
+            client.get(request, headers={"Authorization": f"Bearer {token}"})  # caches filled
+            statements["n"] = 0
+            answer = client.get(request, headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code != 200:
+                raise BenchError(f"{request}: HTTP {answer.status_code}: {answer.get_data(as_text=True)[:300]}")
+            counted[request] = statements["n"]
+        event.remove(engine, "before_cursor_execute", count)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    return counted
+
+
+def measure_reports(size: str, units: int, revision: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Report latency on the trace's history database with a warm page cache (one worker, one client)."""
+    path = DATA_DIR / f"trace_{size.lower()}.db"
+    if datagen.cached_meta(path, units, revision) is None:
+        raise BenchError(f"no {size} history to report on ({path.name})")
+    n, warmup = (5, 1) if args.quick else (20, 2)
+    queries = _report_queries(units)
+    print(f"  reports at {size} units: {n} requests per report and period …", flush=True)
+    statements = _report_statements(path, [f"{url}?{query}" for _, query in queries for _, url in REPORTS])
+    _page_cache(path, load=True)
+    rows = []
+    with GunicornServer(sqlite_url(path), workers=1, name=f"reports_{size.lower()}") as server:
+        client = Client(server.host, server.port, login(server.host, server.port, "manager"))
+        for label, query in queries:
+            for kind, url in REPORTS:
+                times = []
+                for i in range(warmup + n):
+                    reply = client.get(f"{url}?{query}")
+                    expect(reply, 200, f"{kind} report {label}")
+                    if i >= warmup:
+                        times.append(reply.seconds)
+                rows.append({"history": size, "units": units, "report": kind, "period": label,
+                             "statements": statements[f"{url}?{query}"], **latency_summary(times)})
+                print(f"    {kind:<10} {label:<12} p50 {rows[-1]['p50_ms']} ms, p95 {rows[-1]['p95_ms']} ms, "
+                      f"{rows[-1]['statements']} statements", flush=True)
+        client.close()
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # Targets and report
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +392,10 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             targets.append({"target": f"trace p95 at 1M <= {TARGET_TRACE_GROWTH}x p95 at 10k ({cache} page cache)",
                             "measured": f"{ratio:.2f}x ({p95_1m} / {p95_10k} ms)",
                             "met": ratio <= TARGET_TRACE_GROWTH})
+    for r in results.get("reports", []):
+        if r["history"] == "1M":
+            targets.append({"target": f"{r['report']} report ({r['period']}) p95 <= {TARGET_REPORT_P95_MS} ms at 1M units",
+                            "measured": f"{r['p95_ms']} ms", "met": r["p95_ms"] <= TARGET_REPORT_P95_MS})
     return targets
 
 
@@ -348,9 +439,21 @@ def print_report(results: dict[str, Any]) -> None:
                     target = f"{'PASS' if met else 'MISS'} (p95 <= {TARGET_TRACE_P95_MS})"
                 print(f"{r['history']:<8} {r['units']:>10,} {r['tracks']:>10,} {cache:<5} {lat['n']:>8} "
                       f"{lat['p50_ms']:>7.1f} {lat['p95_ms']:>7.1f} {lat['p99_ms']:>7.1f}  {target}")
+    if results.get("reports"):
+        print()
+        print("GET /api/v1/reports/… (SQLite, 1 worker, warm page cache; latency in ms)")
+        header = f"{'history':<8} {'report':<11} {'period':<13} {'requests':>8} {'p50':>7} {'p95':>7} {'statements':>10}  target"
+        print(header)
+        print("-" * len(header))
+        for r in results["reports"]:
+            target = ""
+            if r["history"] == "1M":
+                target = f"{'PASS' if r['p95_ms'] <= TARGET_REPORT_P95_MS else 'MISS'} (p95 <= {TARGET_REPORT_P95_MS})"
+            print(f"{r['history']:<8} {r['report']:<11} {r['period']:<13} {r['n']:>8} {r['p50_ms']:>7.1f} "
+                  f"{r['p95_ms']:>7.1f} {r['statements']:>10}  {target}")
     if results["targets"]:
         print()
-        print("Targets (issue 4)")
+        print("Targets (issues 4 and 14)")
         for t in results["targets"]:
             print(f"  {'PASS' if t['met'] else 'MISS'}  {t['target']}: {t['measured']}")
     for what, reason in results["skipped"].items():
@@ -373,7 +476,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "options": {"quick": args.quick, "pairs_per_client": math.ceil(args.pairs / STEPS) * STEPS,
                     "warmup_pairs_per_client": math.ceil(args.warmup / STEPS) * STEPS,
                     "trace_requests": args.trace_requests, "skip_pg": args.skip_pg, "skip_trace": args.skip_trace},
-        "throughput": [], "trace": [], "targets": [], "skipped": {}, "error": None,
+        "throughput": [], "trace": [], "reports": [], "targets": [], "skipped": {}, "error": None,
     }
     started = time.monotonic()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -397,6 +500,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                 results["skipped"]["trace 1M"] = "--quick"
             for size in sizes:
                 results["trace"].append(measure_trace(size, HISTORIES[size], template, revision, args))
+            print("Report latency", flush=True)
+            for size in sizes:
+                results["reports"] += measure_reports(size, HISTORIES[size], revision, args)
     except BenchError as error:
         results["error"] = str(error)
     except KeyboardInterrupt:

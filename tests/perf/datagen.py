@@ -2,7 +2,8 @@
 
 Starting from a copy of the migrated, demo-seeded database, it writes what years of an SMT line leave
 behind: work orders and runs (COMPLETED, frozen on the seeded READY version of RT-P1001-SMT), units
-(DONE at step 50), five closed PASS tracks per unit at the route's stations (operator `operator`),
+(DONE at step 50, ended at its last TrackOut), five closed PASS tracks per unit at the route's stations
+(operator `operator`; each the unit's first TrackOut at its step but the repaired unit's second AOI visit),
 the data values of steps 10, 20 and 40 (the seeded specs, values within limits), and for one unit in
 250 a failed AOI visit with its defect (CLOSED) before the passing one. When the schema has them (the
 readiness/loading capability), also the genealogy — one material_use row per loaded reel of the
@@ -27,7 +28,7 @@ from typing import Callable
 
 from harness import copy_sqlite, remove_sqlite
 
-DATAGEN_VERSION = 2
+DATAGEN_VERSION = 3  # 3: the report columns (unit.ended_at, unit.max_out_step_no, track.first_out)
 UNITS_PER_RUN = 1000
 DEFECT_EVERY = 250                     # one unit in 250 failed AOI once, was repaired and passed
 UNIT_SPACING = timedelta(seconds=30)   # a unit enters the line every 30 s (1M units ≈ 1 year)
@@ -127,9 +128,9 @@ INSERTS = {
            "ended_at, fai_waived, authorized_by, authorized_at, created_at, updated_at) "
            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "unit": "INSERT INTO unit (id, sn, work_order_id, run_id, status, current_step_no, rework_count, created_at, "
-            "updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            "updated_at, ended_at, max_out_step_no) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "track": "INSERT INTO track (id, unit_id, run_id, step_no, station_id, operator_id, operator, in_at, out_at, "
-             "result, mode, source, open_unit_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+             "result, mode, source, open_unit_id, first_out) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
     "data_value": "INSERT INTO data_value (id, track_id, spec_id, spec_name, value_number, judge, alarmed, source, "
                   "collected_at) VALUES (?,?,?,?,?,?,?,?,?)",
     "defect": "INSERT INTO defect (id, unit_id, track_id, step_no, code, location, description, qty, status, source, "
@@ -167,11 +168,11 @@ class HistoryWriter:
                 rows.clear()
 
     def _track(self, unit_id: int, run_id: int, step: StepInfo, in_at: datetime, out_at: datetime,
-               result: str) -> tuple[int, str]:
+               result: str, first_out: bool = True) -> tuple[int, str]:
         track_id = self.ids["track"].take()
         out_text = ts(out_at)
         self.rows["track"].append((track_id, unit_id, run_id, step.step_no, step.station_id, self.seeded.operator_id,
-                                   "operator", ts(in_at), out_text, result, "NORMAL", "MANUAL"))
+                                   "operator", ts(in_at), out_text, result, "NORMAL", "MANUAL", int(first_out)))
         return track_id, out_text
 
     def run(self, run_index: int, first_unit: int, units: int) -> None:
@@ -216,7 +217,8 @@ class HistoryWriter:
                         "found at AOI, repaired", 1, "CLOSED", "MANUAL", failed_out,
                         ts(out_at + timedelta(minutes=5))))
                     in_at, out_at = in_at + timedelta(minutes=10), out_at + timedelta(minutes=10)
-                track_id, last_out = self._track(unit_id, run_id, step, in_at, out_at, "PASS")
+                track_id, last_out = self._track(unit_id, run_id, step, in_at, out_at, "PASS",
+                                                 first_out=not (repaired and step is last_step))
                 if step.consumes_material:
                     for slot_code, lot_id in s.reels:
                         self.rows["material_use"].append((self.ids["material_use"].take(), unit_id, lot_id, track_id,
@@ -226,7 +228,7 @@ class HistoryWriter:
                                                     round(self.rng.uniform(low, high), 2), "PASS", 0, "MANUAL",
                                                     last_out))
             self.rows["unit"].append((unit_id, f"{run_no}-{j + 1:04d}", wo_id, run_id, "DONE", last_step.step_no,
-                                      1 if repaired else 0, ts(t0), last_out))
+                                      1 if repaired else 0, ts(t0), last_out, last_out, last_step.step_no))
 
 
 def generate(target: Path, template: Path, units: int, revision: str,

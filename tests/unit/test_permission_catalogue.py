@@ -22,13 +22,16 @@ SPEC_MATRIX = {
     "integration": "I", "integration:manual_entry": "LQE", "integration:view": "ELQ",
     "audit:read": ALL, "audit:read_all": "G", "security:manage": "",
 }
+# Beyond the spec's matrix: the line board (issue 14), for the readers of reports, the line leader
+# and the Board device role.
+BEYOND_SPEC = {"reports:board": "GPQELB"}
 
 
 def _letters(permission: str) -> set[str]:
     return {letter for letter, role in ROLE_LETTERS.items() if role in roles_for(permission)} - {"A"}
 
 
-@pytest.mark.parametrize("permission,letters", sorted(SPEC_MATRIX.items()))
+@pytest.mark.parametrize("permission,letters", sorted({**SPEC_MATRIX, **BEYOND_SPEC}.items()))
 def test_matrix_grants(permission, letters):
     assert canonical(permission) in BY_NAME, permission
     assert _letters(permission) == set(letters) - {"A"}
@@ -42,10 +45,11 @@ def test_master_data_read_for_all_humans_write_for_engineers(entity):
     assert _letters(f"{entity}:write") == writers
 
 
-def test_nine_preset_roles_with_their_scopes():
+def test_the_spec_nine_preset_roles_and_the_board_with_their_scopes():
     assert {r: d.scope for r, d in PRESET_ROLES.items()} == {
         "Admin": "ALL", "Planner": "ALL", "Engineer": "ALL", "Quality": "ALL", "Leader": "LINES",
-        "Material": "LINES", "Operator": "STATIONS", "Manager": "ALL", "Integration": "ALL"}
+        "Material": "LINES", "Operator": "STATIONS", "Manager": "ALL", "Integration": "ALL", "Board": "LINES"}
+    assert {p for p in PERMISSIONS if "B" in p.roles} == {BY_NAME["reports:board"]}
 
 
 def test_pairs_are_unique_and_resources_never_collide_with_menu_names():

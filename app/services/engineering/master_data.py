@@ -215,6 +215,9 @@ def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = 
         elif not isinstance(enabled, list) or any(x not in READINESS_ITEM_TYPES for x in enabled):
             errors["readiness_checks_enabled"] = (
                 f"A list of readiness items among {', '.join(READINESS_ITEM_TYPES)}.")
+        target = item.target_per_hour
+        if target is not None and (isinstance(target, bool) or not isinstance(target, int) or not 0 < target <= 100_000):
+            errors["target_per_hour"] = "Boards per hour: a whole number from 1 to 100000, or empty for no target."
     if errors:
         raise fields_error(errors)
     if cls in ENTITY_RULES:

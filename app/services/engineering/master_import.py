@@ -118,6 +118,7 @@ SHEETS: tuple[Sheet, ...] = (
         _c("Code", "code"), _c("Name", "name"), _c("Process", "process_type", note=_one_of(PROCESS_TYPES)),
         _c("Readiness items", "readiness_checks_enabled", LIST,
            note="comma-separated, among " + ", ".join(READINESS_ITEM_TYPES) + " (default all)"),
+        _c("Target per hour", "target_per_hour", INT, note="boards per hour (optional)"),
         ACTIVE), ("Code",), "line:write"),
     Sheet("station-groups", "Station groups", StationGroup, (
         _c("Code", "code"), _c("Name", "name"), _c("Description", "description")), ("Code",), "station_group:write"),

@@ -231,6 +231,8 @@ _e("OQC_SAMPLING_RULE_IN_USE", 409, "OQC inspections were sampled with this rule
    "Deactivate the rule instead (untick Active).")
 
 # --- master-data import --------------------------------------------------------------------------
+_e("REPORT_PERIOD_INVALID", 400, "The report period is not valid.",
+   "Choose a start before the end; hour buckets cover at most 31 days, shifts 92, days 366.")
 _e("IMPORT_FILE_UNREADABLE", 400, "The file is not a CSV (UTF-8) or XLSX workbook that can be read.",
    "Save it from the spreadsheet program as .xlsx or as CSV UTF-8, or start from the template.")
 _e("IMPORT_FILE_TOO_LARGE", 400, "The file has more rows than one import takes.",

@@ -45,6 +45,7 @@ from .extension_points import (
     CloseoutOutcome, Force, RunInfo, Scan, StationInfo, UnitInfo,
 )
 from .runs import automatic_closeout, buildable_runs
+from .units import ended_at_after
 
 ACTIVE_RUN = ("AUTHORIZED", "IN_PROGRESS")
 UNIT_REFUSALS = {
@@ -128,7 +129,7 @@ STATION_BY_CODE = (
 RUN_BY_NO = select(_run.c.id, _run.c.run_no, _run.c.status, _run.c.line_id, _run.c.route_version_id,
                    _run.c.plan_qty, _run.c.work_order_id).where(_run.c.run_no == bindparam("run_no"))
 UNIT_BY_SN = select(_unit.c.id, _unit.c.sn, _unit.c.run_id, _unit.c.status, _unit.c.current_step_no,
-                    _unit.c.work_order_id).where(_unit.c.sn == bindparam("sn"))
+                    _unit.c.work_order_id, _unit.c.max_out_step_no).where(_unit.c.sn == bindparam("sn"))
 RUN_ROW = select(_run.c.id).where(_run.c.id == bindparam("run_id"))
 UNITS_OF_RUN = select(func.count()).select_from(_unit).where(_unit.c.run_id == bindparam("run_id"))
 OPEN_OQC_OF_RUN = select(Inspection.__table__.c.id).where(Inspection.__table__.c.open_key == bindparam("key"))
@@ -493,7 +494,11 @@ def _forced_fail(uow: UnitOfWork, scan: Scan) -> Optional[Force]:
 
 
 def _close_track(uow: UnitOfWork, scan: Scan, outcome: Verdict, values: list[CheckedValue], at: datetime) -> None:
-    uow.execute(CLOSE_TRACK, {"track_id": scan.track_id, "out_at": at, "result": outcome.result, "open_unit_id": None})
+    """Close the track with its result and data. `first_out`: the unit has not tracked out of this step
+    before — it never got past it (a repeat visit only follows a rework back to an earlier step)."""
+    furthest = scan.unit.max_out_step_no
+    uow.execute(CLOSE_TRACK, {"track_id": scan.track_id, "out_at": at, "result": outcome.result, "open_unit_id": None,
+                              "first_out": furthest is None or scan.step.step_no > furthest})
     if values:
         uow.execute(INSERT_DATA_VALUE, [
             {"track_id": scan.track_id, "spec_id": v.spec.id, "spec_name": v.spec.name,
@@ -512,7 +517,11 @@ def _move_unit(uow: UnitOfWork, scan: Scan, result: str, at: datetime) -> tuple[
         current = next_step.step_no if next_step else step.step_no
     else:
         status, current = transition("UNIT", "IN_STATION", "FAIL"), step.step_no
-    uow.execute(UPDATE_UNIT, {"unit_id": scan.unit.id, "status": status, "current_step_no": current, "updated_at": at})
+    moved = {"unit_id": scan.unit.id, "status": status, "current_step_no": current, "updated_at": at,
+             "max_out_step_no": max(step.step_no, scan.unit.max_out_step_no or step.step_no)}
+    if status == "DONE":  # an IN_STATION unit has no ended_at: only a finished one gets it
+        moved["ended_at"] = ended_at_after(status, at)
+    uow.execute(UPDATE_UNIT, moved)
     return status, current, next_step
 
 

@@ -78,6 +78,7 @@ class UnitInfo:
     status: str
     current_step_no: Optional[int]
     work_order_id: int
+    max_out_step_no: Optional[int] = None  # the highest step it has tracked out of
 
 
 @dataclass

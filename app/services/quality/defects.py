@@ -34,6 +34,7 @@ from ..platform.scope import line_filter, require_line, require_permission
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork, unit_of_work
 from ..platform.validation import required_reason
+from ..production.units import move as move_unit
 from .inspection_results import settle_pending_fails
 
 DEFECT_STATUSES = ("RECORDED", "DISPOSITIONED", "CLOSED")
@@ -124,7 +125,7 @@ def record_defect(*, actor: Actor, sn: str, code: Any, location: str | None = No
                         created_at=at, updated_at=at)
         uow.session.add(defect)
         before = unit.status
-        unit.status = transition("UNIT", unit.status, "DEFECT")
+        move_unit(unit, "DEFECT", at)
         settled = settle_pending_fails(uow, unit)  # an SPI/AOI FAIL waiting for this unit's TrackOut
         uow.session.flush()
         uow.diff = {"before": {"status": before}, "after": {"status": unit.status}}
@@ -200,7 +201,7 @@ def decide(*, actor: Actor, defect_id: int, disposition_type: str, reason: str |
             _end_open_tasks(uow, unit, "CANCEL", actor, f"Superseded by a new rework of defect {defect_id}.")
             for d in defects:
                 d.status = transition("DEFECT", d.status, "DISPOSITION")
-            unit.status = transition("UNIT", unit.status, "REWORK")
+            move_unit(unit, "REWORK", at)
             unit.current_step_no, unit.rework_count = to_step_no, unit.rework_count + 1
             uow.session.flush()
             primary = next(r for r in rows if r.defect_id == defect_id)
@@ -211,11 +212,11 @@ def decide(*, actor: Actor, defect_id: int, disposition_type: str, reason: str |
             _end_open_tasks(uow, unit, "CANCEL", actor, f"Unit scrapped (defect {defect_id}).")
             for d in defects:
                 d.status = transition("DEFECT", d.status, "CLOSE")
-            unit.status = transition("UNIT", unit.status, "SCRAP")
+            move_unit(unit, "SCRAP", at)
         else:  # HOLD
             for d in defects:
                 d.status = transition("DEFECT", d.status, "DISPOSITION")
-            unit.status = transition("UNIT", unit.status, "HOLD")
+            move_unit(unit, "HOLD", at)
         unit.updated_at = at
         uow.session.flush()
         uow.reason = reason
@@ -253,11 +254,11 @@ def release(*, actor: Actor, defect_id: int, reason: str | None) -> dict[str, An
         for defect, row in held:
             row.released_by, row.released_at, row.release_reason = actor.username, at, reason
             defect.status = transition("DEFECT", defect.status, "CLOSE")
-        unit.status = transition("UNIT", unit.status, "RELEASE")
+        move_unit(unit, "RELEASE", at)
         still_open = db.session.execute(select(func.count()).select_from(Defect).where(
             Defect.unit_id == unit.id, Defect.status == "RECORDED")).scalar_one()
         if still_open:
-            unit.status = transition("UNIT", unit.status, "DEFECT")
+            move_unit(unit, "DEFECT", at)
         unit.updated_at = at
         uow.session.flush()
         uow.reason = reason

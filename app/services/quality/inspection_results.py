@@ -39,6 +39,7 @@ from ..platform.errors import DomainError
 from ..platform.scope import require_station
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork
+from ..production.units import move as move_unit
 from ..production.execution import load_station
 from ..production.extension_points import Force
 
@@ -157,7 +158,7 @@ def _apply(uow: UnitOfWork, actor: Actor, data: dict, source: str, operator: Opt
             defect_ids = _record_defects(uow, unit, step_no, inspected, defects, data["type"],
                                          closed=unit.status == "SCRAPPED")
             if unit.status == "QUEUED":
-                unit.status = transition("UNIT", unit.status, "DEFECT")
+                move_unit(unit, "DEFECT")
                 unit.updated_at = now()
                 effect = "UNIT_OUT_FAILED"
             else:

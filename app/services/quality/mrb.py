@@ -30,6 +30,7 @@ from ..platform.errors import DomainError
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import is_terminal, transition
 from ..platform.uow import unit_of_work
+from ..production.units import move as move_unit
 from ..production.runs import create_rework_run, get_run, read_run, run_created
 from .oqc import latest_oqc
 
@@ -142,7 +143,7 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest) -> MrbResult:
         elif request.decision == "SCRAP":
             run.status = transition("RUN", run.status, "MRB_SCRAP")
             for unit in done:
-                unit.status = transition("UNIT", unit.status, "MRB_SCRAP")
+                move_unit(unit, "MRB_SCRAP")
                 uow.audit("UNIT_MRB_SCRAP", "UNIT", unit.sn, diff={"before": {"status": "DONE"},
                                                                     "after": {"status": unit.status}},
                           payload={"runNo": run_no})
@@ -175,7 +176,7 @@ def _rework_run(uow, parent: Run, request: MrbRequest, done: list[Unit], actor: 
     rework = create_rework_run(uow, parent, plan_qty=len(done), rework_type=request.rework_type, actor=actor,
                                fai_waiver_reason=request.fai_waiver_reason.strip() if request.fai_waiver else None)
     for unit in done:
-        unit.status = transition("UNIT", unit.status, "MRB_REWORK")
+        move_unit(unit, "MRB_REWORK")
         before_step = unit.current_step_no
         unit.run_id, unit.current_step_no = rework.id, request.rework_from_step_no
         uow.audit("UNIT_MRB_REWORK", "UNIT", unit.sn,

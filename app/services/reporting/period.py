@@ -1,0 +1,178 @@
+"""The period of a report and its buckets, in the plant's time zone (MES_TIMEZONE) and shifts
+(MES_SHIFTS).
+
+A period is half-open, [from, to). `from` and `to` are ISO-8601: a date alone is that day in the
+plant's zone (`to` a date: up to the end of that day), a date-time without an offset is plant time,
+one with an offset is taken as given. Without `from` the period starts at the plant's midnight today;
+without `to` it ends now.
+
+Buckets (`hour`, `shift`, `day`) are local: an hour bucket is a local clock hour (a day with a DST
+change has 23 or 25), a day starts at local midnight, a shift at its start time (MES_SHIFTS, by default
+"EARLY=06:00,LATE=14:00,NIGHT=22:00": the night shift of 3 December runs to 06:00 on the 4th). The database groups
+rows into 15-minute UTC slots (every time zone's offset is a multiple of 15 minutes, so a slot never
+straddles a local hour) and this module maps the slots onto buckets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterator, Optional
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Integer, cast, func
+
+from ..platform.clock import now
+from ..platform.errors import DomainError
+
+SLOT = timedelta(minutes=15)
+SLOT_SECONDS = 900
+BUCKETS = ("hour", "shift", "day")
+# the longest period per bucket: what a chart can show and the 1 s budget can read
+MAX_DAYS = {"hour": 31, "shift": 92, "day": 366}
+DEFAULT_SHIFTS = "EARLY=06:00,LATE=14:00,NIGHT=22:00"
+
+
+@dataclass(frozen=True)
+class Shift:
+    name: str
+    start: time
+
+
+def parse_shifts(text: Optional[str]) -> list[Shift]:
+    """MES_SHIFTS, "NAME=HH:MM,…": at least one shift, distinct names and start times, sorted by start."""
+    shifts = []
+    for part in (text or DEFAULT_SHIFTS).split(","):
+        name, sep, start = part.strip().partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            shifts.append(Shift(name.strip(), time.fromisoformat(start.strip())))
+        except ValueError:
+            raise ValueError(f"MES_SHIFTS {text!r}: write the shifts as NAME=HH:MM separated by commas "
+                             "(e.g. DAY=08:00,NIGHT=20:00)") from None
+    if len({s.name for s in shifts}) != len(shifts) or len({s.start for s in shifts}) != len(shifts):
+        raise ValueError(f"MES_SHIFTS {text!r}: shift names and start times must be distinct")
+    return sorted(shifts, key=lambda s: s.start)
+
+
+def plant_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("MES_TIMEZONE") or "UTC")
+
+
+def plant_shifts() -> list[Shift]:
+    return parse_shifts(current_app.config.get("MES_SHIFTS"))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime  # aware, in the plant's zone
+    label: str
+
+    def to_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "label": self.label}
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # aware UTC, inclusive
+    end: datetime    # aware UTC, exclusive
+    bucket: str
+    zone: ZoneInfo
+    shifts: tuple[Shift, ...]
+
+    def to_dict(self) -> dict:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "bucket": self.bucket,
+                "timeZone": self.zone.key, "shifts": [f"{s.name}={s.start.strftime('%H:%M')}" for s in self.shifts]}
+
+    # --- buckets ------------------------------------------------------------------------------
+
+    def bucket_of(self, moment: datetime) -> Bucket:
+        local = moment.astimezone(self.zone)
+        if self.bucket == "hour":
+            start = local.replace(minute=0, second=0, microsecond=0)
+            return Bucket(start, start.strftime("%Y-%m-%d %H:00"))
+        if self.bucket == "day":
+            start = _local_midnight(local.date(), self.zone)
+            return Bucket(start, local.date().isoformat())
+        return self._shift_of(local)
+
+    def _shift_of(self, local: datetime) -> Bucket:
+        day, clock = local.date(), local.time().replace(tzinfo=None)
+        current = [s for s in self.shifts if s.start <= clock]
+        if current:
+            shift = current[-1]
+        else:  # before the first start of the day: the last shift of the day before
+            shift, day = self.shifts[-1], day - timedelta(days=1)
+        start = datetime.combine(day, shift.start).replace(tzinfo=self.zone)
+        return Bucket(start, f"{day.isoformat()} {shift.name}")
+
+    def bucket_of_slot(self, slot: int) -> Bucket:
+        return self.bucket_of(datetime.fromtimestamp(slot * SLOT_SECONDS, tz=timezone.utc))
+
+    def buckets(self) -> list[Bucket]:
+        """Every bucket the period touches, in order (the x axis of a chart, zeros included)."""
+        seen: dict[str, Bucket] = {}
+        for moment in self._slot_starts():
+            bucket = self.bucket_of(moment)
+            seen.setdefault(bucket.start.isoformat(), bucket)
+        return list(seen.values())
+
+    def _slot_starts(self) -> Iterator[datetime]:
+        first = int(self.start.timestamp()) // SLOT_SECONDS
+        moment = datetime.fromtimestamp(first * SLOT_SECONDS, tz=timezone.utc)
+        while moment < self.end:
+            yield moment
+            moment += SLOT
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min).replace(tzinfo=zone)
+
+
+def slot_of(column, dialect: str):
+    """The 15-minute UTC slot number of a datetime column, as SQL (grouped on by the reports)."""
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC
+        return cast(func.strftime("%s", column), Integer) / SLOT_SECONDS
+    return cast(func.floor(func.extract("epoch", column) / SLOT_SECONDS), Integer)
+
+
+def _moment(value: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return _local_midnight(day + timedelta(days=1) if end else day, zone)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", f"{field} is not an ISO date or date-time.",
+                          {"fields": {field: "YYYY-MM-DD, or an ISO-8601 date-time"}}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def _shown(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def period_from(*, date_from: Optional[str] = None, date_to: Optional[str] = None,
+                bucket: Optional[str] = None, default_bucket: str = "hour") -> Period:
+    """The period of a report from its query parameters (REPORT_PERIOD_INVALID, VALIDATION_ERROR)."""
+    zone = plant_zone()
+    kind = (bucket or default_bucket).strip().lower()
+    if kind not in BUCKETS:
+        raise DomainError("VALIDATION_ERROR", f"bucket must be hour, shift or day, not {bucket!r}.",
+                          {"fields": {"bucket": "hour, shift or day"}})
+    moment = now()
+    end = _moment(date_to, "to", zone, end=True) if date_to else moment
+    start = (_moment(date_from, "from", zone, end=False) if date_from
+             else _local_midnight(moment.astimezone(zone).date(), zone))
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    if start >= end:
+        raise DomainError("REPORT_PERIOD_INVALID", f"The period starts ({_shown(start, zone)}) at or after its end "
+                          f"({_shown(end, zone)}): choose a start before the end.",
+                          {"from": start.isoformat(), "to": end.isoformat()})
+    if end - start > timedelta(days=MAX_DAYS[kind]):
+        raise DomainError("REPORT_PERIOD_INVALID", f"{kind} buckets cover at most {MAX_DAYS[kind]} days: shorten the "
+                          f"period or choose {'day' if kind != 'day' else 'a shorter period'}.",
+                          {"bucket": kind, "maxDays": MAX_DAYS[kind]})
+    return Period(start, end, kind, zone, tuple(plant_shifts()))
