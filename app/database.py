@@ -34,6 +34,7 @@ def _on_connect(dbapi_connection, connection_record):
         pass  # a read-only connection (a backup file being verified) keeps the file's journal mode
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA temp_store = MEMORY")  # the reports' GROUP BY sorts: in memory, not temp files
     cursor.close()
 
 

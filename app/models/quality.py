@@ -132,7 +132,8 @@ class Disposition(IdMixin, Model):
 
 class ReworkTask(IdMixin, Model):
     __tablename__ = "rework_task"
-    __table_args__ = (Index("ix_rework_task_unit_status", "unit_id", "status"),)
+    __table_args__ = (Index("ix_rework_task_unit_status", "unit_id", "status"),
+                      Index("ix_rework_task_created", "created_at"))
     disposition_id: Mapped[int] = mapped_column(ForeignKey("disposition.id"), nullable=False, index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False)
     from_step_no: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -1,6 +1,6 @@
 """reports: the planned output per hour of a line; when a unit ended (DONE or SCRAPPED) and the highest step it tracked out of, whether a
 track was the unit's first TrackOut at its step, and the indexes the production and quality reports
-read (units by end time, closed tracks by time, defects and dispositions by time). Existing rows are
+read (units by end time, closed tracks by time, defects, dispositions and rework tasks by time). Existing rows are
 backfilled from the tracks: a DONE unit ended at its last TrackOut, a SCRAPPED one at its last change.
 
 Revision ID: 0007_report_indexes
@@ -29,6 +29,7 @@ def upgrade():
     op.create_index('ix_track_out', 'track', ['out_at', 'run_id', 'step_no', 'first_out', 'result'], unique=False)
     op.create_index('ix_defect_created', 'defect', ['created_at'], unique=False)
     op.create_index('ix_disposition_decided', 'disposition', ['decided_at'], unique=False)
+    op.create_index('ix_rework_task_created', 'rework_task', ['created_at'], unique=False)
 
 
 def _backfill():
@@ -47,6 +48,7 @@ def _backfill():
 
 
 def downgrade():
+    op.drop_index('ix_rework_task_created', table_name='rework_task')
     op.drop_index('ix_disposition_decided', table_name='disposition')
     op.drop_index('ix_defect_created', table_name='defect')
     op.drop_index('ix_track_out', table_name='track')

@@ -237,10 +237,14 @@ def test_quality_report_equals_plain_sql(app, reported):
                       "WHERE t.out_at IS NOT NULL) t JOIN run r ON r.id = t.run_id JOIN line l ON l.id = r.line_id "
                       "WHERE t.n = 1")
     fpy: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    trend: dict[tuple, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for line, step, result, out_at in firsts:
         if in_period(out_at, period):
             fpy[(line, step)][0] += 1
             fpy[(line, step)][1] += result == "PASS"
+            cell = trend[(bucket_label(out_at, "day", ZoneInfo("UTC")), line)][step]
+            cell[0] += 1
+            cell[1] += result == "PASS"
     got = {(r["lineCode"], r["stepNo"]): [r["firstTrackOuts"], r["firstPass"]] for r in data["fpy"]}
     assert got == dict(fpy)
     assert any(first != passed for first, passed in fpy.values())  # the history has first-pass failures
@@ -253,15 +257,25 @@ def test_quality_report_equals_plain_sql(app, reported):
     for (line, _), (first, passed) in fpy.items():
         rty[line] *= passed / first
     assert {r["lineCode"]: r["rty"] for r in data["rty"]} == {k: round(v, 4) for k, v in rty.items()}
+    # the trend: the rolled throughput yield of each line per day
+    expected_trend = {}
+    for (day, line), steps in trend.items():
+        value = 1.0
+        for first, passed in steps.values():
+            value *= passed / first
+        expected_trend[(day, line)] = (round(value, 4), sum(first for first, _ in steps.values()))
+    assert {(r["bucket"], r["lineCode"]): (r["rty"], r["firstTrackOuts"]) for r in data["fpyTrend"]} == expected_trend
 
     # defect Pareto by code, with the cumulative share
     defects: dict[str, int] = defaultdict(int)
     by_step: dict[tuple, int] = defaultdict(int)
+    by_line: dict[str, int] = defaultdict(int)
     for code, line, step, qty, created in sql(app, "SELECT d.code, l.code, d.step_no, d.qty, d.created_at FROM defect d "
                                                    f"JOIN unit u ON u.id = d.unit_id {RUNS}"):
         if in_period(created, period):
             defects[code] += qty
             by_step[(line, step)] += qty
+            by_line[line] += qty
     pareto = data["pareto"]["byCode"]
     assert [(p["code"], p["qty"]) for p in pareto] == sorted(defects.items(), key=lambda kv: (-kv[1], kv[0]))
     total = sum(defects.values())
@@ -271,6 +285,8 @@ def test_quality_report_equals_plain_sql(app, reported):
         assert p["cumulativeShare"] == round(running / total, 4) and p["share"] == round(p["qty"] / total, 4)
     assert pareto[-1]["cumulativeShare"] == 1.0
     assert {(p["lineCode"], p["stepNo"]): p["qty"] for p in data["pareto"]["byStep"]} == dict(by_step)
+    assert [(p["lineCode"], p["qty"]) for p in data["pareto"]["byLine"]] == sorted(by_line.items(),
+                                                                                  key=lambda kv: (-kv[1], kv[0]))
 
     # scrap and rework: units scrapped in the period; rework decisions (one per unit and decision) in it
     scrapped = sum(1 for *_, status, when in ended_by_sql(app) if status == "SCRAPPED" and in_period(when, period))

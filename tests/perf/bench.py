@@ -17,7 +17,7 @@ Prints a table and writes tests/perf/results/bench-<YYYYmmdd-HHMMSS>.json. Targe
 reported PASS/MISS, never asserted; the exit status is non-zero only when something failed
 (an HTTP error, a server that did not start).
 
-    python tests/perf/bench.py [--quick] [--skip-pg] [--skip-trace] [--pairs N]
+    python tests/perf/bench.py [--quick] [--skip-pg] [--skip-trace] [--skip-throughput] [--pairs N]
 """
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 100 pairs per client, 10k history only, 100 trace requests")
     parser.add_argument("--skip-pg", action="store_true", help="skip the PostgreSQL scenarios")
-    parser.add_argument("--skip-trace", action="store_true", help="skip the trace-latency scenarios")
+    parser.add_argument("--skip-trace", action="store_true", help="skip the trace and report latency scenarios")
+    parser.add_argument("--skip-throughput", action="store_true", help="skip the TrackIn/TrackOut throughput scenarios")
     parser.add_argument("--pairs", type=int, default=None,
                         help="measured TrackIn+TrackOut pairs per client (rounded up to whole units of 5 steps; "
                              "default 1500, 100 with --quick)")
@@ -305,7 +306,7 @@ def _report_statements(path: Path, requests: list[str]) -> dict[str, int]:
     saved = {k: os.environ.get(k) for k in ("MES_ENV", "MES_LOG_LEVEL")}
     os.environ.update({"MES_ENV": "test", "MES_LOG_LEVEL": "ERROR"})  # this process only, for create_app
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_url(path), "SECRET_KEY": "bench", "TESTING": True})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_url(path), "SECRET_KEY": "bench-secret-key-for-statement-counts", "TESTING": True})
     finally:
         for k, v in saved.items():
             if v is None:
@@ -475,7 +476,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         "timestamp": now.isoformat(timespec="seconds"), "machine": machine_info(),
         "options": {"quick": args.quick, "pairs_per_client": math.ceil(args.pairs / STEPS) * STEPS,
                     "warmup_pairs_per_client": math.ceil(args.warmup / STEPS) * STEPS,
-                    "trace_requests": args.trace_requests, "skip_pg": args.skip_pg, "skip_trace": args.skip_trace},
+                    "trace_requests": args.trace_requests, "skip_pg": args.skip_pg, "skip_trace": args.skip_trace,
+                    "skip_throughput": args.skip_throughput},
         "throughput": [], "trace": [], "reports": [], "targets": [], "skipped": {}, "error": None,
     }
     started = time.monotonic()
@@ -485,12 +487,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("SQLite template: flask db upgrade + flask mes seed --demo …", flush=True)
         revision = create_sqlite_template(template)
         results["migration"] = revision
-        print("Throughput", flush=True)
-        results["throughput"] += sqlite_throughput(template, args)
-        if args.skip_pg:
-            results["skipped"]["postgresql"] = "--skip-pg"
+        if args.skip_throughput:
+            results["skipped"]["throughput"] = "--skip-throughput"
         else:
-            results["throughput"] += postgres_throughput(args, results)
+            print("Throughput", flush=True)
+            results["throughput"] += sqlite_throughput(template, args)
+            if args.skip_pg:
+                results["skipped"]["postgresql"] = "--skip-pg"
+            else:
+                results["throughput"] += postgres_throughput(args, results)
         if args.skip_trace:
             results["skipped"]["trace"] = "--skip-trace"
         else:

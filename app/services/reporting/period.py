@@ -10,11 +10,13 @@ Buckets (`hour`, `shift`, `day`) are local: an hour bucket is a local clock hour
 change has 23 or 25), a day starts at local midnight, a shift at its start time (MES_SHIFTS, by default
 "EARLY=06:00,LATE=14:00,NIGHT=22:00": the night shift of 3 December runs to 06:00 on the 4th). The database groups
 rows into 15-minute UTC slots (every time zone's offset is a multiple of 15 minutes, so a slot never
-straddles a local hour) and this module maps the slots onto buckets.
+straddles a local hour; where the zone's offset and the shift starts are whole hours the slots are
+hours) and this module maps the slots onto buckets.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Optional
 from zoneinfo import ZoneInfo
@@ -107,8 +109,26 @@ class Period:
         start = datetime.combine(day, shift.start).replace(tzinfo=self.zone)
         return Bucket(start, f"{day.isoformat()} {shift.name}")
 
-    def bucket_of_slot(self, slot: int) -> Bucket:
-        return self.bucket_of(datetime.fromtimestamp(slot * SLOT_SECONDS, tz=timezone.utc))
+    @property
+    def slot_seconds(self) -> int:
+        """Hours when no bucket edge falls inside an hour (the zone's offsets over the period and the
+        shift starts are whole hours: the usual case, four times fewer groups), else 15 minutes."""
+        return _slot_seconds(self)
+
+    def slot_sql(self, column, dialect: str):
+        """The slot of a datetime column, as SQL to group by: on SQLite the hour as text
+        ('YYYY-MM-DD HH', cheaper than parsing every value) or the 15-minute number; on PostgreSQL
+        the slot number."""
+        seconds = self.slot_seconds
+        if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC; `//`: integer division in SQL
+            if seconds == 3600:
+                return func.substr(column, 1, 13)
+            return cast(func.strftime("%s", column), Integer) // seconds
+        return cast(func.floor(func.extract("epoch", column) / seconds), Integer)
+
+    def bucket_of_slot(self, slot) -> Bucket:
+        """The bucket of a slot value `slot_sql` grouped by."""
+        return _bucket_of_slot(self, slot)
 
     def buckets(self) -> list[Bucket]:
         """Every bucket the period touches, in order (the x axis of a chart, zeros included)."""
@@ -126,15 +146,30 @@ class Period:
             moment += SLOT
 
 
+@lru_cache(maxsize=65536)
+def _bucket_of_slot(period: Period, slot) -> Bucket:
+    """Slots repeat across a report's rows (every run, step and result of a slot): map each once."""
+    if isinstance(slot, str):  # SQLite's hour text
+        return period.bucket_of(datetime.fromisoformat(f"{slot}:00").replace(tzinfo=timezone.utc))
+    return period.bucket_of(datetime.fromtimestamp(int(slot) * period.slot_seconds, tz=timezone.utc))
+
+
+@lru_cache(maxsize=1024)
+def _slot_seconds(period: Period) -> int:
+    if any(s.start.minute or s.start.second for s in period.shifts) and period.bucket == "shift":
+        return SLOT_SECONDS
+    day = period.start
+    while day <= period.end + timedelta(days=1):
+        for moment in (day, day + timedelta(hours=12)):
+            offset = period.zone.utcoffset(moment.replace(tzinfo=None))
+            if offset is None or offset.total_seconds() % 3600:
+                return SLOT_SECONDS
+        day += timedelta(days=1)
+    return 3600
+
+
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min).replace(tzinfo=zone)
-
-
-def slot_of(column, dialect: str):
-    """The 15-minute UTC slot number of a datetime column, as SQL (grouped on by the reports)."""
-    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC
-        return cast(func.strftime("%s", column), Integer) / SLOT_SECONDS
-    return cast(func.floor(func.extract("epoch", column) / SLOT_SECONDS), Integer)
 
 
 def _moment(value: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:

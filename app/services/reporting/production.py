@@ -27,10 +27,11 @@ from ...extensions import db
 from ...models import Run, Track, Unit, WorkOrder
 from ..platform.actor import Actor
 from ..platform.clock import now
-from .period import Period, period_from, slot_of
+from .period import Period, period_from
 from .runs import RunCatalog, RunRef
 
 WIP_STATUSES = ("QUEUED", "IN_STATION", "OUT_FAILED", "ON_HOLD")
+Ended = tuple[RunRef, Any, str, int]  # (run, slot, DONE|SCRAPPED, units)
 
 
 def production_report(*, actor: Actor, date_from: Optional[str] = None, date_to: Optional[str] = None,
@@ -49,9 +50,9 @@ def production_report(*, actor: Actor, date_from: Optional[str] = None, date_to:
 # Output and scrap
 # ---------------------------------------------------------------------------------------------
 
-def ended_units(catalog: RunCatalog, period: Period) -> list[tuple[RunRef, int, str, int]]:
-    """(run, 15-minute slot, DONE|SCRAPPED, units) of the units that ended in the period."""
-    slot = slot_of(Unit.ended_at, db.engine.dialect.name).label("slot")
+def ended_units(catalog: RunCatalog, period: Period) -> list[Ended]:
+    """(run, slot, DONE|SCRAPPED, units) of the units that ended in the period (`Period.slot_sql`)."""
+    slot = period.slot_sql(Unit.ended_at, db.engine.dialect.name).label("slot")
     rows = db.session.execute(
         select(Unit.run_id, slot, Unit.status, func.count())
         .where(Unit.ended_at >= period.start, Unit.ended_at < period.end)
@@ -61,7 +62,7 @@ def ended_units(catalog: RunCatalog, period: Period) -> list[tuple[RunRef, int, 
     for run_id, slot_no, status, count in rows:
         ref = catalog.get(run_id)
         if ref is not None and status in ("DONE", "SCRAPPED"):
-            kept.append((ref, int(slot_no), status, count))
+            kept.append((ref, slot_no, status, count))
     return kept
 
 
@@ -109,7 +110,7 @@ def bucket_end(period: Period, index: int, buckets: list) -> datetime:
     return buckets[index + 1].start if index + 1 < len(buckets) else period.end
 
 
-def output_section(catalog: RunCatalog, period: Period, ended: list[tuple[RunRef, int, str, int]]) -> dict[str, Any]:
+def output_section(catalog: RunCatalog, period: Period, ended: list[Ended]) -> dict[str, Any]:
     by_bucket: dict[str, dict[str, int]] = defaultdict(lambda: {"DONE": 0, "SCRAPPED": 0})
     rows: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: {"DONE": 0, "SCRAPPED": 0})
     by_line: dict[str, dict[str, int]] = defaultdict(lambda: {"DONE": 0, "SCRAPPED": 0})
@@ -163,7 +164,7 @@ def _tally(counts: dict[str, int]) -> dict[str, int]:
             "wip": sum(counts.get(s, 0) for s in WIP_STATUSES)}
 
 
-def plan_section(catalog: RunCatalog, period: Period, ended: list[tuple[RunRef, int, str, int]]) -> dict[str, Any]:
+def plan_section(catalog: RunCatalog, period: Period, ended: list[Ended]) -> dict[str, Any]:
     active = catalog.load_where(Run.started_at.is_not(None), Run.started_at < period.end,
                                 or_(Run.ended_at.is_(None), Run.ended_at >= period.start))
     in_period: dict[int, int] = defaultdict(int)

@@ -30,7 +30,7 @@ from ...extensions import db
 from ...models import Defect, Disposition, Inspection, MrbDecision, ReworkTask, Run, Track, Unit
 from ..platform.actor import Actor
 from ..platform.clock import now
-from .period import Period, period_from, slot_of
+from .period import Period, period_from
 from .production import ended_units
 from .runs import RunCatalog
 
@@ -66,7 +66,7 @@ def _age_hours(since: Optional[datetime], at: datetime) -> Optional[float]:
 # ---------------------------------------------------------------------------------------------
 
 def first_pass_yield(catalog: RunCatalog, period: Period) -> dict[str, Any]:
-    slot = slot_of(Track.out_at, db.engine.dialect.name).label("slot")
+    slot = period.slot_sql(Track.out_at, db.engine.dialect.name).label("slot")
     rows = db.session.execute(
         select(Track.run_id, Track.step_no, slot, Track.result, func.count())
         .where(Track.out_at >= period.start, Track.out_at < period.end, Track.first_out.is_(True))
@@ -83,7 +83,7 @@ def first_pass_yield(catalog: RunCatalog, period: Period) -> dict[str, Any]:
         passed = count if result == "PASS" else 0
         steps[key][0] += count
         steps[key][1] += passed
-        bucket = period.bucket_of_slot(int(slot_no))
+        bucket = period.bucket_of_slot(slot_no)
         labels[bucket.start.isoformat()] = bucket.label
         cell = trend[(bucket.start.isoformat(), ref.line_code)][(step_no, key[2])]
         cell[0] += count
