@@ -129,7 +129,7 @@ def report(api, kind: str, **query) -> dict:
 # Production report
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bucket,zone", [("hour", "UTC"), ("day", "Asia/Shanghai")])
+@pytest.mark.parametrize("bucket,zone", [("hour", "UTC"), ("day", "Asia/Shanghai"), ("hour", "Asia/Kolkata")])
 def test_production_report_equals_plain_sql(app, reported, bucket, zone):
     app.config["MES_TIMEZONE"] = zone
     try:
