@@ -9,8 +9,6 @@ exportable as CSV (the units) or XLSX (units, runs, work orders, products). The 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from flask import current_app, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
@@ -19,7 +17,7 @@ from ..security.auth import authenticate
 from ..services.preparation import genealogy
 from ..services.production import trace
 from ..services.reporting import dashboard, production, quality
-from ..services.reporting.period import plant_zone
+from ..services.reporting.period import QUICK_PERIODS, quick_period
 from ..services.reporting.runs import report_options
 from ..web.export import production_tables, quality_tables, recall_export, report_export
 from ..web.filters import report_query
@@ -74,17 +72,6 @@ CSV_SECTIONS = {  # the report tables offered as CSV buttons (the XLSX has them 
     "production": (("output", "output"), ("runs", "runs"), ("workOrders", "work orders"), ("wip", "WIP")),
     "quality": (("fpy", "FPY"), ("pareto", "defects"), ("holds", "holds"), ("oqc", "OQC")),
 }
-QUICK_PERIODS = (("today", "Today"), ("yesterday", "Yesterday"), ("7d", "Last 7 days"), ("30d", "Last 30 days"))
-
-
-def quick_period(name: str) -> dict:
-    """`from`/`to` of a quick period ("today", "yesterday", "7d", "30d") as plant dates."""
-    today = datetime.now(plant_zone()).date()
-    if name == "yesterday":
-        day = (today - timedelta(days=1)).isoformat()
-        return {"from": day, "to": day}
-    days = {"7d": 6, "30d": 29}.get(name, 0)
-    return {"from": (today - timedelta(days=days)).isoformat(), "to": today.isoformat()}
 
 
 def _filters() -> dict:

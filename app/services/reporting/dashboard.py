@@ -25,9 +25,9 @@ from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_line, require_permission
 from .period import Period, period_from, plant_shifts, plant_zone
-from .production import ended_units, output_section, wip_section
+from .production import ended_units, output_section, tally, unit_counts, wip_section
 from .quality import defect_pareto, first_pass_yield, open_holds
-from .runs import RunCatalog, RunRef
+from .runs import RunCatalog, RunRef, report_options
 
 PARETO_TOP = 10
 LAST_FAILS = 8
@@ -47,7 +47,7 @@ def dashboard(*, actor: Actor, date_from: Optional[str] = None, date_to: Optiona
     rty = [r["rty"] for r in fpy["rty"]]
     return {
         "period": period.to_dict(), "filters": catalog.filters(),
-        "lines": [code for _, code, _ in RunCatalog(actor).lines()],
+        "lines": report_options(actor)["lines"],
         "kpis": {"output": output["total"], "plan": output["plan"], "scrapped": output["scrapped"],
                  "wip": wip["total"], "rty": round(min(rty), 4) if rty else None,
                  "defects": pareto["total"], "holds": len(holds["units"]) + len(holds["runs"])},
@@ -89,9 +89,9 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
     active = catalog.load_where(Run.status.in_(ACTIVE_RUNS))
     runs = [{"runNo": r.run_no, "productCode": r.product_code, "status": r.status, "planQty": r.plan_qty}
             for r in active]
-    counts = _run_counts([r["runNo"] for r in runs])
-    for r in runs:
-        r.update(counts.get(r["runNo"], {"done": 0, "wip": 0}))
+    counts = unit_counts(Unit.run_id, [r.id for r in active])
+    for r, ref in zip(runs, active):
+        r.update(tally(counts.get(ref.id, {})))
     return {
         "line": {"code": line.code, "name": line.name, "targetPerHour": line.target_per_hour},
         "shift": {"label": label, "start": shift.start.isoformat(), "end": shift.end.isoformat()},
@@ -106,21 +106,6 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
         "lastFails": _last_fails(catalog, at - timedelta(hours=12)),
         "holds": open_holds(catalog),
     }
-
-
-def _run_counts(run_nos: list[str]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    if not run_nos:
-        return out
-    rows = db.session.execute(select(Run.run_no, Unit.status, func.count()).join(Unit, Unit.run_id == Run.id)
-                              .where(Run.run_no.in_(run_nos)).group_by(Run.run_no, Unit.status)).all()
-    for run_no, status, n in rows:
-        entry = out.setdefault(run_no, {"done": 0, "wip": 0})
-        if status == "DONE":
-            entry["done"] += n
-        elif status != "SCRAPPED":
-            entry["wip"] += n
-    return out
 
 
 def _stations(line_id: int, catalog: RunCatalog, since, runs: list[RunRef]) -> list[dict[str, Any]]:

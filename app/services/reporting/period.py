@@ -185,6 +185,19 @@ def _moment(value: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
+QUICK_PERIODS = (("today", "Today"), ("yesterday", "Yesterday"), ("7d", "Last 7 days"), ("30d", "Last 30 days"))
+
+
+def quick_period(name: str) -> dict[str, str]:
+    """`from`/`to` (plant dates, both days included) of a quick period: today, yesterday, 7d, 30d."""
+    today = now().astimezone(plant_zone()).date()
+    if name == "yesterday":
+        day = (today - timedelta(days=1)).isoformat()
+        return {"from": day, "to": day}
+    days = {"7d": 6, "30d": 29}.get(name, 0)
+    return {"from": (today - timedelta(days=days)).isoformat(), "to": today.isoformat()}
+
+
 def _shown(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 

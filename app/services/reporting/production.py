@@ -149,7 +149,7 @@ def output_section(catalog: RunCatalog, period: Period, ended: list[Ended]) -> d
 # Plan against actual, per run and work order
 # ---------------------------------------------------------------------------------------------
 
-def _counts(column, ids: list[int]) -> dict[int, dict[str, int]]:
+def unit_counts(column, ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for start in range(0, len(ids), 500):
         for key, status, n in db.session.execute(select(column, Unit.status, func.count())
@@ -159,7 +159,7 @@ def _counts(column, ids: list[int]) -> dict[int, dict[str, int]]:
     return counts
 
 
-def _tally(counts: dict[str, int]) -> dict[str, int]:
+def tally(counts: dict[str, int]) -> dict[str, int]:
     return {"done": counts.get("DONE", 0), "scrapped": counts.get("SCRAPPED", 0),
             "wip": sum(counts.get(s, 0) for s in WIP_STATUSES)}
 
@@ -174,18 +174,18 @@ def plan_section(catalog: RunCatalog, period: Period, ended: list[Ended]) -> dic
         if status == "DONE":
             in_period[ref.id] += count
     ordered = sorted(runs.values(), key=lambda r: (r.line_code, r.started_at or period.end, r.run_no))
-    run_counts = _counts(Unit.run_id, [r.id for r in ordered])
+    run_counts = unit_counts(Unit.run_id, [r.id for r in ordered])
     wo_ids = sorted({r.work_order_id for r in ordered})
-    wo_counts = _counts(Unit.work_order_id, wo_ids)
+    wo_counts = unit_counts(Unit.work_order_id, wo_ids)
     wo_rows = {row.id: row for row in db.session.execute(
         select(WorkOrder.id, WorkOrder.wo_no, WorkOrder.planned_qty, WorkOrder.status).where(WorkOrder.id.in_(wo_ids)))}
     run_rows = []
     for ref in ordered:
-        tally = _tally(run_counts.get(ref.id, {}))
+        totals = tally(run_counts.get(ref.id, {}))
         run_rows.append({"runNo": ref.run_no, "woNo": ref.wo_no, "lineCode": ref.line_code,
-                         "productCode": ref.product_code, "status": ref.status, "planQty": ref.plan_qty, **tally,
+                         "productCode": ref.product_code, "status": ref.status, "planQty": ref.plan_qty, **totals,
                          "outputInPeriod": in_period.get(ref.id, 0),
-                         "achievement": round(tally["done"] / ref.plan_qty, 4) if ref.plan_qty else None,
+                         "achievement": round(totals["done"] / ref.plan_qty, 4) if ref.plan_qty else None,
                          "startedAt": ref.started_at.isoformat() if ref.started_at else None,
                          "endedAt": ref.ended_at.isoformat() if ref.ended_at else None})
     wo_out = []
@@ -194,11 +194,11 @@ def plan_section(catalog: RunCatalog, period: Period, ended: list[Ended]) -> dic
         by_wo[ref.work_order_id].append(ref)
     for wo_id in sorted(by_wo, key=lambda i: wo_rows[i].wo_no):
         wo = wo_rows[wo_id]
-        tally = _tally(wo_counts.get(wo_id, {}))
+        totals = tally(wo_counts.get(wo_id, {}))
         wo_out.append({"woNo": wo.wo_no, "productCode": by_wo[wo_id][0].product_code, "status": wo.status,
-                       "plannedQty": wo.planned_qty, **tally,
+                       "plannedQty": wo.planned_qty, **totals,
                        "outputInPeriod": sum(in_period.get(r.id, 0) for r in by_wo[wo_id]),
-                       "achievement": round(tally["done"] / wo.planned_qty, 4) if wo.planned_qty else None,
+                       "achievement": round(totals["done"] / wo.planned_qty, 4) if wo.planned_qty else None,
                        "runs": [r.run_no for r in by_wo[wo_id]]})
     return {"runs": run_rows, "workOrders": wo_out}
 
