@@ -315,6 +315,16 @@ def audit_archive_command(before, folder: Path):
                 f"UTC) to {archive.file}\n  sha256 {archive.sha256} (also in {archive.file}.sha256)", fg="green")
 
 
+@mes.command("report-summary")
+@click.option("--rebuild", is_flag=True, help="Empty the summary first and count every closed hour again.")
+def report_summary_command(rebuild: bool):
+    """Summarise the first TrackOuts of every closed hour not summarised yet (the reports do it
+    themselves on first need; run it at night so the first month view of the day need not)."""
+    from .services.reporting import summary
+    hours = summary.rebuild() if rebuild else summary.fill_all()
+    click.echo(f"Report summary: {hours} hour(s) summarised.")
+
+
 def _safe_url(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

@@ -43,6 +43,7 @@ from app.services.platform.actor import SYSTEM
 from app.services.platform.clock import simulated
 from app.services.platform.errors import DomainError
 from app.services.quality.oqc import seeded_sampling
+from app.services.reporting.summary import forget as forget_report_summary
 from seed.loader import DEMO_PASSWORD
 
 WO_PREFIX = "WO-H-"
@@ -383,6 +384,8 @@ def seed_history(*, days: int = 14, seed: int = 2026, progress: Callable[[int], 
     finally:
         access_log.setLevel(level)
         api.revoke()
+        # the reports' summary of those hours (if a report read them before) no longer counts them all
+        forget_report_summary(first_day, datetime.now(timezone.utc))
     return summary
 
 

@@ -8,8 +8,8 @@ from marshmallow import Schema, fields, validate
 from ..services.platform.errors import DomainError
 from .. import metrics
 from ..services.production import execution, runs, trace, work_orders
-from ..web.export import run_trace_export, unit_trace_export
-from ..web.filters import parse_page
+from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
+from ..web.filters import export_format, parse_page
 from .base import MesBaseApi, load_json, ok, requires
 
 
@@ -101,15 +101,21 @@ class WorkOrderApi(MesBaseApi):
     @expose("", methods=["GET"])
     @requires("wo:read")
     def list_work_orders(self, actor):
-        """Work orders (filters: status, productCode, lineCode, q; paged).
+        """Work orders (filters: status, productCode, lineCode, q; paged; `format=csv|xlsx`: every match as a file).
         ---
         get:
+          parameters:
+          - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
           responses:
-            200: {description: "`{data: [work order], meta}`"}
+            200: {description: "`{data: [work order], meta}`, or the Work Orders list's CSV / XLSX file"}
         """
-        page, size = parse_page(request.args)
         query = work_orders.WorkOrderQuery(status=request.args.get("status"), product_code=request.args.get("productCode"),
                                            line_code=request.args.get("lineCode"), q=request.args.get("q"))
+        fmt = export_format(request.args)
+        if fmt:
+            return work_orders_export(fmt, work_orders.list_work_orders(actor=actor, query=query, page=1,
+                                                                        page_size=EXPORT_ROWS)[0])
+        page, size = parse_page(request.args)
         rows, total = work_orders.list_work_orders(actor=actor, query=query, page=page, page_size=size)
         return ok([work_orders.work_order_to_dict(w) for w in rows], meta=_page_meta(page, size, total))
 
@@ -173,12 +179,20 @@ class RunApi(MesBaseApi):
     @expose("", methods=["GET"])
     @requires("run:read")
     def list_runs(self, actor):
-        """Runs (filters: status, lineCode, woNo; paged).
+        """Runs (filters: status, lineCode, woNo; paged; `format=csv|xlsx`: every match as a file).
         ---
         get:
+          parameters:
+          - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
           responses:
-            200: {description: "`{data: [run], meta}`"}
+            200: {description: "`{data: [run], meta}`, or the Runs list's CSV / XLSX file"}
         """
+        fmt = export_format(request.args)
+        if fmt:
+            rows, _ = runs.list_runs(actor=actor, status=request.args.get("status"),
+                                     line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),
+                                     page=1, page_size=EXPORT_ROWS)
+            return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
         page, size = parse_page(request.args)
         rows, total = runs.list_runs(actor=actor, status=request.args.get("status"),
                                      line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),

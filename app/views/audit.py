@@ -9,7 +9,7 @@ from ..security.auth import authenticate
 from ..services.platform import audit as audit_service
 from ..services.platform import audit_archive
 from ..services.platform.errors import DomainError
-from ..web.export import list_export
+from ..web.export import audit_export
 from ..web.filters import audit_query, parse_page
 
 
@@ -45,11 +45,4 @@ class AuditLogView(BaseView):
     def export(self, fmt):
         actor = authenticate()
         query = audit_query(request.args)
-        header = ["at", "actor", "actor type", "roles", "action", "entity type", "entity key", "status",
-                  "error code", "reason", "diff", "request id", "ip"]
-        rows = (
-            [e.at.isoformat(), e.actor_username, e.actor_type, e.actor_roles, e.action, e.entity_type,
-             e.entity_key, e.status, e.error_code, e.reason, e.diff, e.request_id, e.ip]
-            for e in audit_service.iter_events(actor=actor, query=query)
-        )
-        return list_export(fmt, "audit-events", "Audit events", header, rows)
+        return audit_export(fmt, audit_service.iter_events(actor=actor, query=query))

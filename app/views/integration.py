@@ -25,7 +25,7 @@ from ..security.permissions import resource_permissions
 from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
 from ..services.preparation import consumables
-from ..web.export import list_export
+from ..web.export import EXPORT_ROWS, list_export
 from .base import call_and_flash, format_datetime
 from ..web.filters import parse_page
 
@@ -159,7 +159,7 @@ class IntegrationView(BaseView):
         """The filtered message log as a file (newest first, up to 100 000 messages; payloads as JSON)."""
         rows, _ = integration_status.list_messages(actor=authenticate(), system=request.args.get("system") or None,
                                                    status=request.args.get("status") or None, page=1,
-                                                   page_size=100_000)
+                                                   page_size=EXPORT_ROWS)
         header = ["id", "received at", "system", "direction", "entity", "business key", "status", "source", "operator",
                   "error code", "error", "duplicate of", "payload", "result"]
         data = [integration_status.message_to_dict(m) for m in rows]

@@ -21,7 +21,7 @@ from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
 from .base import ListExports, format_datetime
 from .base import call_and_flash as _run_service
-from ..web.export import list_export, run_trace_export, unit_trace_export
+from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
 from .quality import fai_context, oqc_mrb_context
 
@@ -64,13 +64,8 @@ class WorkOrderView(ListExports, BaseView):
 
     def _export(self, fmt):
         actor = authenticate()
-        rows, _ = work_orders.list_work_orders(actor=actor, query=self._query(), page=1, page_size=100_000)
-        header = ["WO", "status", "product", "planned qty", "routing", "line", "source", "due date", "released at",
-                  "closed at"]
-        # rows are built now, inside the request: the response streams after the session is gone
-        return list_export(fmt, "work-orders", "Work orders", header, [
-            [w.wo_no, w.status, w.product.code, w.planned_qty, w.routing.code if w.routing else "",
-             w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows])
+        rows, _ = work_orders.list_work_orders(actor=actor, query=self._query(), page=1, page_size=EXPORT_ROWS)
+        return work_orders_export(fmt, rows)
 
     @expose("/new", methods=["POST"])
     @has_access
@@ -149,13 +144,8 @@ class RunView(ListExports, BaseView):
         actor = authenticate()
         rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
                                  line_code=request.args.get("lineCode") or None,
-                                 wo_contains=request.args.get("woNo") or None, page=1, page_size=100_000)
-        header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
-        data = [runs.run_to_dict(r) for r in rows]
-        return list_export(fmt, "runs", "Runs", header, [
-            [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
-             d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
-             d["endedAt"]] for d in data])
+                                 wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
+        return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
 
     @expose("/create", methods=["POST"])
     @has_access

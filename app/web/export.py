@@ -12,6 +12,7 @@ from flask import Response, stream_with_context
 from ..services.platform.errors import DomainError
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_ROWS = 100_000  # the most rows a paged list (work orders, runs) exports in one file
 
 
 def _cell(value: Any) -> Any:
@@ -105,6 +106,35 @@ def list_export(fmt: str, stem: str, title: str, header: Sequence[str], rows: It
     if fmt == "csv":
         return csv_response(stem, header, rows)
     return xlsx_response(stem, [(title, header, rows)])
+
+
+def work_orders_export(fmt: str, rows) -> Response:
+    """The Work Orders list (console and `GET /api/v1/work-orders?format=`): rows are work orders,
+    turned into cells now, inside the request (the response streams after the session is gone)."""
+    header = ["WO", "status", "product", "planned qty", "routing", "line", "source", "due date", "released at",
+              "closed at"]
+    return list_export(fmt, "work-orders", "Work orders", header, [
+        [w.wo_no, w.status, w.product.code, w.planned_qty, w.routing.code if w.routing else "",
+         w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows])
+
+
+def runs_export(fmt: str, runs: list[dict]) -> Response:
+    """The Runs list (console and `GET /api/v1/runs?format=`) from the runs as the API shows them."""
+    header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
+    return list_export(fmt, "runs", "Runs", header, [
+        [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
+         d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
+         d["endedAt"]] for d in runs])
+
+
+def audit_export(fmt: str, events: Iterable) -> Response:
+    """The Audit Log (console and `GET /api/v1/audit-events?format=`): every event the filters match,
+    read as the file is written."""
+    header = ["at", "actor", "actor type", "roles", "action", "entity type", "entity key", "status",
+              "error code", "reason", "diff", "request id", "ip"]
+    return list_export(fmt, "audit-events", "Audit events", header, (
+        [e.at.isoformat(), e.actor_username, e.actor_type, e.actor_roles, e.action, e.entity_type,
+         e.entity_key, e.status, e.error_code, e.reason, e.diff, e.request_id, e.ip] for e in events))
 
 
 def recall_export(data: dict, fmt: str) -> Response:

@@ -34,6 +34,18 @@ def parse_page(args, *, default_size: int = 50, max_size: int = 500) -> tuple[in
     return page, size
 
 
+def export_format(args) -> Optional[str]:
+    """`format` of a list API: None for the JSON page (the default), "csv" or "xlsx" for every row the
+    filters match as a file (the same file as the screen's export button)."""
+    fmt = (args.get("format") or "json").lower()
+    if fmt == "json":
+        return None
+    if fmt not in ("csv", "xlsx"):
+        raise DomainError("VALIDATION_ERROR", f"format must be json, csv or xlsx, not {fmt!r}.",
+                          {"fields": {"format": "json, csv or xlsx"}})
+    return fmt
+
+
 def audit_query(args) -> audit_service.AuditQuery:
     """The audit filters of the Audit Log screen and `GET /api/v1/audit-events` (camelCase or snake_case)."""
     return audit_service.AuditQuery(

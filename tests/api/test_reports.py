@@ -63,6 +63,14 @@ def sql(app, statement: str, **params) -> list[tuple]:
             return [tuple(r) for r in conn.execute(text(statement), params)]
 
 
+def sql_write(app, *statements: str) -> None:
+    from app.extensions import db
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+
+
 def moment(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -310,6 +318,65 @@ def test_quality_report_equals_plain_sql(app, reported):
     assert data["oqc"]["failed"] >= 1
     mrb = [d for d, at in sql(app, "SELECT decision, decided_at FROM mrb_decision") if in_period(at, period)]
     assert data["mrb"]["byDecision"] == {d: mrb.count(d) for d in set(mrb)} and mrb
+
+
+def test_first_pass_yield_from_the_summary_of_closed_hours_equals_the_tracks(app, reported):
+    """Closed whole hours come from report_fpy_slot (filled by the first report that needs them),
+    partial hours and the current one from the tracks: the same figures either way, and after the
+    summary is rebuilt or forgotten."""
+    start = moment(reported["start"]) + timedelta(days=1, hours=5, minutes=17)  # not on an hour
+    query = {"from": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "bucket": "hour"}
+    sql_write(app, "DELETE FROM report_fpy_slot", "DELETE FROM report_summary_hour")
+    firsts = sql(app, "SELECT l.code, t.step_no, t.result, t.out_at FROM (SELECT t.*, row_number() OVER "
+                      "(PARTITION BY t.unit_id, t.step_no ORDER BY t.out_at, t.id) AS n FROM track t "
+                      "WHERE t.out_at IS NOT NULL) t JOIN run r ON r.id = t.run_id JOIN line l ON l.id = r.line_id "
+                      "WHERE t.n = 1")
+
+    def expected(period: dict) -> tuple[dict, dict]:
+        by_step: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        by_hour: dict[tuple, int] = defaultdict(int)
+        for line, step, result, out_at in firsts:
+            if in_period(out_at, period):
+                by_step[(line, step)][0] += 1
+                by_step[(line, step)][1] += result == "PASS"
+                by_hour[(bucket_label(out_at, "hour", ZoneInfo("UTC")), line)] += 1
+        return dict(by_step), dict(by_hour)
+
+    def figures(data: dict) -> tuple[dict, dict]:
+        return ({(r["lineCode"], r["stepNo"]): [r["firstTrackOuts"], r["firstPass"]] for r in data["fpy"]},
+                {(r["bucket"], r["lineCode"]): r["firstTrackOuts"] for r in data["fpyTrend"]})
+
+    def closed() -> int:  # the first hour not over by 5 minutes
+        return int(datetime.now(timezone.utc).timestamp() - 300) // 3600
+
+    before = closed()
+    data = report(reported["api"], "quality", **query)
+    assert figures(data) == expected(data["period"])
+    assert data["fpy"] and any(r["firstPass"] < r["firstTrackOuts"] for r in data["fpy"])
+    first_hour = -(-int(start.timestamp()) // 3600)
+    hours = sql(app, "SELECT count(*), min(hour), max(hour) FROM report_summary_hour")[0]
+    closed_hour = hours[2] + 1
+    assert closed_hour in (before, closed())
+    assert hours == (closed_hour - first_hour, first_hour, closed_hour - 1)  # every closed whole hour, once
+    summarised = sql(app, "SELECT sum(first_outs) FROM report_fpy_slot")[0][0]
+    in_hours = {"from": datetime.fromtimestamp(first_hour * 3600, timezone.utc).isoformat(),
+                "to": datetime.fromtimestamp(closed_hour * 3600, timezone.utc).isoformat()}
+    assert summarised == sum(1 for *_, out_at in firsts if in_period(out_at, in_hours)) > 0
+
+    # a second report reads the summary (nothing more to fill) and answers the same
+    assert figures(report(reported["api"], "quality", **query)) == figures(data)
+    assert sql(app, "SELECT count(*) FROM report_summary_hour")[0][0] == hours[0]
+
+    # rebuilt by the CLI: the same rows; forgotten (what the history generator does): refilled alike
+    result = app.test_cli_runner().invoke(args=["mes", "report-summary", "--rebuild"])
+    assert result.exit_code == 0 and "hour(s) summarised" in result.output, result.output
+    assert sql(app, "SELECT sum(first_outs) FROM report_fpy_slot WHERE slot >= :a AND slot < :b",
+               a=first_hour * 4, b=closed_hour * 4)[0][0] == summarised
+    from app.services.reporting import summary
+    with app.app_context():
+        summary.forget(moment(reported["start"]), datetime.now(timezone.utc))
+    assert sql(app, "SELECT count(*) FROM report_summary_hour WHERE hour >= :a", a=first_hour)[0][0] == 0
+    assert figures(report(reported["api"], "quality", **query)) == figures(data)
 
 
 # ---------------------------------------------------------------------------------------------

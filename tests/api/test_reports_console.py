@@ -1,7 +1,7 @@
 """The report screens and the console's list exports: the Manager lands on the Dashboard; the
 Production and Quality Report screens show the service's figures and export them (`trace:export`);
 every console list (work orders, runs, routings, disposition queue, integration messages, audit log,
-a unit's and a run's trace) downloads as CSV and as XLSX."""
+a unit's and a run's trace) downloads as CSV and as XLSX, and so do the list APIs (`format=`)."""
 import io
 
 import pytest
@@ -82,6 +82,28 @@ def test_every_console_list_exports(client, api, fmt):
                  f"/trace/units/{sn}", f"/runs/{run_no}"):
         html = client.get(page).get_data(as_text=True)
         assert "xlsx" in html and "csv" in html, page
+
+
+def test_the_list_apis_export_the_screens_files(client, api):
+    """`format=csv|xlsx` on GET /api/v1/work-orders, /runs and /audit-events: every row the filters
+    match (not a page) in the screen's file; another format is refused."""
+    authorized_run(api, qty=1)
+    run_no = authorized_run(api, qty=2)
+    wo_no = run_no.rsplit("-R", 1)[0]
+    manager = api("manager")
+    runs = manager.get("/api/v1/runs?pageSize=1").get_json()
+    answer = manager.get("/api/v1/runs?format=csv&pageSize=1")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    lines = answer.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("run,status,WO") and len(lines) - 1 == runs["meta"]["total"] > 1
+    assert any(line.startswith(f"{run_no},AUTHORIZED,{wo_no},") for line in lines)
+    rows = xlsx_rows(manager.get(f"/api/v1/work-orders?format=xlsx&q={wo_no}"))
+    assert rows[0][:3] == ("WO", "status", "product") and [r[0] for r in rows[1:]] == [wo_no]
+    events = xlsx_rows(api("admin").get(f"/api/v1/audit-events?format=xlsx&entityKey={run_no}"))
+    assert events[0][:5] == ("at", "actor", "actor type", "roles", "action")
+    assert {r[4] for r in events[1:]} >= {"RUN_CREATE", "RUN_AUTHORIZE"}
+    refused = manager.get("/api/v1/runs?format=pdf")
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "VALIDATION_ERROR"
 
 
 def test_the_manager_guide_shows_its_screenshots(client):

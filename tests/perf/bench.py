@@ -348,7 +348,16 @@ def measure_reports(size: str, units: int, revision: str, args: argparse.Namespa
     n, warmup = (5, 1) if args.quick else (20, 2)
     queries = _report_queries(units)
     print(f"  reports at {size} units: {n} requests per report and period …", flush=True)
-    statements = _report_statements(path, [f"{url}?{query}" for _, query in queries for _, url in REPORTS])
+    # the reports summarise closed hours on first need: start empty. Closed before _page_cache opens
+    # and closes the file: closing any descriptor of a file drops the process's POSIX locks on it, and
+    # a connection left open without its locks corrupts the database when it closes later
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("DELETE FROM report_fpy_slot")
+        conn.execute("DELETE FROM report_summary_hour")
+        conn.commit()
+    finally:
+        conn.close()
     _page_cache(path, load=True)
     rows = []
     with GunicornServer(sqlite_url(path), workers=1, name=f"reports_{size.lower()}") as server:
@@ -356,16 +365,19 @@ def measure_reports(size: str, units: int, revision: str, args: argparse.Namespa
         for label, query in queries:
             for kind, url in REPORTS:
                 times = []
-                for i in range(warmup + n):
+                for _ in range(warmup + n):
                     reply = client.get(f"{url}?{query}")
                     expect(reply, 200, f"{kind} report {label}")
-                    if i >= warmup:
-                        times.append(reply.seconds)
+                    times.append(reply.seconds)
+                # the first request of a period's first report also summarises its closed hours
                 rows.append({"history": size, "units": units, "report": kind, "period": label,
-                             "statements": statements[f"{url}?{query}"], **latency_summary(times)})
-                print(f"    {kind:<10} {label:<12} p50 {rows[-1]['p50_ms']} ms, p95 {rows[-1]['p95_ms']} ms, "
-                      f"{rows[-1]['statements']} statements", flush=True)
+                             "first_ms": round(times[0] * 1000, 1), **latency_summary(times[warmup:])})
+                print(f"    {kind:<10} {label:<12} first {rows[-1]['first_ms']} ms, p50 {rows[-1]['p50_ms']} ms, "
+                      f"p95 {rows[-1]['p95_ms']} ms", flush=True)
         client.close()
+    statements = _report_statements(path, [f"{url}?{query}" for _, query in queries for _, url in REPORTS])
+    for row, request in zip(rows, [f"{url}?{query}" for _, query in queries for _, url in REPORTS]):
+        row["statements"] = statements[request]
     return rows
 
 
@@ -443,14 +455,15 @@ def print_report(results: dict[str, Any]) -> None:
     if results.get("reports"):
         print()
         print("GET /api/v1/reports/… (SQLite, 1 worker, warm page cache; latency in ms)")
-        header = f"{'history':<8} {'report':<11} {'period':<13} {'requests':>8} {'p50':>7} {'p95':>7} {'statements':>10}  target"
+        header = (f"{'history':<8} {'report':<11} {'period':<13} {'first':>7} {'requests':>8} {'p50':>7} {'p95':>7} "
+                  f"{'statements':>10}  target")
         print(header)
         print("-" * len(header))
         for r in results["reports"]:
             target = ""
             if r["history"] == "1M":
                 target = f"{'PASS' if r['p95_ms'] <= TARGET_REPORT_P95_MS else 'MISS'} (p95 <= {TARGET_REPORT_P95_MS})"
-            print(f"{r['history']:<8} {r['report']:<11} {r['period']:<13} {r['n']:>8} {r['p50_ms']:>7.1f} "
+            print(f"{r['history']:<8} {r['report']:<11} {r['period']:<13} {r.get('first_ms', 0):>7.1f} {r['n']:>8} {r['p50_ms']:>7.1f} "
                   f"{r['p95_ms']:>7.1f} {r['statements']:>10}  {target}")
     if results["targets"]:
         print()

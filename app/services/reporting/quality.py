@@ -15,8 +15,8 @@ Definitions (the tests compute each with plain SQL and compare):
   since when and for how long; runs ON_HOLD (OQC failed, waiting for MRB) since their OQC's decision.
 - **OQC** inspections decided in the period and **MRB** decisions taken in it.
 
-Speed (5M tracks): first-pass yield reads the covering index ix_track_out (out_at, run_id, step_no,
-first_out, result) over the period only; defects ix_defect_created; the rest are small tables.
+Speed (5M tracks): first-pass yield reads the summary of closed hours (summary.py) and the covering
+index ix_track_out (out_at, run_id, step_no, first_out, result) for the rest of the period; defects ix_defect_created; the rest are small tables.
 """
 from __future__ import annotations
 
@@ -27,12 +27,13 @@ from typing import Any, Optional
 from sqlalchemy import func, select
 
 from ...extensions import db
-from ...models import Defect, Disposition, Inspection, MrbDecision, ReworkTask, Run, Track, Unit
+from ...models import Defect, Disposition, Inspection, MrbDecision, ReworkTask, Run, Unit
 from ..platform.actor import Actor
 from ..platform.clock import now
 from .period import Period, period_from
 from .production import ended_units
 from .runs import RunCatalog
+from .summary import first_outs
 
 
 def quality_report(*, actor: Actor, date_from: Optional[str] = None, date_to: Optional[str] = None,
@@ -66,28 +67,23 @@ def _age_hours(since: Optional[datetime], at: datetime) -> Optional[float]:
 # ---------------------------------------------------------------------------------------------
 
 def first_pass_yield(catalog: RunCatalog, period: Period) -> dict[str, Any]:
-    slot = period.slot_sql(Track.out_at, db.engine.dialect.name).label("slot")
-    rows = db.session.execute(
-        select(Track.run_id, Track.step_no, slot, Track.result, func.count())
-        .where(Track.out_at >= period.start, Track.out_at < period.end, Track.first_out.is_(True))
-        .group_by(Track.run_id, Track.step_no, slot, Track.result)).all()
-    catalog.load(r[0] for r in rows)
+    rows = first_outs(period)
+    catalog.load(r.run_id for r in rows)
     steps: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])  # (line, step, op) -> [first, pass]
     trend: dict[tuple[str, str], dict[tuple[int, str], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     labels: dict[str, str] = {}
-    for run_id, step_no, slot_no, result, count in rows:
-        ref = catalog.get(run_id)
+    for row in rows:
+        ref = catalog.get(row.run_id)
         if ref is None:
             continue
-        key = (ref.line_code, step_no, ref.operation(step_no))
-        passed = count if result == "PASS" else 0
-        steps[key][0] += count
-        steps[key][1] += passed
-        bucket = period.bucket_of_slot(slot_no)
-        labels[bucket.start.isoformat()] = bucket.label
-        cell = trend[(bucket.start.isoformat(), ref.line_code)][(step_no, key[2])]
-        cell[0] += count
-        cell[1] += passed
+        key = (ref.line_code, row.step_no, ref.operation(row.step_no))
+        steps[key][0] += row.first
+        steps[key][1] += row.passed
+        start = row.bucket.start.isoformat()
+        labels[start] = row.bucket.label
+        cell = trend[(start, ref.line_code)][(row.step_no, key[2])]
+        cell[0] += row.first
+        cell[1] += row.passed
     by_step = [{"lineCode": line, "stepNo": step_no, "operationCode": op, "firstTrackOuts": first,
                 "firstPass": passed, "fpy": _share(passed, first)}
                for (line, step_no, op), (first, passed) in sorted(steps.items())]
