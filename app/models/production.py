@@ -2,9 +2,9 @@
 
 Indexes are chosen for the hot path (unit by SN, the open track of a unit, units of a run by status),
 for trace (tracks of a unit, data values of a track, defects of a unit) and for the reports
-(services/production/reports.py): units by the time they ended (`ix_unit_ended`: output, scrap, and
-WIP as the units whose `ended_at` is NULL), closed tracks by time (`ix_track_out`, covering the
-first-pass-yield query) and defects by time. The reports read these indexes rather than counters
+(services/reporting/): units by the time they ended (`ix_unit_ended`: output, scrap, and WIP as the
+units whose `ended_at` is NULL), closed tracks by time (`ix_track_out`, covering the first-pass-yield
+query of the hours not in the report summary, models/reporting.py) and defects by time. The reports read these indexes rather than counters
 kept up to date by every scan: `ended_at`, `max_out_step_no` and `first_out` are written by the
 UPDATEs a TrackOut already makes, so the hot path gains no statement and no row every worker of a
 line would queue on.
@@ -78,7 +78,7 @@ class Run(IdMixin, TimestampMixin, Model):
 class Unit(IdMixin, TimestampMixin, Model):
     __tablename__ = "unit"
     __table_args__ = (Index("ix_unit_run_status", "run_id", "status"),
-                      Index("ix_unit_ended", "ended_at", "run_id"))
+                      Index("ix_unit_ended", "ended_at", "run_id", "status"))
     sn: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id"), nullable=False, index=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), nullable=False)

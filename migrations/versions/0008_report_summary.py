@@ -1,6 +1,7 @@
 """report summary: first TrackOuts of closed hours per 15-minute UTC slot, run and step
 (services/reporting/summary.py), and the hours already summarised. Filled by the reports themselves
-on first need: nothing to backfill.
+on first need: nothing to backfill. The index of units by end time also holds their status (scrap
+and output counted from the index alone).
 
 Revision ID: 0008_report_summary
 Revises: 0007_report_indexes
@@ -19,6 +20,8 @@ depends_on = None
 
 
 def upgrade():
+    op.drop_index('ix_unit_ended', table_name='unit')
+    op.create_index('ix_unit_ended', 'unit', ['ended_at', 'run_id', 'status'], unique=False)
     op.create_table(
         'report_fpy_slot',
         sa.Column('slot', sa.Integer(), nullable=False),
@@ -38,5 +41,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_unit_ended', table_name='unit')
+    op.create_index('ix_unit_ended', 'unit', ['ended_at', 'run_id'], unique=False)
     op.drop_table('report_summary_hour')
     op.drop_table('report_fpy_slot')

@@ -28,7 +28,7 @@ from typing import Callable
 
 from harness import copy_sqlite, remove_sqlite
 
-DATAGEN_VERSION = 3  # 3: the report columns (unit.ended_at, unit.max_out_step_no, track.first_out)
+DATAGEN_VERSION = 4  # 3: the report columns (unit.ended_at, unit.max_out_step_no, track.first_out); 4: ix_unit_ended with status (0008)
 UNITS_PER_RUN = 1000
 DEFECT_EVERY = 250                     # one unit in 250 failed AOI once, was repaired and passed
 UNIT_SPACING = timedelta(seconds=30)   # a unit enters the line every 30 s (1M units ≈ 1 year)

@@ -12,7 +12,7 @@ Definitions (the tests compute each with plain SQL and compare):
   planned quantity, DONE, SCRAPPED and in-work units of all time, and the output in the period.
 - **WIP**: units not DONE or SCRAPPED (`ended_at` NULL) now, by line and current step, by status.
 
-Speed (1M units): output and scrap read the index ix_unit_ended (ended_at, run_id) over the period
+Speed (1M units): output and scrap read the index ix_unit_ended (ended_at, run_id, status) over the period
 only; WIP reads its NULL entries (the units in work); the per-run counts read ix_unit_run_status.
 """
 from __future__ import annotations

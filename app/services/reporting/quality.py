@@ -31,7 +31,6 @@ from ...models import Defect, Disposition, Inspection, MrbDecision, ReworkTask, 
 from ..platform.actor import Actor
 from ..platform.clock import now
 from .period import Period, period_from
-from .production import ended_units
 from .runs import RunCatalog
 from .summary import first_outs
 
@@ -72,6 +71,7 @@ def first_pass_yield(catalog: RunCatalog, period: Period) -> dict[str, Any]:
     steps: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])  # (line, step, op) -> [first, pass]
     trend: dict[tuple[str, str], dict[tuple[int, str], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     labels: dict[str, str] = {}
+    starts: dict = {}  # bucket -> its start as text (once per bucket, not per row)
     for row in rows:
         ref = catalog.get(row.run_id)
         if ref is None:
@@ -79,8 +79,10 @@ def first_pass_yield(catalog: RunCatalog, period: Period) -> dict[str, Any]:
         key = (ref.line_code, row.step_no, ref.operation(row.step_no))
         steps[key][0] += row.first
         steps[key][1] += row.passed
-        start = row.bucket.start.isoformat()
-        labels[start] = row.bucket.label
+        start = starts.get(row.bucket)
+        if start is None:
+            start = starts[row.bucket] = row.bucket.start.isoformat()
+            labels[start] = row.bucket.label
         cell = trend[(start, ref.line_code)][(row.step_no, key[2])]
         cell[0] += row.first
         cell[1] += row.passed
@@ -148,8 +150,14 @@ def defect_pareto(catalog: RunCatalog, period: Period) -> dict[str, Any]:
 
 def scrap_and_rework(catalog: RunCatalog, period: Period) -> dict[str, Any]:
     scrapped: dict[str, int] = defaultdict(int)
-    for ref, _, status, count in ended_units(catalog, period):
-        if status == "SCRAPPED":
+    rows = db.session.execute(  # the covering index ix_unit_ended (ended_at, run_id, status)
+        select(Unit.run_id, func.count())
+        .where(Unit.ended_at >= period.start, Unit.ended_at < period.end, Unit.status == "SCRAPPED")
+        .group_by(Unit.run_id)).all()
+    catalog.load(r[0] for r in rows)
+    for run_id, count in rows:
+        ref = catalog.get(run_id)
+        if ref is not None:
             scrapped[ref.line_code] += count
     rows = db.session.execute(
         select(Unit.run_id, func.count()).select_from(ReworkTask).join(Unit, Unit.id == ReworkTask.unit_id)
