@@ -119,6 +119,9 @@ class BaseConfig:
     MES_SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("MES_SQLITE_BUSY_TIMEOUT_MS", "10000"))
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
     MES_PROXY_COUNT = int(os.environ.get("MES_PROXY_COUNT", "0"))
+    # Strict-Transport-Security max-age (seconds) sent on requests that arrived over TLS (gunicorn's
+    # MES_TLS_CERT, or https at the trusted proxy); 0 turns HSTS off. app/security_headers.py
+    MES_HSTS_MAX_AGE = int(os.environ.get("MES_HSTS_MAX_AGE", "31536000"))
     # /metrics: with a token, only `Authorization: Bearer <token>` may read it; without, only 127.0.0.1 / ::1.
     MES_METRICS_TOKEN = os.environ.get("MES_METRICS_TOKEN") or None
     # How many times one unit may be sent to rework (disposition REWORK) before it must be scrapped or held.

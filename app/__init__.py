@@ -40,6 +40,8 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
+    from .security_headers import register_security_headers
+    register_security_headers(app)  # first before_request hooks: the CSP nonce exists for error pages
     csrf.init_app(app)
 
     with app.app_context():

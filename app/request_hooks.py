@@ -1,5 +1,5 @@
-"""Per-request plumbing: request id in and out, client address, access log line, CSRF for
-cookie-authenticated API calls, a guard against pathological rison queries, and the rate limiter
+"""Per-request plumbing: request id in and out, client address, access log line, credentials
+and CSRF for API calls, a guard against pathological rison queries, and the rate limiter
 kept to the requests that carry limits."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uuid
 import prison
 from flask import Flask, g, request
 
-from .security.auth import enforce_api_csrf
+from .security.auth import enforce_api_credentials
 from .services.platform.context import client_ip_var, request_id_var
 from .services.platform.errors import DomainError
 
@@ -44,7 +44,7 @@ def register_request_hooks(app: Flask) -> None:
                                   {"fields": {"q": "not a valid rison value"}}) from None
             except Exception:
                 pass  # FAB answers its own parse errors (in our envelope)
-        enforce_api_csrf()
+        enforce_api_credentials()
 
     @app.after_request
     def _finish(response):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Optional
 
 from flask_appbuilder.security.sqla.models import Role, User
-from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, UTCDateTime
@@ -30,14 +30,29 @@ user_station_binding = Table(
 
 
 class MesUser(User):
-    """FAB's user plus data-scope bindings and the time of the last failed login (lockout)."""
+    """FAB's user plus data-scope bindings, the time of the last failed login (lockout) and the
+    session version (a console session is valid while it carries the current one: security/manager.py)."""
 
     __tablename__ = "ab_user"
     last_failed_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
     lines: Mapped[list[Line]] = relationship(Line, secondary=user_line_binding, order_by=Line.code)
     stations: Mapped[list[Station]] = relationship(
         Station, secondary=user_station_binding, order_by=Station.code
     )
+
+
+# A new password or a deactivation ends every console session of the user, whichever screen, API or
+# CLI command makes the change (sign-out bumps the version itself: security/manager.py).
+@event.listens_for(MesUser.password, "set", propagate=True)
+def _password_set(target: MesUser, value, oldvalue, initiator) -> None:
+    target.session_version = (target.session_version or 1) + 1
+
+
+@event.listens_for(MesUser.active, "set", propagate=True)
+def _active_set(target: MesUser, value, oldvalue, initiator) -> None:
+    if not value:
+        target.session_version = (target.session_version or 1) + 1
 
 
 class RoleScope(Model):

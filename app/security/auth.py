@@ -5,8 +5,10 @@ A state-changing call is authenticated inside the write transaction that will ma
 (services/platform/uow.py), so a request reads the security version in the transaction it commits, in one
 transaction instead of two. The verified claims of an access token are kept per process until the
 token expires.
-CSRF is enforced for every cookie-authenticated, state-changing `/api` call; token and API-key
-clients (which send an Authorization header) are not subject to it.
+CSRF is enforced for every cookie-authenticated, state-changing `/api` call. A call that sends an
+Authorization header authenticates with it alone: it must be `Bearer <access token or API key>`
+(anything else is 401) and the session cookie is ignored for that request, so a header can never be
+used to skip the CSRF check while the cookie does the authenticating.
 """
 from __future__ import annotations
 
@@ -85,6 +87,8 @@ def authenticate() -> Actor:
             claims = _access_claims(token)
             _begin_transaction()
             actor = actors.actor_for_user(int(claims["sub"]))
+    elif "Authorization" in request.headers:
+        raise DomainError("UNAUTHORIZED")  # a header that is no bearer credential: never the cookie
     elif session.get("_user_id") is not None:
         _begin_transaction()
         if current_user.is_authenticated:
@@ -115,13 +119,28 @@ def ambient_actor_provider() -> Optional[Actor]:
     return None
 
 
+def enforce_api_credentials() -> None:
+    """before_request for `/api`: with an Authorization header the caller is the bearer token or API
+    key (checked by the endpoint) and never the session cookie, which this request then ignores;
+    a header that is not `Bearer <something>` is refused here. Without one, a cookie-authenticated,
+    state-changing call needs the CSRF token (header `X-CSRFToken`), exactly like console forms."""
+    if not request.path.startswith("/api/"):
+        return
+    if "Authorization" in request.headers:
+        if _bearer_token() is None:
+            raise DomainError("UNAUTHORIZED", "Send `Authorization: Bearer <access token or API key>`, "
+                              "or no Authorization header with the console's session.")
+        g._login_user = current_app.login_manager.anonymous_user()  # Flask-Login: no cookie user
+        return
+    enforce_api_csrf()
+
+
 def enforce_api_csrf() -> None:
-    """before_request: cookie-authenticated, state-changing API calls need the CSRF token
-    (header `X-CSRFToken`), exactly like console forms."""
+    """Cookie-authenticated, state-changing API calls need the CSRF token (header `X-CSRFToken`)."""
     if not request.path.startswith("/api/") or request.method in SAFE_METHODS:
         return
     if "Authorization" in request.headers:
-        return
+        return  # authenticated by the header alone (enforce_api_credentials)
     if session.get("_user_id") is None:
         return
     try:

@@ -5,19 +5,32 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_login import current_user
+from flask_login import current_user, user_logged_in
+from sqlalchemy import update
 
 from .. import metrics
 from ..api.base import EnvelopeResponses
+from ..extensions import db
 from ..models import MesUser
 from ..services.platform import audit
 from ..services.platform.actor import Actor
 from ..services.platform.clock import now
 from . import actors
 from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
+
+
+# The user's session version at sign-in, kept in the (signed) session cookie. A console session is
+# valid only while it equals the user's `session_version`, which sign-out, a password change and a
+# deactivation increase (models/security.py): a cookie copied before any of them no longer works.
+SESSION_VERSION_KEY = "_mes_sv"
+
+
+@user_logged_in.connect
+def _remember_session_version(_sender, user=None, **_extra) -> None:
+    session[SESSION_VERSION_KEY] = getattr(user, "session_version", None)
 
 
 class MesSecurityApi(EnvelopeResponses, SecurityApi):
@@ -73,6 +86,31 @@ class MesSecurityManager(SecurityManager):
     def validate_api_key_uncached(self, api_key_string: str):
         return super().validate_api_key(api_key_string)
 
+    # -- console sessions end at sign-out, password change and deactivation ----------------------
+    def load_user(self, pk):
+        """Flask-Login's user loader (the console's session cookie): the user, only while the session's
+        version is the user's current one."""
+        user = super().load_user(pk)
+        if user is None or session.get(SESSION_VERSION_KEY) != user.session_version:
+            return None
+        return user
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """JWT bearer tokens carry no session: FAB's loader, without the session-version check."""
+        user = super().load_user(jwt_data["sub"])
+        if user and user.is_active:
+            g.user = user
+            return user
+        return None
+
+    def reset_password(self, userid, password) -> None:
+        """FAB's password change (own or an administrator's reset): the new password hash bumps the
+        user's session version, ending the user's other sessions; the session that changed its own
+        password stays signed in."""
+        super().reset_password(userid, password)
+        if has_request_context() and current_user.is_authenticated and str(current_user.id) == str(userid):
+            session[SESSION_VERSION_KEY] = self.get_user_by_id(userid).session_version
+
     # -- login: lockout and audit ---------------------------------------------------------------
     def is_locked(self, user: MesUser) -> bool:
         limit = current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)
@@ -117,7 +155,13 @@ class MesSecurityManager(SecurityManager):
                                 payload={"via": _login_channel(), "failedCount": user.fail_login_count})
 
     def on_user_logout(self, user) -> None:
+        session.pop(SESSION_VERSION_KEY, None)
         if user is not None and getattr(user, "is_authenticated", False):
+            # every session of the user ends, including copies of this cookie (a plain UPDATE: no CRUD
+            # audit event, no security-version bump; the LOGOUT event below is committed with it)
+            table = MesUser.__table__
+            db.session.execute(update(table).where(table.c.id == user.id)
+                               .values(session_version=table.c.session_version + 1))
             audit.record_standalone(_login_actor(user), "LOGOUT", "USER", user.username)
 
 

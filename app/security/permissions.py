@@ -193,11 +193,15 @@ def resource_permissions(prefix: str) -> list[str]:
     return sorted(p.fab_permission for p in PERMISSIONS if p.resource == RESOURCES[prefix])
 
 
+# The resource of the user screen: FAB names a view's permissions after its class, and ours is
+# security/views.py's MesUserDBModelView (FAB's own "UserDBModelView" is not registered).
+USER_VIEW_RESOURCE = "MesUserDBModelView"
+
 # Flask-AppBuilder's own views every signed-in person uses (own profile and password).
 SELF_SERVICE_PAIRS = [
-    ("can_userinfo", "UserDBModelView"),
-    ("resetmypassword", "UserDBModelView"),
-    ("userinfoedit", "UserDBModelView"),
+    ("can_userinfo", USER_VIEW_RESOURCE),
+    ("resetmypassword", USER_VIEW_RESOURCE),
+    ("userinfoedit", USER_VIEW_RESOURCE),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),

@@ -1,4 +1,6 @@
-"""Selenium with Debian's Chromium, headless, against the live gunicorn server."""
+"""Selenium with Debian's Chromium, headless, against the live gunicorn server. Every browser test
+also checks that no page it visited broke the Content-Security-Policy (app/security_headers.py):
+Chromium logs each violation to the console, which the fixture reads at the end."""
 from __future__ import annotations
 
 import shutil
@@ -25,7 +27,22 @@ def browser(tmp_path):
                 "--disable-component-update", "--disable-sync", "--window-size=1366,900",
                 f"--user-data-dir={tmp_path / 'chrome-profile'}"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.implicitly_wait(0)
     yield driver
-    driver.quit()
+    try:
+        violations = csp_violations(driver)
+    finally:
+        driver.quit()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def csp_violations(driver) -> list[str]:
+    """The console messages about the Content-Security-Policy since the last call (the log is read
+    once: a test that checks mid-way keeps what it read)."""
+    seen = getattr(driver, "_mes_csp_seen", [])
+    seen += [entry["message"] for entry in driver.get_log("browser")
+             if "Content Security Policy" in entry["message"] or "Content-Security-Policy" in entry["message"]]
+    driver._mes_csp_seen = seen
+    return list(seen)

@@ -117,7 +117,7 @@ class AuditedEntity:
 
 _USER_IGNORED = frozenset({"last_login", "login_count", "fail_login_count", "last_failed_login_at",
                            "changed_on", "created_on", "created_by_fk", "changed_by_fk",
-                           "created_by", "changed_by"})
+                           "created_by", "changed_by", "session_version"})
 
 AUDITED: dict[type, AuditedEntity] = {
     Product: AuditedEntity("PRODUCT"),

@@ -19,7 +19,12 @@
       return {status: 0, body: {error: {code: "NETWORK", message: "The server cannot be reached: check the network, then scan again."}}};
     });
   }
-  function esc(t) { return String(t === null || t === undefined ? "" : t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+  // Text for markup built as a string, in element content AND in quoted attributes (slot codes,
+  // material codes, lots and messages come from master data and scans): & < > " ' all escaped.
+  function esc(t) {
+    return String(t === null || t === undefined ? "" : t).replace(/&/g, "&amp;").replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
   function say(kind, html) { feedback.className = "mes-term-feedback mes-term-" + kind; feedback.innerHTML = html; }
   function sayError(body) {
     var e = (body && body.error) || {code: "ERROR", message: "Unexpected answer from the server."};
@@ -47,7 +52,7 @@
     grid.innerHTML = state.expectations.map(function (e) {
       slots[e.slotCode] = e;
       var status = e.locked ? "LOCKED" : e.status;
-      return '<tr class="mes-slot-' + status + '" data-slot="' + esc(e.slotCode) + '" id="slot-' + esc(e.slotCode) + '">' +
+      return '<tr class="mes-slot-' + esc(status) + '" data-slot="' + esc(e.slotCode) + '" id="slot-' + esc(e.slotCode) + '">' +
         "<td><strong>" + esc(e.slotCode) + "</strong></td><td>" + esc(e.expectedMaterialCode) +
         (e.alternates.length ? ' <span class="mes-muted">or ' + esc(e.alternates.join(", ")) + "</span>" : "") +
         '</td><td class="slot-status">' + esc(status) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + "</td>" +
@@ -116,7 +121,7 @@
         say("fail", '<div class="mes-term-code">FAIL ' + esc(d.failReason) + "</div>" + esc(d.materialCode) + " lot " + esc(d.lotNo) +
             " is wrong for slot " + esc(slot) + " (expected " + esc(d.expectedMaterialCode) + ")." +
             (d.locked ? '<div class="mes-term-hint">Slot ' + esc(slot) + " is now LOCKED: call the line leader.</div>"
-                      : '<div class="mes-term-hint">Failed scans in a row: ' + d.failedAttempts + " of 3.</div>"));
+                      : '<div class="mes-term-hint">Failed scans in a row: ' + esc(d.failedAttempts) + " of 3.</div>"));
       }
       log(slot + " " + text + " " + d.verifyResult + (d.failReason ? " " + d.failReason : ""));
       if (replaceMode) { setReplace(false); }

@@ -90,7 +90,8 @@
 
   function esc(text) {
     return String(text === null || text === undefined ? "" : text)
-      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+      .replace(/'/g, "&#39;");
   }
 
   function sayError(body) {
@@ -401,10 +402,10 @@
       if (r.status !== 200) { return; }
       var q = r.body.data;
       el("queue-in").innerHTML = q.inStation.map(function (u) {
-        return '<li class="mes-q-in"><strong>' + esc(u.sn) + "</strong> step " + u.stepNo + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
+        return '<li class="mes-q-in"><strong>' + esc(u.sn) + "</strong> step " + esc(u.stepNo) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
       }).join("") || '<li class="mes-muted">none</li>';
       el("queue-waiting").innerHTML = q.waiting.slice(0, 30).map(function (u) {
-        return "<li><strong>" + esc(u.sn) + "</strong> step " + u.stepNo + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
+        return "<li><strong>" + esc(u.sn) + "</strong> step " + esc(u.stepNo) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
       }).join("") || '<li class="mes-muted">none</li>';
     });
   }
