@@ -1,8 +1,8 @@
 """security: a per-user session version; a console session is valid only while it carries the user's
 current one (sign-out, a password change and a deactivation increase it).
 
-Revision ID: 0008_session_version
-Revises: 0007_report_indexes
+Revision ID: 0009_session_version
+Revises: 0008_report_summary
 Create Date: 2026-12-03 21:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_session_version'
-down_revision = '0007_report_indexes'
+revision = '0009_session_version'
+down_revision = '0008_report_summary'
 branch_labels = None
 depends_on = None
 
@@ -23,5 +23,5 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('ab_user', schema=None) as batch_op:
-        batch_op.drop_column('session_version')
+    # plain DROP COLUMN (SQLite ≥ 3.35): batch mode would recreate ab_user, which other tables reference
+    op.drop_column('ab_user', 'session_version')
