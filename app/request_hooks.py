@@ -3,9 +3,11 @@ cookie-authenticated API calls, a guard against pathological rison queries, and 
 kept to the requests that carry limits."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
+import urllib.parse
 import uuid
 
 import prison
@@ -43,10 +45,18 @@ def register_request_hooks(app: Flask) -> None:
                 raise DomainError("VALIDATION_ERROR", "The query parameter q is nested too deeply.",
                                   {"fields": {"q": "not a valid rison value"}}) from None
             except Exception:
-                value = None  # FAB answers its own parse errors (in our envelope)
+                try:  # FAB takes JSON in q as well, unquoted once more (FAB_API_ALLOW_JSON_QS)
+                    value = json.loads(urllib.parse.parse_qs(f"q={q}")["q"][0])
+                except Exception:
+                    value = None  # FAB answers its own parse errors (in our envelope)
             if _has_huge_number(value):  # a page or filter value no database column takes (OverflowError)
                 raise DomainError("VALIDATION_ERROR", "A number in the query parameter q is too large.",
                                   {"fields": {"q": f"numbers must lie within ±{_Q_NUMBER_MAX}"}})
+            if isinstance(value, dict) and any(
+                    isinstance(value.get(key), (int, float)) and value[key] < 0 for key in ("page", "page_size")):
+                # a negative OFFSET/LIMIT, which PostgreSQL refuses
+                raise DomainError("VALIDATION_ERROR", "page and page_size in q cannot be negative.",
+                                  {"fields": {"q": "page ≥ 0, page_size ≥ 0"}})
         enforce_api_csrf()
 
     @app.after_request

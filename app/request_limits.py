@@ -21,6 +21,7 @@ from werkzeug.routing import IntegerConverter
 from .services.platform.errors import CATALOGUE, DomainError
 
 INT64_MAX = 2**63 - 1
+ID_MAX = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL)
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates (never valid in stored text)
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 _HTTP_CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
@@ -33,10 +34,10 @@ def code_for_status(status: int) -> str:
 
 
 class BoundedIntegerConverter(IntegerConverter):
-    """`<int:…>` path segments a 64-bit key can hold; a larger number matches no route (404) instead of
-    reaching the database (OverflowError on SQLite, out of range on PostgreSQL)."""
+    """`<int:…>` path segments an INTEGER id column can hold; a larger number matches no route (404)
+    instead of reaching the database (OverflowError on SQLite, out of range on PostgreSQL)."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=INT64_MAX, signed=False):  # noqa: A002
+    def __init__(self, map, fixed_digits=0, min=None, max=ID_MAX, signed=False):  # noqa: A002
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -168,7 +168,7 @@ class MesBaseApi(EnvelopeResponses, BaseApi):
     csrf_exempt = True  # CSRF is enforced for cookie-authenticated calls in app/security/auth.py
 
 
-_INT64_MAX = 2**63 - 1
+_ID_MAX = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL)
 
 READ_WRITE_METHODS = {
     "get": "read", "get_list": "read", "info": "read",
@@ -225,16 +225,16 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
         bad = {name: ["Must be the id (a whole number) of the related record, or null."]
                for name, value in body.items()
                if isinstance(name, str) and self.datamodel.is_relation(name) and value is not None
-               and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _INT64_MAX)}
+               and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _ID_MAX)}
         if bad:
             return error_response("VALIDATION_ERROR", "Some fields are not valid.", {"fields": bad})
         return None
 
     @staticmethod
     def _known_pk(pk) -> bool:
-        """A path key that can name a record: digits within 64 bits (others match nothing: 404)."""
+        """A path key that can name a record: digits within an INTEGER id (others match nothing: 404)."""
         return isinstance(pk, int) or (isinstance(pk, str) and pk.isascii() and pk.isdigit()
-                                       and int(pk) <= _INT64_MAX)
+                                       and int(pk) <= _ID_MAX)
 
     def post_headless(self):
         problem = self._body_problem()
