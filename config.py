@@ -128,6 +128,11 @@ class BaseConfig:
     MES_REWORK_LIMIT = int(os.environ.get("MES_REWORK_LIMIT", "3"))
     # The largest request body (uploads: master-data import files); larger ones are answered 413.
     MAX_CONTENT_LENGTH = int(os.environ.get("MES_MAX_REQUEST_MB", "32")) * 1024 * 1024
+    # The longest request address (path + query) the app takes: longer ones are answered 414
+    # (URI_TOO_LONG). gunicorn's own limit (limit_request_line, app/gunicorn_conf.py) lies above it.
+    MES_MAX_URL_LENGTH = int(os.environ.get("MES_MAX_URL_LENGTH", "4096"))
+    # How deeply a JSON body may nest (the API's bodies use 4 levels at most); deeper → JSON_TOO_DEEP.
+    MES_MAX_JSON_DEPTH = int(os.environ.get("MES_MAX_JSON_DEPTH", "32"))
 
 
 class DevConfig(BaseConfig):

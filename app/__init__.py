@@ -24,7 +24,8 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     if not app.config.get("SECRET_KEY") and app.config["MES_ENV"] == "dev":
         app.config["SECRET_KEY"] = config_module.dev_secret_key()
     config_module.validate_config(app.config)
-    app.json.sort_keys = False
+    from . import request_limits
+    request_limits.install(app)  # before any route: the bounded `int` converter, the JSON provider
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config.get("MES_PROXY_COUNT"):
         # behind nginx: the client address (audit, rate limits) and scheme come from the proxy
@@ -61,6 +62,7 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     register_metrics(app)
     register_error_handlers(app)
     register_request_hooks(app)
+    request_limits.register(app)
     register_cli(app)
 
     from .services import wiring

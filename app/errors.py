@@ -11,20 +11,19 @@ from werkzeug.exceptions import HTTPException
 
 from .api.base import domain_error_response, error_response
 from .extensions import db
+from .request_limits import code_for_status
 from .services.platform.errors import CATALOGUE, DomainError
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {
-    400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED", 422: "VALIDATION_ERROR", 429: "RATE_LIMITED",
-}
 
 _PAGE_TEXT = {
     403: ("Not allowed", "Your role does not include this screen or action, or it is outside your lines/stations.",
           "Ask your supervisor or an administrator if you need it."),
     404: ("Not found", "There is nothing at this address.", "Use the menu to find the screen you need."),
     405: ("Not allowed here", "This address does not accept this kind of request.", "Use the menu."),
+    414: ("Address too long", "The address (with its filters) is longer than the server takes.",
+          "Use fewer or shorter filters."),
     413: ("Too large", "The request (e.g. an uploaded file) is larger than the server takes (MES_MAX_REQUEST_MB).",
           "Split the file, or have IT import it with `flask mes import`."),
     429: ("Too many attempts", "Too many attempts from this terminal.", "Wait a minute and try again."),
@@ -48,6 +47,11 @@ def _page(status: int, title: str | None = None, message: str | None = None, hin
                            base_template=current_app.config.get("FAB_BASE_TEMPLATE")), status
 
 
+def console_page(status: int):
+    """The console's error page for an HTTP status (request limits refused the request)."""
+    return _page(status)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
@@ -62,7 +66,7 @@ def register_error_handlers(app: Flask) -> None:
     def _http(error: HTTPException):
         status = error.code or 500
         if _is_api():
-            code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR")
+            code = code_for_status(status)
             message = None
             if status == 400 and "CSRF" in (error.description or ""):
                 code, message = "CSRF_FAILED", error.description

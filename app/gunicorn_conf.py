@@ -6,6 +6,12 @@ bind = f"{os.environ.get('MES_HOST', '127.0.0.1')}:{os.environ.get('MES_PORT', '
 workers = int(os.environ.get("MES_WORKERS", "2"))
 threads = int(os.environ.get("MES_THREADS", "1"))
 timeout = int(os.environ.get("MES_TIMEOUT", "60"))
+# The request line (method, path, query): gunicorn refuses longer ones itself with an HTML page.
+# Its maximum (8190) lies above the app's own limit (MES_MAX_URL_LENGTH, 4096 by default), so an
+# address between the two reaches the app and is answered URI_TOO_LONG in the API's envelope; only
+# a line longer than 8190 bytes still gets gunicorn's page. (0 — unlimited — would let a client make a
+# worker buffer any amount before the app sees the request.)
+limit_request_line = 8190
 accesslog = None  # the app writes one JSON line per request itself
 errorlog = "-"
 loglevel = os.environ.get("MES_GUNICORN_LOGLEVEL", "warning")

@@ -3,9 +3,11 @@ and CSRF for API calls, a guard against pathological rison queries, and the rate
 kept to the requests that carry limits."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
+import urllib.parse
 import uuid
 
 import prison
@@ -38,12 +40,23 @@ def register_request_hooks(app: Flask) -> None:
         q = request.args.get("q")
         if q:
             try:
-                prison.loads(q)
+                value = prison.loads(q)
             except RecursionError:
                 raise DomainError("VALIDATION_ERROR", "The query parameter q is nested too deeply.",
                                   {"fields": {"q": "not a valid rison value"}}) from None
             except Exception:
-                pass  # FAB answers its own parse errors (in our envelope)
+                try:  # FAB takes JSON in q as well, unquoted once more (FAB_API_ALLOW_JSON_QS)
+                    value = json.loads(urllib.parse.parse_qs(f"q={q}")["q"][0])
+                except Exception:
+                    value = None  # FAB answers its own parse errors (in our envelope)
+            if _has_huge_number(value):  # a page or filter value no database column takes (OverflowError)
+                raise DomainError("VALIDATION_ERROR", "A number in the query parameter q is too large.",
+                                  {"fields": {"q": f"numbers must lie within ±{_Q_NUMBER_MAX}"}})
+            if isinstance(value, dict) and any(
+                    isinstance(value.get(key), (int, float)) and value[key] < 0 for key in ("page", "page_size")):
+                # a negative OFFSET/LIMIT, which PostgreSQL refuses
+                raise DomainError("VALIDATION_ERROR", "page and page_size in q cannot be negative.",
+                                  {"fields": {"q": "page ≥ 0, page_size ≥ 0"}})
         enforce_api_credentials()
 
     @app.after_request
@@ -74,6 +87,22 @@ def register_request_hooks(app: Flask) -> None:
         token = g.pop("ip_token", None)
         if token is not None:
             client_ip_var.reset(token)
+
+
+_Q_NUMBER_MAX = 2**53  # page × page size (≤ FAB_API_MAX_PAGE_SIZE) stays inside a 64-bit offset
+
+
+def _has_huge_number(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and not abs(item) <= _Q_NUMBER_MAX:
+            return True
+    return False
 
 
 def _skip_rate_limiter_for_domain_apis(app: Flask) -> None:

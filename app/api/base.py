@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any, Callable, Optional
 
 from flask import g, jsonify, make_response, request
@@ -53,8 +54,45 @@ def _validation_details(message: Any) -> dict:
     return {"reason": str(message)} if message else {}
 
 
+_URL_PARAM = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_OPENAPI_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def complete_openapi_paths(api, api_spec) -> None:
+    """Every route of `api` in the OpenAPI document: an operation whose docstring has no YAML gets a
+    minimal one, and every operation declares each of its path parameters (integer for `<int:…>`)."""
+    tag = api.openapi_spec_tag or api.__class__.__name__
+    for attr_name in dir(api):
+        func = getattr(api, attr_name, None)
+        urls = getattr(func, "_urls", None)
+        if not urls or attr_name in api.exclude_route_methods or (
+                api.include_route_methods is not None and attr_name not in api.include_route_methods):
+            continue
+        for url, methods in urls:
+            path = api.path_helper(path=url, operations={})
+            params = [{"in": "path", "name": m["name"], "required": True,
+                       "schema": {"type": "integer", "minimum": 0} if m["converter"] == "int" else {"type": "string"}}
+                      for m in _URL_PARAM.finditer(url)]
+            entry = api_spec._paths.setdefault(path, {})
+            for method in methods:
+                method = method.lower()
+                if method not in _OPENAPI_METHODS:
+                    continue
+                operation = entry.setdefault(method, {
+                    "summary": (func.__doc__ or attr_name).strip().splitlines()[0],
+                    "responses": {"200": {"description": "`{data: …}`"}}, "tags": [tag]})
+                declared = operation.setdefault("parameters", [])
+                names = {p.get("name") for p in declared if isinstance(p, dict) and p.get("in") == "path"}
+                declared.extend(p for p in params if p["name"] not in names)
+
+
 class EnvelopeResponses:
-    """Flask-AppBuilder's response helpers, answering in our error envelope."""
+    """Flask-AppBuilder's response helpers, answering in our error envelope; the API's routes all in
+    the OpenAPI document with their path parameters."""
+
+    def add_api_spec(self, api_spec) -> None:
+        super().add_api_spec(api_spec)
+        complete_openapi_paths(self, api_spec)
 
     def response_400(self, message: Any = None):
         return error_response("VALIDATION_ERROR", "The request is not valid.", _validation_details(message))
@@ -130,6 +168,8 @@ class MesBaseApi(EnvelopeResponses, BaseApi):
     csrf_exempt = True  # CSRF is enforced for cookie-authenticated calls in app/security/auth.py
 
 
+_ID_MAX = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL)
+
 READ_WRITE_METHODS = {
     "get": "read", "get_list": "read", "info": "read",
     "post": "write", "put": "write", "delete": "write",
@@ -171,15 +211,50 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
     def audit_entity(self) -> str:
         return master_data.entity_name(self.datamodel.obj)
 
+    def _body_problem(self):
+        """The answer to a body Flask-AppBuilder cannot take (it would crash on it): not JSON, not an
+        object, or a relation given as anything but a record id. None when the body is fine."""
+        if not request.is_json:
+            return error_response("VALIDATION_ERROR", "The body must be JSON (Content-Type: application/json).",
+                                  {"reason": "not JSON"}, status=415)
+        body = request.get_json(silent=True)
+        if body is None and request.get_data(cache=True).strip() not in (b"", b"null"):
+            return error_response("VALIDATION_ERROR", "The body is not valid JSON.", {"reason": "malformed JSON"})
+        if not isinstance(body, dict):
+            return error_response("VALIDATION_ERROR", "The body must be a JSON object.", {"reason": "not an object"})
+        bad = {name: ["Must be the id (a whole number) of the related record, or null."]
+               for name, value in body.items()
+               if isinstance(name, str) and self.datamodel.is_relation(name) and value is not None
+               and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _ID_MAX)}
+        if bad:
+            return error_response("VALIDATION_ERROR", "Some fields are not valid.", {"fields": bad})
+        return None
+
+    @staticmethod
+    def _known_pk(pk) -> bool:
+        """A path key that can name a record: digits within an INTEGER id (others match nothing: 404)."""
+        return isinstance(pk, int) or (isinstance(pk, str) and pk.isascii() and pk.isdigit()
+                                       and int(pk) <= _ID_MAX)
+
     def post_headless(self):
+        problem = self._body_problem()
+        if problem is not None:
+            return problem
         body = request.get_json(silent=True)
         key = body.get("code") if isinstance(body, dict) else None
         return self._guarded(f"{self.audit_entity}_CREATE", key, super().post_headless)
 
     def put_headless(self, pk):
+        if not self._known_pk(pk):
+            return self.response_404()
+        problem = self._body_problem()
+        if problem is not None:
+            return problem
         return self._guarded(f"{self.audit_entity}_UPDATE", str(pk), lambda: super(MesModelRestApi, self).put_headless(pk))
 
     def delete_headless(self, pk):
+        if not self._known_pk(pk):
+            return self.response_404()
         return self._guarded(f"{self.audit_entity}_DELETE", str(pk), lambda: super(MesModelRestApi, self).delete_headless(pk))
 
 

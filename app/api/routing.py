@@ -159,7 +159,7 @@ class RoutingApi(MesBaseApi):
 
     @expose("/<routing_code>/versions/<int:version_no>", methods=["GET"])
     @requires("route:read")
-    def version(self, routing_code, version_no, actor):
+    def version_detail(self, routing_code, version_no, actor):  # not `version`: that names the API version (v1)
         """One version with its frozen snapshot.
         ---
         get:

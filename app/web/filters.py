@@ -24,13 +24,18 @@ def parse_datetime(value: Optional[str], field: str, *, end_of_day: bool = False
                           {"fields": {field: "expected YYYY-MM-DD or an ISO-8601 date-time"}}) from None
 
 
+MAX_PAGE = 1_000_000  # page × pageSize stays far inside a 64-bit offset
+
+
 def parse_page(args, *, default_size: int = 50, max_size: int = 500) -> tuple[int, int]:
     try:
         page = max(1, int(args.get("page", 1)))
         size = min(max_size, max(1, int(args.get("pageSize", args.get("page_size", default_size)))))
+        if page > MAX_PAGE:  # an offset the database cannot take (OverflowError on SQLite)
+            raise ValueError(page)
     except ValueError:
         raise DomainError("VALIDATION_ERROR", "page and pageSize must be whole numbers.",
-                          {"fields": {"page": "integer ≥ 1", "pageSize": f"integer 1–{max_size}"}}) from None
+                          {"fields": {"page": f"integer 1–{MAX_PAGE}", "pageSize": f"integer 1–{max_size}"}}) from None
     return page, size
 
 

@@ -43,6 +43,14 @@ _e("CSRF_FAILED", 400, "The form or page has expired (security token missing or 
    "Reload the page and try again.")
 _e("INTERNAL_ERROR", 500, "Something went wrong on the server.",
    "Try again; if it repeats, give the request id to IT support.")
+_e("REQUEST_TOO_LARGE", 413, "The request body is larger than the server takes (MES_MAX_REQUEST_MB).",
+   "Send less data per request (split the file or the list), or have IT import it with `flask mes import`.")
+_e("JSON_TOO_DEEP", 400, "The JSON body is nested too deeply.",
+   "Send a flatter document: the API's bodies are nested a few levels at most (limit in the message).")
+_e("URI_TOO_LONG", 414, "The request address (path and query) is too long.",
+   "Shorten the query: fewer or shorter filters; send long lists in a POST body.")
+_e("INVALID_TEXT", 400, "The request carries text that is not valid Unicode (a lone surrogate or a NUL character).",
+   "Send well-formed UTF-8 text; check the scanner or the client's encoding.")
 _e("PASSWORD_TOO_WEAK", 422, "The password does not meet the password policy.",
    "Use at least 10 characters with 2 capital letters, 3 lower-case letters, 2 digits and a special character.")
 _e("USER_NOT_FOUND", 400, "No user with this username.", "Check the username.")
