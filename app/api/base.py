@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from flask import g, jsonify, make_response, request
 from flask_appbuilder.api import BaseApi, ModelRestApi
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..extensions import db
@@ -162,10 +162,10 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
             db.session.rollback()
             audit_service.record_failure(ambient_actor(), action, self.audit_entity, item_key, error)
             return domain_error_response(error)
-        except IntegrityError:
+        except SQLAlchemyError:  # a write outside the data interface (web/interface.py): never its SQL
+            log.exception("master-data %s refused by the database", action)
             db.session.rollback()
-            return error_response("VALIDATION_ERROR", "The change conflicts with existing data.",
-                                  {"reason": "a unique or reference rule of the database refused it"})
+            return error_response("MASTER_DATA_CONFLICT")
 
     @property
     def audit_entity(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sqlalchemy import exists, inspect, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import MANYTOONE
 from sqlalchemy.orm.attributes import get_history
 
@@ -257,18 +258,71 @@ def validate_delete(item: Any) -> None:
     cls = type(item)
     if isinstance(item, DefectCode) and item.code in SYSTEM_DEFECT_CODES:
         raise DomainError("DEFECT_CODE_SYSTEM", f"{item.code} is recorded by the system and cannot be deleted.")
+    error = _in_use(cls, item.id, getattr(item, "code", None) or str(item))
+    if error is not None:
+        raise error
+
+
+def _in_use(cls: type, item_id: Any, label: str) -> DomainError | None:
     session = db.session
     with session.no_autoflush:
         for column in _referencing_columns(cls.__table__):
-            used = session.execute(select(exists().where(column == item.id))).scalar()
+            used = session.execute(select(exists().where(column == item_id))).scalar()
             if used:
                 name = entity_name(cls)
-                code = f"{name}_IN_USE"
                 hint = " Deactivate it instead." if hasattr(cls, "is_active") else ""
-                raise DomainError(code, f"{name.replace('_', ' ').capitalize()} "
-                                  f"{getattr(item, 'code', None) or item} is used by "
-                                  f"{column.table.name.replace('_', ' ')} records.{hint}",
-                                  {"referencedBy": column.table.name})
+                return DomainError(f"{name}_IN_USE", f"{name.replace('_', ' ').capitalize()} "
+                                   f"{label} is used by {column.table.name.replace('_', ' ')} records.{hint}",
+                                   {"referencedBy": column.table.name})
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# A write the database refused although the rules let it through
+# ---------------------------------------------------------------------------------------------
+
+def write_keys(item: Any) -> dict[str, Any]:
+    """What `refused_write` needs of a record about to be written, taken before the write (a failed
+    write rolls the session back and expires or discards the record): its id, a label and the values
+    of its unique keys."""
+    return {"id": getattr(item, "id", None),
+            "label": str(getattr(item, "code", None) or getattr(item, "name", None) or ""),
+            "unique": [(columns, code, field, [_fk_value(item, c) for c in columns],
+                        getattr(item, field, None))
+                       for columns, code, field in _unique_rules(type(item))]}
+
+
+def refused_write(cls: type, keys: dict[str, Any], error: Exception, *, deleting: bool = False) -> DomainError:
+    """The catalogued answer to a write the database refused after the rules had let it through (the
+    session already rolled back). A parallel write got there first: on PostgreSQL the unique index
+    decides between two creates of one code, and a row may gain a reference while it is being deleted
+    → the rule's own code (`<ENTITY>_CODE_DUPLICATE` naming the field, `<ENTITY>_IN_USE`); the database
+    busy beyond its busy timeout → DATABASE_BUSY; anything else → MASTER_DATA_CONFLICT. Never the
+    database's message: it carries the SQL and the values."""
+    if isinstance(error, OperationalError) or isinstance(getattr(error, "__cause__", None), OperationalError):
+        return DomainError("DATABASE_BUSY")
+    session = db.session
+    try:
+        if deleting:
+            in_use = _in_use(cls, keys["id"], keys["label"])
+            if in_use is not None:
+                return in_use
+        else:
+            for columns, code, field, values, shown in keys["unique"]:
+                if any(v is None for v in values):
+                    continue
+                stmt = select(cls.id)
+                for column, value in zip(columns, values, strict=True):
+                    stmt = stmt.where(getattr(cls, column) == value)
+                if keys["id"] is not None:
+                    stmt = stmt.where(cls.id != keys["id"])
+                if session.execute(stmt.limit(1)).first() is not None:
+                    return DomainError(code, details={"field": field, "value": str(shown if shown is not None
+                                                                                 else values[-1])})
+    except SQLAlchemyError:
+        session.rollback()
+        return DomainError("DATABASE_BUSY")
+    return DomainError("MASTER_DATA_CONFLICT", details={"entity": entity_name(cls)})
 
 
 # ---------------------------------------------------------------------------------------------

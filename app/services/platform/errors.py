@@ -48,6 +48,8 @@ _e("PASSWORD_TOO_WEAK", 422, "The password does not meet the password policy.",
 _e("USER_NOT_FOUND", 400, "No user with this username.", "Check the username.")
 _e("USERNAME_DUPLICATE", 409, "A user with this username or e-mail already exists.", "Choose another username or e-mail.")
 _e("ROLE_NOT_FOUND", 400, "No role with this name.", "Check the role name (`flask mes sync-roles` creates the preset roles).")
+_e("DATABASE_BUSY", 503, "The database was busy with other changes for too long; nothing was saved.",
+   "Try again in a moment. If it keeps happening, tell IT support (a long import or backup may be running).")
 
 # --- master data (02_rules §0) -----------------------------------------------------------------
 for _entity, _label in (
@@ -69,6 +71,8 @@ _e("MATERIAL_LOT_IN_USE", 409, "This lot is referenced by other records and cann
    "Keep the lot; set its IQC result instead.")
 _e("DEFECT_CODE_SYSTEM", 409, "This defect code is used by the system itself and must stay active.",
    "Keep it; create another code if you need a different one.")
+_e("MASTER_DATA_CONFLICT", 409, "The database refused the change: another change made at the same time conflicts "
+   "with it. Nothing was saved.", "Reload the record to see its current state, then make the change again.")
 _e("EQUIPMENT_STATION_DUPLICATE", 409, "The station already has an equipment (at most one per station).",
    "Edit the existing equipment of that station, or choose another station.")
 
