@@ -22,6 +22,7 @@ from ..services.engineering import master_data
 from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import CATALOGUE, DomainError
+from ..services.platform.inputs import field_details
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
     try:
         return schema.load(payload, partial=partial, unknown=unknown)
     except ValidationError as err:
-        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", {"fields": err.messages}) from None
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", field_details(err.messages)) from None
 
 
 def requires(*permissions: str, any_of: bool = False) -> Callable:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import exists, inspect, select
+from sqlalchemy import Boolean, Float, Integer, String, exists, inspect, select
+from sqlalchemy import Text as SaText
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import MANYTOONE
 from sqlalchemy.orm.attributes import get_history
@@ -30,6 +31,7 @@ from ...models.master import (
 from ...models.quality import SAMPLING_TYPES, OqcSamplingRule
 from ...models.readiness import FeederSlot, SlotMaterialMapping
 from ..platform.clock import now
+from ..platform import inputs
 from ..platform.errors import DomainError
 from ..platform.validation import fields_error
 
@@ -178,15 +180,49 @@ def _normalise(item: Any) -> None:
             setattr(item, attr, value.strip())
 
 
+# Columns holding business keys (the input discipline's key rules, services/platform/inputs.py).
+KEY_COLUMNS = {"code": "code", "lot_no": "lot_no", "slot_code": "slot_code"}
+# Number columns with a range of their own; every other number column is a "measurement" (finite,
+# within ±1e12).
+NUMBER_KINDS = {"qty_per": "qty_per", "qty": "measurement", "position": "count", "priority": "count",
+                "sample_value": "measurement"}
+
+
+def input_errors(item: Any) -> dict[str, str]:
+    """The input discipline (services/platform/inputs.py) over every column of a record: business keys,
+    single-line strings up to their column's length, texts up to 2000 characters, finite numbers
+    within range. Values the record does not set (None) are left to the required-field rules."""
+    errors: dict[str, str] = {}
+    for column in type(item).__table__.columns:
+        if column.primary_key or column.foreign_keys:
+            continue
+        attr = column.key
+        value = getattr(item, attr, None)
+        if value is None:
+            continue
+        problem = None
+        if attr in KEY_COLUMNS:
+            problem = inputs.key_problem(value, KEY_COLUMNS[attr]) if value != "" else None
+        elif isinstance(column.type, SaText) or (isinstance(column.type, String) and column.type.length is None):
+            problem = inputs.text_problem(value, inputs.TEXT_MAX)
+        elif isinstance(column.type, String):
+            problem = inputs.text_problem(value, column.type.length, single_line=True)
+        elif isinstance(column.type, (Float, Integer)) and not isinstance(column.type, Boolean):
+            problem = inputs.number_problem(value, NUMBER_KINDS.get(attr, "measurement"))
+        if problem:
+            errors[attr] = inputs.message(problem)
+    return errors
+
+
 def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = ()) -> None:
     """Field rules, references and uniqueness of a master-data row about to be written.
     `unique_checked`: the columns of a uniqueness rule the caller has already checked for this row (the
     import matches every row on its business key against all the records, so it skips that query)."""
     cls = type(item)
     _normalise(item)
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = input_errors(item)
     if hasattr(cls, "code") and not getattr(item, "code", None):
-        errors["code"] = "A code is required."
+        errors["code"] = inputs.message(("INPUT_INVALID_KEY", "A code is required."))
     if hasattr(cls, "name") and cls not in (MaterialLot, FeederSlot) and not getattr(item, "name", None):
         errors["name"] = "A name is required."
     for column, allowed in CHOICES.get(cls, {}).items():

@@ -38,6 +38,22 @@ _e("NOT_FOUND", 404, "Nothing exists at this address.", "Check the address or th
 _e("METHOD_NOT_ALLOWED", 405, "This address does not accept this method.", "Check the API reference (Swagger UI).")
 _e("VALIDATION_ERROR", 422, "The request is not valid.",
    "Correct the fields listed in the details and send it again.")
+_e("INPUT_INVALID_KEY", 422, "A code, number or SN has characters that are not allowed, or is empty.",
+   "Use letters, digits and - _ . : + # only: no spaces, no /, no control characters (a field code in "
+   "VALIDATION_ERROR's details.codes).")
+_e("INPUT_TOO_LONG", 422, "A value is longer than the field takes.",
+   "Shorten it: codes have at most 64 characters (SNs and run numbers 80, slot codes 32), texts 2000 "
+   "(a field code in VALIDATION_ERROR's details.codes).")
+_e("INPUT_INVALID_TEXT", 422, "A text contains control characters.",
+   "Type plain text; line breaks and tabs are fine in descriptions (a field code in VALIDATION_ERROR's "
+   "details.codes).")
+_e("INPUT_OUT_OF_RANGE", 422, "A number is not finite or outside the field's range.",
+   "Enter a value within the range given in the message, e.g. quantities 1 to 1,000,000 (a field code in "
+   "VALIDATION_ERROR's details.codes).")
+_e("EVENT_TIME_OUT_OF_WINDOW", 422, "An event time is too far in the past or in the future.",
+   "Send the time the status really changed: at most MES_EVENT_MAX_AGE_DAYS (30) days ago and "
+   "MES_EVENT_MAX_FUTURE_MINUTES (10) minutes ahead; check the sending machine's clock (a field code in "
+   "VALIDATION_ERROR's details.codes).")
 _e("RATE_LIMITED", 429, "Too many attempts from this address.", "Wait a minute and try again.")
 _e("CSRF_FAILED", 400, "The form or page has expired (security token missing or invalid).",
    "Reload the page and try again.")

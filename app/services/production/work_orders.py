@@ -15,6 +15,7 @@ from ..platform.actor import Actor
 from ..platform.audit import record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.inputs import Key, Whole
 from ..platform.scope import line_filter, require_line, require_permission, require_visible, sees_all_lines
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
@@ -52,9 +53,9 @@ def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, A
 # ---------------------------------------------------------------------------------------------
 
 class WorkOrderSchema(Schema):
-    woNo = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    woNo = Key("wo_no", required=True)
     productCode = fields.String(required=True, validate=validate.Length(min=1))
-    plannedQty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    plannedQty = Whole("quantity", required=True, strict=True)
     routingCode = fields.String(load_default=None, allow_none=True)
     dueDate = fields.Date(load_default=None, allow_none=True)
     sourceSystem = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(("MANUAL", "ERP")))
