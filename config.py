@@ -126,6 +126,10 @@ class BaseConfig:
     MES_METRICS_TOKEN = os.environ.get("MES_METRICS_TOKEN") or None
     # How many times one unit may be sent to rework (disposition REWORK) before it must be scrapped or held.
     MES_REWORK_LIMIT = int(os.environ.get("MES_REWORK_LIMIT", "3"))
+    # The window around now an event time (stencil, paste, equipment, SPI/AOI) must fall in
+    # (services/platform/inputs.py): a late machine may resend a month; a clock may run 10 minutes ahead.
+    MES_EVENT_MAX_AGE_DAYS = float(os.environ.get("MES_EVENT_MAX_AGE_DAYS", "30"))
+    MES_EVENT_MAX_FUTURE_MINUTES = float(os.environ.get("MES_EVENT_MAX_FUTURE_MINUTES", "10"))
     # The largest request body (uploads: master-data import files); larger ones are answered 413.
     MAX_CONTENT_LENGTH = int(os.environ.get("MES_MAX_REQUEST_MB", "32")) * 1024 * 1024
     # The longest request address (path + query) the app takes: longer ones are answered 414

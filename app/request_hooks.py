@@ -1,6 +1,6 @@
-"""Per-request plumbing: request id in and out, client address, access log line, credentials
-and CSRF for API calls, a guard against pathological rison queries, and the rate limiter
-kept to the requests that carry limits."""
+"""Per-request plumbing: request id in and out, client address, access log line, credentials and
+CSRF for API calls, a guard against pathological rison queries, the write lock taken first by
+Flask-AppBuilder's CRUD writes, and the rate limiter kept to the requests that carry limits."""
 from __future__ import annotations
 
 import json
@@ -13,9 +13,10 @@ import uuid
 import prison
 from flask import Flask, g, request
 
-from .security.auth import enforce_api_credentials
+from .security.auth import SAFE_METHODS, enforce_api_credentials
 from .services.platform.context import client_ip_var, request_id_var
 from .services.platform.errors import DomainError
+from .services.platform.uow import begin_write_transaction
 
 access_log = logging.getLogger("mes.access")
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -23,6 +24,7 @@ _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 def register_request_hooks(app: Flask) -> None:
     _skip_rate_limiter_for_domain_apis(app)
+    _write_lock_first_for_crud(app)
 
     @app.before_request
     def _start():
@@ -115,3 +117,27 @@ def _skip_rate_limiter_for_domain_apis(app: Flask) -> None:
     domain_apis = frozenset(view.blueprint.name for view in app.appbuilder.baseviews
                             if isinstance(view, MesBaseApi))
     app.appbuilder.sm.limiter.request_filter(lambda: request.blueprint in domain_apis)
+
+
+def _write_lock_first_for_crud(app: Flask) -> None:
+    """Flask-AppBuilder's CRUD screens and model APIs (master data, users, roles) read (the user, the
+    permissions, the uniqueness checks) and then write through `SQLAInterface`, which commits on its
+    own. On SQLite in WAL mode a read transaction cannot become a writer once another writer has
+    committed: parallel creates failed with "database is locked" at once, busy timeout or not. A
+    state-changing request to one of them therefore opens its write transaction before anything else
+    (BEGIN IMMEDIATE, services/platform/uow.py), exactly as the domain endpoints do when they
+    authenticate: concurrent writers queue on the busy timeout instead of failing. (The domain APIs
+    keep doing it themselves, after the API-key check, which is slow and needs no lock.) FAB's
+    ModelView also deletes on GET `/delete/<pk>`."""
+    from flask_appbuilder import ModelView
+    from flask_appbuilder.api import ModelRestApi
+
+    crud = frozenset(view.blueprint.name for view in app.appbuilder.baseviews
+                     if isinstance(view, (ModelView, ModelRestApi)) and view.blueprint is not None)
+
+    @app.before_request
+    def _crud_write_lock():
+        if request.blueprint not in crud:
+            return
+        if request.method not in SAFE_METHODS or (request.endpoint or "").endswith(".delete"):
+            begin_write_transaction()

@@ -224,22 +224,23 @@ def _seed_feeder_slots(data: dict[str, Any], report: SeedReport) -> None:
 
 
 def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta
 
+    from app.services.platform.clock import now as clock_now
     from app.services.preparation import consumables
     for row in data.get("consumables", []):
         line = _by_code(Line, row["line"])
         current = consumables.current_bindings(line.id)
         if current["stencil"] is None:
             consumables.bind_stencil(actor=SYSTEM, line_code=row["line"], stencil_id=row["stencil"])
-            now = datetime.now(timezone.utc)
+            now = clock_now()  # the services' clock: simulated when the demo history seeds the past
             consumables.receive_stencil_status(actor=SYSTEM, payload={
                 "eventId": f"SEED-STENCIL-{row['stencil']}", "eventTime": now.isoformat(),
                 "stencilId": row["stencil"], "status": row["stencil_status"]})
             report.add("stencils", row["stencil"])
         if current["solderPaste"] is None:
             consumables.bind_solder_paste(actor=SYSTEM, line_code=row["line"], lot_no=row["paste"])
-            now = datetime.now(timezone.utc)
+            now = clock_now()
             consumables.receive_solder_paste_status(actor=SYSTEM, payload={
                 "eventId": f"SEED-PASTE-{row['paste']}", "eventTime": now.isoformat(), "lotNo": row["paste"],
                 "status": row["paste_status"],

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from flask import g, jsonify, make_response, request
 from flask_appbuilder.api import BaseApi, ModelRestApi
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..extensions import db
@@ -23,6 +23,7 @@ from ..services.engineering import master_data
 from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import CATALOGUE, DomainError
+from ..services.platform.inputs import field_details
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
     try:
         return schema.load(payload, partial=partial, unknown=unknown)
     except ValidationError as err:
-        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", {"fields": err.messages}) from None
+        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", field_details(err.messages)) from None
 
 
 def requires(*permissions: str, any_of: bool = False) -> Callable:
@@ -202,10 +203,10 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
             db.session.rollback()
             audit_service.record_failure(ambient_actor(), action, self.audit_entity, item_key, error)
             return domain_error_response(error)
-        except IntegrityError:
+        except SQLAlchemyError:  # a write outside the data interface (web/interface.py): never its SQL
+            log.exception("master-data %s refused by the database", action)
             db.session.rollback()
-            return error_response("VALIDATION_ERROR", "The change conflicts with existing data.",
-                                  {"reason": "a unique or reference rule of the database refused it"})
+            return error_response("MASTER_DATA_CONFLICT")
 
     @property
     def audit_entity(self) -> str:

@@ -6,6 +6,7 @@ from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
 from ..models.quality import DISPOSITION_TYPES
+from ..services.platform.inputs import Key, Text
 from ..services.quality import defects, inspection_results
 from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
@@ -13,24 +14,24 @@ from .integration import _raw_json
 
 
 class DefectSchema(Schema):
-    sn = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    sn = Key("sn", required=True)
     code = fields.String(load_default=None, allow_none=True)  # the service answers DEFECT_CODE_REQUIRED
-    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=128))
-    description = fields.String(load_default=None, allow_none=True)
+    location = Text(128, single_line=True, load_default=None, allow_none=True)
+    description = Text(load_default=None, allow_none=True)
 
 
 class DispositionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(DISPOSITION_TYPES))
-    reason = fields.String(load_default="", allow_none=True)
+    reason = Text(load_default="", allow_none=True)
     toStepNo = fields.Integer(load_default=None, allow_none=True, strict=True)
 
 
 class ReasonSchema(Schema):
-    reason = fields.String(load_default="", allow_none=True)
+    reason = Text(load_default="", allow_none=True)
 
 
 class RemarkSchema(Schema):
-    remark = fields.String(load_default=None, allow_none=True)
+    remark = Text(load_default=None, allow_none=True)
 
 
 class DefectApi(MesBaseApi):

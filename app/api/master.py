@@ -2,19 +2,18 @@
 snake_case fields), sharing the read/write permission pair with the console screens."""
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
 from ..models import (
     BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
     StationGroup,
 )
+from ..web.interface import MasterDataInterface
 from .base import MesModelRestApi
 
 
 class ProductApi(MesModelRestApi):
     resource_name = "products"
     class_permission_name = "Product"
-    datamodel = SQLAInterface(Product)
+    datamodel = MasterDataInterface(Product)
     list_columns = ["id", "code", "name", "process_type", "description", "is_active"]
     show_columns = list_columns + ["bom_items.id", "bom_items.qty_per", "created_at", "updated_at"]
     add_columns = edit_columns = ["code", "name", "process_type", "description", "is_active"]
@@ -25,7 +24,7 @@ class ProductApi(MesModelRestApi):
 class MaterialApi(MesModelRestApi):
     resource_name = "materials"
     class_permission_name = "Material"
-    datamodel = SQLAInterface(Material)
+    datamodel = MasterDataInterface(Material)
     list_columns = ["id", "code", "name", "category", "uom", "model", "msl", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
     add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
@@ -35,7 +34,7 @@ class MaterialApi(MesModelRestApi):
 class BomItemApi(MesModelRestApi):
     resource_name = "bom-items"
     class_permission_name = "BomItem"
-    datamodel = SQLAInterface(BomItem)
+    datamodel = MasterDataInterface(BomItem)
     list_columns = ["id", "product.id", "product.code", "material.id", "material.code", "qty_per",
                     "ref_designators"]
     show_columns = list_columns
@@ -46,7 +45,7 @@ class BomItemApi(MesModelRestApi):
 class MaterialLotApi(MesModelRestApi):
     resource_name = "material-lots"
     class_permission_name = "MaterialLot"
-    datamodel = SQLAInterface(MaterialLot)
+    datamodel = MasterDataInterface(MaterialLot)
     list_columns = ["id", "material.id", "material.code", "lot_no", "supplier", "date_code", "qty",
                     "iqc_result", "iqc_date"]
     show_columns = list_columns + ["created_at", "updated_at"]
@@ -57,7 +56,7 @@ class MaterialLotApi(MesModelRestApi):
 class LineApi(MesModelRestApi):
     resource_name = "lines"
     class_permission_name = "Line"
-    datamodel = SQLAInterface(Line)
+    datamodel = MasterDataInterface(Line)
     list_columns = ["id", "code", "name", "process_type", "readiness_checks_enabled", "target_per_hour", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
     add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "target_per_hour",
@@ -68,7 +67,7 @@ class LineApi(MesModelRestApi):
 class StationGroupApi(MesModelRestApi):
     resource_name = "station-groups"
     class_permission_name = "StationGroup"
-    datamodel = SQLAInterface(StationGroup)
+    datamodel = MasterDataInterface(StationGroup)
     list_columns = ["id", "code", "name", "description"]
     show_columns = list_columns + ["created_at", "updated_at"]
     add_columns = edit_columns = ["code", "name", "description"]
@@ -78,7 +77,7 @@ class StationGroupApi(MesModelRestApi):
 class StationApi(MesModelRestApi):
     resource_name = "stations"
     class_permission_name = "Station"
-    datamodel = SQLAInterface(Station)
+    datamodel = MasterDataInterface(Station)
     list_columns = ["id", "code", "name", "line.id", "line.code", "group.id", "group.code",
                     "station_type", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
@@ -89,7 +88,7 @@ class StationApi(MesModelRestApi):
 class OperationApi(MesModelRestApi):
     resource_name = "operations"
     class_permission_name = "Operation"
-    datamodel = SQLAInterface(Operation)
+    datamodel = MasterDataInterface(Operation)
     list_columns = ["id", "code", "name", "default_station_type", "is_key_quality", "consumes_material",
                     "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
@@ -101,7 +100,7 @@ class OperationApi(MesModelRestApi):
 class EquipmentApi(MesModelRestApi):
     resource_name = "equipment"
     class_permission_name = "Equipment"
-    datamodel = SQLAInterface(Equipment)
+    datamodel = MasterDataInterface(Equipment)
     list_columns = ["id", "code", "name", "station.id", "station.code", "status", "source",
                     "status_changed_at", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
@@ -112,7 +111,7 @@ class EquipmentApi(MesModelRestApi):
 class DefectCodeApi(MesModelRestApi):
     resource_name = "defect-codes"
     class_permission_name = "DefectCode"
-    datamodel = SQLAInterface(DefectCode)
+    datamodel = MasterDataInterface(DefectCode)
     list_columns = ["id", "code", "name", "category", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
     add_columns = edit_columns = ["code", "name", "category", "is_active"]

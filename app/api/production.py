@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services.platform.errors import DomainError
 from .. import metrics
+from ..services.platform.inputs import Key, Text, Whole
 from ..services.production import execution, runs, trace, work_orders
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import export_format, parse_page
@@ -19,22 +20,22 @@ class LineSchema(Schema):
 
 class CreateRunSchema(Schema):
     lineCode = fields.String(required=True, validate=validate.Length(min=1))
-    planQty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    shiftCode = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
+    planQty = Whole("quantity", required=True, strict=True)
+    shiftCode = Key("shift_code", load_default=None, allow_none=True)
 
 
 class UnitsSchema(Schema):
-    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=10000))
-    snPrefix = fields.String(allow_none=True, validate=validate.Length(max=60))
-    sns = fields.List(fields.String(validate=validate.Length(min=1, max=80)), validate=validate.Length(min=1, max=10000))
+    quantity = Whole("quantity", strict=True, validate=validate.Range(min=1, max=10000))
+    snPrefix = Key("sn_prefix", allow_none=True)
+    sns = fields.List(Key("sn"), validate=validate.Length(min=1, max=10000))
 
 
 class ReasonSchema(Schema):
-    reason = fields.String(load_default="")
+    reason = Text(load_default="")
 
 
 class TrackInSchema(Schema):
-    sn = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    sn = Key("sn", required=True)
     runNo = fields.String(required=True, validate=validate.Length(min=1))
 
 
@@ -45,12 +46,12 @@ class DataItemSchema(Schema):
 
 class DefectSchema(Schema):
     code = fields.String(required=True)
-    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=128))
-    description = fields.String(load_default=None, allow_none=True)
+    location = Text(128, single_line=True, load_default=None, allow_none=True)
+    description = Text(load_default=None, allow_none=True)
 
 
 class TrackOutSchema(Schema):
-    sn = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    sn = Key("sn", required=True)
     runNo = fields.String(required=True, validate=validate.Length(min=1))
     result = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL")))
     data = fields.List(fields.Nested(DataItemSchema), load_default=list)

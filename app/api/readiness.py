@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
+from ..services.platform.inputs import Key, Text
 from ..services.preparation import consumables, genealogy, loading, readiness
 from ..services.production import runs
 from ..web.export import recall_export
@@ -20,7 +21,7 @@ class KindSchema(Schema):
 
 
 class ReasonSchema(Schema):
-    reason = fields.String(load_default="")
+    reason = Text(load_default="")
 
 
 class ScanSchema(Schema):
@@ -30,15 +31,15 @@ class ScanSchema(Schema):
 
 
 class ReplaceSchema(ScanSchema):
-    reason = fields.String(load_default="")
+    reason = Text(load_default="")
 
 
 class StencilBindSchema(Schema):
-    stencilId = fields.String(required=True)
+    stencilId = Key("stencil_id", required=True)
 
 
 class PasteBindSchema(Schema):
-    lotNo = fields.String(required=True)
+    lotNo = Key("lot_no", required=True)
 
 
 class ReadinessApi(MesBaseApi):

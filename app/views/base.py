@@ -68,11 +68,15 @@ class MesModelView(RuleFormsModelView):
         try:
             call()
         except DomainError as error:
-            key = str(getattr(item, "code", None) or getattr(item, "name", None) or "")
             db.session.rollback()
-            audit_service.record_failure(ambient_actor(), f"{master_data.entity_name(type(item))}_{action}",
-                                         master_data.entity_name(type(item)), key, error)
-            raise RuleRefused(error, console_message(error)) from None
+            raise self.refusal(item, action, error) from None
+
+    def refusal(self, item, action: str, error: DomainError) -> RuleRefused:
+        """A refused attempt, audited (FAIL) with the rule's code."""
+        key = str(getattr(item, "code", None) or getattr(item, "name", None) or "")
+        audit_service.record_failure(ambient_actor(), f"{master_data.entity_name(type(item))}_{action}",
+                                     master_data.entity_name(type(item)), key, error)
+        return RuleRefused(error, console_message(error))
 
     def show_refusal(self, form, refused: RuleRefused) -> None:
         show_on_form(form, refused.error)

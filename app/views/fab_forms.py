@@ -10,7 +10,8 @@ Two behaviours of FAB's CRUD screens would hurt a plant user, and FAB has no pub
    could never be saved: booleans get a plain checkbox.
 
 `_add` / `_edit` below are FAB 5.3's `BaseCRUDView._add` / `_edit` with exactly that change (and a
-database error rolled back before its flash). They use FAB internals: `_filters`, `_fill_form_exclude_cols`,
+database error rolled back before its flash; a write the database refused, turned into a DomainError by
+app/web/interface.py, shown on the form like a rule's refusal). They use FAB internals: `_filters`, `_fill_form_exclude_cols`,
 `_get_add_widget`, `_get_edit_widget`, `datamodel.add/edit`, `update_redirect`, `_init_forms`.
 tests/unit/test_fab_adapter.py pins FAB's version and the source of the methods copied or called here,
 and tests/api/test_console.py the behaviour: an upgrade of Flask-AppBuilder that changes them fails the
@@ -25,6 +26,7 @@ from sqlalchemy import Boolean
 from wtforms import BooleanField
 
 from ..extensions import db
+from ..services.platform.errors import DomainError
 
 
 class RuleRefused(ValueError):
@@ -42,6 +44,11 @@ class RuleFormsModelView(ModelView):
     def show_refusal(self, form, refused: RuleRefused) -> None:
         """Put the refusal on the form (and flash it); subclasses decide how."""
         flash(str(refused), "danger")
+
+    def refusal(self, item, action: str, error: DomainError) -> RuleRefused:
+        """The database refused to write `item` although the rules let it through (`action`: CREATE or
+        UPDATE); subclasses may audit it."""
+        return RuleRefused(error, error.message)
 
     def _init_forms(self):
         columns = self.datamodel.obj.__table__.columns
@@ -75,6 +82,9 @@ class RuleFormsModelView(ModelView):
                     self.datamodel.add(item)
                     self.post_add(item)
                     flash(self.add_row_message, "success")
+                except DomainError as error:  # the database refused it (web/interface.py)
+                    self.show_refusal(form, self.refusal(item, "CREATE", error))
+                    return self._get_add_widget(form=form, exclude_cols=exclude_cols)
                 except Exception:
                     db.session.rollback()
                     flash(self.database_error_message, "danger")
@@ -112,6 +122,9 @@ class RuleFormsModelView(ModelView):
             self.datamodel.edit(item)
             self.post_update(item)
             flash(self.edit_row_message, "success")
+        except DomainError as error:  # the database refused it (web/interface.py)
+            self.show_refusal(form, self.refusal(item, "UPDATE", error))
+            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
         except Exception:
             db.session.rollback()
             flash(self.database_error_message, "danger")

@@ -11,10 +11,9 @@ Loading Terminal (scan, replace, unlock with a reason).
 """
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
 from ..models import FeederSlot, SlotMaterialMapping
 from ..security.permissions import resource_permissions
+from ..web.interface import MasterDataInterface
 from .base import MesModelView
 
 
@@ -27,7 +26,7 @@ class _LoadingConfigView(MesModelView):
 
 
 class SlotTableView(_LoadingConfigView):
-    datamodel = SQLAInterface(SlotMaterialMapping)
+    datamodel = MasterDataInterface(SlotMaterialMapping)
     route_base = "/slot-table"
     list_title = "Slot table"
     list_columns = ["slot", "material", "product", "routing", "priority", "is_alternate"]
@@ -45,7 +44,7 @@ class SlotTableView(_LoadingConfigView):
 
 
 class FeederSlotView(_LoadingConfigView):
-    datamodel = SQLAInterface(FeederSlot)
+    datamodel = MasterDataInterface(FeederSlot)
     route_base = "/feeder-slots"
     list_title = "Feeder slots"
     list_columns = ["line", "slot_code", "name", "station", "position", "current_lot", "is_locked"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from wtforms import SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Optional
 
@@ -13,6 +12,7 @@ from ..models import (
 from ..models.master import (
     DATA_SOURCES, EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
 )
+from ..web.interface import MasterDataInterface
 from .base import MesModelView
 
 
@@ -24,7 +24,7 @@ def choice(label: str, choices, description: str = "", *, required: bool = True)
 
 
 class BomItemView(MesModelView):
-    datamodel = SQLAInterface(BomItem)
+    datamodel = MasterDataInterface(BomItem)
     class_permission_name = "BomItem"
     route_base = "/bom"
     list_title = "BOM lines"
@@ -37,7 +37,7 @@ class BomItemView(MesModelView):
 
 
 class ProductView(MesModelView):
-    datamodel = SQLAInterface(Product)
+    datamodel = MasterDataInterface(Product)
     class_permission_name = "Product"
     route_base = "/products"
     list_title = "Products"
@@ -55,7 +55,7 @@ class ProductView(MesModelView):
 
 
 class MaterialView(MesModelView):
-    datamodel = SQLAInterface(Material)
+    datamodel = MasterDataInterface(Material)
     class_permission_name = "Material"
     route_base = "/materials"
     list_title = "Materials"
@@ -69,7 +69,7 @@ class MaterialView(MesModelView):
 
 
 class MaterialLotView(MesModelView):
-    datamodel = SQLAInterface(MaterialLot)
+    datamodel = MasterDataInterface(MaterialLot)
     class_permission_name = "MaterialLot"
     route_base = "/material-lots"
     list_title = "Material lots"
@@ -85,7 +85,7 @@ class MaterialLotView(MesModelView):
 
 
 class StationView(MesModelView):
-    datamodel = SQLAInterface(Station)
+    datamodel = MasterDataInterface(Station)
     class_permission_name = "Station"
     route_base = "/stations"
     list_title = "Stations"
@@ -101,7 +101,7 @@ class StationView(MesModelView):
 
 
 class LineView(MesModelView):
-    datamodel = SQLAInterface(Line)
+    datamodel = MasterDataInterface(Line)
     class_permission_name = "Line"
     route_base = "/lines"
     list_title = "Lines"
@@ -128,7 +128,7 @@ class LineView(MesModelView):
 
 
 class StationGroupView(MesModelView):
-    datamodel = SQLAInterface(StationGroup)
+    datamodel = MasterDataInterface(StationGroup)
     class_permission_name = "StationGroup"
     route_base = "/station-groups"
     list_title = "Station groups"
@@ -141,7 +141,7 @@ class StationGroupView(MesModelView):
 
 
 class OperationView(MesModelView):
-    datamodel = SQLAInterface(Operation)
+    datamodel = MasterDataInterface(Operation)
     class_permission_name = "Operation"
     route_base = "/operations"
     list_title = "Operations"
@@ -159,7 +159,7 @@ class OperationView(MesModelView):
 
 
 class EquipmentView(MesModelView):
-    datamodel = SQLAInterface(Equipment)
+    datamodel = MasterDataInterface(Equipment)
     class_permission_name = "Equipment"
     route_base = "/equipment"
     list_title = "Equipment"
@@ -177,7 +177,7 @@ class EquipmentView(MesModelView):
 
 
 class DefectCodeView(MesModelView):
-    datamodel = SQLAInterface(DefectCode)
+    datamodel = MasterDataInterface(DefectCode)
     class_permission_name = "DefectCode"
     route_base = "/defect-codes"
     list_title = "Defect codes"

@@ -10,17 +10,16 @@ cannot be deleted: deactivate it.
 """
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
 from ..models import OqcSamplingRule
 from ..models.quality import SAMPLING_TYPES
 from ..security.permissions import resource_permissions
+from ..web.interface import MasterDataInterface
 from .base import MesModelView
 from .master import choice
 
 
 class OqcSamplingRuleView(MesModelView):
-    datamodel = SQLAInterface(OqcSamplingRule)
+    datamodel = MasterDataInterface(OqcSamplingRule)
     class_permission_name = "QualityControl"
     read_permission = write_permission = "oqc"
     base_permissions = resource_permissions("quality")

@@ -238,7 +238,7 @@ class TraceView(BaseView):
     def search(self):
         term = (request.args.get("q") or "").strip()
         if term:
-            found = trace.lookup(term)
+            found = trace.lookup(term, actor=authenticate())
             if found is not None and found[0] == "UNIT":
                 return redirect(url_for("TraceView.unit", sn=term))
             if found is not None:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from flask import flash, redirect
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from ..models import DataCollectionSpec
 from ..models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
 from ..services.engineering import data_specs
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import DomainError
+from ..web.interface import MasterDataInterface
 from .base import MesModelView, flash_domain_error
 from .fields import OptionListField
 from .master import choice
 
 
 class DataSpecView(MesModelView):
-    datamodel = SQLAInterface(DataCollectionSpec)
+    datamodel = MasterDataInterface(DataCollectionSpec)
     class_permission_name = "DataSpec"
     write_permission = "config"
     route_base = "/data-specs"

@@ -3,6 +3,7 @@ error code, each refusal changing nothing; the FAI authorize gate (§3)."""
 from sqlalchemy import select
 
 from app.extensions import db
+from app.services.platform.clock import now
 from app.models import Inspection, InspectionItem, Run, Track, Unit
 from support import (
     SMT_STATIONS, authorized_run, count, ok_data, pass_step, prep_run, ready_run,
@@ -109,7 +110,7 @@ def test_trial_needs_the_formal_readiness_still_passed(api):
     started_fai(api, run_no)
     # the stencil goes to maintenance after the FORMAL check: the trial is refused until re-checked
     ok_data(api("integration").post("/api/v1/integration/stencil-status", json={
-        "eventId": "E-STN-MAINT", "eventTime": "2030-01-01T00:00:00+00:00", "stencilId": "STN-1001-A",
+        "eventId": "E-STN-MAINT", "eventTime": now().isoformat(), "stencilId": "STN-1001-A",
         "status": "MAINTENANCE"}))
     refused = api("operator").post(f"/api/v1/stations/{SMT_STATIONS[10]}/track-in",
                                    json={"sn": f"{run_no}-T1", "runNo": run_no})

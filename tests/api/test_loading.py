@@ -432,7 +432,7 @@ def test_a_material_user_of_another_line_is_refused(api, app):
     refused(app, lambda: load_table(api, run_no, user=outsider), 403, "FORBIDDEN")
     ok_data(load_table(api, run_no))
     refused(app, lambda: scan(api, run_no, "1-01", SMT_REELS["1-01"], user=outsider), 403, "FORBIDDEN")
-    assert api(outsider).get(f"/api/v1/runs/{run_no}/loading").status_code == 403
+    assert api(outsider).get(f"/api/v1/runs/{run_no}/loading").status_code == 404  # as if unknown
     load_reels(api, run_no)
     refused(app, lambda: replace(api, run_no, "1-01", "MAT-R10K|LOT-R-002", user=outsider), 403, "FORBIDDEN")
     for _ in range(3):
@@ -456,7 +456,7 @@ def test_loading_state_for_readers(api, app):
     assert [(e["slotCode"], e["status"], e["loadedLotNo"], e["station"]) for e in data["expectations"]] == [
         ("1-01", "LOADED", "LOT-R-001", "ST-MOUNT-01"), ("1-02", "LOADED", "LOT-C-001", "ST-MOUNT-01"),
         ("2-01", "LOADED", "LOT-M-001", "ST-MOUNT-01")]
-    assert api("operator2").get(f"/api/v1/runs/{run_no}/loading").status_code == 403
+    assert api("operator2").get(f"/api/v1/runs/{run_no}/loading").status_code == 404  # as if unknown
     missing = api("material").get("/api/v1/runs/WO-NOPE-R01/loading")
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "RUN_NOT_FOUND"
 

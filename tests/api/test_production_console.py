@@ -56,7 +56,7 @@ def test_run_detail_actions_and_scope(client, api):
     client.get("/logout/")
     console_login(client, "operator2")  # DIP stations only: an SMT run is out of scope
     page = client.get(f"/runs/{run_no}", follow_redirects=True).get_data(as_text=True)
-    assert "outside your scope" in page
+    assert "RUN_NOT_FOUND" in page and "outside your scope" not in page  # as if it did not exist
 
 
 def test_close_refusal_lists_the_counts(client, api):

@@ -94,7 +94,7 @@ def test_who_may_read_and_export_a_run_trace(api, app):
     refused = api("operator").get(f"/api/v1/trace/runs/{run_no}?format=csv")  # trace:export: Q G P
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (403, "FORBIDDEN")
     outside = api("operator2").get(f"/api/v1/trace/runs/{run_no}")  # bound to the DIP line's stations
-    assert (outside.status_code, outside.get_json()["error"]["code"]) == (403, "FORBIDDEN")
+    assert (outside.status_code, outside.get_json()["error"]["code"]) == (404, "RUN_NOT_FOUND")  # as if unknown
     odd = api("quality").get(f"/api/v1/trace/runs/{run_no}?format=pdf")
     assert (odd.status_code, odd.get_json()["error"]["code"]) == (422, "VALIDATION_ERROR")
     missing = api("quality").get("/api/v1/trace/runs/WO-NOPE-R01")

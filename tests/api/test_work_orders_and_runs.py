@@ -903,7 +903,7 @@ def test_a_leader_authorizes_and_revokes_on_own_lines_only(api, app):
     assert SMT_LINE in error["message"] or "outside" in error["message"]
     ok_data(run_action(api, smt, "authorize"))
     refused(app, lambda: run_action(api, smt, "revoke", user="leader", reason="x"), 403, "FORBIDDEN")
-    assert api("leader").get(f"/api/v1/runs/{smt}").status_code == 403
+    assert api("leader").get(f"/api/v1/runs/{smt}").status_code == 404  # reads: as if unknown
     assert [r["runNo"] for r in ok_data(api("leader").get("/api/v1/runs"))] == [dip]
     listed = [w["woNo"] for w in ok_data(api("leader").get("/api/v1/work-orders"))]
     assert dip.rsplit("-R", 1)[0] in listed and smt.rsplit("-R", 1)[0] not in listed

@@ -37,4 +37,4 @@ def test_the_fab_internals_the_adapter_relies_on_are_unchanged(name, digest):
 
 def test_the_adapter_overrides_only_what_it_documents():
     own = {name for name, value in vars(RuleFormsModelView).items() if callable(value)}
-    assert own == {"show_refusal", "_init_forms", "_add", "_edit"}
+    assert own == {"show_refusal", "refusal", "_init_forms", "_add", "_edit"}

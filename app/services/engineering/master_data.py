@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import exists, inspect, select
+from sqlalchemy import Boolean, Float, Integer, String, exists, inspect, select
+from sqlalchemy import Text as SaText
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import MANYTOONE
 from sqlalchemy.orm.attributes import get_history
 
@@ -29,6 +31,7 @@ from ...models.master import (
 from ...models.quality import SAMPLING_TYPES, OqcSamplingRule
 from ...models.readiness import FeederSlot, SlotMaterialMapping
 from ..platform.clock import now
+from ..platform import inputs
 from ..platform.errors import DomainError
 from ..platform.validation import fields_error
 
@@ -177,15 +180,49 @@ def _normalise(item: Any) -> None:
             setattr(item, attr, value.strip())
 
 
+# Columns holding business keys (the input discipline's key rules, services/platform/inputs.py).
+KEY_COLUMNS = {"code": "code", "lot_no": "lot_no", "slot_code": "slot_code"}
+# Number columns with a range of their own; every other number column is a "measurement" (finite,
+# within ±1e12).
+NUMBER_KINDS = {"qty_per": "qty_per", "qty": "measurement", "position": "count", "priority": "count",
+                "sample_value": "measurement"}
+
+
+def input_errors(item: Any) -> dict[str, str]:
+    """The input discipline (services/platform/inputs.py) over every column of a record: business keys,
+    single-line strings up to their column's length, texts up to 2000 characters, finite numbers
+    within range. Values the record does not set (None) are left to the required-field rules."""
+    errors: dict[str, str] = {}
+    for column in type(item).__table__.columns:
+        if column.primary_key or column.foreign_keys:
+            continue
+        attr = column.key
+        value = getattr(item, attr, None)
+        if value is None:
+            continue
+        problem = None
+        if attr in KEY_COLUMNS:
+            problem = inputs.key_problem(value, KEY_COLUMNS[attr]) if value != "" else None
+        elif isinstance(column.type, SaText) or (isinstance(column.type, String) and column.type.length is None):
+            problem = inputs.text_problem(value, inputs.TEXT_MAX)
+        elif isinstance(column.type, String):
+            problem = inputs.text_problem(value, column.type.length, single_line=True)
+        elif isinstance(column.type, (Float, Integer)) and not isinstance(column.type, Boolean):
+            problem = inputs.number_problem(value, NUMBER_KINDS.get(attr, "measurement"))
+        if problem:
+            errors[attr] = inputs.message(problem)
+    return errors
+
+
 def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = ()) -> None:
     """Field rules, references and uniqueness of a master-data row about to be written.
     `unique_checked`: the columns of a uniqueness rule the caller has already checked for this row (the
     import matches every row on its business key against all the records, so it skips that query)."""
     cls = type(item)
     _normalise(item)
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = input_errors(item)
     if hasattr(cls, "code") and not getattr(item, "code", None):
-        errors["code"] = "A code is required."
+        errors["code"] = inputs.message(("INPUT_INVALID_KEY", "A code is required."))
     if hasattr(cls, "name") and cls not in (MaterialLot, FeederSlot) and not getattr(item, "name", None):
         errors["name"] = "A name is required."
     for column, allowed in CHOICES.get(cls, {}).items():
@@ -257,18 +294,71 @@ def validate_delete(item: Any) -> None:
     cls = type(item)
     if isinstance(item, DefectCode) and item.code in SYSTEM_DEFECT_CODES:
         raise DomainError("DEFECT_CODE_SYSTEM", f"{item.code} is recorded by the system and cannot be deleted.")
+    error = _in_use(cls, item.id, getattr(item, "code", None) or str(item))
+    if error is not None:
+        raise error
+
+
+def _in_use(cls: type, item_id: Any, label: str) -> DomainError | None:
     session = db.session
     with session.no_autoflush:
         for column in _referencing_columns(cls.__table__):
-            used = session.execute(select(exists().where(column == item.id))).scalar()
+            used = session.execute(select(exists().where(column == item_id))).scalar()
             if used:
                 name = entity_name(cls)
-                code = f"{name}_IN_USE"
                 hint = " Deactivate it instead." if hasattr(cls, "is_active") else ""
-                raise DomainError(code, f"{name.replace('_', ' ').capitalize()} "
-                                  f"{getattr(item, 'code', None) or item} is used by "
-                                  f"{column.table.name.replace('_', ' ')} records.{hint}",
-                                  {"referencedBy": column.table.name})
+                return DomainError(f"{name}_IN_USE", f"{name.replace('_', ' ').capitalize()} "
+                                   f"{label} is used by {column.table.name.replace('_', ' ')} records.{hint}",
+                                   {"referencedBy": column.table.name})
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# A write the database refused although the rules let it through
+# ---------------------------------------------------------------------------------------------
+
+def write_keys(item: Any) -> dict[str, Any]:
+    """What `refused_write` needs of a record about to be written, taken before the write (a failed
+    write rolls the session back and expires or discards the record): its id, a label and the values
+    of its unique keys."""
+    return {"id": getattr(item, "id", None),
+            "label": str(getattr(item, "code", None) or getattr(item, "name", None) or ""),
+            "unique": [(columns, code, field, [_fk_value(item, c) for c in columns],
+                        getattr(item, field, None))
+                       for columns, code, field in _unique_rules(type(item))]}
+
+
+def refused_write(cls: type, keys: dict[str, Any], error: Exception, *, deleting: bool = False) -> DomainError:
+    """The catalogued answer to a write the database refused after the rules had let it through (the
+    session already rolled back). A parallel write got there first: on PostgreSQL the unique index
+    decides between two creates of one code, and a row may gain a reference while it is being deleted
+    → the rule's own code (`<ENTITY>_CODE_DUPLICATE` naming the field, `<ENTITY>_IN_USE`); the database
+    busy beyond its busy timeout → DATABASE_BUSY; anything else → MASTER_DATA_CONFLICT. Never the
+    database's message: it carries the SQL and the values."""
+    if isinstance(error, OperationalError) or isinstance(getattr(error, "__cause__", None), OperationalError):
+        return DomainError("DATABASE_BUSY")
+    session = db.session
+    try:
+        if deleting:
+            in_use = _in_use(cls, keys["id"], keys["label"])
+            if in_use is not None:
+                return in_use
+        else:
+            for columns, code, field, values, shown in keys["unique"]:
+                if any(v is None for v in values):
+                    continue
+                stmt = select(cls.id)
+                for column, value in zip(columns, values, strict=True):
+                    stmt = stmt.where(getattr(cls, column) == value)
+                if keys["id"] is not None:
+                    stmt = stmt.where(cls.id != keys["id"])
+                if session.execute(stmt.limit(1)).first() is not None:
+                    return DomainError(code, details={"field": field, "value": str(shown if shown is not None
+                                                                                 else values[-1])})
+    except SQLAlchemyError:
+        session.rollback()
+        return DomainError("DATABASE_BUSY")
+    return DomainError("MASTER_DATA_CONFLICT", details={"entity": entity_name(cls)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -613,7 +613,9 @@ def _rule_errors(sheet: Sheet, error: DomainError) -> list[RowError]:
     details = error.details or {}
     fields = details.get("fields")
     if isinstance(fields, dict) and fields:
-        return [RowError(_header_of(sheet, name), error.code, f"{_header_of(sheet, name) or name}: {message}")
+        codes = details.get("codes") or {}  # a field that broke the input discipline: its INPUT_… code
+        return [RowError(_header_of(sheet, name), codes.get(name, error.code),
+                         f"{_header_of(sheet, name) or name}: {message}")
                 for name, message in fields.items()]
     if isinstance(fields, list) and fields:
         return [RowError(_header_of(sheet, fields[0]), error.code, error.message)]

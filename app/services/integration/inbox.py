@@ -22,6 +22,7 @@ from ...extensions import db
 from ...models import IntegrationMessage
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.inputs import field_details
 from ..platform.uow import UnitOfWork, unit_of_work
 
 
@@ -84,7 +85,7 @@ def receive(*, actor: Actor, system: str, entity_type: str, action: str, payload
     try:
         data = schema.load(payload, unknown=EXCLUDE)  # extras stay in the logged payload
     except ValidationError as exc:
-        error = DomainError("VALIDATION_ERROR", "Missing or invalid fields.", {"fields": exc.messages})
+        error = DomainError("VALIDATION_ERROR", "Missing or invalid fields.", field_details(exc.messages))
         guess = payload.get("eventId") or payload.get("code") or payload.get("woNo")
         _log_alone(actor, system, entity_type, str(guess)[:128] if guess else None, payload, status="FAILED",
                    error=error)

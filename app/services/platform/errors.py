@@ -38,6 +38,22 @@ _e("NOT_FOUND", 404, "Nothing exists at this address.", "Check the address or th
 _e("METHOD_NOT_ALLOWED", 405, "This address does not accept this method.", "Check the API reference (Swagger UI).")
 _e("VALIDATION_ERROR", 422, "The request is not valid.",
    "Correct the fields listed in the details and send it again.")
+_e("INPUT_INVALID_KEY", 422, "A code, number or SN has characters that are not allowed, or is empty.",
+   "Use letters, digits and - _ . : + # only: no spaces, no /, no control characters (a field code in "
+   "VALIDATION_ERROR's details.codes).")
+_e("INPUT_TOO_LONG", 422, "A value is longer than the field takes.",
+   "Shorten it: codes have at most 64 characters (SNs and run numbers 80, slot codes 32), texts 2000 "
+   "(a field code in VALIDATION_ERROR's details.codes).")
+_e("INPUT_INVALID_TEXT", 422, "A text contains control characters.",
+   "Type plain text; line breaks and tabs are fine in descriptions (a field code in VALIDATION_ERROR's "
+   "details.codes).")
+_e("INPUT_OUT_OF_RANGE", 422, "A number is not finite or outside the field's range.",
+   "Enter a value within the range given in the message, e.g. quantities 1 to 1,000,000 (a field code in "
+   "VALIDATION_ERROR's details.codes).")
+_e("EVENT_TIME_OUT_OF_WINDOW", 422, "An event time is too far in the past or in the future.",
+   "Send the time the status really changed: at most MES_EVENT_MAX_AGE_DAYS (30) days ago and "
+   "MES_EVENT_MAX_FUTURE_MINUTES (10) minutes ahead; check the sending machine's clock (a field code in "
+   "VALIDATION_ERROR's details.codes).")
 _e("RATE_LIMITED", 429, "Too many attempts from this address.", "Wait a minute and try again.")
 _e("CSRF_FAILED", 400, "The form or page has expired (security token missing or invalid).",
    "Reload the page and try again.")
@@ -56,6 +72,8 @@ _e("PASSWORD_TOO_WEAK", 422, "The password does not meet the password policy.",
 _e("USER_NOT_FOUND", 400, "No user with this username.", "Check the username.")
 _e("USERNAME_DUPLICATE", 409, "A user with this username or e-mail already exists.", "Choose another username or e-mail.")
 _e("ROLE_NOT_FOUND", 400, "No role with this name.", "Check the role name (`flask mes sync-roles` creates the preset roles).")
+_e("DATABASE_BUSY", 503, "The database was busy with other changes for too long; nothing was saved.",
+   "Try again in a moment. If it keeps happening, tell IT support (a long import or backup may be running).")
 
 # --- master data (02_rules §0) -----------------------------------------------------------------
 for _entity, _label in (
@@ -77,6 +95,8 @@ _e("MATERIAL_LOT_IN_USE", 409, "This lot is referenced by other records and cann
    "Keep the lot; set its IQC result instead.")
 _e("DEFECT_CODE_SYSTEM", 409, "This defect code is used by the system itself and must stay active.",
    "Keep it; create another code if you need a different one.")
+_e("MASTER_DATA_CONFLICT", 409, "The database refused the change: another change made at the same time conflicts "
+   "with it. Nothing was saved.", "Reload the record to see its current state, then make the change again.")
 _e("EQUIPMENT_STATION_DUPLICATE", 409, "The station already has an equipment (at most one per station).",
    "Edit the existing equipment of that station, or choose another station.")
 

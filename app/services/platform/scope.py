@@ -1,4 +1,10 @@
-"""Data-scope filters: a user bound to lines/stations sees and acts on those only."""
+"""Data-scope filters: a user bound to lines/stations sees and acts on those only.
+
+Reading a record by its business key (a unit trace by SN, a run, a work order): a record outside the
+reader's lines is answered exactly like one that does not exist (`require_visible`) — the same code,
+status (404 for the key in the path), message and details — so that no one learns which SNs, runs or
+work orders exist on lines they may not see. Actions on a record keep answering FORBIDDEN (403): the
+user was given the key to act on and needs to know why they may not."""
 from __future__ import annotations
 
 from sqlalchemy import false, true
@@ -31,6 +37,13 @@ def station_filter(actor: Actor, station_id_col, line_id_col) -> ColumnElement:
 def in_line_scope(actor: Actor, line_id: int | None) -> bool:
     """May the actor see and act on this line (an admin, a scope of ALL, or a binding to the line)?"""
     return actor.is_admin or actor.scope.allows_line(line_id)
+
+
+def require_visible(actor: Actor, line_id: int | None, missing: DomainError) -> None:
+    """A record read by its business key is on one of the actor's lines, else `missing` — the very
+    error an unknown key gets (e.g. UNIT_NOT_FOUND), so the answer does not tell that it exists."""
+    if not in_line_scope(actor, line_id):
+        raise missing
 
 
 def sees_all_lines(actor: Actor) -> bool:

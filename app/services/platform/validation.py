@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .errors import DomainError
+from .inputs import field_details
 
 
 def required_reason(reason: Optional[str], action: str) -> str:
@@ -17,6 +18,6 @@ def required_reason(reason: Optional[str], action: str) -> str:
 
 def fields_error(errors: dict[str, str]) -> DomainError:
     """VALIDATION_ERROR listing the fields: the one shape of a refused record (forms show each
-    message on its field)."""
+    message on its field; a field that broke the input discipline also has its code in `codes`)."""
     return DomainError("VALIDATION_ERROR", "Some fields are not valid: "
-                       + "; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
+                       + "; ".join(f"{k}: {v}" for k, v in errors.items()), field_details(errors))

@@ -28,6 +28,7 @@ from ..integration.inbox import InboundResult, receive, source_of
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.inputs import EventTime, Key, Number, Text, latest_credible_time
 from ..platform.scope import in_line_scope, require_line, require_permission, sees_all_lines
 from ..platform.uow import UnitOfWork, unit_of_work
 
@@ -100,30 +101,30 @@ def current_bindings(line_id: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 class _Event(Schema):
-    eventId = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    eventTime = fields.AwareDateTime(required=True)
+    eventId = Key("event_id", required=True)
+    eventTime = EventTime(required=True)
 
     class Meta:
         unknown = EXCLUDE
 
 
 class StencilStatusSchema(_Event):
-    stencilId = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    stencilId = Key("stencil_id", required=True)
     status = fields.String(required=True, validate=validate.OneOf(STENCIL_STATUSES))
-    tension = fields.Float(load_default=None, allow_none=True)
+    tension = Number("tension", load_default=None, allow_none=True)
 
 
 class SolderPasteStatusSchema(_Event):
-    lotNo = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    lotNo = Key("lot_no", required=True)
     status = fields.String(required=True, validate=validate.OneOf(PASTE_STATUSES))
     expiresAt = fields.AwareDateTime(load_default=None, allow_none=True)
     thawedAt = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class EquipmentStatusSchema(_Event):
-    equipmentCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    equipmentCode = Key("equipment_code", required=True)
     status = fields.String(required=True, validate=validate.OneOf(EQUIPMENT_STATUSES))
-    reason = fields.String(load_default=None, allow_none=True)
+    reason = Text(load_default=None, allow_none=True)
 
 
 def _may_enter(actor: Actor) -> None:
@@ -225,8 +226,10 @@ def receive_equipment_status(*, actor: Actor, payload: Any) -> InboundResult:
         event = EquipmentStatusEvent(event_id=data["eventId"], event_time=data["eventTime"], equipment_id=equipment.id,
                                      status=data["status"], reason=data.get("reason"), source=source, operator=operator)
         uow.session.add(event)
-        applied = equipment.status_changed_at is None or data["eventTime"] >= equipment.status_changed_at
-        if applied:  # the latest by event time counts; a late old event is kept but does not win
+        applied = (equipment.status_changed_at is None or data["eventTime"] >= equipment.status_changed_at
+                   or equipment.status_changed_at > latest_credible_time())
+        if applied:  # the latest by event time counts; a late old event is kept but does not win (a stored
+            # change time beyond the event window, from before it was enforced, never wins)
             before = equipment.status
             equipment.status, equipment.source, equipment.status_changed_at = data["status"], source, data["eventTime"]
             uow.diff = {"before": {"status": before}, "after": {"status": data["status"], "source": source}}

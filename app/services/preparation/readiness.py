@@ -36,6 +36,7 @@ from ..engineering.route_plans import RoutePlan, plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.inputs import latest_credible_time
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import transition
 from ..platform.uow import unit_of_work
@@ -72,12 +73,18 @@ class Evaluation:
 # ---------------------------------------------------------------------------------------------
 
 def _latest_stencil_status(stencil_id: str) -> Optional[StencilStatus]:
-    return db.session.execute(select(StencilStatus).where(StencilStatus.stencil_id == stencil_id)
+    """The latest status by event time (01_domain_model §4). An event dated beyond the event window
+    (stored before the window was enforced, services/platform/inputs.py) never counts: a 9999-12-31
+    READY would otherwise outrank every later real status."""
+    return db.session.execute(select(StencilStatus).where(StencilStatus.stencil_id == stencil_id,
+                                                          StencilStatus.event_time <= latest_credible_time())
                               .order_by(StencilStatus.event_time.desc(), StencilStatus.id.desc()).limit(1)).scalar_one_or_none()
 
 
 def _latest_paste_status(lot_no: str) -> Optional[SolderPasteStatus]:
-    return db.session.execute(select(SolderPasteStatus).where(SolderPasteStatus.lot_no == lot_no)
+    """As `_latest_stencil_status`."""
+    return db.session.execute(select(SolderPasteStatus).where(SolderPasteStatus.lot_no == lot_no,
+                                                              SolderPasteStatus.event_time <= latest_credible_time())
                               .order_by(SolderPasteStatus.event_time.desc(), SolderPasteStatus.id.desc())
                               .limit(1)).scalar_one_or_none()
 

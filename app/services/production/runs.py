@@ -19,7 +19,7 @@ from ..engineering.routing import latest_version
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import in_line_scope, line_filter, require_line, require_permission
+from ..platform.scope import in_line_scope, line_filter, require_line, require_permission, require_visible
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..platform.validation import required_reason
@@ -50,10 +50,14 @@ def _version_ready_gate(run: Run, plan: RoutePlan) -> None:
 # Lookups
 # ---------------------------------------------------------------------------------------------
 
+def run_missing(run_no: str) -> DomainError:
+    """RUN_NOT_FOUND: for an unknown run, and for a run read outside the reader's lines alike."""
+    return DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
+
+
 def get_run(run_no: str, *, uow: UnitOfWork | None = None) -> Run:
     """The run (locked for `uow`), or RUN_NOT_FOUND."""
-    return fetch_one(select(Run).where(Run.run_no == run_no),
-                     DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no}), uow=uow)
+    return fetch_one(select(Run).where(Run.run_no == run_no), run_missing(run_no), uow=uow)
 
 
 def _stations_of_line(line_id: int) -> list[tuple[int, str, str, Optional[str]]]:
@@ -352,11 +356,11 @@ def automatic_closeout(uow: UnitOfWork, run: Run, actor: Actor) -> Optional[Clos
 # ---------------------------------------------------------------------------------------------
 
 def read_run(*, actor: Actor, run_no: str) -> Run:
-    """A run the actor may see (`run:read`, the run's line in their scope)."""
+    """A run the actor may see (`run:read`); a run on a line outside their scope is RUN_NOT_FOUND like
+    an unknown one (platform/scope.py)."""
     require_permission(actor, "run:read")
     run = get_run(run_no)
-    if not in_line_scope(actor, run.line_id):
-        raise DomainError("FORBIDDEN", f"Run {run_no} is on a line outside your scope.")
+    require_visible(actor, run.line_id, run_missing(run_no))
     return run
 
 

@@ -20,8 +20,9 @@ from ...models import (
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
-from ..platform.scope import in_line_scope, require_permission
+from ..platform.scope import line_filter, require_permission, require_visible
 from . import extension_points
+from .runs import run_missing
 
 
 def _iso(value) -> str | None:
@@ -36,11 +37,13 @@ def _value(row) -> Any:
     return None
 
 
-def lookup(term: str) -> Optional[tuple[str, str]]:
-    """What a scanned or typed search term names: ("UNIT", sn) or ("RUN", run no), else None."""
-    if db.session.execute(select(Unit.id).where(Unit.sn == term)).first():
+def lookup(term: str, *, actor: Actor) -> Optional[tuple[str, str]]:
+    """What a scanned or typed search term names among what the actor may see: ("UNIT", sn) or
+    ("RUN", run no), else None (a unit or run on another line is not named: platform/scope.py)."""
+    if db.session.execute(select(Unit.id).join(Run, Run.id == Unit.run_id)
+                          .where(Unit.sn == term, line_filter(actor, Run.line_id))).first():
         return ("UNIT", term)
-    if db.session.execute(select(Run.id).where(Run.run_no == term)).first():
+    if db.session.execute(select(Run.id).where(Run.run_no == term, line_filter(actor, Run.line_id))).first():
         return ("RUN", term)
     return None
 
@@ -58,10 +61,10 @@ def unit_trace(*, actor: Actor, sn: str) -> dict[str, Any]:
         .join(Run, Run.id == Unit.run_id).join(WorkOrder, WorkOrder.id == Unit.work_order_id)
         .join(Product, Product.id == WorkOrder.product_id).join(Line, Line.id == Run.line_id)
         .where(Unit.sn == sn)).first()
+    missing = DomainError("UNIT_NOT_FOUND", f"No unit with SN {sn} on the lines you may see.", {"sn": sn})
     if head is None:
-        raise DomainError("UNIT_NOT_FOUND", f"No unit with SN {sn}.", {"sn": sn})
-    if not in_line_scope(actor, head.line_id):
-        raise DomainError("FORBIDDEN", f"Unit {sn} was built on a line outside your scope.")
+        raise missing
+    require_visible(actor, head.line_id, missing)
     plan = plan_for(head.route_version_id)
     tracks = db.session.execute(
         select(Track.id, Track.step_no, Track.in_at, Track.out_at, Track.result, Track.mode, Track.operator,
@@ -130,10 +133,10 @@ def run_trace(*, actor: Actor, run_no: str) -> dict[str, Any]:
                Line.code.label("line_code"))
         .join(WorkOrder, WorkOrder.id == Run.work_order_id).join(Product, Product.id == WorkOrder.product_id)
         .join(Line, Line.id == Run.line_id).where(Run.run_no == run_no)).first()
+    missing = run_missing(run_no)
     if head is None:
-        raise DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
-    if not in_line_scope(actor, head.line_id):
-        raise DomainError("FORBIDDEN", f"Run {run_no} is on a line outside your scope.")
+        raise missing
+    require_visible(actor, head.line_id, missing)
     plan = plan_for(head.route_version_id)
     units = db.session.execute(select(Unit.id, Unit.sn, Unit.status, Unit.current_step_no, Unit.rework_count)
                                .where(Unit.run_id == head.id).order_by(Unit.sn)).all()

@@ -15,15 +15,19 @@ from ..platform.actor import Actor
 from ..platform.audit import record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import in_line_scope, line_filter, require_line, require_permission, sees_all_lines
+from ..platform.inputs import Key, Whole
+from ..platform.scope import line_filter, require_line, require_permission, require_visible, sees_all_lines
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 
 
+def _wo_missing(wo_no: str) -> DomainError:
+    return DomainError("WORK_ORDER_NOT_FOUND", f"No work order {wo_no}.", {"woNo": wo_no})
+
+
 def get_work_order(wo_no: str, *, uow: UnitOfWork | None = None) -> WorkOrder:
     """The work order (locked for `uow`), or WORK_ORDER_NOT_FOUND."""
-    return fetch_one(select(WorkOrder).where(WorkOrder.wo_no == wo_no),
-                     DomainError("WORK_ORDER_NOT_FOUND", f"No work order {wo_no}.", {"woNo": wo_no}), uow=uow)
+    return fetch_one(select(WorkOrder).where(WorkOrder.wo_no == wo_no), _wo_missing(wo_no), uow=uow)
 
 
 def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, Any]:
@@ -49,9 +53,9 @@ def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, A
 # ---------------------------------------------------------------------------------------------
 
 class WorkOrderSchema(Schema):
-    woNo = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    woNo = Key("wo_no", required=True)
     productCode = fields.String(required=True, validate=validate.Length(min=1))
-    plannedQty = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    plannedQty = Whole("quantity", required=True, strict=True)
     routingCode = fields.String(load_default=None, allow_none=True)
     dueDate = fields.Date(load_default=None, allow_none=True)
     sourceSystem = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(("MANUAL", "ERP")))
@@ -244,13 +248,13 @@ def list_work_orders(*, actor: Actor, query: WorkOrderQuery, page: int = 1, page
 
 
 def read_work_order(*, actor: Actor, wo_no: str) -> WorkOrder:
-    """A work order the actor may see (`wo:read`): released to one of their lines (or any, for ALL)."""
+    """A work order the actor may see (`wo:read`): released to one of their lines (or any, for ALL).
+    One they may not see is WORK_ORDER_NOT_FOUND like an unknown one (platform/scope.py)."""
     require_permission(actor, "wo:read")
     wo = get_work_order(wo_no)
-    if wo.line_id is not None and not in_line_scope(actor, wo.line_id):
-        raise DomainError("FORBIDDEN", f"Work order {wo_no} is outside your lines.")
     if wo.line_id is None and not sees_all_lines(actor):
-        raise DomainError("FORBIDDEN", f"Work order {wo_no} is not released to one of your lines.")
+        raise _wo_missing(wo_no)
+    require_visible(actor, wo.line_id, _wo_missing(wo_no))
     return wo
 
 

@@ -36,6 +36,7 @@ from ..integration.inbox import InboundResult, receive, source_of
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.inputs import EventTime, Key, Text
 from ..platform.scope import require_station
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork
@@ -46,18 +47,18 @@ from ..production.extension_points import Force
 
 class DefectItemSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=128))
-    description = fields.String(load_default=None, allow_none=True)
+    location = Text(128, single_line=True, load_default=None, allow_none=True)
+    description = Text(load_default=None, allow_none=True)
 
     class Meta:
         unknown = EXCLUDE
 
 
 class InspectionResultSchema(Schema):
-    eventId = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    eventTime = fields.AwareDateTime(required=True)
+    eventId = Key("event_id", required=True)
+    eventTime = EventTime(required=True)
     type = fields.String(required=True, validate=validate.OneOf(INSPECTION_RESULT_TYPES))
-    sn = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    sn = Key("sn", required=True)
     stationCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
     stepNo = fields.Integer(load_default=None, allow_none=True, strict=True)
     result = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL")))
