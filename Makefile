@@ -53,13 +53,19 @@ browsers:
 
 test: venv-test browsers test-sqlite test-postgresql
 
+# Each pass runs on PYTEST_WORKERS pytest-xdist worker processes (2: CI's machine has 2 cores),
+# tests handed out one by one as workers free up (--dist worksteal). PYTEST_WORKERS=0 runs serially
+# (xdist's own meaning of -n 0), e.g. `make test-sqlite PYTEST_WORKERS=0`; PYTEST_WORKERS=4 for four.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS := -q -n $(PYTEST_WORKERS) --dist worksteal
+
 test-sqlite: venv-test
-	cd tests && ../$(BIN)/python -m pytest -q
+	cd tests && ../$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The PostgreSQL pass (all but the browser tests); skipped with the reason when
 # MES_TEST_DATABASE_URL is unset or unreachable (.ci/run sets it).
 test-postgresql: venv-test
-	cd tests && MES_TEST_BACKEND=postgresql ../$(BIN)/python -m pytest -q
+	cd tests && MES_TEST_BACKEND=postgresql ../$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The acceptance runner (flask mes acceptance, S1–S10) against a live gunicorn server on a fresh demo
 # install, twice in a row; reports in tests/artifacts/ (.ci/run runs it after `make test`).

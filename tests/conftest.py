@@ -4,6 +4,15 @@ and API-key helpers; a live gunicorn server for browser tests.
 
 `make test` runs the suite twice: on SQLite, then on PostgreSQL (MES_TEST_DATABASE_URL, set by
 .ci/run). Without a reachable PostgreSQL the second pass skips every test with the reason.
+
+Each pass runs on 2 pytest-xdist worker processes (Makefile PYTEST_WORKERS; 0 = serial). Everything
+here is per worker process, so two workers never share anything: each has its own session fixtures
+(its own SQLite folder under its own tmp_path_factory base, its own PostgreSQL databases named after
+the worker — `mes_test_gw0_<uuid>`, see `unique_tag()` in support.py —, its own app), and a live
+gunicorn server gets a socket the test process already holds (`bound_socket()`: bound to port 0 and
+listening, handed over as `--bind fd://N`), never a port number picked, released and bound again,
+which another worker could take in between. Files tests write go to tmp_path (per test); the
+screenshots in tests/artifacts/ have one name per test.
 """
 from __future__ import annotations
 
@@ -30,7 +39,7 @@ for path in (PROJECT_ROOT, Path(__file__).resolve().parent):
         sys.path.insert(0, str(path))
 
 from support import (  # noqa: E402
-    BACKEND, INTEGRATION_KEY, PG_URL, SECRET_KEY, ApiAs, app_overrides, jwt_token,
+    BACKEND, INTEGRATION_KEY, PG_URL, SECRET_KEY, ApiAs, app_overrides, jwt_token, unique_tag,
 )
 from support import libpq as _libpq  # noqa: E402
 from support import pg_unavailable_reason as _pg_unavailable_reason  # noqa: E402
@@ -96,7 +105,7 @@ class PostgresTestDatabase:
         import psycopg
         self.psycopg = psycopg
         self.base_url = base_url
-        tag = uuid.uuid4().hex[:8]
+        tag = unique_tag()  # the xdist worker in it (gw0, gw1; main when serial): no clash between workers
         self.name = f"mes_test_{tag}"
         self.template_name = f"mes_tmpl_{tag}"
         head, _, _ = base_url.rpartition("/")
@@ -222,10 +231,18 @@ def api(client):
 # Live server (browser tests)
 # ---------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def bound_socket() -> socket.socket:
+    """A socket on 127.0.0.1 that already holds its port (port 0: the system picks a free one) and
+    listens: the server process inherits it (`--bind fd://N`), so no other process (another xdist
+    worker, another server) can take the port between picking it and binding it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.listen(64)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass
@@ -239,15 +256,19 @@ def _start_server(database, tmp_path_factory, *, workers: int, threads: int, db_
     """The app served by gunicorn (the production server) on 127.0.0.1, on its own copy of the
     seeded database (or on `db_url`)."""
     db_url = db_url or database.copy_to(f"live_{uuid.uuid4().hex[:6]}")
-    port = free_port()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "MES_ENV": "test",
            "MES_HOST": "127.0.0.1", "MES_PORT": str(port), "MES_WORKERS": str(workers),
            "MES_THREADS": str(threads), "MES_LOG_LEVEL": "WARNING"}
     log = tmp_path_factory.mktemp("live") / "server.log"
-    with open(log, "w") as fh:
+    # gunicorn serves the inherited socket (the command line's --bind wins over the config's MES_PORT
+    # bind); the test process closes its own copy once the server has it
+    with sock, open(log, "w") as fh:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "app:create_app()"],
-            cwd=PROJECT_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "--bind", f"fd://{sock.fileno()}",
+             "app:create_app()"],
+            cwd=PROJECT_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),))
     url = f"http://127.0.0.1:{port}"
     import urllib.request
     deadline = time.time() + 30

@@ -17,6 +17,13 @@ INTEGRATION_KEY = "sst_test_integration_key_0123456789abcdef"
 SECRET_KEY = "test-secret-key-not-for-production"
 
 
+def unique_tag() -> str:
+    """A name part no other test process uses: the pytest-xdist worker (gw0, gw1; `main` when the suite
+    runs serially) and a random part, e.g. for the PostgreSQL databases a test session creates."""
+    import uuid
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+
+
 def app_overrides(url: str) -> dict[str, Any]:
     return {
         "SQLALCHEMY_DATABASE_URI": url,

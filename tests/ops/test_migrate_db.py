@@ -5,13 +5,13 @@ row (equal counts and content digests, computed here as well), leaves the audit 
 the app then runs on the target: a sign-in, and a board tracked in and out."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import create_engine, text
 
 from ops.test_backup_restore import state_of
-from support import BACKEND, PG_URL, LiveApi, flask_cli, libpq, ok_data, pass_step, pg_unavailable_reason
+from support import (
+    BACKEND, PG_URL, LiveApi, flask_cli, libpq, ok_data, pass_step, pg_unavailable_reason, unique_tag,
+)
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def other_database(tmp_path):
             pytest.skip(f"migrate-db to PostgreSQL needs one: {reason}")
         import psycopg
         head = PG_URL.rpartition("/")[0]
-        name = f"mes_target_{uuid.uuid4().hex[:8]}"
+        name = f"mes_target_{unique_tag()}"
         with psycopg.connect(libpq(f"{head}/postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         url = f"{head}/{name}"
