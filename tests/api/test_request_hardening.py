@@ -228,3 +228,31 @@ def test_gunicorn_hands_long_request_lines_to_the_app(server_factory):
         assert refused.headers["Content-Type"].startswith("application/json")
         import json
         assert json.loads(refused.read())["error"]["code"] == "URI_TOO_LONG"
+
+
+def test_gunicorn_refuses_in_the_envelope(server_factory):
+    """What gunicorn refuses itself, before the app — a request line over its 8,190-byte maximum, a
+    request that is not HTTP — is answered in the API's envelope, not gunicorn's HTML page."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+    server = server_factory()
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+
+    def raw(request: bytes) -> tuple[int, dict, dict]:
+        with socket.create_connection((host, port), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode("latin1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        return int(lines[0].split()[1]), headers, json.loads(body)
+
+    status, headers, body = raw(f"GET /api/v1/runs?q={'x' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert status == 414 and headers["Content-Type"] == "application/json"
+    assert body["error"]["code"] == "URI_TOO_LONG" and body["error"]["message"]
+    status, headers, body = raw(b"NOT HTTP AT ALL\r\n\r\n")
+    assert status == 400 and body["error"]["code"] == "BAD_REQUEST"
+    assert headers["X-Content-Type-Options"] == "nosniff"

@@ -65,6 +65,10 @@ _e("JSON_TOO_DEEP", 400, "The JSON body is nested too deeply.",
    "Send a flatter document: the API's bodies are nested a few levels at most (limit in the message).")
 _e("URI_TOO_LONG", 414, "The request address (path and query) is too long.",
    "Shorten the query: fewer or shorter filters; send long lists in a POST body.")
+_e("BAD_REQUEST", 400, "The request is not valid HTTP (its request line or headers); the web server refused it.",
+   "Use a standard HTTP client; check a proxy or scanner gateway that rewrites requests.")
+_e("HEADERS_TOO_LARGE", 431, "The request's headers are too many or too large.",
+   "Send fewer or shorter headers (e.g. clear the browser's cookies for this site).")
 _e("INVALID_TEXT", 400, "The request carries text that is not valid Unicode (a lone surrogate or a NUL character).",
    "Send well-formed UTF-8 text; check the scanner or the client's encoding.")
 _e("PASSWORD_TOO_WEAK", 422, "The password does not meet the password policy.",
