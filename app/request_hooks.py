@@ -11,7 +11,7 @@ import urllib.parse
 import uuid
 
 import prison
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 
 from .security.auth import SAFE_METHODS, enforce_api_credentials
 from .services.platform.context import client_ip_var, request_id_var
@@ -128,16 +128,26 @@ def _write_lock_first_for_crud(app: Flask) -> None:
     (BEGIN IMMEDIATE, services/platform/uow.py), exactly as the domain endpoints do when they
     authenticate: concurrent writers queue on the busy timeout instead of failing. (The domain APIs
     keep doing it themselves, after the API-key check, which is slow and needs no lock.) FAB's
-    ModelView also deletes on GET `/delete/<pk>`."""
+    ModelView also deletes on GET `/delete/<pk>`; the password forms (own and an admin's reset) bump
+    the user's session version.
+
+    Only for a caller with credentials (a session cookie or an Authorization header: anonymous writes
+    are refused by the view without the lock), and only once the whole body is in: the lock is never
+    held while a client is still sending (a slow body would otherwise stall every writer)."""
     from flask_appbuilder import ModelView
     from flask_appbuilder.api import ModelRestApi
+    from flask_appbuilder.security.views import ResetMyPasswordView, ResetPasswordView
 
     crud = frozenset(view.blueprint.name for view in app.appbuilder.baseviews
-                     if isinstance(view, (ModelView, ModelRestApi)) and view.blueprint is not None)
+                     if isinstance(view, (ModelView, ModelRestApi, ResetMyPasswordView, ResetPasswordView))
+                     and view.blueprint is not None)
 
     @app.before_request
     def _crud_write_lock():
         if request.blueprint not in crud:
             return
         if request.method not in SAFE_METHODS or (request.endpoint or "").endswith(".delete"):
+            if "Authorization" not in request.headers and session.get("_user_id") is None:
+                return
+            request.get_data(parse_form_data=True)  # read (bounded by MAX_CONTENT_LENGTH) before locking
             begin_write_transaction()

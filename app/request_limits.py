@@ -103,11 +103,13 @@ def register(app: Flask) -> None:
                 raise DomainError("URI_TOO_LONG", f"The address is longer than {max_url} characters.",
                                   {"maxLength": max_url})
             return _console_error(414)
+        bad_query = any(_BAD_TEXT.search(key) or any(_BAD_TEXT.search(v) for v in values)
+                        for key, values in request.args.lists())
         if not request.path.startswith("/api/"):
-            return None
-        for key, values in request.args.lists():
-            if _BAD_TEXT.search(key) or any(_BAD_TEXT.search(v) for v in values):
-                raise _invalid_text()
+            # a console filter with a NUL (PostgreSQL refuses it in text): the request is refused as such
+            return _console_error(400) if bad_query else None
+        if bad_query:
+            raise _invalid_text()
         limit = request.max_content_length
         if limit is not None and request.content_length is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
@@ -123,7 +125,12 @@ def register(app: Flask) -> None:
         `{"message": …}`, e.g. the menu API's 403 or an unknown OpenAPI version's 404) is rewritten."""
         if response.status_code < 400 or not request.path.startswith("/api/"):
             return response
-        body = response.get_json(silent=True) if response.is_json else None
+        body = None
+        if response.is_json and not response.is_streamed:
+            try:  # the plain parser: our provider's checks (NUL, depth) must not raise in after_request
+                body = json.loads(response.get_data())
+            except ValueError:
+                body = None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             return response
         from .api.base import error_response

@@ -6,7 +6,7 @@ from flask_appbuilder.api import expose
 from marshmallow import Schema, fields, validate
 
 from ..models.quality import DISPOSITION_TYPES
-from ..services.platform.inputs import Key, Text
+from ..services.platform.inputs import Key, Text, Whole
 from ..services.quality import defects, inspection_results
 from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
@@ -15,7 +15,7 @@ from .integration import _raw_json
 
 class DefectSchema(Schema):
     sn = Key("sn", required=True)
-    code = fields.String(load_default=None, allow_none=True)  # the service answers DEFECT_CODE_REQUIRED
+    code = Key("defect_code", load_default=None, allow_none=True)  # the service answers DEFECT_CODE_REQUIRED
     location = Text(128, single_line=True, load_default=None, allow_none=True)
     description = Text(load_default=None, allow_none=True)
 
@@ -23,7 +23,7 @@ class DefectSchema(Schema):
 class DispositionSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(DISPOSITION_TYPES))
     reason = Text(load_default="", allow_none=True)
-    toStepNo = fields.Integer(load_default=None, allow_none=True, strict=True)
+    toStepNo = Whole("step_no", load_default=None, allow_none=True, strict=True)
 
 
 class ReasonSchema(Schema):

@@ -11,29 +11,30 @@ from marshmallow import Schema, fields, validate
 
 from ..models.quality import MRB_DECISIONS, REWORK_TYPES, SAMPLING_TYPES
 from ..services.engineering import oqc_rules
+from ..services.platform.inputs import Key, Text, Whole
 from ..services.production import runs
 from ..services.quality import mrb
 from .base import MesBaseApi, load_json, ok, requires
 
 
 class RuleSchema(Schema):
-    name = fields.String(allow_none=True, validate=validate.Length(max=128))
-    productCode = fields.String(allow_none=True)
-    lineCode = fields.String(allow_none=True)
-    routingCode = fields.String(allow_none=True)
+    name = Text(128, single_line=True, allow_none=True)
+    productCode = Key("code", allow_none=True)
+    lineCode = Key("code", allow_none=True)
+    routingCode = Key("code", allow_none=True)
     samplingType = fields.String(allow_none=True, validate=validate.OneOf(SAMPLING_TYPES))
     sampleValue = fields.Raw(allow_none=True)  # a JSON number: the service says what a valid value is
-    priority = fields.Integer(strict=True)
+    priority = Whole("priority", strict=True)
     isActive = fields.Boolean()
 
 
 class MrbDecisionSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(MRB_DECISIONS))
-    reason = fields.String(required=True)
+    reason = Text(required=True)
     reworkType = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(REWORK_TYPES))
-    reworkFromStepNo = fields.Integer(load_default=None, allow_none=True, strict=True)
+    reworkFromStepNo = Whole("step_no", load_default=None, allow_none=True, strict=True)
     faiWaiver = fields.Boolean(load_default=False)
-    faiWaiverReason = fields.String(load_default=None, allow_none=True)
+    faiWaiverReason = Text(load_default=None, allow_none=True)
 
 
 def _flag(value: str | None) -> bool | None:

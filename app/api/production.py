@@ -15,11 +15,11 @@ from .base import MesBaseApi, load_json, ok, requires
 
 
 class LineSchema(Schema):
-    lineCode = fields.String(required=True, validate=validate.Length(min=1))
+    lineCode = Key("code", required=True)
 
 
 class CreateRunSchema(Schema):
-    lineCode = fields.String(required=True, validate=validate.Length(min=1))
+    lineCode = Key("code", required=True)
     planQty = Whole("quantity", required=True, strict=True)
     shiftCode = Key("shift_code", load_default=None, allow_none=True)
 
@@ -36,7 +36,7 @@ class ReasonSchema(Schema):
 
 class TrackInSchema(Schema):
     sn = Key("sn", required=True)
-    runNo = fields.String(required=True, validate=validate.Length(min=1))
+    runNo = Key("run_no", required=True)
 
 
 class DataItemSchema(Schema):
@@ -45,14 +45,14 @@ class DataItemSchema(Schema):
 
 
 class DefectSchema(Schema):
-    code = fields.String(required=True)
+    code = Key("defect_code", required=True)
     location = Text(128, single_line=True, load_default=None, allow_none=True)
     description = Text(load_default=None, allow_none=True)
 
 
 class TrackOutSchema(Schema):
     sn = Key("sn", required=True)
-    runNo = fields.String(required=True, validate=validate.Length(min=1))
+    runNo = Key("run_no", required=True)
     result = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL")))
     data = fields.List(fields.Nested(DataItemSchema), load_default=list)
     defect = fields.Nested(DefectSchema, load_default=None, allow_none=True)

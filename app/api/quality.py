@@ -5,6 +5,7 @@ from flask import request
 from flask_appbuilder.api import expose
 from marshmallow import Schema, fields
 
+from ..services.platform.inputs import Text
 from ..services.production import runs
 from ..services.quality import inspections
 from .base import MesBaseApi, load_json, ok, requires
@@ -13,11 +14,11 @@ from .integration import _raw_json
 
 class FaiCreateSchema(Schema):
     sampleQty = fields.Raw(required=True)  # the service says what a valid quantity is
-    remark = fields.String(load_default=None, allow_none=True)
+    remark = Text(load_default=None, allow_none=True)
 
 
 class SignSchema(Schema):
-    remark = fields.String(load_default=None, allow_none=True)
+    remark = Text(load_default=None, allow_none=True)
 
 
 class InspectionApi(MesBaseApi):

@@ -25,9 +25,9 @@ class ReasonSchema(Schema):
 
 
 class ScanSchema(Schema):
-    runNo = fields.String(required=True)
-    slotCode = fields.String(required=True)
-    barcode = fields.String(required=True)
+    runNo = Key("run_no", required=True)
+    slotCode = Key("slot_code", required=True)
+    barcode = Text(160, single_line=True, required=True)  # a reel label: printed text, not a key
 
 
 class ReplaceSchema(ScanSchema):

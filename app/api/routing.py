@@ -9,37 +9,38 @@ from ..models.master import PROCESS_TYPES, STATION_TYPES
 from ..models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
 from ..services.engineering import data_specs, routing
 from ..services.platform.errors import DomainError
+from ..services.platform.inputs import Key, Number, Text, Whole
 from ..web.filters import parse_page
 from .base import MesBaseApi, load_json, ok, requires
 
 
 class StepSchema(Schema):
-    stepNo = fields.Integer(required=True, validate=validate.Range(min=1))
-    operationCode = fields.String(required=True)
-    stationGroupCode = fields.String(load_default=None, allow_none=True)
+    stepNo = Whole("step_no", required=True, strict=True)
+    operationCode = Key("code", required=True)
+    stationGroupCode = Key("code", load_default=None, allow_none=True)
     stationType = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATION_TYPES))
     requiresFai = fields.Boolean(load_default=False)
 
 
 class ConfigSchema(Schema):
     scope = fields.String(required=True, validate=validate.OneOf(("ROUTE", "OPERATION", "STEP")))
-    stepNo = fields.Integer(load_default=None, allow_none=True)
-    operationCode = fields.String(load_default=None, allow_none=True)
+    stepNo = Whole("step_no", load_default=None, allow_none=True, strict=True)
+    operationCode = Key("code", load_default=None, allow_none=True)
     stationType = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATION_TYPES))
-    stationGroupCode = fields.String(load_default=None, allow_none=True)
-    allowedStationCodes = fields.List(fields.String(), load_default=None, allow_none=True)
+    stationGroupCode = Key("code", load_default=None, allow_none=True)
+    allowedStationCodes = fields.List(Key("code"), load_default=None, allow_none=True)
     requiresFai = fields.Boolean(load_default=None, allow_none=True)
     dataSpecs = fields.List(fields.Raw(), load_default=list)
 
 
 class RoutingSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    productCode = fields.String(allow_none=True)
+    code = Key("code", required=True)
+    name = Text(200, single_line=True, validate=validate.Length(min=1))
+    productCode = Key("code", allow_none=True)
     processType = fields.String(validate=validate.OneOf(PROCESS_TYPES))
     effectiveFrom = fields.AwareDateTime(allow_none=True)
     effectiveTo = fields.AwareDateTime(allow_none=True)
-    versionLabel = fields.String(allow_none=True)
+    versionLabel = Text(32, single_line=True, allow_none=True)
     isActive = fields.Boolean()
     steps = fields.List(fields.Nested(StepSchema))
     executionConfig = fields.List(fields.Nested(ConfigSchema))
@@ -174,17 +175,17 @@ class RoutingApi(MesBaseApi):
 
 
 class DataSpecSchema(Schema):
-    operationCode = fields.String(validate=validate.Length(min=1))
-    name = fields.String(validate=validate.Length(min=1, max=128))
-    description = fields.String(allow_none=True)
+    operationCode = Key("code")
+    name = Text(128, single_line=True, validate=validate.Length(min=1))
+    description = Text(allow_none=True)
     itemType = fields.String(validate=validate.OneOf(ITEM_TYPES))
     dataType = fields.String(validate=validate.OneOf(DATA_TYPES))
-    enumOptions = fields.List(fields.String(), allow_none=True)
+    enumOptions = fields.List(Text(64, single_line=True), allow_none=True, validate=validate.Length(max=200))
     method = fields.String(validate=validate.OneOf(METHODS))
-    uom = fields.String(allow_none=True)
-    lsl = fields.Float(allow_none=True)
-    target = fields.Float(allow_none=True)
-    usl = fields.Float(allow_none=True)
+    uom = Text(32, single_line=True, allow_none=True)
+    lsl = Number("measurement", allow_none=True)
+    target = Number("measurement", allow_none=True)
+    usl = Number("measurement", allow_none=True)
     limitAction = fields.String(allow_none=True, validate=validate.OneOf(LIMIT_ACTIONS))
     isRequired = fields.Boolean()
     isActive = fields.Boolean()

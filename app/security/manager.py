@@ -18,6 +18,7 @@ from ..models import MesUser
 from ..services.platform import audit
 from ..services.platform.actor import Actor
 from ..services.platform.clock import now
+from ..services.platform.uow import begin_write_transaction
 from . import actors
 from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
 
@@ -157,6 +158,9 @@ class MesSecurityManager(SecurityManager):
     def on_user_logout(self, user) -> None:
         session.pop(SESSION_VERSION_KEY, None)
         if user is not None and getattr(user, "is_authenticated", False):
+            # the write lock first (SQLite: a read transaction cannot become a writer once another
+            # writer committed, and a logout that fails would leave copies of the cookie valid)
+            begin_write_transaction()
             # every session of the user ends, including copies of this cookie (a plain UPDATE: no CRUD
             # audit event, no security-version bump; the LOGOUT event below is committed with it)
             table = MesUser.__table__

@@ -256,3 +256,11 @@ def test_gunicorn_refuses_in_the_envelope(server_factory):
     status, headers, body = raw(b"NOT HTTP AT ALL\r\n\r\n")
     assert status == 400 and body["error"]["code"] == "BAD_REQUEST"
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_nul_in_a_console_filter_is_refused_not_a_server_error(client):
+    """`?q=%00` on a console list (PostgreSQL refuses NUL in text) is answered 400, not 500."""
+    from support import console_login
+    console_login(client, "planner")
+    assert client.get("/work-orders/?q=A%00B").status_code == 400
+    assert client.get("/work-orders/?q=AB").status_code == 200

@@ -26,14 +26,17 @@ def smt_run(api):
     ("/api/v1/trace/runs/{run}", "WO-NOPE-R01"),
     ("/api/v1/runs/{run}", "WO-NOPE-R01"),
     ("/api/v1/work-orders/{wo}", "WO-NOPE"),
+    ("/api/v1/runs/{run}/inspections", "WO-NOPE-R01"),
 ])
 def test_a_key_outside_the_scope_answers_like_an_unknown_key(api, smt_run, path, unknown):
     run_no, sn = smt_run
-    key = {"{sn}": sn, "{run}": run_no, "{wo}": "WO-SCOPE-1"}[path[path.index("{"):]]
-    seen = api("operator").get(path[:path.index("{")] + key)  # bound to the SMT line: sees it
+    head, _, rest = path.partition("{")
+    name, _, tail = rest.partition("}")
+    key = {"sn": sn, "run": run_no, "wo": "WO-SCOPE-1"}[name]
+    seen = api("operator").get(head + key + tail)  # bound to the SMT line: sees it
     assert seen.status_code == 200, seen.get_json()
-    outside = api("operator2").get(path[:path.index("{")] + key)
-    missing = api("operator2").get(path[:path.index("{")] + unknown)
+    outside = api("operator2").get(head + key + tail)
+    missing = api("operator2").get(head + unknown + tail)
     assert outside.status_code == 404, outside.get_json()
     assert _answer(outside, key) == _answer(missing, unknown)
 

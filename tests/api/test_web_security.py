@@ -181,6 +181,32 @@ def test_a_session_cookie_copied_before_logout_does_not_work_after_it(browser, a
     assert _console_works(client) and not _console_works(thief)
 
 
+def test_logout_waits_for_the_write_lock_instead_of_failing(browser, app):
+    """SQLite: a logout whose request has read (the signed-in user) before another writer commits must
+    still end the sessions: it takes the write lock first and waits, instead of failing to upgrade its
+    read transaction ("database is locked") and leaving copies of the cookie valid."""
+    import sqlite3
+    import threading
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        pytest.skip("SQLite's write lock (PostgreSQL locks rows)")
+    client = _signed_in(browser(), "planner")
+    thief = _copy_of_session(app, client)
+    holder = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None, timeout=10, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE IF NOT EXISTS zz_lock_probe (x INTEGER)")
+    holder.execute("INSERT INTO zz_lock_probe VALUES (1)")  # another writer, committed while the logout runs
+    release = threading.Timer(1.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        response = client.get("/logout/")
+    finally:
+        release.join()
+        holder.close()
+    assert response.status_code == 302, response.status_code
+    assert not _console_works(thief)
+
+
 def test_logout_ends_the_users_other_sessions_too(browser, app):
     client = _signed_in(browser(), "planner")
     other = _signed_in(browser(), "planner")  # a second browser of the same user

@@ -13,15 +13,16 @@ from ...models import Routing
 from ..integration.inbox import InboundResult, receive
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.inputs import Key, Text, Whole
 from ..platform.scope import require_permission
 from ..platform.uow import UnitOfWork
 from . import routing as routing_service
 
 
 class ErpStepSchema(Schema):
-    stepNo = fields.Integer(required=True, validate=validate.Range(min=1))
-    operationCode = fields.String(required=True, validate=validate.Length(min=1))
-    stationGroupCode = fields.String(load_default=None, allow_none=True)
+    stepNo = Whole("step_no", required=True)
+    operationCode = Key("code", required=True)
+    stationGroupCode = Key("code", load_default=None, allow_none=True)
     stationType = fields.String(load_default=None, allow_none=True)
     requiresFai = fields.Boolean(load_default=False)
 
@@ -30,12 +31,12 @@ class ErpStepSchema(Schema):
 
 
 class ErpRoutingSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    productCode = fields.String(load_default=None, allow_none=True)
+    code = Key("code", required=True)
+    name = Text(200, single_line=True, required=True, validate=validate.Length(min=1))
+    productCode = Key("code", load_default=None, allow_none=True)
     processType = fields.String(required=True, validate=validate.OneOf(("SMT", "DIP")))
-    sourceKey = fields.String(load_default=None, allow_none=True)
-    versionLabel = fields.String(load_default=None, allow_none=True)
+    sourceKey = Text(128, single_line=True, load_default=None, allow_none=True)
+    versionLabel = Text(32, single_line=True, load_default=None, allow_none=True)
     effectiveFrom = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
     effectiveTo = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
     steps = fields.List(fields.Nested(ErpStepSchema), required=True, validate=validate.Length(min=1))

@@ -15,11 +15,11 @@ from ...models import (
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import line_filter, require_line, require_permission
+from ..platform.scope import line_filter, require_line, require_permission, require_visible
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork, unit_of_work
 from ..platform.validation import required_reason
-from ..production.runs import get_run, read_run
+from ..production.runs import get_run, read_run, run_missing
 from .consumables import current_bindings
 
 LOCK_AFTER = 3
@@ -341,9 +341,9 @@ def terminal_lines(actor: Actor) -> list[dict[str, Any]]:
 
 
 def terminal_run(*, actor: Actor, run_no: str) -> dict[str, Any]:
-    """The run a Loading Terminal opens (`loading:verify`): it exists (RUN_NOT_FOUND) and is on one
-    of the actor's lines (FORBIDDEN)."""
+    """The run a Loading Terminal opens (`loading:verify`): it exists and is on one of the actor's
+    lines (otherwise RUN_NOT_FOUND either way: the answer does not tell that it exists)."""
     require_permission(actor, "loading:verify")
     run = get_run(run_no)
-    require_line(actor, run.line_id, run.line.code)
+    require_visible(actor, run.line_id, run_missing(run_no))
     return {"run_no": run.run_no, "status": run.status, "line_code": run.line.code}

@@ -54,9 +54,9 @@ def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, A
 
 class WorkOrderSchema(Schema):
     woNo = Key("wo_no", required=True)
-    productCode = fields.String(required=True, validate=validate.Length(min=1))
+    productCode = Key("code", required=True)
     plannedQty = Whole("quantity", required=True, strict=True)
-    routingCode = fields.String(load_default=None, allow_none=True)
+    routingCode = Key("code", load_default=None, allow_none=True)
     dueDate = fields.Date(load_default=None, allow_none=True)
     sourceSystem = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(("MANUAL", "ERP")))
 

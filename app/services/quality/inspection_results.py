@@ -36,7 +36,7 @@ from ..integration.inbox import InboundResult, receive, source_of
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.inputs import EventTime, Key, Text
+from ..platform.inputs import EventTime, Key, Text, Whole
 from ..platform.scope import require_station
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork
@@ -46,7 +46,7 @@ from ..production.extension_points import Force
 
 
 class DefectItemSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    code = Key("defect_code", required=True)
     location = Text(128, single_line=True, load_default=None, allow_none=True)
     description = Text(load_default=None, allow_none=True)
 
@@ -59,8 +59,8 @@ class InspectionResultSchema(Schema):
     eventTime = EventTime(required=True)
     type = fields.String(required=True, validate=validate.OneOf(INSPECTION_RESULT_TYPES))
     sn = Key("sn", required=True)
-    stationCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    stepNo = fields.Integer(load_default=None, allow_none=True, strict=True)
+    stationCode = Key("code", required=True)
+    stepNo = Whole("step_no", load_default=None, allow_none=True, strict=True)
     result = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL")))
     defects = fields.List(fields.Nested(DefectItemSchema), load_default=list)
 

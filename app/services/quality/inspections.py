@@ -25,11 +25,12 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.inputs import Key, Text
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import can_transition, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..preparation import readiness
-from ..production.runs import get_run
+from ..production.runs import get_run, read_run
 from . import oqc
 
 PERMISSION = {"FAI": "quality:fai", "OQC": "quality:oqc"}
@@ -134,12 +135,12 @@ def start(*, actor: Actor, inspection_id: int) -> Inspection:
 
 
 class ItemSchema(Schema):
-    unitSn = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    itemName = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    itemSpec = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
-    actualValue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
+    unitSn = Key("sn", required=True)
+    itemName = Text(128, single_line=True, required=True, validate=validate.Length(min=1))
+    itemSpec = Text(256, single_line=True, load_default=None, allow_none=True)
+    actualValue = Text(256, single_line=True, load_default=None, allow_none=True)
     result = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL", "NA")))
-    defectCode = fields.String(load_default=None, allow_none=True)
+    defectCode = Key("defect_code", load_default=None, allow_none=True)
 
 
 def _fai_trial_units(inspection: Inspection) -> dict[int, str]:
@@ -230,7 +231,7 @@ COMPLETERS: dict[str, Completer] = {
 
 class CompleteSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(("PASS", "FAIL")))
-    remark = fields.String(load_default=None, allow_none=True)
+    remark = Text(load_default=None, allow_none=True)
 
 
 def complete(*, actor: Actor, inspection_id: int, payload: Any) -> Inspection:
@@ -336,9 +337,7 @@ def get(*, actor: Actor, inspection_id: int) -> dict[str, Any]:
 
 
 def list_for_run(*, actor: Actor, run_no: str, kind: str | None = None) -> list[dict[str, Any]]:
-    require_permission(actor, "run:read")
-    run = get_run(run_no)
-    require_line(actor, run.line_id)
+    run = read_run(actor=actor, run_no=run_no)  # out of scope: RUN_NOT_FOUND, like an unknown run
     stmt = select(Inspection).where(Inspection.run_id == run.id)
     if kind:
         stmt = stmt.where(Inspection.type == kind.upper())
