@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..extensions import db
+from ..request_limits import ID_MAX
 from ..security.auth import authenticate
 from ..services.engineering import master_data
 from ..services.platform import audit as audit_service
@@ -169,8 +170,6 @@ class MesBaseApi(EnvelopeResponses, BaseApi):
     csrf_exempt = True  # CSRF is enforced for cookie-authenticated calls in app/security/auth.py
 
 
-_ID_MAX = 2**31 - 1  # record ids are INTEGER columns (32 bits on PostgreSQL)
-
 READ_WRITE_METHODS = {
     "get": "read", "get_list": "read", "info": "read",
     "post": "write", "put": "write", "delete": "write",
@@ -226,7 +225,7 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
         bad = {name: ["Must be the id (a whole number) of the related record, or null."]
                for name, value in body.items()
                if isinstance(name, str) and self.datamodel.is_relation(name) and value is not None
-               and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _ID_MAX)}
+               and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= ID_MAX)}
         if bad:
             return error_response("VALIDATION_ERROR", "Some fields are not valid.", {"fields": bad})
         return None
@@ -235,7 +234,7 @@ class MesModelRestApi(EnvelopeResponses, ModelRestApi):
     def _known_pk(pk) -> bool:
         """A path key that can name a record: digits within an INTEGER id (others match nothing: 404)."""
         return isinstance(pk, int) or (isinstance(pk, str) and pk.isascii() and pk.isdigit()
-                                       and int(pk) <= _ID_MAX)
+                                       and int(pk) <= ID_MAX)
 
     def post_headless(self):
         problem = self._body_problem()

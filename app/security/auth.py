@@ -136,11 +136,10 @@ def enforce_api_credentials() -> None:
 
 
 def enforce_api_csrf() -> None:
-    """Cookie-authenticated, state-changing API calls need the CSRF token (header `X-CSRFToken`)."""
+    """Cookie-authenticated, state-changing API calls need the CSRF token (header `X-CSRFToken`); only
+    called for a request without an Authorization header (enforce_api_credentials)."""
     if not request.path.startswith("/api/") or request.method in SAFE_METHODS:
         return
-    if "Authorization" in request.headers:
-        return  # authenticated by the header alone (enforce_api_credentials)
     if session.get("_user_id") is None:
         return
     try:

@@ -75,6 +75,8 @@ def fill(first_hour: int, last_hour: int) -> int:
     `closed_until()`); answer how many were. The counting reads in the request's read transaction;
     only the inserts take the write lock, a month at a time. Two reports filling the same hours at
     once insert the same counts: the second one's rows are skipped."""
+    if "uow" in db.session.info:  # its commits would commit (or its rollback undo) the caller's work
+        raise RuntimeError("the report summary is filled outside a unit of work")
     last_hour = min(last_hour, closed_until())
     have = set(db.session.execute(select(SummaryHour.hour).where(
         SummaryHour.hour >= first_hour, SummaryHour.hour < last_hour)).scalars())
