@@ -120,11 +120,9 @@ class Period:
         ('YYYY-MM-DD HH', cheaper than parsing every value) or the 15-minute number; on PostgreSQL
         the slot number."""
         seconds = self.slot_seconds
-        if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC; `//`: integer division in SQL
-            if seconds == 3600:
-                return func.substr(column, 1, 13)
-            return cast(func.strftime("%s", column), Integer) // seconds
-        return cast(func.floor(func.extract("epoch", column) / seconds), Integer)
+        if dialect == "sqlite" and seconds == 3600:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC
+            return func.substr(column, 1, 13)
+        return slot_number_sql(column, dialect, seconds)
 
     def bucket_of_slot(self, slot) -> Bucket:
         """The bucket of a slot value `slot_sql` grouped by."""
@@ -144,6 +142,14 @@ class Period:
         while moment < self.end:
             yield moment
             moment += SLOT
+
+
+def slot_number_sql(column, dialect: str, seconds: int):
+    """The number of the `seconds`-long UTC slot a datetime column falls in, as SQL (`//`: SQLAlchemy
+    2's integer division; `/` on integers would be true division)."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", column), Integer) // seconds
+    return cast(func.floor(func.extract("epoch", column) / seconds), Integer)
 
 
 @lru_cache(maxsize=65536)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import Integer, case, cast, delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -34,7 +34,7 @@ from ...extensions import db
 from ...models import FpySlot, SummaryHour, Track
 from ..platform.clock import now
 from ..platform.uow import begin_write_transaction
-from .period import SLOT_SECONDS, Bucket, Period
+from .period import SLOT_SECONDS, Bucket, Period, slot_number_sql
 
 GRACE = timedelta(minutes=5)
 HOUR_SECONDS = 3600
@@ -82,18 +82,14 @@ def fill(first_hour: int, last_hour: int) -> int:
         SummaryHour.hour >= first_hour, SummaryHour.hour < last_hour)).scalars())
     missing = [hour for hour in range(first_hour, last_hour) if hour not in have]
     for start, end in _ranges(missing, FILL_HOURS):
-        slot = _slot_number(Track.out_at, db.engine.dialect.name)
-        counts = db.session.execute(
-            select(slot, Track.run_id, Track.step_no, func.count(),
-                   func.sum(case((Track.result == "PASS", 1), else_=0)))
-            .where(Track.out_at >= _at(start), Track.out_at < _at(end), Track.first_out.is_(True))
-            .group_by(slot, Track.run_id, Track.step_no)).all()
+        counts = _count_first_outs(slot_number_sql(Track.out_at, db.engine.dialect.name, SLOT_SECONDS),
+                                   _at(start), _at(end))
         begin_write_transaction()
         insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         if counts:
             db.session.execute(insert(FpySlot).on_conflict_do_nothing(), [
                 {"slot": int(s), "run_id": run_id, "step_no": step_no, "first_outs": int(first),
-                 "first_pass": int(passed or 0)} for s, run_id, step_no, first, passed in counts])
+                 "first_pass": int(passed or 0)} for run_id, step_no, s, first, passed in counts])
         filled_at = now()
         db.session.execute(insert(SummaryHour).on_conflict_do_nothing(),
                            [{"hour": hour, "filled_at": filled_at} for hour in range(start, end) if hour not in have])
@@ -148,21 +144,19 @@ def _from_summary(period: Period, first_hour: int, last_hour: int) -> Iterator[F
 def _from_tracks(period: Period, start: datetime, end: datetime) -> Iterator[FirstOuts]:
     if start >= end:
         return
-    slot = period.slot_sql(Track.out_at, db.engine.dialect.name).label("slot")
-    rows = db.session.execute(
-        select(Track.run_id, Track.step_no, slot, func.count(),
-               func.sum(case((Track.result == "PASS", 1), else_=0)))
-        .where(Track.out_at >= start, Track.out_at < end, Track.first_out.is_(True))
-        .group_by(Track.run_id, Track.step_no, slot)).all()
-    for run_id, step_no, slot_no, first, passed in rows:
+    for run_id, step_no, slot_no, first, passed in _count_first_outs(
+            period.slot_sql(Track.out_at, db.engine.dialect.name), start, end):
         yield FirstOuts(run_id, step_no, period.bucket_of_slot(slot_no), int(first), int(passed or 0))
 
 
-def _slot_number(column, dialect: str):
-    """The 15-minute UTC slot number of a datetime column, in SQL."""
-    if dialect == "sqlite":
-        return cast(func.strftime("%s", column), Integer) // SLOT_SECONDS
-    return cast(func.floor(func.extract("epoch", column) / SLOT_SECONDS), Integer)
+def _count_first_outs(slot, start: datetime, end: datetime) -> list:
+    """(run, step, slot, first TrackOuts, of them PASS) of the tracks closed in [start, end), read from
+    the covering index ix_track_out; `slot` is the SQL slot expression to group by."""
+    slot = slot.label("slot")
+    return db.session.execute(
+        select(Track.run_id, Track.step_no, slot, func.count(), func.sum(case((Track.result == "PASS", 1), else_=0)))
+        .where(Track.out_at >= start, Track.out_at < end, Track.first_out.is_(True))
+        .group_by(Track.run_id, Track.step_no, slot)).all()
 
 
 def _at(number: int, seconds: int = HOUR_SECONDS) -> datetime:
