@@ -155,3 +155,6 @@ def test_openapi_fuzz(fuzz_server, role):
           f"{sum(f['count'] for f in figures['failures'])} failures on {figures['failing_operations']} operations "
           f"({figures['seconds']} s)")
     assert figures["failures"] == [], json.dumps(figures["failures"], indent=1, default=str)
+    # and the run was not empty: the whole document was read and every operation called
+    assert figures["operations"] >= 130
+    assert ONLY or figures["requests"] >= figures["operations"]
