@@ -23,7 +23,8 @@ from ..security.auth import authenticate
 from ..services.engineering import master_data
 from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
-from ..services.platform.errors import CATALOGUE, DomainError
+from ..services.platform.errors import CATALOGUE, DomainError, StaleSecurity
+from ..services.platform.uow import confirm_deferred_security, forget_deferred_security
 from ..services.platform.inputs import field_details
 
 log = logging.getLogger(__name__)
@@ -134,27 +135,47 @@ def load_json(schema: Schema, *, partial: bool = False, unknown=RAISE) -> dict:
         raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", field_details(err.messages)) from None
 
 
-def requires(*permissions: str, any_of: bool = False) -> Callable:
+def requires(*permissions: str, any_of: bool = False, deferred_security: bool = False) -> Callable:
     """Authenticate (API key, JWT or session cookie + CSRF) and check domain permissions with the
-    cached permission set; DomainErrors and crashes become envelopes. `any_of`: one is enough."""
+    cached permission set; DomainErrors and crashes become envelopes. `any_of`: one is enough.
+    `deferred_security` (the TrackIn/TrackOut hot path, whose use case runs in one unit of work): the
+    cached actor of a bearer token is confirmed by the unit of work in its own transaction instead of a
+    read of the security version first (services/platform/uow.py); when the version changed in between,
+    nothing was done and the call is authenticated and run once more."""
 
     def decorator(f: Callable) -> Callable:
-        @functools.wraps(f)
-        def wrapper(self, *args, **kwargs):
+        def call(self, args, kwargs, defer: bool):
+            actor = authenticate(defer_security=defer)
             try:
-                actor = authenticate()
                 checks = [actor.can(p) for p in permissions]
                 allowed = any(checks) if any_of else all(checks)
                 if permissions and not allowed:
                     raise DomainError("FORBIDDEN", "You do not have the permission "
                                       + (" or ".join(permissions) if any_of else ", ".join(permissions)) + ".")
-                return f(self, *args, actor=actor, **kwargs)
+                answer = f(self, *args, actor=actor, **kwargs)
+            except DomainError:
+                confirm_deferred_security()  # refused by a stale actor: StaleSecurity, run again below
+                raise
+            confirm_deferred_security()  # a unit of work confirmed it before committing; else it is read now
+            return answer
+
+        @functools.wraps(f)
+        def wrapper(self, *args, **kwargs):
+            try:
+                try:
+                    return call(self, args, kwargs, deferred_security)
+                except StaleSecurity:
+                    db.session.rollback()
+                    g.pop("mes_actor", None)
+                    return call(self, args, kwargs, False)
             except DomainError as error:
                 return domain_error_response(error)
             except Exception:  # never a stack trace to the client
                 log.exception("unhandled error in %s", request.path)
                 db.session.rollback()
                 return error_response("INTERNAL_ERROR")
+            finally:
+                forget_deferred_security()
 
         wrapper._mes_permissions = permissions  # read by the generated permission matrix (tests/api)
         wrapper._mes_any_of = any_of

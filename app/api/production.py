@@ -298,7 +298,7 @@ class StationExecutionApi(MesBaseApi):
     openapi_spec_tag = "Execution"
 
     @expose("/<station_code>/track-in", methods=["POST"])
-    @requires("exec:track_in")
+    @requires("exec:track_in", deferred_security=True)
     def track_in(self, station_code, actor):
         """TrackIn `{sn, runNo}`.
         ---
@@ -312,7 +312,7 @@ class StationExecutionApi(MesBaseApi):
         return ok(track_in_body(result))
 
     @expose("/<station_code>/track-out", methods=["POST"])
-    @requires("exec:track_out")
+    @requires("exec:track_out", deferred_security=True)
     def track_out(self, station_code, actor):
         """TrackOut `{sn, runNo, result, data:[{spec, value}], defect?:{code, location?, description?}}`.
         ---

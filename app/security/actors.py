@@ -127,6 +127,13 @@ def principal_for_user(user_id: int, *, via_api_key: bool = False,
     return principal
 
 
+def cached_actor(user_id: int) -> Optional[tuple[int, Actor]]:
+    """The user's actor as this process last built it, with the security version it was built at —
+    without reading the version: the caller must have it confirmed (uow.defer_security_check)."""
+    hit = _principals.get((int(user_id), False))
+    return (hit[0], hit[1].actor) if hit is not None else None
+
+
 def actor_for_user(user_id: int, *, via_api_key: bool = False) -> Optional[Actor]:
     principal = principal_for_user(user_id, via_api_key=via_api_key)
     return principal.actor if principal else None

@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[2]), help="checkout to measure")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--units", type=int, default=60, help="units (of 5 pairs) for the CPU and call counts")
+    parser.add_argument("--show", action="store_true", help="print the statements of the counted pairs")
     args = parser.parse_args()
 
     sys.path[:0] = [args.tree, os.path.join(args.tree, "tests")]
@@ -69,21 +70,29 @@ def main() -> None:
         @event.listens_for(engine, "before_cursor_execute")
         def _count(conn, cursor, statement, parameters, context, executemany):
             statements["n"] += 1
+            if args.show and statements.get("on"):
+                print(f"    [{statements['n']}] {' '.join(statement.split())[:400]}")
 
         stations, data, operator = support.stations_for("P-1001"), support.SMT_DATA, api("operator")
 
         def pair(run_no: str, sn: str, step: int) -> tuple[int, int]:
-            statements["n"] = 0
+            statements["n"], statements["on"] = 0, run_no == first_run
+            if statements["on"]:
+                print(f"  --- step {step} TrackIn {sn}")
             answer = operator.post(f"/api/v1/stations/{stations[step]}/track-in", json={"sn": sn, "runNo": run_no})
             assert answer.status_code == 200, answer.get_json()
             track_in = statements["n"]
             statements["n"] = 0
+            if statements["on"]:
+                print(f"  --- step {step} TrackOut {sn}")
             answer = operator.post(f"/api/v1/stations/{stations[step]}/track-out",
                                    json={"sn": sn, "runNo": run_no, "result": "PASS", "data": data[step]})
             assert answer.status_code == 200, answer.get_json()
             return track_in, statements["n"]
 
-        run_no = support.authorized_run(api, qty=2)
+        first_run = None
+
+        run_no = first_run = support.authorized_run(api, qty=2)
         counted = [(step, *pair(run_no, f"{run_no}-C{unit}", step)) for unit in range(2) for step in sorted(stations)]
         print(f"{args.backend} ({args.tree}): statements per request (a new unit, then a known one)")
         for step, track_in, track_out in counted:

@@ -307,6 +307,15 @@ def _after_rollback(session: Session) -> None:
         session.info.pop(key, None)
 
 
+SECURITY_VERSION = select(SecurityVersion.__table__.c.version).where(SecurityVersion.__table__.c.id == 1)
+SECURITY_VERSION_COLUMN = SECURITY_VERSION.scalar_subquery()  # a column of a hot-path query (uow.confirm_security)
+
+
+def security_version(conn) -> int:
+    """The shared security version (0 before the first security change), read on `conn`."""
+    return int(conn.execute(SECURITY_VERSION).scalar() or 0)
+
+
 def bump_security_version(conn) -> None:
     """Invalidate every process's permission cache (same transaction as the change)."""
     table = SecurityVersion.__table__

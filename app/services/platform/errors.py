@@ -300,6 +300,12 @@ _e("AUDIT_ARCHIVE_CONFLICT", 409, "Another audit archive was recorded while this
    "Run the command again: it then exports what that archive left.")
 
 
+class StaleSecurity(Exception):
+    """The request was authorised with an actor cached before the latest security change (the version
+    read in the request's own write transaction differs): nothing was changed; authenticate again and
+    redo the request (api/base.py `requires`)."""
+
+
 class DomainError(Exception):
     """A business rule refused the request. `message` and `details` speak to the user."""
 

@@ -16,6 +16,14 @@ its own that has to be rolled back first.
 
 A unit of work started inside another joins it: it records its own audit event but the outermost one
 owns the transaction.
+
+Deferred security check (the hot path, issue 16): a state-changing request whose actor comes from the
+process cache may leave the security-version read to its unit of work (`defer_security_check`). The unit
+of work then confirms the version in its own transaction before anything commits: TrackIn/TrackOut read
+it as a column of their first query (`confirm_security`), any other use case reads it just before it
+commits or answers a refusal. A different version raises StaleSecurity (nothing changed): the API
+authenticates again and redoes the request. The check is as strong as reading the version first; it only
+saves that statement on the hot path.
 """
 from __future__ import annotations
 
@@ -28,8 +36,10 @@ from sqlalchemy.orm import Session
 from ...database import IMMEDIATE
 from ...extensions import db
 from .actor import Actor
-from .audit import record_failure, write_event
-from .errors import DomainError
+from .audit import INSERT_EVENT, event_values, record_failure, security_version
+from .errors import DomainError, StaleSecurity
+
+PENDING_SECURITY = "mes_security_pending"  # session.info: the version the request's cached actor was built at
 
 
 class UnitOfWork:
@@ -47,6 +57,13 @@ class UnitOfWork:
         self._silent = False
         self._raise_after_commit: Optional[DomainError] = None
         self._connection: Connection | None = None
+
+    def confirm_security(self, seen: int | None) -> None:
+        """The security version read in this transaction (a column of the hot path's first query)
+        must be the one the request's cached actor was built at (StaleSecurity otherwise)."""
+        expected = self.session.info.pop(PENDING_SECURITY, None)
+        if expected is not None and int(seen or 0) != expected:
+            raise StaleSecurity()
 
     def raise_after_commit(self, error: DomainError) -> None:
         """Commit what was done, then answer with `error` (e.g. a closeout that created the OQC
@@ -83,11 +100,12 @@ class UnitOfWork:
     def _write_audit(self) -> None:
         if self._silent:
             return
-        write_event(self.session, self.actor, self.action, self.entity_type, self.entity_key,
-                    diff=self.diff, reason=self.reason, payload=self.payload)
+        events = [event_values(self.actor, self.action, self.entity_type, self.entity_key,
+                               diff=self.diff, reason=self.reason, payload=self.payload)]
         for extra in self._extra:
-            write_event(self.session, self.actor, extra.pop("action"), extra.pop("entity_type"),
-                        extra.pop("entity_key"), **extra)
+            events.append(event_values(self.actor, extra.pop("action"), extra.pop("entity_type"),
+                                       extra.pop("entity_key"), **extra))
+        self.connection.execute(INSERT_EVENT, events)  # one statement, however many events
 
 
 def fetch_one(stmt, missing: DomainError, *, uow: UnitOfWork | None = None):
@@ -97,6 +115,26 @@ def fetch_one(stmt, missing: DomainError, *, uow: UnitOfWork | None = None):
     if row is None:
         raise missing
     return row
+
+
+def defer_security_check(version: int) -> None:
+    """The request's actor was built at security `version` and not checked yet: its unit of work
+    confirms it in its own transaction (see the module docstring)."""
+    db.session.info[PENDING_SECURITY] = version
+
+
+def confirm_deferred_security() -> None:
+    """Read the security version now if a deferred check is still pending (StaleSecurity when it
+    changed): before a unit of work commits, and before a refusal is answered."""
+    session = db.session
+    if PENDING_SECURITY in session.info:
+        expected = session.info.pop(PENDING_SECURITY)
+        if security_version(session.connection()) != expected:
+            raise StaleSecurity()
+
+
+def forget_deferred_security() -> None:
+    db.session.info.pop(PENDING_SECURITY, None)
 
 
 def begin_write_transaction() -> None:
@@ -127,6 +165,7 @@ def unit_of_work(actor: Actor, action: str, entity_type: str | None = None,
     session.info["uow_actor"] = actor
     try:
         yield uow
+        confirm_deferred_security()
         session.flush()
         uow._write_audit()
         session.commit()
@@ -137,6 +176,11 @@ def unit_of_work(actor: Actor, action: str, entity_type: str | None = None,
             raise
         session.info.pop("uow", None)
         session.info.pop("uow_actor", None)
+        try:
+            confirm_deferred_security()  # a refusal by a stale actor is redone, not recorded
+        except StaleSecurity:
+            session.rollback()
+            raise
         session.rollback()
         record_failure(actor, action, entity_type, uow.entity_key or entity_key, error,
                        payload=payload)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, literal, or_, select
 
 from ...extensions import db
 from ...models import (
@@ -22,28 +22,30 @@ from ..platform.scope import line_filter, require_permission
 from .loading import barcode_parts, lot_by_number
 
 
-def _loading_run_id(run_id: int) -> int:
-    """A REUSE_PREP rework run builds with its parent's reels."""
-    parent_id, rework_type = db.session.execute(select(Run.parent_run_id, Run.rework_type)
-                                                .where(Run.id == run_id)).one()
-    return parent_id if parent_id is not None and rework_type == "REUSE_PREP" else run_id
+_use = MaterialUse.__table__
+# one statement: a MaterialUse row per LOADED loading record of the run's reels at this station
+RECORD_MATERIAL_USE = insert(_use).from_select(
+    ["unit_id", "lot_id", "track_id", "slot_code", "step_no", "recorded_at"],
+    select(bindparam("unit_id", type_=_use.c.unit_id.type), LoadingRecord.lot_id,
+           bindparam("track_id", type_=_use.c.track_id.type), FeederSlot.slot_code,
+           bindparam("step_no", type_=_use.c.step_no.type), bindparam("at", type_=_use.c.recorded_at.type))
+    .join(FeederSlot, FeederSlot.id == LoadingRecord.slot_id)
+    .where(LoadingRecord.run_id == bindparam("run_id"), LoadingRecord.status == literal("LOADED"),
+           or_(FeederSlot.station_id.is_(None), FeederSlot.station_id == bindparam("station_id"))))
+
+
+def _loading_run_id(run) -> int:
+    """The run whose reels a run builds with: a REUSE_PREP rework run uses its parent's."""
+    return run.parent_run_id if run.parent_run_id is not None and run.rework_type == "REUSE_PREP" else run.id
 
 
 def record_material_use(uow, scan) -> None:
     """TRACK_OUT hook: genealogy at a material-consuming step."""
     if not scan.step.consumes_material:
         return
-    rows = db.session.execute(
-        select(LoadingRecord.lot_id, FeederSlot.slot_code)
-        .join(FeederSlot, FeederSlot.id == LoadingRecord.slot_id)
-        .where(LoadingRecord.run_id == _loading_run_id(scan.run.id), LoadingRecord.status == "LOADED",
-               or_(FeederSlot.station_id.is_(None), FeederSlot.station_id == scan.station.id))).all()
-    if not rows:
-        return
-    at = now()
-    uow.session.execute(insert(MaterialUse.__table__), [
-        {"unit_id": scan.unit.id, "lot_id": lot_id, "track_id": scan.track_id, "slot_code": slot_code,
-         "step_no": scan.step.step_no, "recorded_at": at} for lot_id, slot_code in rows])
+    uow.execute(RECORD_MATERIAL_USE, {"unit_id": scan.unit.id, "track_id": scan.track_id, "step_no": scan.step.step_no,
+                                      "at": now(), "run_id": _loading_run_id(scan.run),
+                                      "station_id": scan.station.id})
 
 
 def trace_materials(trace: dict[str, Any], context: dict[str, Any]) -> None:

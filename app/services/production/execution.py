@@ -1,12 +1,24 @@
 """Execution — TrackIn / TrackOut with data collection (spec 02_rules §4). The hot path.
 
-Lean by design: one query per entity (station with its group and equipment, run, unit, open track),
-the route snapshot parsed once per version (services/engineering/route_plans.py), one transaction per
-scan. The scan's statements are Core statements built once, at import, with bind parameters, and run on
-the unit of work's connection: building a statement and passing it through the ORM session per call
-costs several times what SQLite needs to execute it. Concurrency is the database's: SQLite takes the
-write lock at BEGIN IMMEDIATE, PostgreSQL locks the unit row (FOR UPDATE), and the unique
+Lean by design, in statements as much as in Python (issue 16: a TrackIn + TrackOut pair at a step with
+data costs at most 12 statements on PostgreSQL, BEGIN included; tests/api/test_statement_budget.py counts
+them). One query reads the whole scan (`SCAN`: the security version, the station with its group and
+equipment, the run, the unit — locked FOR UPDATE on PostgreSQL — and its open track); then the writes,
+the data values as one multi-row insert, and the audit event. When that query finds no row (an unknown
+station, run or SN, or a new SN to register) the scan is read again entity by entity, which gives the
+precise refusal. The route snapshot is parsed once per version (services/engineering/route_plans.py),
+one transaction per scan. The statements are Core statements built once, at import, with bind
+parameters, run on the unit of work's connection: building a statement and passing it through the ORM
+session per call costs several times what SQLite needs to execute it.
+
+Concurrency is the database's: SQLite takes the write lock at BEGIN IMMEDIATE, PostgreSQL locks the unit
+row (FOR UPDATE OF unit). A PostgreSQL statement that waited for that lock sees the unit as its
+holder committed it but the other tables as they were when it started; so a TrackOut also needs the unit
+IN_STATION and closes its track only while it is open (`CLOSE_TRACK` counts the row), and the unique
 `open_unit_id` of tracks makes a second open track of a unit impossible anyway.
+
+The security version is a column of `SCAN`: the request's cached actor is confirmed in the scan's own
+transaction, before anything is written (services/platform/uow.py, deferred security check).
 
 A TrackOut, step by step (`_track_out`): the scan's context and run gate → the unit and its open track
 here → a forced FAIL (TRACK_OUT_FORCERS: SPI/AOI results) → the data, checked and judged against the
@@ -22,7 +34,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,12 +46,12 @@ from ...models import (
 from ..engineering.master_data import active_defect_code
 from ..engineering.route_plans import SpecPlan, StepPlan, plan_for
 from ..platform.actor import Actor
-from ..platform.audit import record_failure
+from ..platform.audit import SECURITY_VERSION_COLUMN, record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_permission, require_station, station_filter
 from ..platform.states import transition
-from ..platform.uow import UnitOfWork, unit_of_work
+from ..platform.uow import UnitOfWork, confirm_deferred_security, unit_of_work
 from . import extension_points
 from .extension_points import (
     CloseoutOutcome, Force, RunInfo, Scan, StationInfo, UnitInfo,
@@ -118,21 +130,47 @@ class TrackOutResult:
 _station, _group, _equipment = Station.__table__, StationGroup.__table__, Equipment.__table__
 _run, _unit, _track = Run.__table__, Unit.__table__, Track.__table__
 
-STATION_BY_CODE = (
-    select(_station.c.id, _station.c.code, _station.c.line_id, _station.c.station_type, _station.c.is_active,
-           _group.c.code.label("group_code"), _equipment.c.code.label("equipment_code"),
-           _equipment.c.status.label("equipment_status"))
-    .outerjoin(_group, _group.c.id == _station.c.group_id)
-    .outerjoin(_equipment, (_equipment.c.station_id == _station.c.id) & _equipment.c.is_active.is_(True))
-    .where(_station.c.code == bindparam("code"))
-)
-RUN_BY_NO = select(_run.c.id, _run.c.run_no, _run.c.status, _run.c.line_id, _run.c.route_version_id,
-                   _run.c.plan_qty, _run.c.work_order_id).where(_run.c.run_no == bindparam("run_no"))
-UNIT_BY_SN = select(_unit.c.id, _unit.c.sn, _unit.c.run_id, _unit.c.status, _unit.c.current_step_no,
-                    _unit.c.work_order_id, _unit.c.max_out_step_no).where(_unit.c.sn == bindparam("sn"))
-RUN_ROW = select(_run.c.id).where(_run.c.id == bindparam("run_id"))
-UNITS_OF_RUN = select(func.count()).select_from(_unit).where(_unit.c.run_id == bindparam("run_id"))
-OPEN_OQC_OF_RUN = select(Inspection.__table__.c.id).where(Inspection.__table__.c.open_key == bindparam("key"))
+# the columns of StationInfo, RunInfo, UnitInfo (extension_points.py) and of an open track, in order
+STATION_COLUMNS = (_station.c.id, _station.c.code, _station.c.line_id, _station.c.station_type, _station.c.is_active,
+                   _group.c.code.label("group_code"), _equipment.c.code.label("equipment_code"),
+                   _equipment.c.status.label("equipment_status"))
+RUN_COLUMNS = (_run.c.id, _run.c.run_no, _run.c.status, _run.c.line_id, _run.c.route_version_id, _run.c.plan_qty,
+               _run.c.work_order_id, _run.c.parent_run_id, _run.c.rework_type)
+UNIT_COLUMNS = (_unit.c.id, _unit.c.sn, _unit.c.run_id, _unit.c.status, _unit.c.current_step_no,
+                _unit.c.work_order_id, _unit.c.max_out_step_no, _unit.c.rework_count)
+TRACK_COLUMNS = (_track.c.id, _track.c.step_no, _track.c.station_id, _track.c.mode, _track.c.inspection_id)
+
+
+def _with_station_group_and_equipment(stmt):
+    return (stmt.outerjoin(_group, _group.c.id == _station.c.group_id)
+            .outerjoin(_equipment, (_equipment.c.station_id == _station.c.id) & _equipment.c.is_active.is_(True)))
+
+
+STATION_BY_CODE = (_with_station_group_and_equipment(select(*STATION_COLUMNS).select_from(_station))
+                   .where(_station.c.code == bindparam("code")))
+RUN_BY_NO = select(*RUN_COLUMNS).where(_run.c.run_no == bindparam("run_no"))
+UNIT_BY_SN = select(*UNIT_COLUMNS).where(_unit.c.sn == bindparam("sn"))
+# The whole scan in one query (module docstring): no row when the station, the run or the SN is unknown.
+SCAN = (_with_station_group_and_equipment(
+    select(SECURITY_VERSION_COLUMN.label("security_version"), *STATION_COLUMNS, *RUN_COLUMNS, *UNIT_COLUMNS,
+           *TRACK_COLUMNS)
+    .select_from(_unit).join(_station, _station.c.code == bindparam("code")))
+    .join(_run, _run.c.run_no == bindparam("run_no"))
+    .outerjoin(_track, _track.c.open_unit_id == _unit.c.id)
+    .where(_unit.c.sn == bindparam("sn")))
+SCAN_LOCKED = SCAN.with_for_update(of=_unit)  # PostgreSQL
+# SCAN found no row: the station and the run without the unit (an SN to register, or an unknown one)
+SCAN_CONTEXT = (_with_station_group_and_equipment(
+    select(SECURITY_VERSION_COLUMN.label("security_version"), *STATION_COLUMNS, *RUN_COLUMNS)
+    .select_from(_station).join(_run, _run.c.run_no == bindparam("run_no")))
+    .where(_station.c.code == bindparam("code")))
+_SLICES = {"station": slice(1, 9), "run": slice(9, 18), "unit": slice(18, 26), "track": slice(26, 31)}
+# Room for a new unit in a run (its row locked: registrations of a run queue): its units, and its open OQC
+REGISTRATION_ROOM = select(
+    select(func.count()).select_from(_unit).where(_unit.c.run_id == _run.c.id).scalar_subquery().label("units"),
+    select(Inspection.__table__.c.id).where(Inspection.__table__.c.open_key == bindparam("oqc_key"))
+    .limit(1).scalar_subquery().label("open_oqc"),
+).where(_run.c.id == bindparam("run_id"))
 OPEN_TRACK_OF_UNIT = select(_track.c.id, _track.c.step_no, _track.c.station_id, _track.c.mode,
                             _track.c.inspection_id).where(_track.c.open_unit_id == bindparam("unit_id"))
 START_RUN = (update(_run).where(_run.c.id == bindparam("run_id"), _run.c.status == "AUTHORIZED")
@@ -142,7 +180,7 @@ INSERT_UNIT = insert(_unit)
 INSERT_DATA_VALUE = insert(DataValue.__table__)
 INSERT_DEFECT = insert(Defect.__table__)
 UPDATE_UNIT = update(_unit).where(_unit.c.id == bindparam("unit_id"))
-CLOSE_TRACK = update(_track).where(_track.c.id == bindparam("track_id"))
+CLOSE_TRACK = update(_track).where(_track.c.id == bindparam("track_id"), _track.c.open_unit_id.is_not(None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,8 +194,8 @@ def load_station(code: str) -> StationInfo:
     return StationInfo(*row)
 
 
-def _usable_station(actor: Actor, code: str) -> StationInfo:
-    station = load_station(code)
+def _usable_station(actor: Actor, station: StationInfo) -> StationInfo:
+    code = station.code
     if not station.is_active:
         raise DomainError("STATION_INACTIVE", f"Station {code} is inactive: use another station.")
     require_station(actor, station.id, station.line_id, station.code)
@@ -180,12 +218,49 @@ def _load_unit(uow: UnitOfWork, sn: str) -> Optional[UnitInfo]:
     return UnitInfo(*row) if row else None
 
 
-def _open_scan(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str) -> Scan:
-    """Station, scope, equipment, run, line and the run gate (02_rules §4, checks 1–2)."""
-    station = _usable_station(actor, station_code)
-    run = _load_run(uow, run_no)
+class OpenTrack(NamedTuple):
+    id: int
+    step_no: int
+    station_id: int
+    mode: str
+    inspection_id: Optional[int]
+
+
+@dataclass
+class _Read:
+    """What the scan read: its context, the unit (None: an unknown SN) and the unit's open track."""
+    scan: Scan
+    unit: Optional[UnitInfo]
+    track: Optional[OpenTrack] = None  # None: not read yet (or the unit has none)
+
+
+def _read_scan(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str, sn: str) -> _Read:
+    """The scan's context and run gate (02_rules §4, checks 1–2), the unit (locked) and its open track:
+    one query (SCAN), or entity by entity when it finds no row (the module docstring)."""
+    scanned = SCAN_LOCKED if uow.connection.dialect.name == "postgresql" else SCAN
+    row = uow.execute(scanned, {"code": station_code, "run_no": run_no, "sn": sn}).first()
+    if row is None:
+        row = uow.execute(SCAN_CONTEXT, {"code": station_code, "run_no": run_no}).first()
+        if row is None:  # an unknown station or run: entity by entity, for the precise refusal
+            confirm_deferred_security()
+            scan = _checked_scan(uow, actor, load_station(station_code), None, run_no)
+            return _Read(scan, _load_unit(uow, sn))
+        uow.confirm_security(row.security_version)
+        station, run = StationInfo(*row[_SLICES["station"]]), RunInfo(*row[_SLICES["run"]])
+        return _Read(_checked_scan(uow, actor, station, run, run_no), None)  # a new SN (or a unit registered meanwhile)
+    uow.confirm_security(row.security_version)
+    station, run = StationInfo(*row[_SLICES["station"]]), RunInfo(*row[_SLICES["run"]])
+    track = OpenTrack(*row[_SLICES["track"]])
+    return _Read(_checked_scan(uow, actor, station, run, run_no), UnitInfo(*row[_SLICES["unit"]]),
+                 track if track.id is not None else None)
+
+
+def _checked_scan(uow: UnitOfWork, actor: Actor, station: StationInfo, run: Optional[RunInfo], run_no: str) -> Scan:
+    """Station (active, in scope, equipment up), run (`None`: read it now), line and the run gate."""
+    _usable_station(actor, station)
+    run = run or _load_run(uow, run_no)
     if station.line_id != run.line_id:
-        raise DomainError("STATION_LINE_MISMATCH", f"Station {station_code} is not on the line of run {run_no}.")
+        raise DomainError("STATION_LINE_MISMATCH", f"Station {station.code} is not on the line of run {run_no}.")
     scan = Scan(actor=actor, station=station, run=run, plan=plan_for(run.route_version_id))
     _run_gate(uow, scan)
     return scan
@@ -203,15 +278,6 @@ def _run_gate(uow: UnitOfWork, scan: Scan) -> None:
                 return
     raise DomainError("RUN_NOT_AUTHORIZED", f"Run {scan.run.run_no} is {scan.run.status}: authorize the run, or "
                       "start an FAI for a trial.", {"status": scan.run.status})
-
-
-def _unit_of_run(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
-    """The scanned unit, locked, of the selected run (UNIT_NOT_FOUND, UNIT_RUN_MISMATCH)."""
-    unit = _load_unit(uow, sn)
-    if unit is None:
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
-    _require_same_run(unit, scan)
-    return unit
 
 
 def _require_same_run(unit: UnitInfo, scan: Scan) -> None:
@@ -245,8 +311,9 @@ def track_in(*, actor: Actor, station_code: str, sn: str, run_no: str) -> TrackI
 def _track_in(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no: str) -> TrackInResult:
     if not sn:
         raise DomainError("VALIDATION_ERROR", "Scan an SN.", {"fields": {"sn": "required"}})
-    scan = _open_scan(uow, actor, station_code, run_no)
-    unit = _load_unit(uow, sn) or _register(uow, scan, sn)
+    read = _read_scan(uow, actor, station_code, run_no, sn)
+    scan = read.scan
+    unit = read.unit or _register(uow, scan, sn)
     _require_same_run(unit, scan)
     if unit.status in UNIT_REFUSALS:
         code, text = UNIT_REFUSALS[unit.status]
@@ -300,12 +367,12 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
     if not scan.station.valid_for(first, scan.run.line_id):
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: new boards start at {first.expectation()}.",
                           {"sn": sn})
-    uow.execute(uow.lock(RUN_ROW), {"run_id": scan.run.id})  # serialise registrations
-    if uow.execute(OPEN_OQC_OF_RUN, {"key": Inspection.open_key_for(scan.run.id, "OQC")}).first() is not None:
+    room = uow.execute(uow.lock(REGISTRATION_ROOM), {"run_id": scan.run.id,
+                                                     "oqc_key": Inspection.open_key_for(scan.run.id, "OQC")}).one()
+    if room.open_oqc is not None:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: run {scan.run.run_no} is closed out and waits for its "
                           "OQC; new boards go to another run.", {"sn": sn})
-    units = uow.execute(UNITS_OF_RUN, {"run_id": scan.run.id}).scalar_one()
-    if units >= scan.run.plan_qty:
+    if room.units >= scan.run.plan_qty:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}, and run {scan.run.run_no} already has its "
                           f"{scan.run.plan_qty} units.", {"sn": sn})
     at = now()
@@ -451,8 +518,12 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
                data: list[dict[str, Any]], defect: dict[str, Any] | None) -> TrackOutResult:
     if result not in ("PASS", "FAIL"):
         raise DomainError("VALIDATION_ERROR", "result must be PASS or FAIL.", {"fields": {"result": "PASS or FAIL"}})
-    scan = _open_scan(uow, actor, station_code, run_no)
-    _track_here(uow, scan, _unit_of_run(uow, scan, sn), station_code)
+    read = _read_scan(uow, actor, station_code, run_no, sn)
+    scan = read.scan
+    if read.unit is None:
+        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
+    _require_same_run(read.unit, scan)
+    _track_here(uow, scan, read, station_code)
     forced = _forced_fail(uow, scan)
     values = checked_values(scan.step, data)
     outcome = verdict(scan.step, result, forced, values, defect)
@@ -474,10 +545,12 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
                           mode=scan.mode, verdict=outcome, values=values, defects=defect_rows, closeout=closeout)
 
 
-def _track_here(uow: UnitOfWork, scan: Scan, unit: UnitInfo, station_code: str) -> None:
-    """The unit's open track must be at this station (TRACK_NOT_FOUND); the scan takes its step and mode."""
-    track = uow.execute(OPEN_TRACK_OF_UNIT, {"unit_id": unit.id}).first()
-    if track is None or track.station_id != scan.station.id:
+def _track_here(uow: UnitOfWork, scan: Scan, read: _Read, station_code: str) -> None:
+    """The unit must be IN_STATION with its open track at this station (TRACK_NOT_FOUND); the scan takes
+    the track's step and mode."""
+    unit = read.unit
+    track = read.track if read.track is not None else uow.execute(OPEN_TRACK_OF_UNIT, {"unit_id": unit.id}).first()
+    if track is None or track.station_id != scan.station.id or unit.status != "IN_STATION":
         raise DomainError("TRACK_NOT_FOUND", f"Unit {unit.sn} is not tracked in at {station_code}: track it in first.",
                           {"openAtStation": track is not None})
     scan.unit, scan.step, scan.track_id = unit, scan.plan.step(track.step_no), track.id
@@ -497,8 +570,11 @@ def _close_track(uow: UnitOfWork, scan: Scan, outcome: Verdict, values: list[Che
     """Close the track with its result and data. `first_out`: the unit has not tracked out of this step
     before — it never got past it (a repeat visit only follows a rework back to an earlier step)."""
     furthest = scan.unit.max_out_step_no
-    uow.execute(CLOSE_TRACK, {"track_id": scan.track_id, "out_at": at, "result": outcome.result, "open_unit_id": None,
-                              "first_out": furthest is None or scan.step.step_no > furthest})
+    closed = uow.execute(CLOSE_TRACK, {"track_id": scan.track_id, "out_at": at, "result": outcome.result,
+                                       "open_unit_id": None, "first_out": furthest is None or scan.step.step_no > furthest})
+    if closed.rowcount != 1:  # closed by another TrackOut while this one waited (module docstring)
+        raise DomainError("TRACK_NOT_FOUND", f"Unit {scan.unit.sn} is not tracked in at {scan.station.code}: "
+                          "track it in first.", {"openAtStation": False})
     if values:
         uow.execute(INSERT_DATA_VALUE, [
             {"track_id": scan.track_id, "spec_id": v.spec.id, "spec_name": v.spec.name,
@@ -540,7 +616,7 @@ def _closeout_when_done(uow: UnitOfWork, scan: Scan, status: str, actor: Actor) 
     """A non-trial TrackOut that finished a unit may finish the run (02_rules §3 automatic closeout)."""
     if status != "DONE" or scan.mode != "NORMAL":
         return None
-    return automatic_closeout(uow, uow.session.get(Run, scan.run.id), actor)
+    return automatic_closeout(uow, scan.run.id, scan.run.status, scan.run.plan_qty, actor)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ class RunInfo:
     route_version_id: int
     plan_qty: int
     work_order_id: int
+    parent_run_id: Optional[int] = None
+    rework_type: Optional[str] = None  # with parent_run_id: a rework run (REUSE_PREP builds with its parent's reels)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class UnitInfo:
     current_step_no: Optional[int]
     work_order_id: int
     max_out_step_no: Optional[int] = None  # the highest step it has tracked out of
+    rework_count: int = 0  # times it was sent back by a REWORK disposition (0: it has no rework task)
 
 
 @dataclass

@@ -339,16 +339,18 @@ def close(*, actor: Actor, run_no: str) -> Run:
     return run
 
 
-def automatic_closeout(uow: UnitOfWork, run: Run, actor: Actor) -> Optional[CloseoutOutcome]:
-    """After a non-trial TrackOut made a unit terminal: when every unit is terminal and the run has
-    at least plan_qty units, close it out like a manual close would."""
-    if run.status != "IN_PROGRESS":
+def automatic_closeout(uow: UnitOfWork, run_id: int, status: str, plan_qty: int,
+                       actor: Actor) -> Optional[CloseoutOutcome]:
+    """After a non-trial TrackOut made a unit terminal (the scan read the run's `status` and
+    `plan_qty`): when every unit is terminal and the run has at least plan_qty units, close it out
+    like a manual close would."""
+    if status != "IN_PROGRESS":
         return None
-    db.session.execute(uow.lock(select(Run.id).where(Run.id == run.id)))  # concurrent last TrackOuts: one closes
-    counts = unit_counts(run.id)
-    if sum(counts.values()) < run.plan_qty or not all_units_terminal(counts):
+    db.session.execute(uow.lock(select(Run.id).where(Run.id == run_id)))  # concurrent last TrackOuts: one closes
+    counts = unit_counts(run_id)
+    if sum(counts.values()) < plan_qty or not all_units_terminal(counts):
         return None
-    return _closeout(uow, run, actor)
+    return _closeout(uow, db.session.get(Run, run_id), actor)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -304,8 +304,9 @@ _OPEN_TASKS = select(ReworkTask.__table__.c.id, ReworkTask.__table__.c.from_step
 
 def close_rework_tasks(uow: UnitOfWork, scan) -> None:
     """TrackOut hook (02_rules §4 step 5): a PASS at or beyond an open rework task's from-step closes
-    the task. One indexed read per TrackOut (ix_rework_task_unit_status)."""
-    if scan.result != "PASS":
+    the task. One indexed read per PASS of a unit that was ever reworked (ix_rework_task_unit_status): a
+    rework task is only created with the unit's rework_count raised (`dispose`)."""
+    if scan.result != "PASS" or not scan.unit.rework_count:
         return
     rows = uow.execute(_OPEN_TASKS, {"unit_id": scan.unit.id}).all()
     due = [task_id for task_id, from_step in rows if scan.step.step_no >= from_step]
