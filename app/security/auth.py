@@ -4,7 +4,8 @@
 A state-changing call is authenticated inside the write transaction that will make its changes
 (services/platform/uow.py), so a request reads the security version in the transaction it commits, in one
 transaction instead of two. The verified claims of an access token are kept per process until the
-token expires.
+token expires; a token issued before the user's latest password change is refused (its password tag,
+security/actors.py).
 CSRF is enforced for every cookie-authenticated, state-changing `/api` call. A call that sends an
 Authorization header authenticates with it alone: it must be `Bearer <access token or API key>`
 (anything else is 401) and the session cookie is ignored for that request, so a header can never be
@@ -86,7 +87,11 @@ def authenticate() -> Actor:
         else:
             claims = _access_claims(token)
             _begin_transaction()
-            actor = actors.actor_for_user(int(claims["sub"]))
+            principal = actors.principal_for_user(int(claims["sub"]))
+            if principal is not None and principal.password_tag != claims.get(actors.PASSWORD_TAG_CLAIM):
+                raise DomainError("UNAUTHORIZED", "The password was changed after this token was issued; "
+                                  "log in again.")
+            actor = principal.actor if principal else None
     elif "Authorization" in request.headers:
         raise DomainError("UNAUTHORIZED")  # a header that is no bearer credential: never the cookie
     elif session.get("_user_id") is not None:
