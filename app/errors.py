@@ -103,5 +103,6 @@ def _install_jwt_loaders(app: Flask) -> None:
     jwt.expired_token_loader(lambda header, data: unauthorized("the token has expired"))
     jwt.revoked_token_loader(lambda header, data: unauthorized("the token was revoked"))
     jwt.needs_fresh_token_loader(lambda header, data: unauthorized("a fresh login is required"))
-    jwt.user_lookup_error_loader(lambda header, data: unauthorized("the user no longer exists or is inactive"))
+    jwt.user_lookup_error_loader(
+        lambda header, data: unauthorized("the user no longer exists, is inactive or changed the password"))
     jwt.token_verification_failed_loader(lambda header, data: unauthorized("the token failed verification"))

@@ -44,8 +44,8 @@ def password_for(username: str) -> str:
 
 
 def jwt_token(client, username: str, backend: str = "") -> str:
-    """A JWT for a seeded user (cached: tokens depend only on the user id and the secret, and every
-    test restores the same seeded database)."""
+    """A JWT for a seeded user (cached: tokens depend only on the user id, the secret and the user's
+    password hash, and every test restores the same seeded database)."""
     key = (backend, username)
     if key not in _token_cache:
         response = client.post("/api/v1/security/login", json={

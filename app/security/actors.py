@@ -7,6 +7,8 @@ for its permission check instead of FAB's several queries.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +31,21 @@ from .permissions import BY_PAIR, PRESET_ROLES
 class Principal:
     actor: Actor
     fab_pairs: frozenset[tuple[str, str]]
+    password_tag: str = ""  # of the user's current password: what the user's JWTs must carry
+
+
+# The claim every JWT (access and refresh) carries: a few bytes of a keyed hash of the user's stored
+# password hash at issue time. A new password gives a new tag, so tokens issued before it are refused,
+# without a query of their own (the tag is part of the cached principal, which a password change
+# renews: it bumps the security version like any other user change).
+PASSWORD_TAG_CLAIM = "pwt"
+
+
+def password_tag(password_hash: str | None) -> str:
+    """Keyed by SECRET_KEY (the tag tells nothing about the hash); 8 bytes are plenty for telling a
+    password apart from the one before it."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, (password_hash or "").encode(), hashlib.sha256).hexdigest()[:16]
 
 
 _lock = threading.Lock()
@@ -108,7 +125,7 @@ def _build(user_id: int, via_api_key: bool) -> Optional[Principal]:
         scope=scope,
         is_admin=is_admin,
     )
-    return Principal(actor, pairs)
+    return Principal(actor, pairs, password_tag(user.password))
 
 
 def principal_for_user(user_id: int, *, via_api_key: bool = False,
@@ -127,11 +144,10 @@ def principal_for_user(user_id: int, *, via_api_key: bool = False,
     return principal
 
 
-def cached_actor(user_id: int) -> Optional[tuple[int, Actor]]:
-    """The user's actor as this process last built it, with the security version it was built at —
+def cached_principal(user_id: int) -> Optional[tuple[int, Principal]]:
+    """The user's principal as this process last built it, with the security version it was built at —
     without reading the version: the caller must have it confirmed (uow.defer_security_check)."""
-    hit = _principals.get((int(user_id), False))
-    return (hit[0], hit[1].actor) if hit is not None else None
+    return _principals.get((int(user_id), False))
 
 
 def actor_for_user(user_id: int, *, via_api_key: bool = False) -> Optional[Actor]:

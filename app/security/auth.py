@@ -4,7 +4,10 @@
 A state-changing call is authenticated inside the write transaction that will make its changes
 (services/platform/uow.py), so a request reads the security version in the transaction it commits, in one
 transaction instead of two. The verified claims of an access token are kept per process until the
-token expires.
+token expires; a token issued before the user's latest password change is refused (its password tag,
+security/actors.py). On the TrackIn/TrackOut hot path (`authenticate(defer_security=True)`) a bearer
+token's cached actor is used at once and its security version is confirmed by the unit of work, in the
+same write transaction, as a column of its first query (services/platform/uow.py).
 CSRF is enforced for every cookie-authenticated, state-changing `/api` call. A call that sends an
 Authorization header authenticates with it alone: it must be `Bearer <access token or API key>`
 (anything else is 401) and the session cookie is ignored for that request, so a header can never be
@@ -23,7 +26,7 @@ from flask_wtf.csrf import CSRFError
 from ..extensions import csrf
 from ..services.platform.actor import Actor
 from ..services.platform.errors import DomainError
-from ..services.platform.uow import begin_write_transaction, defer_security_check
+from ..services.platform.uow import begin_write_transaction, confirm_deferred_security, defer_security_check
 from . import actors
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -88,13 +91,19 @@ def authenticate(*, defer_security: bool = False) -> Actor:
         else:
             claims = _access_claims(token)
             _begin_transaction()
-            cached = actors.cached_actor(int(claims["sub"])) if defer_security and request.method not in SAFE_METHODS \
+            user_id = int(claims["sub"])
+            cached = actors.cached_principal(user_id) if defer_security and request.method not in SAFE_METHODS \
                 else None
             if cached is not None:
-                version, actor = cached
+                version, principal = cached
                 defer_security_check(version)
             else:
-                actor = actors.actor_for_user(int(claims["sub"]))
+                principal = actors.principal_for_user(user_id)
+            if principal is not None and principal.password_tag != claims.get(actors.PASSWORD_TAG_CLAIM):
+                confirm_deferred_security()  # a cached principal from before a password change: run again
+                raise DomainError("UNAUTHORIZED", "The password was changed after this token was issued; "
+                                  "log in again.")
+            actor = principal.actor if principal else None
     elif "Authorization" in request.headers:
         raise DomainError("UNAUTHORIZED")  # a header that is no bearer credential: never the cookie
     elif session.get("_user_id") is not None:

@@ -96,10 +96,23 @@ class MesSecurityManager(SecurityManager):
             return None
         return user
 
+    def create_jwt_manager(self, app):
+        """FAB's JWT manager; every token it issues (access and refresh) carries the password tag."""
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(self._jwt_claims)
+        return jwt_manager
+
+    def _jwt_claims(self, identity) -> dict[str, str]:
+        user = self.get_user_by_id(int(identity))
+        return {actors.PASSWORD_TAG_CLAIM: actors.password_tag(user.password)} if user is not None else {}
+
     def load_user_jwt(self, _jwt_header, jwt_data):
-        """JWT bearer tokens carry no session: FAB's loader, without the session-version check."""
+        """JWT bearer tokens (access, and refresh at `/security/refresh`) carry no session: FAB's loader
+        without the session-version check, but only for a token issued since the user's latest
+        password change (its password tag)."""
         user = super().load_user(jwt_data["sub"])
-        if user and user.is_active:
+        if user and user.is_active and \
+                jwt_data.get(actors.PASSWORD_TAG_CLAIM) == actors.password_tag(user.password):
             g.user = user
             return user
         return None

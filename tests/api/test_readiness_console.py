@@ -221,3 +221,28 @@ def test_terminal_and_loading_screens_refuse_in_the_consoles_style(client, app):
     console_login(client, "material")
     text = client.get("/loading/NO-SUCH-RUN", follow_redirects=True).get_data(as_text=True)
     assert "[RUN_NOT_FOUND]" in text and "Choose the run" in text
+
+
+def test_the_loading_terminal_opens_only_runs_on_the_users_lines(client, app, api):
+    """`loading.terminal_run` (Loading Terminal, console): a run on a line outside the user's scope
+    answers RUN_NOT_FOUND exactly like an unknown run (the answer does not tell that it exists), and
+    the choice does not offer it."""
+    from support import prep_run
+    run_no = prep_run(api)  # on LINE-SMT-A
+    console_login(client, "material")  # bound to LINE-SMT-A and LINE-DIP-A
+    page = client.get(f"/loading/{run_no}")
+    assert page.status_code == 200 and f'id="run-no">{run_no}<' in page.get_data(as_text=True)
+    assert f'data-run="{run_no}"' in client.get("/loading/").get_data(as_text=True)
+    with app.app_context():
+        from app.models import MesUser
+        user = db.session.execute(select(MesUser).filter_by(username="material")).scalar_one()
+        user.lines = [line for line in user.lines if line.code != "LINE-SMT-A"]
+        db.session.commit()
+    outside = client.get(f"/loading/{run_no}")
+    assert outside.status_code == 302 and outside.headers["Location"].endswith("/loading/")
+    text = client.get(outside.headers["Location"]).get_data(as_text=True)
+    assert "[RUN_NOT_FOUND]" in text and "Choose the run" in text and "FORBIDDEN" not in text
+    assert f'data-run="{run_no}"' not in text
+    unknown = client.get("/loading/R-NO-SUCH", follow_redirects=True).get_data(as_text=True)
+    flashed = re.compile(r"\[RUN_NOT_FOUND\][^<]*")
+    assert flashed.search(text).group(0).replace(run_no, "?") == flashed.search(unknown).group(0).replace("R-NO-SUCH", "?")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import create_app
 from app.extensions import db
 from app.models import MesUser, Product, WorkOrder
-from support import DEMO_PASSWORD, app_overrides, console_login, count, csrf_from, jwt_token
+from support import DEMO_PASSWORD, app_overrides, console_login, count, csrf_from, jwt_token, password_for
 
 NEW_PASSWORD = "Changed-Pass-2027!"
 
@@ -265,6 +265,134 @@ def test_a_token_session_is_not_tied_to_the_console_session(client, app, api):
     """JWT clients carry no console session: the session check does not refuse them."""
     assert api("planner").get("/api/v1/audit-events").status_code == 200
     assert api("planner").get("/api/v1/products/").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# API tokens (access and refresh) end at password change and deactivation
+# ---------------------------------------------------------------------------------------------
+
+def _tokens(client, username: str, password: str | None = None) -> tuple[str, str]:
+    """A fresh access and refresh token from the API login (not support.jwt_token's cache)."""
+    response = client.post("/api/v1/security/login", json={
+        "username": username, "password": password or DEMO_PASSWORD, "provider": "db", "refresh": True})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    return body["access_token"], body["refresh_token"]
+
+
+def _401(response) -> bool:
+    if response.status_code == 401:
+        assert response.get_json()["error"]["code"] == "UNAUTHORIZED", response.get_json()
+        return True
+    assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
+    return False
+
+
+def _access_refused(client, access: str) -> bool:
+    """Our own authentication (a domain API, the TrackIn/TrackOut path) and Flask-AppBuilder's (a
+    model API) agree on the token."""
+    headers = {"Authorization": f"Bearer {access}"}
+    domain = _401(client.get("/api/v1/audit-events", headers=headers))
+    model = _401(client.get("/api/v1/products/", headers=headers))
+    assert domain == model, (domain, model)
+    return domain
+
+
+def _refresh(client, refresh: str):
+    return client.post("/api/v1/security/refresh", headers={"Authorization": f"Bearer {refresh}"})
+
+
+def _change_own_password(client, username: str) -> None:
+    _signed_in(client, username)
+    form = client.get("/resetmypassword/form")
+    changed = client.post("/resetmypassword/form", data={
+        "password": NEW_PASSWORD, "conf_password": NEW_PASSWORD,
+        "csrf_token": csrf_from(form.get_data(as_text=True))})
+    assert changed.status_code == 302, changed.get_data(as_text=True)[:500]
+
+
+def _reset_as_admin(client, app, username: str) -> None:
+    _signed_in(client, "admin")
+    with app.app_context():
+        uid = _user(username).id
+    form = client.get(f"/resetpassword/form?pk={uid}")
+    done = client.post(f"/resetpassword/form?pk={uid}", data={
+        "password": NEW_PASSWORD, "conf_password": NEW_PASSWORD,
+        "csrf_token": csrf_from(form.get_data(as_text=True))})
+    assert done.status_code == 302, done.get_data(as_text=True)[:500]
+
+
+def _reset_by_cli(_client, app, username: str) -> None:
+    from flask_appbuilder.cli import fab  # `flask fab reset-password` (a plugin command of the flask CLI)
+    result = app.test_cli_runner().invoke(fab, ["reset-password", "--username", username, "--password", NEW_PASSWORD])
+    assert result.exit_code == 0 and "reseted" in result.output, result.output
+
+
+@pytest.mark.parametrize("change", ["own", "admin", "cli"])
+def test_a_password_change_ends_the_users_api_tokens(browser, app, change):
+    """Access and refresh tokens issued before the change answer 401 in the envelope (whoever changes
+    the password: the user on the Profile page, an administrator, the CLI); tokens issued after it
+    work, and so does the token a new refresh token gives."""
+    api_client = browser()
+    access, refresh = _tokens(api_client, "planner")
+    refreshed = _refresh(api_client, refresh)
+    assert refreshed.status_code == 200
+    refreshed_access = refreshed.get_json()["access_token"]
+    assert not _access_refused(api_client, access) and not _access_refused(api_client, refreshed_access)
+    console = _signed_in(browser(), "planner")
+    admin_access, _ = _tokens(api_client, "admin", password_for("admin"))
+
+    changer = browser()
+    {"own": lambda: _change_own_password(changer, "planner"),
+     "admin": lambda: _reset_as_admin(changer, app, "planner"),
+     "cli": lambda: _reset_by_cli(changer, app, "planner")}[change]()
+
+    assert _access_refused(api_client, access)
+    assert _access_refused(api_client, refreshed_access)
+    assert _401(_refresh(api_client, refresh))
+    assert not _console_works(console)  # the user's console sessions end as well
+    assert not _access_refused(api_client, admin_access)  # nobody else's tokens
+    # the new password gives tokens that work, refresh included
+    assert _401(api_client.post("/api/v1/security/login", json={
+        "username": "planner", "password": DEMO_PASSWORD, "provider": "db"}))
+    access, refresh = _tokens(api_client, "planner", NEW_PASSWORD)
+    assert not _access_refused(api_client, access)
+    refreshed = _refresh(api_client, refresh)
+    assert refreshed.status_code == 200
+    assert not _access_refused(api_client, refreshed.get_json()["access_token"])
+
+
+def test_a_token_issued_before_password_tags_existed_is_refused(browser, app):
+    """Validly signed tokens with only flask-jwt-extended's own claims (as every token issued before
+    the upgrade) are refused, access and refresh alike: the password tag must be there and match."""
+    import jwt
+    from flask_jwt_extended import decode_token
+    client = browser()
+    access, refresh = _tokens(client, "planner")
+    assert not _access_refused(client, access)
+    standard = {"sub", "type", "fresh", "iat", "nbf", "jti", "exp"}
+    with app.app_context():
+        key = app.config.get("JWT_SECRET_KEY") or app.config["SECRET_KEY"]
+        algorithm = app.config.get("JWT_ALGORITHM", "HS256")
+        legacy_access, legacy_refresh = (
+            jwt.encode({k: v for k, v in decode_token(token).items() if k in standard}, key, algorithm=algorithm)
+            for token in (access, refresh))
+    assert _access_refused(client, legacy_access)
+    assert _401(_refresh(client, legacy_refresh))
+    assert _refresh(client, refresh).status_code == 200
+
+
+def test_deactivation_ends_the_users_api_tokens(browser, app):
+    client = browser()
+    access, refresh = _tokens(client, "planner")
+    assert not _access_refused(client, access) and _refresh(client, refresh).status_code == 200
+    with app.app_context():
+        _user("planner").active = False
+        db.session.commit()
+    assert _access_refused(client, access)
+    assert _401(_refresh(client, refresh))
+    assert _401(client.post("/api/v1/security/login", json={
+        "username": "planner", "password": DEMO_PASSWORD, "provider": "db"}))
 
 
 # ---------------------------------------------------------------------------------------------
