@@ -122,6 +122,7 @@ def screenshot(driver, name: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 # the demo data set's lines, stations and valid step data: one definition, the acceptance scenarios'
+from perf.statements import StatementCounter  # noqa: E402,F401  (the statement budget's counter)
 from app.acceptance.scenarios import DIP_DATA, DIP_LINE, DIP_STATIONS, SMT_DATA, SMT_LINE, SMT_STATIONS  # noqa: E402,F401
 
 _wo_counter = [0]
@@ -349,3 +350,4 @@ def pg_unavailable_reason() -> "str | None":
 def libpq(url: str) -> str:
     """A SQLAlchemy PostgreSQL URL as libpq (psycopg, the command-line tools) takes it."""
     return url.replace("postgresql+psycopg://", "postgresql://")
+

@@ -23,6 +23,7 @@ EXTENSIONS: list[tuple[list, tuple]] = [
     # a scan (services/production/execution.py)
     (ep.PREP_RUN_GATES, (inspections.fai_trial_gate,)),
     (ep.TRACK_IN_CHECKS, (inspections.fai_trial_check,)),
+    (ep.SCAN_FLAGS, (("inspection_fail", inspection_results.fail_waiting_for_track_out),)),
     (ep.TRACK_OUT_FORCERS, (inspection_results.force_track_out,)),
     (ep.TRACK_OUT_HOOKS, (genealogy.record_material_use, defects.close_rework_tasks)),
     # the unit trace (services/production/trace.py)

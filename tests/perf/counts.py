@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[2]), help="checkout to measure")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--units", type=int, default=60, help="units (of 5 pairs) for the CPU and call counts")
-    parser.add_argument("--show", action="store_true", help="print the statements of the counted pairs")
+    parser.add_argument("--show", action="store_true", help="print the statements of every counted pair")
     args = parser.parse_args()
 
     sys.path[:0] = [args.tree, os.path.join(args.tree, "tests")]
@@ -36,9 +36,8 @@ def main() -> None:
     os.environ.setdefault("MES_LOG_LEVEL", "ERROR")
     import psycopg
     from flask_migrate import upgrade
-    from sqlalchemy import event
-
     import support
+    from statements import StatementCounter  # tests/perf/statements.py of this checkout
     from app import create_app
     from app.extensions import db
     from seed.loader import seed_demo
@@ -65,41 +64,45 @@ def main() -> None:
             token = support.INTEGRATION_KEY if username == "integration" else support.jwt_token(client, username)
             return support.ApiAs(client, {"Authorization": f"Bearer {token}"})
 
-        statements = {"n": 0}
+        operator = api("operator")
+        counter = StatementCounter(engine, keep=args.show)
+        pair_pings: list[int] = []
 
-        @event.listens_for(engine, "before_cursor_execute")
-        def _count(conn, cursor, statement, parameters, context, executemany):
-            statements["n"] += 1
-            if args.show and statements.get("on"):
-                print(f"    [{statements['n']}] {' '.join(statement.split())[:400]}")
-
-        stations, data, operator = support.stations_for("P-1001"), support.SMT_DATA, api("operator")
-
-        def pair(run_no: str, sn: str, step: int) -> tuple[int, int]:
-            statements["n"], statements["on"] = 0, run_no == first_run
-            if statements["on"]:
-                print(f"  --- step {step} TrackIn {sn}")
-            answer = operator.post(f"/api/v1/stations/{stations[step]}/track-in", json={"sn": sn, "runNo": run_no})
+        def pair(run_no: str, sn: str, step: int, product: str = "P-1001") -> tuple[int, int]:
+            station = support.stations_for(product)[step]
+            data = (support.SMT_DATA if product == "P-1001" else support.DIP_DATA)[step]
+            counter.take()
+            pings = counter.pings
+            answer = operator.post(f"/api/v1/stations/{station}/track-in", json={"sn": sn, "runNo": run_no})
             assert answer.status_code == 200, answer.get_json()
-            track_in = statements["n"]
-            statements["n"] = 0
-            if statements["on"]:
-                print(f"  --- step {step} TrackOut {sn}")
-            answer = operator.post(f"/api/v1/stations/{stations[step]}/track-out",
-                                   json={"sn": sn, "runNo": run_no, "result": "PASS", "data": data[step]})
+            shown = list(counter.log)
+            track_in = counter.take()
+            answer = operator.post(f"/api/v1/stations/{station}/track-out",
+                                   json={"sn": sn, "runNo": run_no, "result": "PASS", "data": data})
             assert answer.status_code == 200, answer.get_json()
-            return track_in, statements["n"]
+            pair_pings.append(counter.pings - pings)
+            if args.show:
+                print(f"  --- {product} step {step}, {sn}: TrackIn, then TrackOut")
+                for line in shown + counter.log:
+                    print(f"    {line[:300]}")
+            return track_in, counter.take()
 
-        first_run = None
+        with counter:
+            for product in ("P-1001", "P-2001"):
+                run_no = support.authorized_run(api, product=product, qty=2)
+                steps = sorted(support.stations_for(product))
+                counted = [(step, *pair(run_no, f"{run_no}-C{unit}", step, product))
+                           for unit in range(2) for step in steps]
+                print(f"{args.backend} ({args.tree}), {product}: statements per request, BEGIN included "
+                      f"(a new unit, then another; the last one completes the run)")
+                for step, track_in, track_out in counted:
+                    print(f"  step {step}: TrackIn {track_in}, TrackOut {track_out}, pair {track_in + track_out}")
+                totals = [track_in + track_out for _, track_in, track_out in counted]
+                print(f"  mean {sum(totals) / len(totals):.1f} statements per pair, max {max(totals)}")
+        print(f"  plus {sum(pair_pings) / len(pair_pings):.1f} pool pre-ping(s) per pair (not in the counts)"
+              if any(pair_pings) else "  no pool pre-ping")
 
-        run_no = first_run = support.authorized_run(api, qty=2)
-        counted = [(step, *pair(run_no, f"{run_no}-C{unit}", step)) for unit in range(2) for step in sorted(stations)]
-        print(f"{args.backend} ({args.tree}): statements per request (a new unit, then a known one)")
-        for step, track_in, track_out in counted:
-            print(f"  step {step}: TrackIn {track_in}, TrackOut {track_out}, pair {track_in + track_out}")
-        totals = [track_in + track_out for _, track_in, track_out in counted]
-        print(f"  mean {sum(totals) / len(totals):.1f} statements per pair, max {max(totals)}")
-
+        stations = support.stations_for("P-1001")
         run_no = support.authorized_run(api, qty=args.units)
         profiler = cProfile.Profile()
         cpu, wall = time.process_time(), time.perf_counter()

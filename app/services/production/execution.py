@@ -3,7 +3,8 @@
 Lean by design, in statements as much as in Python (issue 16: a TrackIn + TrackOut pair at a step with
 data costs at most 12 statements on PostgreSQL, BEGIN included; tests/api/test_statement_budget.py counts
 them). One query reads the whole scan (`SCAN`: the security version, the station with its group and
-equipment, the run, the unit — locked FOR UPDATE on PostgreSQL — and its open track); then the writes,
+equipment, the run, the unit — locked FOR UPDATE on PostgreSQL —, its open track and the SCAN_FLAGS of
+the hooks, e.g. whether an SPI/AOI FAIL waits for this TrackOut); then the writes,
 the data values as one multi-row insert, and the audit event. When that query finds no row (an unknown
 station, run or SN, or a new SN to register) the scan is read again entity by entity, which gives the
 precise refusal. The route snapshot is parsed once per version (services/engineering/route_plans.py),
@@ -158,13 +159,28 @@ SCAN = (_with_station_group_and_equipment(
     .join(_run, _run.c.run_no == bindparam("run_no"))
     .outerjoin(_track, _track.c.open_unit_id == _unit.c.id)
     .where(_unit.c.sn == bindparam("sn")))
-SCAN_LOCKED = SCAN.with_for_update(of=_unit)  # PostgreSQL
+_scans: dict[tuple, Any] = {}
+
+
+def _scan_statement(postgres: bool):
+    """SCAN with the SCAN_FLAGS columns (filled at start-up, so built at the first scan), locked FOR
+    UPDATE OF unit on PostgreSQL."""
+    key = (postgres, tuple(name for name, _ in extension_points.SCAN_FLAGS))
+    statement = _scans.get(key)
+    if statement is None:
+        statement = SCAN.add_columns(*(flag(_unit, _track).label(f"flag_{name}")
+                                       for name, flag in extension_points.SCAN_FLAGS))
+        statement = _scans[key] = statement.with_for_update(of=_unit) if postgres else statement
+    return statement
+
+
 # SCAN found no row: the station and the run without the unit (an SN to register, or an unknown one)
 SCAN_CONTEXT = (_with_station_group_and_equipment(
     select(SECURITY_VERSION_COLUMN.label("security_version"), *STATION_COLUMNS, *RUN_COLUMNS)
     .select_from(_station).join(_run, _run.c.run_no == bindparam("run_no")))
     .where(_station.c.code == bindparam("code")))
-_SLICES = {"station": slice(1, 9), "run": slice(9, 18), "unit": slice(18, 26), "track": slice(26, 31)}
+_SLICES = {"station": slice(1, 9), "run": slice(9, 18), "unit": slice(18, 26), "track": slice(26, 31),
+           "flags": slice(31, None)}
 # Room for a new unit in a run (its row locked: registrations of a run queue): its units, and its open OQC
 REGISTRATION_ROOM = select(
     select(func.count()).select_from(_unit).where(_unit.c.run_id == _run.c.id).scalar_subquery().label("units"),
@@ -237,8 +253,8 @@ class _Read:
 def _read_scan(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str, sn: str) -> _Read:
     """The scan's context and run gate (02_rules §4, checks 1–2), the unit (locked) and its open track:
     one query (SCAN), or entity by entity when it finds no row (the module docstring)."""
-    scanned = SCAN_LOCKED if uow.connection.dialect.name == "postgresql" else SCAN
-    row = uow.execute(scanned, {"code": station_code, "run_no": run_no, "sn": sn}).first()
+    row = uow.execute(_scan_statement(uow.connection.dialect.name == "postgresql"),
+                      {"code": station_code, "run_no": run_no, "sn": sn}).first()
     if row is None:
         row = uow.execute(SCAN_CONTEXT, {"code": station_code, "run_no": run_no}).first()
         if row is None:  # an unknown station or run: entity by entity, for the precise refusal
@@ -251,8 +267,9 @@ def _read_scan(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str, sn
     uow.confirm_security(row.security_version)
     station, run = StationInfo(*row[_SLICES["station"]]), RunInfo(*row[_SLICES["run"]])
     track = OpenTrack(*row[_SLICES["track"]])
-    return _Read(_checked_scan(uow, actor, station, run, run_no), UnitInfo(*row[_SLICES["unit"]]),
-                 track if track.id is not None else None)
+    scan = _checked_scan(uow, actor, station, run, run_no)
+    scan.flags = {name: bool(value) for (name, _), value in zip(extension_points.SCAN_FLAGS, row[_SLICES["flags"]])}
+    return _Read(scan, UnitInfo(*row[_SLICES["unit"]]), track if track.id is not None else None)
 
 
 def _checked_scan(uow: UnitOfWork, actor: Actor, station: StationInfo, run: Optional[RunInfo], run_no: str) -> Scan:

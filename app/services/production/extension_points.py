@@ -18,6 +18,10 @@ A run (services/production/runs.py):
 A scan (services/production/execution.py), in the order a TrackIn / TrackOut meets them:
 - `PREP_RUN_GATES(uow, scan) -> (mode, inspection id) | None`: admit a scan on a PREP run (FAI trial).
 - `TRACK_IN_CHECKS(uow, scan)`: raise to refuse a TrackIn once the unit and its step are known.
+- `SCAN_FLAGS`: (name, flag) pairs; `flag(unit, track)` is a SQL truth value over the unit and its open
+  track (the tables) that the scan's one query reads into `scan.flags[name]`, so that a forcer or hook
+  with nothing to do skips its own query (`scan.flags` is None when the scan was read entity by entity:
+  then every hook reads).
 - `TRACK_OUT_FORCERS(uow, scan) -> Force | None`: force a TrackOut to FAIL with its own defects.
 - `TRACK_OUT_HOOKS(uow, scan)`: after the track is closed and the unit moved.
 
@@ -97,7 +101,12 @@ class Scan:
     inspection_id: Optional[int] = None
     track_id: Optional[int] = None
     result: Optional[str] = None
+    flags: Optional[dict[str, bool]] = None  # SCAN_FLAGS as the scan's query read them
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def flag(self, name: str) -> bool:
+        """A SCAN_FLAGS value; True when the scan did not read it (the hook must look itself)."""
+        return True if self.flags is None else bool(self.flags.get(name, True))
 
 
 @dataclass
@@ -122,6 +131,7 @@ class CloseoutOutcome:
     changed: bool = True
 
 
+ScanFlag = Callable[[Any, Any], Any]  # (unit table, track table) -> SQL truth value
 PrepGate = Callable[[UnitOfWork, Scan], Optional[tuple[str, Optional[int]]]]
 ScanCheck = Callable[[UnitOfWork, Scan], None]
 Forcer = Callable[[UnitOfWork, Scan], Optional[Force]]
@@ -144,6 +154,7 @@ PREPARATION_PHASES: list[RunPhase] = []
 
 PREP_RUN_GATES: list[PrepGate] = []
 TRACK_IN_CHECKS: list[ScanCheck] = []
+SCAN_FLAGS: list[tuple[str, ScanFlag]] = []
 TRACK_OUT_FORCERS: list[Forcer] = []
 TRACK_OUT_HOOKS: list[ScanCheck] = []
 

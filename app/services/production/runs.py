@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from ...extensions import db
 from ...models import Inspection, Line, Product, Run, Station, StationGroup, Track, Unit, WorkOrder
@@ -339,6 +339,15 @@ def close(*, actor: Actor, run_no: str) -> Run:
     return run
 
 
+_unit = Unit.__table__
+# A run's units and how many are not terminal, its row locked (concurrent last TrackOuts: one closes)
+UNITS_LEFT = select(
+    select(func.count()).select_from(_unit).where(_unit.c.run_id == Run.__table__.c.id).scalar_subquery().label("units"),
+    select(func.count()).select_from(_unit).where(_unit.c.run_id == Run.__table__.c.id,
+                                                  _unit.c.status.not_in(TERMINAL_UNIT)).scalar_subquery().label("open"),
+).where(Run.__table__.c.id == bindparam("run_id"))
+
+
 def automatic_closeout(uow: UnitOfWork, run_id: int, status: str, plan_qty: int,
                        actor: Actor) -> Optional[CloseoutOutcome]:
     """After a non-trial TrackOut made a unit terminal (the scan read the run's `status` and
@@ -346,9 +355,8 @@ def automatic_closeout(uow: UnitOfWork, run_id: int, status: str, plan_qty: int,
     like a manual close would."""
     if status != "IN_PROGRESS":
         return None
-    db.session.execute(uow.lock(select(Run.id).where(Run.id == run_id)))  # concurrent last TrackOuts: one closes
-    counts = unit_counts(run_id)
-    if sum(counts.values()) < plan_qty or not all_units_terminal(counts):
+    left = uow.execute(uow.lock(UNITS_LEFT), {"run_id": run_id}).one()
+    if left.units < plan_qty or left.units == 0 or left.open:
         return None
     return _closeout(uow, db.session.get(Run, run_id), actor)
 

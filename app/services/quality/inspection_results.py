@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from marshmallow import EXCLUDE, Schema, fields, validate
-from sqlalchemy import and_, bindparam, false, or_, select, update
+from sqlalchemy import and_, bindparam, exists, false, or_, select, update
 
 from ...extensions import db
 from ...models import (
@@ -213,18 +213,31 @@ def settle_pending_fails(uow: UnitOfWork, unit: Unit) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 _ir = InspectionResult.__table__
-FAILS_FOR_TRACK_OUT = (
-    select(_ir.c.id, _ir.c.type, _ir.c.defects)
-    .where(_ir.c.unit_id == bindparam("unit_id"), _ir.c.result == "FAIL",
-           or_(_ir.c.track_id == bindparam("track_id"),
-               and_(_ir.c.track_id.is_(None), _ir.c.late == false(), _ir.c.step_no == bindparam("step_no"))))
-    .order_by(_ir.c.id))
+def _fails_for(unit_id, track_id, step_no):
+    """The FAIL results that decide a TrackOut of the unit's track at step_no: bound to that track, or
+    still waiting (no track, not late) at that step."""
+    return and_(_ir.c.unit_id == unit_id, _ir.c.result == "FAIL",
+                or_(_ir.c.track_id == track_id,
+                    and_(_ir.c.track_id.is_(None), _ir.c.late == false(), _ir.c.step_no == step_no)))
+
+
+FAILS_FOR_TRACK_OUT = (select(_ir.c.id, _ir.c.type, _ir.c.defects)
+                       .where(_fails_for(bindparam("unit_id"), bindparam("track_id"), bindparam("step_no")))
+                       .order_by(_ir.c.id))
+
+
+def fail_waiting_for_track_out(unit, track):
+    """SCAN_FLAGS "inspection_fail": a FAIL result decides the TrackOut of the unit's open track (the
+    scan's query reads it; most TrackOuts then need no query of their own)."""
+    return exists().where(_fails_for(unit.c.id, track.c.id, track.c.step_no))
 BIND_TO_TRACK = update(_ir).where(_ir.c.id.in_(bindparam("ids", expanding=True))).values(track_id=bindparam("track_id"))
 
 
 def force_track_out(uow: UnitOfWork, scan) -> Optional[Force]:
     """An SPI/AOI FAIL for this unit and step (or a late one bound to this track) forces the TrackOut to
     FAIL with the results' defects (source AUTO); the results are bound to the track they decided."""
+    if not scan.flag("inspection_fail"):
+        return None
     rows = uow.execute(FAILS_FOR_TRACK_OUT, {"unit_id": scan.unit.id, "track_id": scan.track_id,
                                              "step_no": scan.step.step_no}).all()
     if not rows:

@@ -1,0 +1,106 @@
+"""The hot path's statement budget (issue 16): a TrackIn + TrackOut pair at a step with data values sends
+at most 12 statements to the database, BEGIN included (support.StatementCounter says what counts),
+on both databases — and the security version it no longer reads up front is still confirmed in the
+scan's own transaction: a security change between two scans takes effect on the very next one.
+
+Runs in both passes of `make test` (SQLite, then PostgreSQL); the same figures for every step are
+printed by `tests/perf/counts.py`."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from support import (
+    DIP_DATA, SMT_DATA, StatementCounter, authorized_run, count, ok_data, stations_for,
+)
+
+PAIR_AT_A_STEP = 12     # the issue's budget: a pair at a step (with data values, genealogy, an SPI/AOI check,
+                        # and at the last step the count of the run's units for the automatic closeout)
+PAIR_REGISTERING = 16   # the first TrackIn of a new SN registers it (the run's row locked, its room counted)
+
+
+def _pairs(api, app, product: str, data: dict) -> list[tuple[int, int, int, list[str]]]:
+    """(step, TrackIn, TrackOut, statements) for one new unit through the whole route of `product`."""
+    from app.extensions import db
+    run_no = authorized_run(api, product=product, qty=2)
+    stations, operator, sn = stations_for(product), api("operator"), f"{run_no}-B1"
+    pairs = []
+    with app.app_context():
+        engine = db.engine
+    with StatementCounter(engine, keep=True) as counter:
+        for step in sorted(stations):
+            counter.take()
+            ok_data(operator.post(f"/api/v1/stations/{stations[step]}/track-in", json={"sn": sn, "runNo": run_no}))
+            log = list(counter.log)
+            track_in = counter.take()
+            out = ok_data(operator.post(f"/api/v1/stations/{stations[step]}/track-out", json={
+                "sn": sn, "runNo": run_no, "result": "PASS", "data": data[step]}))
+            assert out["result"] == "PASS"
+            log += counter.log
+            pairs.append((step, track_in, counter.take(), log))
+    return pairs
+
+
+@pytest.mark.parametrize("product,data", [("P-1001", SMT_DATA), ("P-2001", DIP_DATA)], ids=["SMT", "DIP"])
+def test_a_pair_stays_within_the_statement_budget(api, app, product, data):
+    pairs = _pairs(api, app, product, data)
+    first = pairs[0][0]
+    for step, track_in, track_out, log in pairs:
+        budget = PAIR_REGISTERING if step == first else PAIR_AT_A_STEP
+        assert track_in + track_out <= budget, (
+            f"step {step}: TrackIn {track_in} + TrackOut {track_out} statements > {budget}:\n  " + "\n  ".join(log))
+    assert any(data[step] for step, *_ in pairs[1:]), "the budget's own case, a step with data values, is measured"
+
+
+def test_the_data_values_of_a_trackout_are_one_insert(api, app):
+    """Two values at the DIP test step: one INSERT INTO data_value, whatever the number of values."""
+    pairs = dict((step, log) for step, _, _, log in _pairs(api, app, "P-2001", DIP_DATA))
+    inserts = [s for s in pairs[40] if s.startswith("INSERT INTO data_value")]
+    assert len(inserts) == 1 and len(DIP_DATA[40]) == 2
+
+
+def _operator_token_cached(api, run_no: str) -> None:
+    """One scan as the operator, so this process caches the operator's actor."""
+    ok_data(api("operator").post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": f"{run_no}-C1", "runNo": run_no}))
+
+
+def test_a_security_change_reaches_the_next_scan_although_its_version_is_read_in_the_scan(api, app):
+    """The operator's actor is cached; the operator is then unbound from the printer station. The next
+    TrackIn there is refused (FORBIDDEN, nothing written): the scan's query saw the new security version,
+    the request was authenticated again and ran with the operator's current rights."""
+    from app.extensions import db
+    from app.models import MesUser, Track
+    run_no = authorized_run(api, qty=2)
+    _operator_token_cached(api, run_no)
+    with app.app_context():
+        user = db.session.execute(select(MesUser).filter_by(username="operator")).scalar_one()
+        user.stations = [s for s in user.stations if s.code != "ST-PRINT-01"]
+        db.session.commit()
+    with app.app_context():
+        tracks = count(Track)
+    answer = api("operator").post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": f"{run_no}-C2", "runNo": run_no})
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "FORBIDDEN"
+    with app.app_context():
+        assert count(Track) == tracks
+
+
+def test_a_scan_after_an_unrelated_security_change_runs_once_with_fresh_rights(api, app):
+    """A security change that does not concern the operator (another user's role): the next TrackIn
+    finds a new version in its scan query, is authenticated again and succeeds — once: one track, one
+    TRACK_IN event."""
+    from app.extensions import db
+    from app.models import AuditEvent, MesUser, Track
+    from flask_appbuilder.security.sqla.models import Role
+    run_no = authorized_run(api, qty=2)
+    _operator_token_cached(api, run_no)
+    with app.app_context():
+        planner = db.session.execute(select(MesUser).filter_by(username="planner")).scalar_one()
+        planner.roles.append(db.session.execute(select(Role).filter_by(name="Engineer")).scalar_one())
+        db.session.commit()
+    sn = f"{run_no}-C2"
+    out = ok_data(api("operator").post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": sn, "runNo": run_no}))
+    assert out["unit"]["status"] == "IN_STATION"
+    with app.app_context():
+        assert count(Track, Track.id == out["track"]["id"], Track.out_at.is_(None)) == 1
+        assert count(AuditEvent, AuditEvent.entity_key == sn, AuditEvent.action == "TRACK_IN") == 1
+        assert count(AuditEvent, AuditEvent.entity_key == sn, AuditEvent.action == "UNIT_REGISTER") == 1
