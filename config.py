@@ -62,7 +62,12 @@ class BaseConfig:
 
     SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL"))
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Connection pool and driver settings: create_app() turns these into SQLALCHEMY_ENGINE_OPTIONS for the
+    # database in use (engine_options); the measurements behind the defaults are in sop/ops/sizing.md.
+    MES_DB_PRE_PING = _bool("MES_DB_PRE_PING", True)
+    MES_DB_POOL_SIZE = int(os.environ.get("MES_DB_POOL_SIZE", "0"))  # 0: MES_THREADS + 1 per worker process
+    MES_DB_MAX_OVERFLOW = int(os.environ.get("MES_DB_MAX_OVERFLOW", "2"))
+    MES_DB_PREPARE_THRESHOLD = os.environ.get("MES_DB_PREPARE_THRESHOLD", "5")  # psycopg; "off": never prepare
 
     # Flask-AppBuilder: the schema belongs to Alembic, permissions to `flask mes sync-roles`.
     FAB_CREATE_DB = False
@@ -112,6 +117,7 @@ class BaseConfig:
     MES_HOST = os.environ.get("MES_HOST", "127.0.0.1")
     MES_PORT = int(os.environ.get("MES_PORT", "5000"))
     MES_WORKERS = int(os.environ.get("MES_WORKERS", "2"))
+    MES_THREADS = int(os.environ.get("MES_THREADS", "1"))
     MES_TLS_CERT = os.environ.get("MES_TLS_CERT")
     MES_TLS_KEY = os.environ.get("MES_TLS_KEY")
     MES_ADMIN_PASSWORD = os.environ.get("MES_ADMIN_PASSWORD")
@@ -165,6 +171,24 @@ def get_config(env: str | None = None) -> type[BaseConfig]:
     if env not in CONFIGS:
         raise RuntimeError(f"MES_ENV must be one of {sorted(CONFIGS)}, not {env!r}")
     return CONFIGS[env]
+
+
+def engine_options(config: dict) -> dict:
+    """SQLAlchemy engine options for the configured database. Every engine: the pool pings a connection
+    before handing it out (`MES_DB_PRE_PING`, a `SELECT 1` per request: a restarted database costs no
+    failed request). PostgreSQL: a pool per worker process of `MES_DB_POOL_SIZE` connections (default
+    one per thread plus one) and `MES_DB_MAX_OVERFLOW` more under a burst, so that workers × pool stays
+    well under the server's max_connections; psycopg prepares a statement on the server after
+    `MES_DB_PREPARE_THRESHOLD` executions on a connection (0: at once, "off": never; behind PgBouncer in
+    transaction mode use "off")."""
+    options: dict = {"pool_pre_ping": bool(config.get("MES_DB_PRE_PING", True))}
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        threads = int(config.get("MES_THREADS") or 1)
+        options["pool_size"] = int(config.get("MES_DB_POOL_SIZE") or 0) or threads + 1
+        options["max_overflow"] = int(config.get("MES_DB_MAX_OVERFLOW", 2))
+        threshold = str(config.get("MES_DB_PREPARE_THRESHOLD", "5")).strip().lower()
+        options["connect_args"] = {"prepare_threshold": None if threshold in ("off", "none", "") else int(threshold)}
+    return options
 
 
 def validate_config(config: dict) -> None:

@@ -24,6 +24,9 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     if not app.config.get("SECRET_KEY") and app.config["MES_ENV"] == "dev":
         app.config["SECRET_KEY"] = config_module.dev_secret_key()
     config_module.validate_config(app.config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**config_module.engine_options(app.config),
+                                               **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     from . import request_limits
     request_limits.install(app)  # before any route: the bounded `int` converter, the JSON provider
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])

@@ -22,7 +22,8 @@ from flask_appbuilder.security.sqla.models import (
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import MesUser, RoleScope, SecurityVersion
+from ..models import MesUser, RoleScope
+from ..services.platform import audit
 from ..services.platform.actor import SCOPE_ORDER, Actor, DataScope
 from .permissions import BY_PAIR, PRESET_ROLES
 
@@ -48,6 +49,11 @@ def password_tag(password_hash: str | None) -> str:
     return hmac.new(key, (password_hash or "").encode(), hashlib.sha256).hexdigest()[:16]
 
 
+# The user's session version at sign-in, kept in the (signed) session cookie. A console session is
+# valid only while it equals the user's `session_version`, which sign-out, a password change and a
+# deactivation increase (models/security.py): a cookie copied before any of them no longer works.
+SESSION_VERSION_KEY = "_mes_sv"
+
 _lock = threading.Lock()
 _principals: dict[tuple[int, bool], tuple[int, Principal]] = {}
 _api_keys: dict[str, tuple[int, int, Optional[datetime], float]] = {}
@@ -61,14 +67,9 @@ def clear_caches() -> None:
         _api_keys.clear()
 
 
-_VERSION = SecurityVersion.__table__
-SECURITY_VERSION = select(_VERSION.c.version).where(_VERSION.c.id == 1)  # read on every request: built once
-
-
 def security_version() -> int:
     """The shared security version, read in the session's current transaction."""
-    version = db.session.connection().execute(SECURITY_VERSION).scalar()
-    return int(version or 0)
+    return audit.security_version(db.session.connection())
 
 
 def _widest_scope(role_names: list[str], role_scopes: dict[str, str]) -> str:

@@ -26,7 +26,9 @@ from flask_wtf.csrf import CSRFError
 from ..extensions import csrf
 from ..services.platform.actor import Actor
 from ..services.platform.errors import DomainError
-from ..services.platform.uow import begin_write_transaction, confirm_deferred_security, defer_security_check
+from ..services.platform.uow import (
+    PendingCheck, begin_write_transaction, confirm_deferred_security, defer_security_check,
+)
 from . import actors
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -96,7 +98,7 @@ def authenticate(*, defer_security: bool = False) -> Actor:
                 else None
             if cached is not None:
                 version, principal = cached
-                defer_security_check(version)
+                defer_security_check(PendingCheck(version, user_id))
             else:
                 principal = actors.principal_for_user(user_id)
             if principal is not None and principal.password_tag != claims.get(actors.PASSWORD_TAG_CLAIM):
@@ -108,12 +110,31 @@ def authenticate(*, defer_security: bool = False) -> Actor:
         raise DomainError("UNAUTHORIZED")  # a header that is no bearer credential: never the cookie
     elif session.get("_user_id") is not None:
         _begin_transaction()
-        if current_user.is_authenticated:
+        actor = _cached_session_actor() if defer_security and request.method not in SAFE_METHODS else None
+        if actor is None and current_user.is_authenticated:
             actor = actors.actor_for_user(int(current_user.id))
     if actor is None:
         raise DomainError("UNAUTHORIZED")
     g.mes_actor = actor
     return actor
+
+
+def _cached_session_actor() -> Optional[Actor]:
+    """A console session's cached actor without loading the user (Flask-Login's loader reads the user row
+    to compare session versions): the unit of work compares the session's version with the user's, and
+    the security version, in its own transaction (PendingCheck). None when the process has no cached
+    actor for the user or the session carries no version."""
+    try:
+        user_id = int(session["_user_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    cached = actors.cached_principal(user_id)
+    session_version = session.get(actors.SESSION_VERSION_KEY)
+    if cached is None or session_version is None:
+        return None
+    version, principal = cached
+    defer_security_check(PendingCheck(version, user_id, session_version))
+    return principal.actor
 
 
 def ambient_actor_provider() -> Optional[Actor]:

@@ -23,10 +23,7 @@ from . import actors
 from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
 
 
-# The user's session version at sign-in, kept in the (signed) session cookie. A console session is
-# valid only while it equals the user's `session_version`, which sign-out, a password change and a
-# deactivation increase (models/security.py): a cookie copied before any of them no longer works.
-SESSION_VERSION_KEY = "_mes_sv"
+SESSION_VERSION_KEY = actors.SESSION_VERSION_KEY
 
 
 @user_logged_in.connect

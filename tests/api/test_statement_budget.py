@@ -104,3 +104,73 @@ def test_a_scan_after_an_unrelated_security_change_runs_once_with_fresh_rights(a
         assert count(Track, Track.id == out["track"]["id"], Track.out_at.is_(None)) == 1
         assert count(AuditEvent, AuditEvent.entity_key == sn, AuditEvent.action == "TRACK_IN") == 1
         assert count(AuditEvent, AuditEvent.entity_key == sn, AuditEvent.action == "UNIT_REGISTER") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The Station Terminal: the same scans with the console's session cookie (+ CSRF header)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def plain_api(app, fresh_db):
+    """`api` on a test client that keeps no request context: the `api` fixture's client preserves its last
+    request's context, whose `g` (its signed-in actor) would be lent to the terminal's requests."""
+    from support import INTEGRATION_KEY, ApiAs, jwt_token
+    client = app.test_client()
+
+    def as_user(username: str) -> ApiAs:
+        token = INTEGRATION_KEY if username == "integration" else jwt_token(client, username)
+        return ApiAs(client, {"Authorization": f"Bearer {token}"})
+    return as_user
+
+
+def _terminal(app, username: str = "operator"):
+    """A browser signed in to the console, posting the terminal's API calls with its CSRF token."""
+    from support import console_login, csrf_from
+    browser = app.test_client()
+    assert console_login(browser, username).status_code == 302
+    token = csrf_from(browser.get("/").get_data(as_text=True))
+    return browser, {"X-CSRFToken": token}
+
+
+def test_a_terminal_pair_stays_within_the_budget_too(plain_api, app):
+    """The Station Terminal authenticates with the session cookie: its cached actor is confirmed by the
+    same scan query (the session's version against the user's), so its pairs cost what the API's do."""
+    from app.extensions import db
+    run_no = authorized_run(plain_api, qty=2)
+    browser, headers = _terminal(app)
+    stations, sn = stations_for("P-1001"), f"{run_no}-T1"
+    with app.app_context():
+        engine = db.engine
+    with StatementCounter(engine, keep=True) as counter:
+        for step in sorted(stations):
+            counter.take()
+            for action, body in (("track-in", {}), ("track-out", {"result": "PASS", "data": SMT_DATA[step]})):
+                answer = browser.post(f"/api/v1/stations/{stations[step]}/{action}",
+                                      json={"sn": sn, "runNo": run_no, **body}, headers=headers)
+                assert answer.status_code == 200, answer.get_json()
+            budget = PAIR_REGISTERING if step == min(stations) else PAIR_AT_A_STEP
+            log = list(counter.log)
+            assert counter.take() <= budget, f"step {step}:\n  " + "\n  ".join(log)
+
+
+def test_a_terminal_session_copied_before_logout_cannot_scan_after_it(plain_api, app):
+    """The operator's actor is cached (a scan), a copy of the session cookie is taken, the operator signs
+    out: the copy's next TrackIn is refused 401 and writes nothing — the scan query read the user's new
+    session version, the request was authenticated the full way and the session is over."""
+    from app.extensions import db
+    from app.models import Track
+    run_no = authorized_run(plain_api, qty=2)
+    browser, headers = _terminal(app)
+    ok_data(browser.post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": f"{run_no}-T1", "runNo": run_no},
+                         headers=headers))
+    thief = app.test_client()
+    thief.set_cookie("session", browser.get_cookie("session").value)
+    browser.get("/logout/")
+    with app.app_context():
+        tracks = count(Track)
+    answer = thief.post("/api/v1/stations/ST-PRINT-01/track-in", json={"sn": f"{run_no}-T2", "runNo": run_no},
+                        headers=headers)
+    assert answer.status_code == 401 and answer.get_json()["error"]["code"] == "UNAUTHORIZED"
+    with app.app_context():
+        assert count(Track) == tracks
+        db.session.remove()

@@ -16,14 +16,14 @@ from typing import Any, Iterable, Optional
 from flask_appbuilder.security.sqla.models import (
     ApiKey, Group, PermissionView, Role, User,
 )
-from sqlalchemy import and_, event, func, insert, inspect, select, update
+from sqlalchemy import and_, bindparam, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 
 from ...extensions import db
 from ...models import (
-    AuditEvent, BomItem, DefectCode, Equipment, FeederSlot, Line, Material, MaterialLot, Operation, OqcSamplingRule,
-    Product, RoleScope, SecurityVersion, SlotMaterialMapping, Station, StationGroup,
+    AuditEvent, BomItem, DefectCode, Equipment, FeederSlot, Line, Material, MaterialLot, MesUser, Operation,
+    OqcSamplingRule, Product, RoleScope, SecurityVersion, SlotMaterialMapping, Station, StationGroup,
 )
 from .actor import Actor
 from .clock import now
@@ -308,7 +308,13 @@ def _after_rollback(session: Session) -> None:
 
 
 SECURITY_VERSION = select(SecurityVersion.__table__.c.version).where(SecurityVersion.__table__.c.id == 1)
-SECURITY_VERSION_COLUMN = SECURITY_VERSION.scalar_subquery()  # a column of a hot-path query (uow.confirm_security)
+# What a deferred security check compares (uow.py): the shared security version, and the session version
+# of the user `actor_id` (a console session is valid while it equals the one the session started with);
+# as columns of a hot-path query, or read on their own.
+SECURITY_VERSION_COLUMN = SECURITY_VERSION.scalar_subquery()
+SESSION_VERSION_COLUMN = (select(MesUser.__table__.c.session_version)
+                          .where(MesUser.__table__.c.id == bindparam("actor_id")).scalar_subquery())
+SECURITY_CHECK = select(SECURITY_VERSION_COLUMN, SESSION_VERSION_COLUMN)
 
 
 def security_version(conn) -> int:

@@ -18,16 +18,18 @@ A unit of work started inside another joins it: it records its own audit event b
 owns the transaction.
 
 Deferred security check (the hot path, issue 16): a state-changing request whose actor comes from the
-process cache may leave the security-version read to its unit of work (`defer_security_check`). The unit
-of work then confirms the version in its own transaction before anything commits: TrackIn/TrackOut read
-it as a column of their first query (`confirm_security`), any other use case reads it just before it
-commits or answers a refusal. A different version raises StaleSecurity (nothing changed): the API
-authenticates again and redoes the request. The check is as strong as reading the version first; it only
-saves that statement on the hot path.
+process cache may leave the reads that validate it — the security version, and for a console session the
+user's session version — to its unit of work (`defer_security_check`). The unit of work confirms them in
+its own transaction before anything commits: TrackIn/TrackOut read them as columns of their first query
+(`confirm_security`), any other use case reads them just before it commits or answers a refusal. A
+difference raises StaleSecurity (nothing changed): the API authenticates again, the full way, and redoes
+the request. The check is as strong as reading them first; it only saves those statements on the hot
+path.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from sqlalchemy.engine import Connection, Result
@@ -36,10 +38,24 @@ from sqlalchemy.orm import Session
 from ...database import IMMEDIATE
 from ...extensions import db
 from .actor import Actor
-from .audit import INSERT_EVENT, event_values, record_failure, security_version
+from .audit import INSERT_EVENT, SECURITY_CHECK, event_values, record_failure
 from .errors import DomainError, StaleSecurity
 
-PENDING_SECURITY = "mes_security_pending"  # session.info: the version the request's cached actor was built at
+PENDING_SECURITY = "mes_security_pending"  # session.info: the PendingCheck of the request's cached actor
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """What a request's cached actor stands on: the security version it was built at, and for a console
+    session the user's session version the session started with (None for a bearer token)."""
+    version: int
+    user_id: int
+    session_version: Optional[int] = None
+
+    def confirm(self, version: Any, session_version: Any) -> None:
+        if int(version or 0) != self.version or (
+                self.session_version is not None and session_version != self.session_version):
+            raise StaleSecurity()
 
 
 class UnitOfWork:
@@ -58,12 +74,13 @@ class UnitOfWork:
         self._raise_after_commit: Optional[DomainError] = None
         self._connection: Connection | None = None
 
-    def confirm_security(self, seen: int | None) -> None:
-        """The security version read in this transaction (a column of the hot path's first query)
-        must be the one the request's cached actor was built at (StaleSecurity otherwise)."""
-        expected = self.session.info.pop(PENDING_SECURITY, None)
-        if expected is not None and int(seen or 0) != expected:
-            raise StaleSecurity()
+    def confirm_security(self, version: Any, session_version: Any) -> None:
+        """The security version and the actor's session version read in this transaction (columns of
+        the hot path's first query, audit.SECURITY_VERSION_COLUMN and SESSION_VERSION_COLUMN) must be
+        the ones the request's cached actor stands on (StaleSecurity otherwise)."""
+        pending: PendingCheck | None = self.session.info.pop(PENDING_SECURITY, None)
+        if pending is not None:
+            pending.confirm(version, session_version)
 
     def raise_after_commit(self, error: DomainError) -> None:
         """Commit what was done, then answer with `error` (e.g. a closeout that created the OQC
@@ -117,20 +134,19 @@ def fetch_one(stmt, missing: DomainError, *, uow: UnitOfWork | None = None):
     return row
 
 
-def defer_security_check(version: int) -> None:
-    """The request's actor was built at security `version` and not checked yet: its unit of work
+def defer_security_check(check: PendingCheck) -> None:
+    """The request's actor comes from the process cache and is not checked yet: its unit of work
     confirms it in its own transaction (see the module docstring)."""
-    db.session.info[PENDING_SECURITY] = version
+    db.session.info[PENDING_SECURITY] = check
 
 
 def confirm_deferred_security() -> None:
-    """Read the security version now if a deferred check is still pending (StaleSecurity when it
-    changed): before a unit of work commits, and before a refusal is answered."""
+    """Read the versions now if a deferred check is still pending (StaleSecurity when one changed):
+    before a unit of work commits, and before a refusal is answered."""
     session = db.session
-    if PENDING_SECURITY in session.info:
-        expected = session.info.pop(PENDING_SECURITY)
-        if security_version(session.connection()) != expected:
-            raise StaleSecurity()
+    pending: PendingCheck | None = session.info.pop(PENDING_SECURITY, None)
+    if pending is not None:
+        pending.confirm(*session.connection().execute(SECURITY_CHECK, {"actor_id": pending.user_id}).one())
 
 
 def forget_deferred_security() -> None:

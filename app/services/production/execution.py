@@ -18,8 +18,9 @@ holder committed it but the other tables as they were when it started; so a Trac
 IN_STATION and closes its track only while it is open (`CLOSE_TRACK` counts the row), and the unique
 `open_unit_id` of tracks makes a second open track of a unit impossible anyway.
 
-The security version is a column of `SCAN`: the request's cached actor is confirmed in the scan's own
-transaction, before anything is written (services/platform/uow.py, deferred security check).
+The security version and the actor's session version are columns of `SCAN`: the request's cached actor is
+confirmed in the scan's own transaction, before anything is written (services/platform/uow.py, deferred
+security check).
 
 A TrackOut, step by step (`_track_out`): the scan's context and run gate → the unit and its open track
 here → a forced FAIL (TRACK_OUT_FORCERS: SPI/AOI results) → the data, checked and judged against the
@@ -47,7 +48,7 @@ from ...models import (
 from ..engineering.master_data import active_defect_code
 from ..engineering.route_plans import SpecPlan, StepPlan, plan_for
 from ..platform.actor import Actor
-from ..platform.audit import SECURITY_VERSION_COLUMN, record_failure
+from ..platform.audit import SECURITY_VERSION_COLUMN, SESSION_VERSION_COLUMN, record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_permission, require_station, station_filter
@@ -153,8 +154,8 @@ RUN_BY_NO = select(*RUN_COLUMNS).where(_run.c.run_no == bindparam("run_no"))
 UNIT_BY_SN = select(*UNIT_COLUMNS).where(_unit.c.sn == bindparam("sn"))
 # The whole scan in one query (module docstring): no row when the station, the run or the SN is unknown.
 SCAN = (_with_station_group_and_equipment(
-    select(SECURITY_VERSION_COLUMN.label("security_version"), *STATION_COLUMNS, *RUN_COLUMNS, *UNIT_COLUMNS,
-           *TRACK_COLUMNS)
+    select(SECURITY_VERSION_COLUMN.label("security_version"), SESSION_VERSION_COLUMN.label("session_version"),
+           *STATION_COLUMNS, *RUN_COLUMNS, *UNIT_COLUMNS, *TRACK_COLUMNS)
     .select_from(_unit).join(_station, _station.c.code == bindparam("code")))
     .join(_run, _run.c.run_no == bindparam("run_no"))
     .outerjoin(_track, _track.c.open_unit_id == _unit.c.id)
@@ -176,11 +177,12 @@ def _scan_statement(postgres: bool):
 
 # SCAN found no row: the station and the run without the unit (an SN to register, or an unknown one)
 SCAN_CONTEXT = (_with_station_group_and_equipment(
-    select(SECURITY_VERSION_COLUMN.label("security_version"), *STATION_COLUMNS, *RUN_COLUMNS)
+    select(SECURITY_VERSION_COLUMN.label("security_version"), SESSION_VERSION_COLUMN.label("session_version"),
+           *STATION_COLUMNS, *RUN_COLUMNS)
     .select_from(_station).join(_run, _run.c.run_no == bindparam("run_no")))
     .where(_station.c.code == bindparam("code")))
-_SLICES = {"station": slice(1, 9), "run": slice(9, 18), "unit": slice(18, 26), "track": slice(26, 31),
-           "flags": slice(31, None)}
+_SLICES = {"station": slice(2, 10), "run": slice(10, 19), "unit": slice(19, 27), "track": slice(27, 32),
+           "flags": slice(32, None)}
 # Room for a new unit in a run (its row locked: registrations of a run queue): its units, and its open OQC
 REGISTRATION_ROOM = select(
     select(func.count()).select_from(_unit).where(_unit.c.run_id == _run.c.id).scalar_subquery().label("units"),
@@ -247,29 +249,30 @@ class _Read:
     """What the scan read: its context, the unit (None: an unknown SN) and the unit's open track."""
     scan: Scan
     unit: Optional[UnitInfo]
-    track: Optional[OpenTrack] = None  # None: not read yet (or the unit has none)
+    track: Optional[OpenTrack] = None  # the unit's open track, when track_read
+    track_read: bool = False
 
 
 def _read_scan(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str, sn: str) -> _Read:
     """The scan's context and run gate (02_rules §4, checks 1–2), the unit (locked) and its open track:
     one query (SCAN), or entity by entity when it finds no row (the module docstring)."""
-    row = uow.execute(_scan_statement(uow.connection.dialect.name == "postgresql"),
-                      {"code": station_code, "run_no": run_no, "sn": sn}).first()
+    keys = {"code": station_code, "run_no": run_no, "sn": sn, "actor_id": actor.user_id}
+    row = uow.execute(_scan_statement(uow.connection.dialect.name == "postgresql"), keys).first()
     if row is None:
-        row = uow.execute(SCAN_CONTEXT, {"code": station_code, "run_no": run_no}).first()
+        row = uow.execute(SCAN_CONTEXT, keys).first()
         if row is None:  # an unknown station or run: entity by entity, for the precise refusal
             confirm_deferred_security()
             scan = _checked_scan(uow, actor, load_station(station_code), None, run_no)
             return _Read(scan, _load_unit(uow, sn))
-        uow.confirm_security(row.security_version)
+        uow.confirm_security(row.security_version, row.session_version)
         station, run = StationInfo(*row[_SLICES["station"]]), RunInfo(*row[_SLICES["run"]])
         return _Read(_checked_scan(uow, actor, station, run, run_no), None)  # a new SN (or a unit registered meanwhile)
-    uow.confirm_security(row.security_version)
+    uow.confirm_security(row.security_version, row.session_version)
     station, run = StationInfo(*row[_SLICES["station"]]), RunInfo(*row[_SLICES["run"]])
     track = OpenTrack(*row[_SLICES["track"]])
     scan = _checked_scan(uow, actor, station, run, run_no)
     scan.flags = {name: bool(value) for (name, _), value in zip(extension_points.SCAN_FLAGS, row[_SLICES["flags"]])}
-    return _Read(scan, UnitInfo(*row[_SLICES["unit"]]), track if track.id is not None else None)
+    return _Read(scan, UnitInfo(*row[_SLICES["unit"]]), track if track.id is not None else None, track_read=True)
 
 
 def _checked_scan(uow: UnitOfWork, actor: Actor, station: StationInfo, run: Optional[RunInfo], run_no: str) -> Scan:
@@ -566,7 +569,7 @@ def _track_here(uow: UnitOfWork, scan: Scan, read: _Read, station_code: str) -> 
     """The unit must be IN_STATION with its open track at this station (TRACK_NOT_FOUND); the scan takes
     the track's step and mode."""
     unit = read.unit
-    track = read.track if read.track is not None else uow.execute(OPEN_TRACK_OF_UNIT, {"unit_id": unit.id}).first()
+    track = read.track if read.track_read else uow.execute(OPEN_TRACK_OF_UNIT, {"unit_id": unit.id}).first()
     if track is None or track.station_id != scan.station.id or unit.status != "IN_STATION":
         raise DomainError("TRACK_NOT_FOUND", f"Unit {unit.sn} is not tracked in at {station_code}: track it in first.",
                           {"openAtStation": track is not None})
