@@ -1,5 +1,5 @@
 """Load with invariants (issue 16 §4), the short run of the suite: 4 gunicorn workers and 8 clients at once
-on PostgreSQL for about 20 s — TrackIn/TrackOut pairs mixed with SPI/AOI results (some sent twice), reel
+on PostgreSQL for 15 s — TrackIn/TrackOut pairs mixed with SPI/AOI results (some sent twice), reel
 replacements on another client's run and trace reads — then plain SQL on the database: no unit with two
 open tracks, no lost data value or material use, units, tracks, inbox messages and audit events equal to
 what the server confirmed, no error answer.
@@ -20,7 +20,7 @@ from support import INTEGRATION_KEY  # noqa: E402
 
 pytestmark = pytest.mark.postgresql_only
 
-WORKERS, CLIENTS, SECONDS = 4, 8, 20
+WORKERS, CLIENTS, SECONDS = 4, 8, 15
 
 
 def test_many_workers_and_clients_at_once_lose_and_double_nothing(server_factory):

@@ -269,10 +269,11 @@ def measure_soak(name: str, label: str, db_url: str, seconds: float) -> dict[str
     with GunicornServer(db_url, workers=SOAK_WORKERS, name=name) as server:
         result = run_load(server.host, server.port, db_url, clients=SOAK_CLIENTS, seconds=seconds,
                           integration_key=INTEGRATION_KEY, tag=name.upper())
-    log = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+    log = (server.log_path.read_text(errors="replace") if server.log_path.exists() else "").splitlines()
     result.update({"scenario": name, "label": label, "workers": SOAK_WORKERS, "server_log": str(server.log_path),
-                   "database_is_locked_in_log": log.count("database is locked"),
-                   "tracebacks_in_log": log.count("Traceback")})
+                   # log lines (one JSON line per event, its traceback inside)
+                   "database_is_locked_in_log": sum("database is locked" in line for line in log),
+                   "tracebacks_in_log": sum("Traceback" in line for line in log)})
     print(f"    {result['pairs_per_s']} pairs/s, pair p95 {result['latency']['pair']['p95_ms']} ms, "
           f"{result['requests']} requests {result['statuses']}; invariants "
           f"{'hold' if result['ok'] else 'BROKEN'}", flush=True)

@@ -369,7 +369,9 @@ def plan_quantity(seconds: float) -> int:
 
 
 def prepare_runs(host: str, port: int, *, clients: int, seconds: float, integration_key: str, tag: str) -> list[str]:
-    """One authorized run per client (harness.authorized_run: the plant's preparation)."""
+    """One authorized run per client (harness.authorized_run: the plant's preparation). One after the
+    other: preparations of the same line in parallel refuse each other's FAI trial (a new consumable
+    status changes the line's readiness since the run's FORMAL check)."""
     staff = Staff.login(host, port, integration_key)
     try:
         return [authorized_run(staff, f"WO-LOAD-{tag}-{c + 1}", plan_quantity(seconds)) for c in range(clients)]
@@ -381,6 +383,7 @@ def run_load(host: str, port: int, db_url: str, *, clients: int, seconds: float,
              tag: str = "L") -> dict[str, Any]:
     """Prepare the runs, start `clients` mixed clients together for `seconds`, check the invariants.
     Returns the figures and the checks (`ok` when every check holds)."""
+    phases = {"prepare": time.monotonic()}
     runs = prepare_runs(host, port, clients=clients, seconds=seconds, integration_key=integration_key, tag=tag)
     tokens = {user: login(host, port, user) for user in ("operator", "manager", "material")}
     tokens["integration"] = integration_key
@@ -388,8 +391,11 @@ def run_load(host: str, port: int, db_url: str, *, clients: int, seconds: float,
     plans = [LoadPlan(host, port, tokens, c + 1, runs[c], runs[(c + 1) % clients], seconds,
                       plan_quantity(seconds) - 1)  # the FAI trial board took one place
              for c in range(clients)]
+    phases["load"] = time.monotonic()
     ledgers, _ = run_clients(load_worker, plans, lambda why: Ledger(failures=[why]))
+    phases["check"] = time.monotonic()
     checks = check_invariants(db_url, before, ledgers)
+    phases["end"] = time.monotonic()
     started = min((ledger.started for ledger in ledgers if ledger.started), default=0.0)
     wall = max((ledger.ended for ledger in ledgers), default=0.0) - started
     pairs = sum(ledger.track_outs for ledger in ledgers)
@@ -397,6 +403,8 @@ def run_load(host: str, port: int, db_url: str, *, clients: int, seconds: float,
               for key in ("pair", "trace", "inspection", "replace")}
     return {
         "clients": clients, "seconds": round(wall, 1), "runs": runs,
+        "phase_seconds": {name: round(phases[following] - phases[name], 1)
+                          for name, following in (("prepare", "load"), ("load", "check"), ("check", "end"))},
         "pairs": pairs, "pairs_per_s": round(pairs / wall, 1) if wall > 0 else 0.0,
         "requests": sum(ledger.requests for ledger in ledgers),
         "statuses": {str(status): n for status, n in sorted(answers(ledgers).items())},
