@@ -78,7 +78,9 @@ check: venv
 clean:
 	rm -rf $(VENV) tests/artifacts
 
-# Performance benchmark (tests/perf/README.md): TrackIn/TrackOut throughput and unit-trace latency over
-# HTTP against gunicorn; prints a table and writes tests/perf/results/bench-<timestamp>.json.
+# Performance benchmark (tests/perf/README.md): TrackIn/TrackOut throughput (1-4 workers, 1-8 clients, CPU
+# per pair), the load with invariants (3 minutes each on PostgreSQL and SQLite; fails when one breaks),
+# unit-trace and report latency, over HTTP against gunicorn; prints a table and writes
+# tests/perf/results/bench-<timestamp>.json.
 bench: venv-test
 	$(BIN)/python tests/perf/bench.py

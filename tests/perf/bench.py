@@ -4,30 +4,33 @@
 Everything runs over real HTTP against gunicorn processes on 127.0.0.1 (the production server and
 configuration of `make run`), on databases migrated and seeded through the `flask` CLI:
 
-1. Throughput — TrackIn + TrackOut pairs per second and latency percentiles, units flowing through the
-   5 SMT steps of P-1001 with their data values: SQLite with 1 worker and 1 client (the target),
-   SQLite with 4 workers and 4 clients (for comparison), and PostgreSQL with 1/1 and 4 workers and
-   4 concurrent clients when PostgreSQL answers (127.0.0.1:5432, user postgres; MES_BENCH_PG_URL).
-2. Trace — latency of GET /api/v1/trace/units/{sn} over random SNs at 10k and 1M units of history
+1. Throughput — TrackIn + TrackOut pairs per second (aggregate and per worker), latency percentiles
+   and the CPU time per pair of the gunicorn workers, of PostgreSQL and of the clients (/proc), units
+   flowing through the 5 SMT steps of P-1001 with their data values: workers/clients 1/1 (the
+   targets: 150 pairs/s on SQLite, PostgreSQL >= 0.8x SQLite), 2/4 and 4/8 on SQLite and on
+   PostgreSQL when it answers (127.0.0.1:5432, user postgres; MES_BENCH_PG_URL), and 4/4 on SQLite.
+2. Load with invariants (`--soak SECONDS`, tests/perf/load.py) — 4 workers and 8 clients mixing
+   TrackIn/TrackOut with SPI/AOI results, reel replacements and trace reads, on PostgreSQL and on
+   SQLite; then plain SQL on the database checks that nothing was lost or doubled. A broken
+   invariant fails the benchmark (exit status 1).
+3. Trace — latency of GET /api/v1/trace/units/{sn} over random SNs at 10k and 1M units of history
    (bulk-generated once into tests/perf/data/, cached), with a cold and then a warm OS page cache.
-3. Reports — latency of the production report, the quality report and the dashboard over the same
+4. Reports — latency of the production report, the quality report and the dashboard over the same
    histories (the last day per hour, the last 7 and 31 days per day), and the SQL statements of each.
 
-Prints a table and writes tests/perf/results/bench-<YYYYmmdd-HHMMSS>.json. Targets (issue 4) are
-reported PASS/MISS, never asserted; the exit status is non-zero only when something failed
-(an HTTP error, a server that did not start).
+Prints a table and writes tests/perf/results/bench-<YYYYmmdd-HHMMSS>.json. Targets (issues 4, 14, 16)
+are reported PASS/MISS, never asserted; the exit status is non-zero only when something failed
+(an HTTP error, a server that did not start, an invariant broken under load).
 
-    python tests/perf/bench.py [--quick] [--skip-pg] [--skip-trace] [--skip-throughput] [--pairs N]
+    python tests/perf/bench.py [--quick] [--skip-pg] [--skip-trace] [--skip-throughput] [--pairs N] [--soak SECONDS]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import platform
-import queue as queue_module
 import sqlite3
 import sys
 import time
@@ -40,13 +43,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import datagen  # noqa: E402
 from harness import (  # noqa: E402
-    DATA_DIR, DEFAULT_PG_URL, DEMO_PASSWORD, PROJECT_ROOT, RESULTS_DIR, SMT_STATIONS, BenchError, Client, FlowResult, GunicornServer,
-    PostgresServer, Staff, authorized_run, copy_sqlite, finish_oqc, create_sqlite_template, expect, flow_units, flow_worker,
-    latency_summary, login, migrate_and_seed, remove_sqlite, sqlite_url,
+    DATA_DIR, DEFAULT_PG_URL, DEMO_PASSWORD, INTEGRATION_KEY, PROJECT_ROOT, RESULTS_DIR, SMT_STATIONS, BenchError, Client,
+    FlowResult, GunicornServer, PostgresServer, Staff, authorized_run, copy_sqlite, finish_oqc, create_sqlite_template,
+    expect, flow_worker, gunicorn_cpu, latency_summary, login, migrate_and_seed, postgres_cpu, postgres_cpu_unavailable,
+    remove_sqlite, run_clients, sqlite_url,
 )
+from load import format_checks, run_load  # noqa: E402
 
 STEPS = len(SMT_STATIONS)
 TARGET_PAIRS_PER_S = 150        # one SQLite worker, one client
+TARGET_PG_RATIO = 0.8           # PostgreSQL 1/1 >= 0.8 x SQLite 1/1 of the same run (issue 16)
+# (scenario, database, workers, clients) in the order they run: each PostgreSQL scenario next to the
+# SQLite one of the same load, so that both see the same machine (the VM is shared and drifts)
+THROUGHPUT_SCENARIOS = (("sqlite_1w1c", "SQLite", 1, 1), ("pg_1w1c", "PostgreSQL", 1, 1),
+                        ("sqlite_2w4c", "SQLite", 2, 4), ("pg_2w4c", "PostgreSQL", 2, 4),
+                        ("sqlite_4w4c", "SQLite", 4, 4),
+                        ("sqlite_4w8c", "SQLite", 4, 8), ("pg_4w8c", "PostgreSQL", 4, 8))
+SOAK_WORKERS, SOAK_CLIENTS = 4, 8
+SOAK_SECONDS = 180              # per database in a full run; --soak SECONDS to choose, 0 for none
 TARGET_TRACE_P95_MS = 50        # at 1M units
 TARGET_TRACE_GROWTH = 1.5       # p95 at 1M within 1.5x of p95 at 10k
 HISTORIES = {"10k": 10_000, "1M": 1_000_000}
@@ -60,7 +74,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="LineMES benchmark: TrackIn/TrackOut throughput and trace latency "
                                                  "over HTTP against gunicorn.")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke check: 100 pairs per client, 10k history only, 100 trace requests")
+                        help="smoke check: 100 pairs per client, 10k history only, 100 trace requests, no load with "
+                             "invariants (unless --soak)")
     parser.add_argument("--skip-pg", action="store_true", help="skip the PostgreSQL scenarios")
     parser.add_argument("--skip-trace", action="store_true", help="skip the trace and report latency scenarios")
     parser.add_argument("--skip-throughput", action="store_true", help="skip the TrackIn/TrackOut throughput scenarios")
@@ -71,12 +86,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="warm-up pairs per client, not measured (default 20, 10 with --quick)")
     parser.add_argument("--trace-requests", type=int, default=None,
                         help="measured trace requests per history size and cache state (default 300, 100 with --quick)")
+    parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
+                        help=f"the load with invariants: {SOAK_WORKERS} workers x {SOAK_CLIENTS} clients for SECONDS on "
+                             f"PostgreSQL and on SQLite (default {SOAK_SECONDS}; none with --quick; 0 for none)")
     args = parser.parse_args(argv)
     args.pairs = args.pairs or (100 if args.quick else 1500)
     args.warmup = args.warmup if args.warmup is not None else (10 if args.quick else 20)
     args.trace_requests = args.trace_requests or (100 if args.quick else 300)
-    if args.pairs < 1 or args.warmup < 0 or args.trace_requests < 1:
-        parser.error("--pairs and --trace-requests must be positive, --warmup not negative")
+    args.soak = args.soak if args.soak is not None else (0 if args.quick else SOAK_SECONDS)
+    if args.pairs < 1 or args.warmup < 0 or args.trace_requests < 1 or args.soak < 0:
+        parser.error("--pairs and --trace-requests must be positive, --warmup and --soak not negative")
     return args
 
 
@@ -117,33 +136,60 @@ def machine_info() -> dict[str, Any]:
 # Throughput
 # ---------------------------------------------------------------------------------------------
 
-def _run_clients(server: GunicornServer, token: str, plans: list[tuple[str, list[str], list[str]]]) -> list[FlowResult]:
-    """One client in this process, or one process per client started together behind a barrier."""
-    if len(plans) == 1:
-        run_no, warm, sns = plans[0]
-        return [flow_units(server.host, server.port, token, run_no, warm, sns)]
-    ctx = multiprocessing.get_context("fork")
-    barrier, results_queue = ctx.Barrier(len(plans)), ctx.Queue()
-    processes = [ctx.Process(target=flow_worker, args=((server.host, server.port, token, run_no, warm, sns),
-                                                       barrier, results_queue), daemon=True)
-                 for run_no, warm, sns in plans]
-    for process in processes:
-        process.start()
-    results: list[FlowResult] = []
-    while len(results) < len(processes):
-        try:
-            results.append(results_queue.get(timeout=5))
-        except queue_module.Empty:
-            if not any(p.is_alive() for p in processes) and results_queue.empty():
-                missing = len(processes) - len(results)
-                results += [FlowResult(errors=["a client process died without a result"]) for _ in range(missing)]
-    for process in processes:
-        process.join(timeout=30)
-    return results
+class PostgresTemplate:
+    """The PostgreSQL server of MES_BENCH_PG_URL with a migrated and seeded template database, from which
+    each scenario gets a copy; `reason` says why there is none (the scenarios are then skipped)."""
+
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.server_url = os.environ.get("MES_BENCH_PG_URL") or DEFAULT_PG_URL
+        self.pg = PostgresServer(self.server_url)
+        self.template: Optional[str] = None
+        self.reason = self.pg.unavailable_reason()
+        self.cpu_note = postgres_cpu_unavailable(self.server_url)  # None: its CPU can be read in /proc
+        if self.reason:
+            print(f"  PostgreSQL skipped: {self.reason}")
+            results["skipped"]["postgresql"] = self.reason
+            return
+        results["machine"]["postgresql"] = self.pg.version()
+        print(f"PostgreSQL {results['machine']['postgresql']}: migrating and seeding a template database …", flush=True)
+        self.template = self.pg.create("tmpl")
+        migrate_and_seed(self.pg.url_for(self.template))
+
+    def copy(self, name: str) -> tuple[str, str]:
+        """A fresh copy of the template: (database name, URL)."""
+        database = self.pg.create(name, template=self.template)
+        return database, self.pg.url_for(database)
+
+    def drop_all(self) -> None:
+        self.pg.drop_all()
+
+
+def _cpu_counters(server: GunicornServer, pg_database: Optional[str]) -> dict[str, Any]:
+    counters: dict[str, Any] = {"workers": gunicorn_cpu(server.process.pid)}
+    if pg_database:
+        counters["postgresql"] = postgres_cpu(pg_database)
+    return counters
+
+
+def _cpu_per_pair(before: dict[str, Any], after: dict[str, Any], results: list[FlowResult], pairs: int,
+                  pg_cpu_note: Optional[str]) -> dict[str, Any]:
+    """CPU milliseconds per measured pair: the gunicorn workers, PostgreSQL (the benchmark database's
+    backends with the server's auxiliary processes, and the whole server), the clients."""
+    def per_pair(seconds: float) -> float:
+        return round(1000 * seconds / pairs, 2)
+    cpu: dict[str, Any] = {"workers_ms": per_pair(after["workers"] - before["workers"]),
+                           "clients_ms": per_pair(sum(r.cpu for r in results))}
+    if "postgresql" in after:
+        cpu["postgresql_ms"] = per_pair(after["postgresql"]["database"] - before["postgresql"]["database"])
+        cpu["postgresql_all_ms"] = per_pair(after["postgresql"]["all"] - before["postgresql"]["all"])
+    elif pg_cpu_note:
+        cpu["postgresql_ms"] = cpu["postgresql_all_ms"] = None
+        cpu["postgresql_note"] = pg_cpu_note
+    return cpu
 
 
 def measure_throughput(name: str, label: str, db_url: str, *, workers: int, clients: int, pairs: int,
-                       warmup: int) -> dict[str, Any]:
+                       warmup: int, pg_database: Optional[str] = None, pg_cpu_note: Optional[str] = None) -> dict[str, Any]:
     units, warm_units = math.ceil(pairs / STEPS), math.ceil(warmup / STEPS)
     print(f"  {label}: {workers} worker(s), {clients} client(s), {units * STEPS} pairs per client "
           f"({units} units) after {warm_units * STEPS} warm-up pairs …", flush=True)
@@ -155,7 +201,11 @@ def measure_throughput(name: str, label: str, db_url: str, *, workers: int, clie
             run_no = authorized_run(staff, f"WO-BENCH-{name.upper()}-{c + 1}", warm_units + units)
             plans.append((run_no, [f"{run_no}-W{i + 1:03d}" for i in range(warm_units)],
                           [f"{run_no}-{i + 1:05d}" for i in range(units)]))
-        results = _run_clients(server, operator_token, plans)
+        probe = pg_database if pg_cpu_note is None else None
+        results, cpu_before = run_clients(
+            flow_worker, [(server.host, server.port, operator_token, run_no, warm, sns) for run_no, warm, sns in plans],
+            lambda why: FlowResult(errors=[why]), on_start=lambda: _cpu_counters(server, probe))
+        cpu_after = _cpu_counters(server, probe)  # right after the last client's measured part
         errors = [e for r in results for e in r.errors]
         if errors:
             raise BenchError(f"{label}: {len(errors)} failed request(s), first ones:\n  " + "\n  ".join(errors[:5])
@@ -172,50 +222,74 @@ def measure_throughput(name: str, label: str, db_url: str, *, workers: int, clie
     row = {
         "scenario": name, "label": label, "workers": workers, "clients": clients, "pairs": total, "errors": 0,
         "seconds": round(seconds, 2), "pairs_per_s": round(total / seconds, 1),
+        "pairs_per_s_per_worker": round(total / seconds / workers, 1),
         "pairs_per_s_per_client": [round(r.pairs / (r.ended - r.started), 1) for r in results],
         "track_in": latency_summary(merged["track_in"]), "track_out": latency_summary(merged["track_out"]),
         "pair": latency_summary(merged["pair"]),
+        "cpu_per_pair": _cpu_per_pair(cpu_before, cpu_after, results, total, pg_cpu_note if pg_database else None),
         "connections_opened": sum(r.connects for r in results),
         "requests": 2 * (total + clients * warm_units * STEPS),
     }
-    print(f"    {row['pairs_per_s']} pairs/s, pair p50 {row['pair']['p50_ms']} ms, p95 {row['pair']['p95_ms']} ms",
-          flush=True)
+    cpu = row["cpu_per_pair"]
+    pg_cpu = (f", PostgreSQL {_ms(cpu.get('postgresql_ms'))}" if "postgresql_ms" in cpu else "")
+    print(f"    {row['pairs_per_s']} pairs/s ({row['pairs_per_s_per_worker']} per worker), pair p50 "
+          f"{row['pair']['p50_ms']} ms, p95 {row['pair']['p95_ms']} ms; CPU per pair: workers {cpu['workers_ms']} ms"
+          f"{pg_cpu}, clients {cpu['clients_ms']} ms", flush=True)
     return row
 
 
-def sqlite_throughput(template: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+def _ms(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value} ms"
+
+
+def throughput(template: Path, pg: Optional[PostgresTemplate], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The scenarios of THROUGHPUT_SCENARIOS; the PostgreSQL ones when `pg` has a template."""
     rows = []
-    for name, label, workers, clients in (("sqlite_1w1c", "SQLite", 1, 1), ("sqlite_4w4c", "SQLite", 4, 4)):
-        path = copy_sqlite(template, DATA_DIR / f"{name}.db")
-        try:
-            rows.append(measure_throughput(name, label, sqlite_url(path), workers=workers, clients=clients,
-                                           pairs=args.pairs, warmup=args.warmup))
-        finally:
-            remove_sqlite(path)
+    for name, label, workers, clients in THROUGHPUT_SCENARIOS:
+        options = dict(workers=workers, clients=clients, pairs=args.pairs, warmup=args.warmup)
+        if label == "SQLite":
+            path = copy_sqlite(template, DATA_DIR / f"{name}.db")
+            try:
+                rows.append(measure_throughput(name, label, sqlite_url(path), **options))
+            finally:
+                remove_sqlite(path)
+        elif pg is not None and pg.template:
+            database, url = pg.copy(name.split("_", 1)[1])
+            rows.append(measure_throughput(name, label, url, pg_database=database, pg_cpu_note=pg.cpu_note, **options))
     return rows
 
 
-def postgres_throughput(args: argparse.Namespace, results: dict[str, Any]) -> list[dict[str, Any]]:
-    server_url = os.environ.get("MES_BENCH_PG_URL") or DEFAULT_PG_URL
-    pg = PostgresServer(server_url)
-    reason = pg.unavailable_reason()
-    if reason:
-        print(f"  PostgreSQL skipped: {reason}")
-        results["skipped"]["postgresql"] = reason
-        return []
-    results["machine"]["postgresql"] = pg.version()
+# ---------------------------------------------------------------------------------------------
+# Load with invariants (tests/perf/load.py)
+# ---------------------------------------------------------------------------------------------
+
+def measure_soak(name: str, label: str, db_url: str, seconds: float) -> dict[str, Any]:
+    print(f"  {label}: {SOAK_WORKERS} workers, {SOAK_CLIENTS} clients for {seconds:g} s (TrackIn/TrackOut with SPI/AOI "
+          "results, reel replacements and trace reads) …", flush=True)
+    with GunicornServer(db_url, workers=SOAK_WORKERS, name=name) as server:
+        result = run_load(server.host, server.port, db_url, clients=SOAK_CLIENTS, seconds=seconds,
+                          integration_key=INTEGRATION_KEY, tag=name.upper())
+    log = (server.log_path.read_text(errors="replace") if server.log_path.exists() else "").splitlines()
+    result.update({"scenario": name, "label": label, "workers": SOAK_WORKERS, "server_log": str(server.log_path),
+                   # log lines (one JSON line per event, its traceback inside)
+                   "database_is_locked_in_log": sum("database is locked" in line for line in log),
+                   "tracebacks_in_log": sum("Traceback" in line for line in log)})
+    print(f"    {result['pairs_per_s']} pairs/s, pair p95 {result['latency']['pair']['p95_ms']} ms, "
+          f"{result['requests']} requests {result['statuses']}; invariants "
+          f"{'hold' if result['ok'] else 'BROKEN'}", flush=True)
+    return result
+
+
+def soak(template: Path, pg: Optional[PostgresTemplate], args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
+    if pg is not None and pg.template:
+        _database, url = pg.copy("soak")
+        rows.append(measure_soak("soak_pg", "PostgreSQL", url, args.soak))
+    path = copy_sqlite(template, DATA_DIR / "soak_sqlite.db")
     try:
-        print(f"  PostgreSQL {results['machine']['postgresql']}: migrating and seeding a template database …",
-              flush=True)
-        template = pg.create("tmpl")
-        migrate_and_seed(pg.url_for(template))
-        for name, workers, clients in (("pg_1w1c", 1, 1), ("pg_4w4c", 4, 4)):
-            database = pg.create(name.split("_", 1)[1], template=template)
-            rows.append(measure_throughput(name, "PostgreSQL", pg.url_for(database), workers=workers,
-                                           clients=clients, pairs=args.pairs, warmup=args.warmup))
+        rows.append(measure_soak("soak_sqlite", "SQLite", sqlite_url(path), args.soak))
     finally:
-        pg.drop_all()
+        remove_sqlite(path)
     return rows
 
 
@@ -392,6 +466,14 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         targets.append({"target": f">= {TARGET_PAIRS_PER_S} pairs/s, SQLite, 1 worker, 1 client",
                         "measured": f"{sqlite_1['pairs_per_s']} pairs/s",
                         "met": sqlite_1["pairs_per_s"] >= TARGET_PAIRS_PER_S})
+    ratio = pg_ratio(results)
+    if ratio is not None:
+        targets.append({"target": f"PostgreSQL 1 worker >= {TARGET_PG_RATIO}x SQLite 1 worker (1 client, same run)",
+                        "measured": f"{ratio:.2f}x", "met": ratio >= TARGET_PG_RATIO})
+    for r in results.get("soak", []):
+        failed = [c["name"] for c in r["checks"] if not c["ok"]]
+        targets.append({"target": f"invariants under {r['workers']} workers x {r['clients']} clients, {r['label']}",
+                        "measured": "all hold" if not failed else "broken: " + "; ".join(failed), "met": not failed})
     trace = {r["history"]: r for r in results["trace"]}
     for cache in ("warm", "cold"):
         if "1M" not in trace:
@@ -412,6 +494,22 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return targets
 
 
+def pg_ratio(results: dict[str, Any]) -> Optional[float]:
+    """PostgreSQL 1/1 ÷ SQLite 1/1 pairs/s of this run (None without both)."""
+    rows = {r["scenario"]: r for r in results["throughput"]}
+    if "pg_1w1c" not in rows or "sqlite_1w1c" not in rows:
+        return None
+    return rows["pg_1w1c"]["pairs_per_s"] / rows["sqlite_1w1c"]["pairs_per_s"]
+
+
+def _fmt(ms: Optional[float]) -> str:
+    return "n/a" if ms is None else f"{ms:.2f}"
+
+
+def _per_core(ms: Optional[float]) -> str:
+    return f"{1000 / ms:.0f}" if ms else "n/a"
+
+
 def _lat(summary: dict[str, Any]) -> str:
     return f"{summary['p50_ms']:.1f} / {summary['p95_ms']:.1f} / {summary['p99_ms']:.1f}"
 
@@ -426,16 +524,66 @@ def print_report(results: dict[str, Any]) -> None:
     if results["throughput"]:
         print()
         print("TrackIn + TrackOut over HTTP (5 SMT steps with data; latency in ms, p50 / p95 / p99)")
-        header = (f"{'database':<11} {'workers':>7} {'clients':>7} {'pairs':>6} {'pairs/s':>8}  "
+        header = (f"{'database':<11} {'workers':>7} {'clients':>7} {'pairs':>6} {'pairs/s':>8} {'/worker':>8}  "
                   f"{'track-in':<20} {'track-out':<20} {'pair':<20} target")
         print(header)
         print("-" * len(header))
+        ratio = pg_ratio(results)
         for r in results["throughput"]:
             target = ""
             if r["scenario"] == "sqlite_1w1c":
                 target = f"{'PASS' if r['pairs_per_s'] >= TARGET_PAIRS_PER_S else 'MISS'} (>= {TARGET_PAIRS_PER_S})"
-            print(f"{r['label']:<11} {r['workers']:>7} {r['clients']:>7} {r['pairs']:>6} {r['pairs_per_s']:>8.1f}  "
+            elif r["scenario"] == "pg_1w1c" and ratio is not None:
+                target = f"{'PASS' if ratio >= TARGET_PG_RATIO else 'MISS'} ({ratio:.2f}x SQLite, >= {TARGET_PG_RATIO})"
+            print(f"{r['label']:<11} {r['workers']:>7} {r['clients']:>7} {r['pairs']:>6} {r['pairs_per_s']:>8.1f} "
+                  f"{r['pairs_per_s_per_worker']:>8.1f}  "
                   f"{_lat(r['track_in']):<20} {_lat(r['track_out']):<20} {_lat(r['pair']):<20} {target}")
+        print()
+        print("CPU per pair in the measured part (ms; /proc utime+stime): gunicorn workers, PostgreSQL (the benchmark "
+              "database's backends + the server's auxiliary processes; all = every server process), clients; "
+              "pairs/s one core buys")
+        header = (f"{'database':<11} {'workers':>7} {'clients':>7} {'worker':>7} {'pg':>7} {'pg all':>7} {'client':>7}  "
+                  f"{'per core: worker':>16} {'pg':>6} {'both':>6}")
+        print(header)
+        print("-" * len(header))
+        notes = set()
+        for r in results["throughput"]:
+            cpu = r["cpu_per_pair"]
+            if cpu.get("postgresql_note"):
+                notes.add(cpu["postgresql_note"])
+            if "postgresql_ms" in cpu:  # a PostgreSQL scenario: the worker and the server, n/a when unreadable
+                pg_ms = cpu["postgresql_ms"]
+                pg_cells = f"{_fmt(pg_ms):>7} {_fmt(cpu['postgresql_all_ms']):>7}"
+                per_core_pg = _per_core(pg_ms)
+                both = None if pg_ms is None else cpu["workers_ms"] + pg_ms
+            else:  # SQLite runs inside the worker
+                pg_cells, per_core_pg, both = f"{'-':>7} {'-':>7}", "-", cpu["workers_ms"]
+            print(f"{r['label']:<11} {r['workers']:>7} {r['clients']:>7} {cpu['workers_ms']:>7.2f} {pg_cells} "
+                  f"{cpu['clients_ms']:>7.2f}  {_per_core(cpu['workers_ms']):>16} {per_core_pg:>6} {_per_core(both):>6}")
+        for note in sorted(notes):
+            print(f"  PostgreSQL CPU n/a: {note}")
+    if results.get("soak"):
+        print()
+        print(f"Load with invariants ({SOAK_WORKERS} workers x {SOAK_CLIENTS} clients: TrackIn/TrackOut, SPI/AOI "
+              "results, reel replacements, trace reads; latency in ms, p50 / p95 / p99)")
+        header = (f"{'database':<11} {'seconds':>7} {'pairs':>6} {'pairs/s':>8}  {'pair':<20} {'trace':<20} "
+                  f"{'requests':>8} {'4xx':>5} {'5xx':>5} {'busy':>5} {'locked*':>7}  invariants")
+        print(header)
+        print("-" * len(header))
+        for r in results["soak"]:
+            codes = {int(k): v for k, v in r["statuses"].items()}
+            print(f"{r['label']:<11} {r['seconds']:>7.1f} {r['pairs']:>6} {r['pairs_per_s']:>8.1f}  "
+                  f"{_lat(r['latency']['pair']):<20} {_lat(r['latency']['trace']):<20} {r['requests']:>8} "
+                  f"{sum(v for k, v in codes.items() if 400 <= k < 500):>5} "
+                  f"{sum(v for k, v in codes.items() if k >= 500 or k == 0):>5} {r['busy']:>5} "
+                  f"{r['database_is_locked_in_log']:>7}  {'hold' if r['ok'] else 'BROKEN'}")
+        print("  (*) \"database is locked\" lines in the server log")
+        for r in results["soak"]:
+            print(f"  {r['label']}: {r['done']} units done, {r['inspections']} SPI/AOI results (+{r['duplicates']} sent "
+                  f"again), {r['replaces']} reel replacements, {r['traces']} trace reads")
+            print(format_checks(r))
+            for failure in r["failures"][:5]:
+                print(f"    {failure}")
     if results["trace"]:
         print()
         print("GET /api/v1/trace/units/{sn} (SQLite, 1 worker, random SNs; latency in ms)")
@@ -467,7 +615,7 @@ def print_report(results: dict[str, Any]) -> None:
                   f"{r['p95_ms']:>7.1f} {r['statements']:>10}  {target}")
     if results["targets"]:
         print()
-        print("Targets (issues 4 and 14)")
+        print("Targets (issues 4, 14 and 16)")
         for t in results["targets"]:
             print(f"  {'PASS' if t['met'] else 'MISS'}  {t['target']}: {t['measured']}")
     for what, reason in results["skipped"].items():
@@ -490,25 +638,31 @@ def main(argv: Optional[list[str]] = None) -> int:
         "options": {"quick": args.quick, "pairs_per_client": math.ceil(args.pairs / STEPS) * STEPS,
                     "warmup_pairs_per_client": math.ceil(args.warmup / STEPS) * STEPS,
                     "trace_requests": args.trace_requests, "skip_pg": args.skip_pg, "skip_trace": args.skip_trace,
-                    "skip_throughput": args.skip_throughput},
-        "throughput": [], "trace": [], "reports": [], "targets": [], "skipped": {}, "error": None,
+                    "skip_throughput": args.skip_throughput, "soak_seconds": args.soak},
+        "throughput": [], "soak": [], "trace": [], "reports": [], "targets": [], "skipped": {}, "error": None,
     }
     started = time.monotonic()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     template = DATA_DIR / "template.db"
+    pg: Optional[PostgresTemplate] = None
     try:
         print("SQLite template: flask db upgrade + flask mes seed --demo …", flush=True)
         revision = create_sqlite_template(template)
         results["migration"] = revision
+        if args.skip_pg:
+            results["skipped"]["postgresql"] = "--skip-pg"
+        elif not args.skip_throughput or args.soak:
+            pg = PostgresTemplate(results)
         if args.skip_throughput:
             results["skipped"]["throughput"] = "--skip-throughput"
         else:
             print("Throughput", flush=True)
-            results["throughput"] += sqlite_throughput(template, args)
-            if args.skip_pg:
-                results["skipped"]["postgresql"] = "--skip-pg"
-            else:
-                results["throughput"] += postgres_throughput(args, results)
+            results["throughput"] += throughput(template, pg, args)
+        if not args.soak:
+            results["skipped"]["load with invariants"] = "--quick" if args.quick else "--soak 0"
+        else:
+            print("Load with invariants", flush=True)
+            results["soak"] += soak(template, pg, args)
         if args.skip_trace:
             results["skipped"]["trace"] = "--skip-trace"
         else:
@@ -527,6 +681,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         results["error"] = "interrupted"
     finally:
         remove_sqlite(template)
+        if pg is not None:
+            pg.drop_all()
     results["targets"] = evaluate_targets(results)
     results["duration_s"] = round(time.monotonic() - started, 1)
     print_report(results)
@@ -534,6 +690,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"\nresults: {path}  ({results['duration_s']} s)")
     if results["error"]:
         print(f"\nBENCHMARK FAILED: {results['error']}", file=sys.stderr)
+        return 1
+    broken = [r["label"] for r in results["soak"] if not r["ok"]]
+    if broken:
+        print(f"\nINVARIANTS BROKEN under load on {', '.join(broken)} (the checks above)", file=sys.stderr)
         return 1
     return 0
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
+import queue as queue_module
 import shutil
 import socket
 import sqlite3
@@ -19,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 PERF_DIR = Path(__file__).resolve().parent
@@ -321,9 +323,10 @@ class Staff:
     operator: Client
 
     @classmethod
-    def login(cls, host: str, port: int) -> "Staff":
+    def login(cls, host: str, port: int, integration_key: str = INTEGRATION_KEY) -> "Staff":
+        """The integration account's API key is the benchmark's unless given (the test suite seeds its own)."""
         return cls(*(Client(host, port, login(host, port, user)) for user in ("planner", "material")),
-                   Client(host, port, INTEGRATION_KEY),
+                   Client(host, port, integration_key),
                    *(Client(host, port, login(host, port, user)) for user in ("quality", "operator")))
 
     def close(self) -> None:
@@ -409,6 +412,7 @@ class FlowResult:
     pair: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     connects: int = 0
+    cpu: float = 0.0                      # CPU seconds of the client process in the measured part
 
 
 def _pass_step(client: Client, run_no: str, sn: str, step: int, result: FlowResult, record: bool) -> None:
@@ -445,12 +449,13 @@ def flow_units(host: str, port: int, token: str, run_no: str, warmup_sns: list[s
                 _pass_step(client, run_no, sn, step, result, record=False)
         if barrier is not None:
             barrier.wait(timeout=600)
-        result.started = time.monotonic()
+        result.started, cpu_started = time.monotonic(), time.process_time()
         for sn in sns:
             for step in SMT_STATIONS:
                 _pass_step(client, run_no, sn, step, result, record=True)
             if len(result.errors) >= max_errors:
                 break
+        result.cpu = time.process_time() - cpu_started
     except threading.BrokenBarrierError:
         result.errors.append("another client failed before the start")
     except BenchError as exc:
@@ -465,12 +470,129 @@ def flow_units(host: str, port: int, token: str, run_no: str, warmup_sns: list[s
 
 
 def flow_worker(args: tuple, barrier, queue) -> None:
-    """multiprocessing target: one concurrent client; its FlowResult goes to the queue."""
+    """run_clients target: one concurrent client; its FlowResult goes to the queue."""
     try:
         queue.put(flow_units(*args, barrier=barrier))
     except BaseException as exc:  # never leave the parent waiting
+        barrier.abort()
         queue.put(FlowResult(errors=[f"client crashed: {exc!r}"]))
         raise
+
+
+def run_clients(target: Callable, arg_list: list[tuple], failed: Callable[[str], Any], *,
+                on_start: Optional[Callable[[], Any]] = None, timeout: float = 600) -> tuple[list[Any], Any]:
+    """One process per entry of `arg_list` running `target(args, barrier, queue)`: each prepares (logs in,
+    warms up), waits at the barrier, does its measured part and puts its result on the queue. This
+    process is the barrier's last party: `on_start()` runs the moment the barrier opens (e.g. reading
+    the servers' CPU counters), and its value is returned with the results. A process that dies without
+    a result counts as `failed(reason)`."""
+    ctx = multiprocessing.get_context("fork")
+    barrier, results_queue = ctx.Barrier(len(arg_list) + 1), ctx.Queue()
+    processes = [ctx.Process(target=target, args=(args, barrier, results_queue), daemon=True) for args in arg_list]
+    for process in processes:
+        process.start()
+    mark = None
+    try:
+        barrier.wait(timeout=timeout)
+        mark = on_start() if on_start is not None else None
+    except threading.BrokenBarrierError:
+        pass  # a client failed before the start: its result says why
+    results: list[Any] = []
+    while len(results) < len(processes):
+        try:
+            results.append(results_queue.get(timeout=5))
+        except queue_module.Empty:
+            if not any(p.is_alive() for p in processes) and results_queue.empty():
+                results += [failed("a client process died without a result")
+                            for _ in range(len(processes) - len(results))]
+    for process in processes:
+        process.join(timeout=30)
+    return results, mark
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU time of the servers (from /proc)
+# ---------------------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PG_AUXILIARIES = ("checkpointer", "background writer", "walwriter", "autovacuum launcher", "autovacuum worker",
+                   "logical replication launcher", "archiver", "stats collector", "walsender", "walreceiver")
+
+
+@dataclass
+class ProcStat:
+    pid: int
+    comm: str
+    ppid: int
+    own: float          # utime + stime, seconds
+    children: float     # cutime + cstime: the children it has waited for (ended ones)
+
+
+def proc_stat(pid: int) -> Optional[ProcStat]:
+    """utime, stime, cutime and cstime of /proc/<pid>/stat in seconds (None when the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    head, _, rest = text.rpartition(")")  # the command name may hold spaces and parentheses
+    fields = rest.split()                  # fields[0] is field 3 (state) of proc(5)
+    ticks = [int(v) for v in fields[11:15]]
+    return ProcStat(pid, head.partition("(")[2], int(fields[1]), (ticks[0] + ticks[1]) / CLOCK_TICKS,
+                    (ticks[2] + ticks[3]) / CLOCK_TICKS)
+
+
+def all_processes() -> list[ProcStat]:
+    stats = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = proc_stat(int(entry.name))
+            if stat is not None:
+                stats.append(stat)
+    return stats
+
+
+def gunicorn_cpu(master_pid: int) -> float:
+    """CPU seconds of a gunicorn server so far: the master and its workers, and the workers it has
+    already reaped (the master's children time)."""
+    total = 0.0
+    for stat in all_processes():
+        if stat.pid == master_pid or stat.ppid == master_pid:
+            total += stat.own + stat.children
+    return total
+
+
+def _process_title(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def postgres_cpu(database: str) -> dict[str, float]:
+    """CPU seconds of the local PostgreSQL server so far (processes whose command name starts with
+    "postgres"): `all` = every server process plus what the postmaster has reaped (backends that have
+    ended), the whole server including other databases' work; `database` = the backends of `database`
+    (their process title names it) plus the shared auxiliary processes (WAL writer, checkpointer,
+    background writer …), which mostly work for whoever commits."""
+    stats = [s for s in all_processes() if s.comm.startswith("postgres")]
+    pids = {s.pid for s in stats}
+    total, own = 0.0, 0.0
+    for stat in stats:
+        total += stat.own + (stat.children if stat.ppid not in pids else 0.0)  # the postmaster reaps backends
+        title = _process_title(stat.pid)  # "postgres: 15/main: user db 127.0.0.1(5432) idle", "…: walwriter"
+        if database in title.split() or any(f": {aux}" in title for aux in _PG_AUXILIARIES):
+            own += stat.own
+    return {"all": total, "database": own}
+
+
+def postgres_cpu_unavailable(server_url: str) -> Optional[str]:
+    """Why the CPU of PostgreSQL cannot be read here (None: it can)."""
+    host = urlsplit(_libpq(server_url)).hostname or "localhost"
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+        return f"PostgreSQL runs on {host}, not on this machine"
+    if not any(s.comm.startswith("postgres") for s in all_processes()):
+        return "no PostgreSQL process visible in /proc (another machine, or a container)"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
