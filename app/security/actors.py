@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Optional
 
 from flask import current_app
+from werkzeug.security import check_password_hash
 from flask_appbuilder.security.sqla.models import (
     ApiKey, Permission, PermissionView, Role, ViewMenu, assoc_permissionview_role,
 )
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import MesUser, RoleScope
 from ..services.platform import audit
+from ..services.platform.uow import begin_write_transaction
 from ..services.platform.actor import SCOPE_ORDER, Actor, DataScope
 from .permissions import BY_PAIR, PRESET_ROLES
 
@@ -171,21 +173,26 @@ def user_id_for_api_key(raw_key: str) -> Optional[int]:
                 _touch(lookup, user_id, expires_on, version, now)
             return user_id
         return None
-    user = sm.validate_api_key_uncached(raw_key)  # full check; commits last_used_on
-    if user is None:
+    key = db.session.execute(select(ApiKey).where(ApiKey.lookup_hash == lookup)).scalar_one_or_none()
+    # FAB's full check (validate_api_key): the lookup hash finds the key, the slow hash verifies it
+    if key is None or not check_password_hash(key.key_hash, raw_key) or not key.is_active:
         return None
-    key_row = db.session.execute(select(ApiKey).where(ApiKey.lookup_hash == lookup)).scalar_one()
-    with _lock:
-        if len(_api_keys) >= _MAX_ENTRIES:
-            _api_keys.clear()
-        _api_keys[lookup] = (version, user.id, key_row.expires_on, now)
-    return user.id
+    if key.user is None or not key.user.is_active:
+        return None
+    user_id, expires_on = key.user.id, key.expires_on
+    _touch(lookup, user_id, expires_on, version, now)
+    return user_id
 
 
 def _touch(lookup: str, user_id: int, expires_on, version: int, now: float) -> None:
+    """Save the key's last use (its own short write transaction: the write lock first, so that on
+    SQLite a writer that committed during the slow hash check makes it wait, not fail) and cache it."""
+    begin_write_transaction()
     table = ApiKey.__table__
     db.session.execute(table.update().where(table.c.lookup_hash == lookup)
                        .values(last_used_on=datetime.now()))
     db.session.commit()
     with _lock:
+        if len(_api_keys) >= _MAX_ENTRIES:
+            _api_keys.clear()
         _api_keys[lookup] = (version, user_id, expires_on, now)

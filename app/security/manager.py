@@ -81,9 +81,6 @@ class MesSecurityManager(SecurityManager):
         g._api_key_user = True
         return user
 
-    def validate_api_key_uncached(self, api_key_string: str):
-        return super().validate_api_key(api_key_string)
-
     # -- console sessions end at sign-out, password change and deactivation ----------------------
     def load_user(self, pk):
         """Flask-Login's user loader (the console's session cookie): the user, only while the session's

@@ -1,4 +1,5 @@
 """Authentication: JWT login, API keys, login lockout and rate limit, audited logins, envelopes."""
+import pytest
 import time
 from datetime import timedelta
 
@@ -153,3 +154,36 @@ def test_locked_account_is_told_so_on_the_console(client):
 
 def test_integration_account_cannot_sign_in_with_the_demo_password(client):
     assert login(client, "integration", DEMO_PASSWORD).status_code == 401
+
+
+def test_the_first_use_of_an_api_key_waits_for_a_writer_instead_of_failing(app, fresh_db):
+    """SQLite: the first use of an API key in a process runs the slow hash check (tens of milliseconds)
+    in a read transaction; a writer that commits meanwhile must not make the save of the key's last use
+    fail ("database is locked", a 500): the save takes the write lock in a transaction of its own."""
+    import sqlite3
+    import threading
+
+    from app.security.actors import clear_caches
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        pytest.skip("SQLite's single writer (PostgreSQL locks rows)")
+    path = url[len("sqlite:///"):]
+
+    def write() -> None:
+        writer = sqlite3.connect(path, isolation_level=None, timeout=10)
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("CREATE TABLE IF NOT EXISTS zz_writer_probe (x INTEGER)")
+        writer.execute("INSERT INTO zz_writer_probe VALUES (1)")
+        writer.execute("COMMIT")
+        writer.close()
+
+    answers = []
+    for delay in (0.005, 0.015, 0.03):  # a writer committing during the check, wherever it falls
+        clear_caches()  # the key is new to this process: the full check again
+        timer = threading.Timer(delay, write)
+        timer.start()
+        answers.append(app.test_client().get("/api/v1/audit-events",
+                                             headers={"Authorization": f"Bearer {INTEGRATION_KEY}"}))
+        timer.join()
+    # authenticated, then refused: the integration account has no audit:read (never a 500, never a 401)
+    assert [(a.status_code, a.get_json()["error"]["code"]) for a in answers] == [(403, "FORBIDDEN")] * 3
