@@ -40,7 +40,7 @@ def register_request_hooks(app: Flask) -> None:
         if not request.path.startswith("/api/"):
             return
         q = request.args.get("q")
-        if q:
+        if q and _is_model_api(request.endpoint):  # FAB's rison `q` (our own APIs take `q` as search text)
             try:
                 value = prison.loads(q)
             except RecursionError:
@@ -50,7 +50,10 @@ def register_request_hooks(app: Flask) -> None:
                 try:  # FAB takes JSON in q as well, unquoted once more (FAB_API_ALLOW_JSON_QS)
                     value = json.loads(urllib.parse.parse_qs(f"q={q}")["q"][0])
                 except Exception:
-                    value = None  # FAB answers its own parse errors (in our envelope)
+                    # FAB answers rison syntax errors itself but fails on others (a number cut short,
+                    # `1e` where a URL's `+` became a space: ValueError)
+                    raise DomainError("VALIDATION_ERROR", "The query parameter q is not a valid rison value.",
+                                      {"fields": {"q": "not a valid rison value"}}) from None
             if _has_huge_number(value):  # a page or filter value no database column takes (OverflowError)
                 raise DomainError("VALIDATION_ERROR", "A number in the query parameter q is too large.",
                                   {"fields": {"q": f"numbers must lie within ±{_Q_NUMBER_MAX}"}})
@@ -92,6 +95,14 @@ def register_request_hooks(app: Flask) -> None:
 
 
 _Q_NUMBER_MAX = 2**53  # page × page size (≤ FAB_API_MAX_PAGE_SIZE) stays inside a 64-bit offset
+
+
+def _is_model_api(endpoint: str | None) -> bool:
+    """The request goes to a Flask-AppBuilder model API (master data: rison `q`)."""
+    from flask import current_app
+    from flask_appbuilder.api import ModelRestApi
+    view = current_app.view_functions.get(endpoint or "")
+    return isinstance(getattr(view, "__self__", None), ModelRestApi)
 
 
 def _has_huge_number(value) -> bool:
