@@ -62,6 +62,8 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     from .metrics import register_metrics
     from .request_hooks import register_request_hooks
     register_health(app)
+    # browsers ask for /favicon.ico whatever the page links; the pages link mes/favicon.svg
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("mes/favicon.ico"))
     register_metrics(app)
     register_error_handlers(app)
     register_request_hooks(app)

@@ -5,6 +5,8 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
+
 from support import console_login
 
 ROOT = Path(__file__).resolve().parents[2] / "app"
@@ -65,3 +67,17 @@ def test_user_statistics_draws_its_chart_with_the_vendored_library(client):
     assert "/static/vendor/chartjs/chart.umd.min.js" in page and "new Chart(" in page
     assert "google" not in page.lower()
     assert '"admin"' in page  # the users' login counts are in the chart's data
+
+
+@pytest.mark.parametrize("page", ["/login/", "/"])
+def test_the_console_links_a_favicon_and_serves_favicon_ico(client, page):
+    if page != "/login/":
+        console_login(client, "operator")
+    html = client.get(page).get_data(as_text=True)
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+    assert icons, page
+    for href in icons + ["/favicon.ico"]:
+        answer = client.get(href)
+        assert answer.status_code == 200, href
+        assert answer.mimetype.startswith("image/"), (href, answer.mimetype)
+        assert len(answer.data) > 100, href
