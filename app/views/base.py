@@ -159,8 +159,21 @@ def format_datetime(value, seconds: bool = True) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
+def format_cell(value):
+    """A cell of a Flask-AppBuilder list, also the Jinja filter `mes_cell`: blank for an empty value,
+    Yes/No for a flag, a relation's items comma-separated (FAB prints None, True, [] and [a, b])."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(str(item) for item in value)
+    return value
+
+
 def register_template_filters(app) -> None:
     app.jinja_env.filters["mes_datetime"] = format_datetime
+    app.jinja_env.filters["mes_cell"] = format_cell
 
 
 def show_on_form(form, error: DomainError) -> None:

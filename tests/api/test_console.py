@@ -1,4 +1,6 @@
 """The console (FAB screens) over real HTTP forms: CSRF, validation, audit, exports, error pages."""
+import re
+
 from sqlalchemy import select
 
 from app.extensions import db
@@ -224,3 +226,23 @@ def test_unlock_is_audited(client, app):
     with app.app_context():
         event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "USER_UNLOCK")).scalar_one()
         assert event.actor_username == "admin" and event.payload["unlocked"][0]["username"] == "planner"
+
+
+def test_lists_show_blank_yes_no_and_relation_items_not_python_values(client):
+    """Every CRUD list of the admin menu (master data, users, API keys): an empty value is a blank
+    cell, a flag Yes/No, a relation its items — never None, True, False, [] or [a, b]. (List Roles has
+    FAB's own widget, a dump of each role's permissions; it is left as FAB shows it.)"""
+    console_login(client, "admin")
+    home = client.get("/").get_data(as_text=True)
+    lists = sorted(set(re.findall(r'href="(/[^"#?]*/list/)"', home)) - {"/roles/list/"})
+    assert {"/products/list/", "/stations/list/", "/users/list/", "/apikeys/list/"} <= set(lists)
+    python_cell = re.compile(r"<td>\s*(None|True|False|\[.*?\])\s*</td>", re.S)
+    for url in lists:
+        page = client.get(url).get_data(as_text=True)
+        assert python_cell.findall(page) == [], url
+    products = client.get("/products/list/").get_data(as_text=True)
+    assert re.search(r"<td>\s*Yes\s*</td>", products)
+    users = client.get("/users/list/").get_data(as_text=True)
+    assert re.search(r"<td>\s*Admin\s*</td>", users) and "LINE-DIP-A, LINE-SMT-A" in users
+    bom = client.get("/bom/list/").get_data(as_text=True)
+    assert re.search(r"<td>\s*</td>", bom)  # a BOM line without a position: blank
