@@ -10,7 +10,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine, text
 
-from support import LiveApi, fresh_consumable_statuses, prep_run, screenshot
+from support import LiveApi, fresh_consumable_statuses, password_for, prep_run, screenshot
 from ui.conftest import csp_violations
 from ui.test_execution_console import sign_in, type_keys
 
@@ -116,3 +116,20 @@ def test_console_pages_load_their_scripts_under_the_policy(browser, live_server)
     browser.get(base + "/no-such-page")
     wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "a[data-back]"))).click()
     wait.until(lambda d: d.current_url.endswith("/products/list/"))
+
+
+def test_user_statistics_draws_its_chart_offline_under_the_policy(browser, live_server):
+    """Security → User's Statistics: FAB's chart drawn by the vendored Chart.js (it was Google Charts,
+    fetched from the internet: blank offline and refused by the policy)."""
+    base, wait = live_server.url, WebDriverWait(browser, 15)
+    browser.get(base + "/login/")
+    browser.find_element(By.ID, "username").send_keys("admin")
+    browser.find_element(By.ID, "password").send_keys(password_for("admin") + Keys.ENTER)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".mes-home h1")))
+    browser.get(base + "/userstatschartview/chart/")
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    drawn = browser.execute_script(
+        "var c = window.Chart && Chart.getChart(document.querySelector('canvas'));"
+        "return c ? [c.data.labels.length, c.data.datasets[0].data.length] : null")
+    assert drawn is not None and drawn[0] > 0 and drawn[0] == drawn[1], drawn
+    screenshot(browser, "user-statistics-chart")
