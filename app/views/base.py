@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash
+from flask import current_app, flash, g
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -63,6 +63,16 @@ class MesModelView(RuleFormsModelView):
             "help_anchor": self.help_anchor,
         }
 
+    # -- what the user reads after a save: "Product P-1001 saved.", not FAB's "Added Row" ----------
+    # FAB flashes these right after post_add/post_update and the delete; the hooks name the record.
+    add_row_message = edit_row_message = property(lambda self: f"{g.get('mes_saved', 'Record')} saved.")
+    delete_row_message = property(lambda self: f"{g.get('mes_saved', 'Record')} deleted.")
+
+    def post_add(self, item):
+        g.mes_saved = record_name(item)
+
+    post_update = post_add
+
     # -- the master-data rules, with refused attempts audited --------------------------------
     def _check(self, action: str, item, call) -> None:
         try:
@@ -73,9 +83,8 @@ class MesModelView(RuleFormsModelView):
 
     def refusal(self, item, action: str, error: DomainError) -> RuleRefused:
         """A refused attempt, audited (FAIL) with the rule's code."""
-        key = str(getattr(item, "code", None) or getattr(item, "name", None) or "")
         audit_service.record_failure(ambient_actor(), f"{master_data.entity_name(type(item))}_{action}",
-                                     master_data.entity_name(type(item)), key, error)
+                                     master_data.entity_name(type(item)), record_key(item), error)
         return RuleRefused(error, console_message(error))
 
     def show_refusal(self, form, refused: RuleRefused) -> None:
@@ -89,6 +98,7 @@ class MesModelView(RuleFormsModelView):
 
     def pre_delete(self, item):
         self._check("DELETE", item, lambda: master_data.validate_delete(item))
+        g.mes_saved = record_name(item)  # named before it is gone
 
     # -- CSV / XLSX export of the filtered list ---------------------------------------------
     def _export(self) -> tuple[str, str, list[str], Iterable[list]]:
@@ -157,6 +167,16 @@ def format_datetime(value, seconds: bool = True) -> str:
         value = value.replace(tzinfo=timezone.utc)
     zone = ZoneInfo(current_app.config.get("MES_TIMEZONE") or "UTC")
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def record_key(item) -> str:
+    return str(getattr(item, "code", None) or getattr(item, "name", None) or "")
+
+
+def record_name(item) -> str:
+    """'Product P-1001', 'BOM item' (a record without a code or name), 'OQC sampling rule All DIP'."""
+    words = [w if w in ("BOM", "OQC") else w.lower() for w in master_data.entity_name(type(item)).split("_")]
+    return f"{words[0][0].upper()}{words[0][1:]} {' '.join(words[1:])} {record_key(item)}".replace("  ", " ").strip()
 
 
 def format_cell(value):

@@ -17,13 +17,13 @@ def test_engineer_creates_a_product_and_a_bom_line_in_the_console(client, app):
     console_login(client, "engineer")
     page = form_post(client, "/products/add", {"code": "P-7001", "name": "Display board",
                                                "process_type": "SMT", "is_active": "y"})
-    assert page.status_code == 200 and "Added Row" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "Product P-7001 saved." in page.get_data(as_text=True)
     with app.app_context():
         product = db.session.execute(select(Product).filter_by(code="P-7001")).scalar_one()
         material = db.session.execute(select(Material).filter_by(code="MAT-MCU")).scalar_one()
         pid, mid = product.id, material.id
     page = form_post(client, "/bom/add", {"product": pid, "material": mid, "qty_per": "2"})
-    assert "Added Row" in page.get_data(as_text=True)
+    assert "BOM item saved." in page.get_data(as_text=True) and "Added Row" not in page.get_data(as_text=True)
     with app.app_context():
         assert count(BomItem, BomItem.product_id == pid) == 1
         actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.actor_username == "engineer")
@@ -31,6 +31,19 @@ def test_engineer_creates_a_product_and_a_bom_line_in_the_console(client, app):
         assert actions[-2:] == ["PRODUCT_CREATE", "BOM_ITEM_CREATE"]
     listing = client.get("/products/list/").get_data(as_text=True)
     assert "P-7001" in listing and "Display board" in listing
+
+
+def test_a_deleted_record_is_named_in_the_message(client, app):
+    console_login(client, "engineer")
+    form_post(client, "/products/add", {"code": "P-7002", "name": "Spare board", "process_type": "SMT"})
+    with app.app_context():
+        pid = db.session.execute(select(Product.id).filter_by(code="P-7002")).scalar_one()
+    token = csrf_from(client.get("/products/list/").get_data(as_text=True))
+    page = client.post(f"/products/delete/{pid}", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Product P-7002 deleted." in page and "Deleted Row" not in page
+    with app.app_context():
+        assert db.session.get(Product, pid) is None
 
 
 def test_duplicate_bom_line_in_the_console_shows_the_code_and_writes_nothing(client, app):
@@ -81,7 +94,7 @@ def test_deactivating_with_an_unticked_checkbox_works(client, app):
         sid, line_id, group_id = station.id, station.line_id, station.group_id
     page = form_post(client, f"/stations/edit/{sid}", {"code": "ST-AOI-01", "name": "AOI 1", "line": line_id,
                                                        "group": group_id, "station_type": "MANUAL"})
-    assert "Changed Row" in page.get_data(as_text=True)
+    assert "Station ST-AOI-01 saved." in page.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Station, sid).is_active is False
         event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "STATION_UPDATE")).scalar_one()

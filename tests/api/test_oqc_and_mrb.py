@@ -631,7 +631,7 @@ def test_console_rules_share_the_service_rules_and_are_audited(client, api, app)
     page = _form_post(client, "/oqc-sampling-rules/add", {"name": "All DIP runs", "sampling_type": "PERCENTAGE",
                                                            "sample_value": "10", "priority": "0",
                                                            "is_active": "y"}).get_data(as_text=True)
-    assert "Added Row" in page
+    assert "OQC sampling rule All DIP runs saved." in page
     with app.app_context():
         rule = db.session.execute(select(OqcSamplingRule).filter_by(name="All DIP runs")).scalar_one()
         rid = rule.id

@@ -48,7 +48,7 @@ def test_engineer_creates_product_with_bom_line_and_operator_cannot(browser, liv
     pick_select2(browser, "process_type", "SMT")
     browser.find_element(By.ID, "description").send_keys("created by the browser test")
     browser.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
-    wait(browser).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "Added Row"))
+    wait(browser).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "Product P-8001 saved."))
 
     row = wait(browser).until(EC.presence_of_element_located((By.XPATH, "//tr[td[contains(., 'P-8001')]]")))
     row.find_element(By.CSS_SELECTOR, "a[href*='/products/show/']").click()
@@ -61,7 +61,7 @@ def test_engineer_creates_product_with_bom_line_and_operator_cannot(browser, liv
     browser.find_element(By.ID, "ref_designators").send_keys("U1, U2")
     screenshot(browser, "master-data-bom-line-form")
     browser.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
-    wait(browser).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "Added Row"))
+    wait(browser).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "BOM item saved."))
 
     browser.get(base + "/products/list/")
     assert "P-8001" in browser.find_element(By.TAG_NAME, "body").text
