@@ -76,3 +76,32 @@ def test_a_new_sn_registered_by_several_scans_at_once_exists_once(multiprocess_s
     outcomes = _race(base, operator, "RACE-NEW-SN", run_no)
     assert sorted(outcomes) == [(200, None)] + [(409, "UNIT_ALREADY_IN_STATION")] * (PARALLEL - 1), outcomes
     assert _tracks_of(multiprocess_server.db_url, "RACE-NEW-SN") == (1, 1, 1)
+
+
+def _register_at(args) -> tuple[int, str | None]:
+    base, token, sn, run_no, start_at = args
+    time.sleep(max(0.0, start_at - time.time()))
+    status, body = _post(f"{base}/api/v1/stations/ST-PRINT-01/track-in", {"sn": sn, "runNo": run_no}, token)
+    return status, (body.get("error") or {}).get("code")
+
+
+def test_new_sns_registered_at_once_never_exceed_the_run_plan(multiprocess_server):
+    """Eight different new SNs at the same moment into a run with room for three: exactly three become
+    units. (On PostgreSQL the run's row is locked before its units are counted, in a statement of its
+    own: a count that waited for the lock inside one statement would read the units before the lock's
+    holder added its own, and let a fourth in.)"""
+    base = multiprocess_server.url
+    operator = _login(base, "operator")
+    run_no = authorized_run(LiveApi(base), qty=3, wo_no="WO-RACE-3")  # plan 4: the FAI board and three more
+    start_at = time.time() + 1.0
+    with ProcessPoolExecutor(max_workers=PARALLEL) as pool:
+        outcomes = list(pool.map(_register_at, [(base, operator, f"RACE-ROOM-{i}", run_no, start_at)
+                                                for i in range(PARALLEL)]))
+    assert sorted(outcomes) == [(200, None)] * 3 + [(400, "UNIT_NOT_FOUND")] * (PARALLEL - 3), outcomes
+    engine = create_engine(multiprocess_server.db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM unit u JOIN run r ON r.id = u.run_id "
+                                     "WHERE r.run_no = :run_no"), {"run_no": run_no}).scalar_one() == 4
+    finally:
+        engine.dispose()

@@ -1,8 +1,8 @@
 """Execution — TrackIn / TrackOut with data collection (spec 02_rules §4). The hot path.
 
-Lean by design, in statements as much as in Python (issue 16: a TrackIn + TrackOut pair at a step with
-data costs at most 12 statements on PostgreSQL, BEGIN included; tests/api/test_statement_budget.py counts
-them). One query reads the whole scan (`SCAN`: the security version, the station with its group and
+Lean by design, in statements as much as in Python (issue 16: a TrackIn + TrackOut pair at a step costs
+at most 12 statements, BEGIN included, 13 at the last step on PostgreSQL and 16 when it registers a new
+SN; tests/api/test_statement_budget.py counts them). One query reads the whole scan (`SCAN`: the security version, the station with its group and
 equipment, the run, the unit — locked FOR UPDATE on PostgreSQL —, its open track and the SCAN_FLAGS of
 the hooks, e.g. whether an SPI/AOI FAIL waits for this TrackOut); then the writes,
 the data values as one multi-row insert, and the audit event. When that query finds no row (an unknown
@@ -58,7 +58,7 @@ from . import extension_points
 from .extension_points import (
     CloseoutOutcome, Force, RunInfo, Scan, StationInfo, UnitInfo,
 )
-from .runs import automatic_closeout, buildable_runs
+from .runs import automatic_closeout, buildable_runs, lock_run_for_count
 from .units import ended_at_after
 
 ACTIVE_RUN = ("AUTHORIZED", "IN_PROGRESS")
@@ -183,7 +183,8 @@ SCAN_CONTEXT = (_with_station_group_and_equipment(
     .where(_station.c.code == bindparam("code")))
 _SLICES = {"station": slice(2, 10), "run": slice(10, 19), "unit": slice(19, 27), "track": slice(27, 32),
            "flags": slice(32, None)}
-# Room for a new unit in a run (its row locked: registrations of a run queue): its units, and its open OQC
+# Room for a new unit in a run (read once the run's row is locked, lock_run_for_count: registrations of a
+# run queue): its units, and its open OQC
 REGISTRATION_ROOM = select(
     select(func.count()).select_from(_unit).where(_unit.c.run_id == _run.c.id).scalar_subquery().label("units"),
     select(Inspection.__table__.c.id).where(Inspection.__table__.c.open_key == bindparam("oqc_key"))
@@ -387,8 +388,9 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
     if not scan.station.valid_for(first, scan.run.line_id):
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: new boards start at {first.expectation()}.",
                           {"sn": sn})
-    room = uow.execute(uow.lock(REGISTRATION_ROOM), {"run_id": scan.run.id,
-                                                     "oqc_key": Inspection.open_key_for(scan.run.id, "OQC")}).one()
+    lock_run_for_count(uow, scan.run.id)
+    room = uow.execute(REGISTRATION_ROOM, {"run_id": scan.run.id,
+                                           "oqc_key": Inspection.open_key_for(scan.run.id, "OQC")}).one()
     if room.open_oqc is not None:
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: run {scan.run.run_no} is closed out and waits for its "
                           "OQC; new boards go to another run.", {"sn": sn})

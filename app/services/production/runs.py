@@ -340,12 +340,23 @@ def close(*, actor: Actor, run_no: str) -> Run:
 
 
 _unit = Unit.__table__
-# A run's units and how many are not terminal, its row locked (concurrent last TrackOuts: one closes)
+# A run's units and how many are not terminal (read once the run's row is locked: lock_run_for_count)
 UNITS_LEFT = select(
     select(func.count()).select_from(_unit).where(_unit.c.run_id == Run.__table__.c.id).scalar_subquery().label("units"),
     select(func.count()).select_from(_unit).where(_unit.c.run_id == Run.__table__.c.id,
                                                   _unit.c.status.not_in(TERMINAL_UNIT)).scalar_subquery().label("open"),
 ).where(Run.__table__.c.id == bindparam("run_id"))
+
+
+RUN_ROW = select(Run.__table__.c.id).where(Run.__table__.c.id == bindparam("run_id"))
+
+
+def lock_run_for_count(uow: UnitOfWork, run_id: int) -> None:
+    """Lock the run's row before counting its units (PostgreSQL; SQLite's write lock is held already).
+    The count must be a statement of its own: a PostgreSQL statement that waited for the lock reads the
+    snapshot it started with, and would miss the units the lock's holder has just finished or added."""
+    if uow.connection.dialect.name == "postgresql":
+        uow.execute(uow.lock(RUN_ROW), {"run_id": run_id})
 
 
 def automatic_closeout(uow: UnitOfWork, run_id: int, status: str, plan_qty: int,
@@ -355,7 +366,8 @@ def automatic_closeout(uow: UnitOfWork, run_id: int, status: str, plan_qty: int,
     like a manual close would."""
     if status != "IN_PROGRESS":
         return None
-    left = uow.execute(uow.lock(UNITS_LEFT), {"run_id": run_id}).one()
+    lock_run_for_count(uow, run_id)  # concurrent last TrackOuts: one closes
+    left = uow.execute(UNITS_LEFT, {"run_id": run_id}).one()
     if left.units < plan_qty or left.units == 0 or left.open:
         return None
     return _closeout(uow, db.session.get(Run, run_id), actor)
