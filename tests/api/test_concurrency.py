@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from sqlalchemy import create_engine, text
 
-from support import DEMO_PASSWORD, LiveApi, authorized_run
+from support import DEMO_PASSWORD, SMT_DATA, SMT_STATIONS, LiveApi, authorized_run, build_unit, ok_data
 
 PARALLEL = 8
 
@@ -105,3 +105,44 @@ def test_new_sns_registered_at_once_never_exceed_the_run_plan(multiprocess_serve
                                      "WHERE r.run_no = :run_no"), {"run_no": run_no}).scalar_one() == 4
     finally:
         engine.dispose()
+
+
+def _track_out_at(args) -> tuple[int, str | None, str | None]:
+    base, token, sn, run_no, start_at = args
+    time.sleep(max(0.0, start_at - time.time()))
+    status, body = _post(f"{base}/api/v1/stations/{SMT_STATIONS[50]}/track-out",
+                         {"sn": sn, "runNo": run_no, "result": "PASS", "data": SMT_DATA[50]}, token)
+    return status, (body.get("error") or {}).get("code"), (body.get("data") or {}).get("result")
+
+
+def test_the_last_units_finished_at_once_close_the_run_out_once(multiprocess_server):
+    """Four boards, the run's last, tracked out of the last step at the same moment: every TrackOut passes
+    and the automatic closeout runs exactly once (none of them may count the others as still in work and
+    leave the run open; on PostgreSQL the finishing UPDATE locks the run's row before the units are
+    counted: execution.FINISH_UNIT_LOCKING_RUN)."""
+    base = multiprocess_server.url
+    api = LiveApi(base)
+    operator = _login(base, "operator")
+    boards = 4
+    run_no = authorized_run(api, qty=boards, wo_no="WO-RACE-4")  # the FAI board is DONE already
+    sns = [f"{run_no}-LAST{i}" for i in range(boards)]
+    for sn in sns:
+        build_unit(api, run_no, sn, until=40)
+        ok_data(api("operator").post(f"/api/v1/stations/{SMT_STATIONS[50]}/track-in", json={"sn": sn, "runNo": run_no}))
+    start_at = time.time() + 1.0
+    with ProcessPoolExecutor(max_workers=boards) as pool:
+        outcomes = list(pool.map(_track_out_at, [(base, operator, sn, run_no, start_at) for sn in sns]))
+    assert outcomes == [(200, None, "PASS")] * boards, outcomes
+    engine = create_engine(multiprocess_server.db_url)
+    try:
+        with engine.connect() as conn:
+            status = conn.execute(text("SELECT status FROM run WHERE run_no = :r"), {"r": run_no}).scalar_one()
+            closeouts = conn.execute(text(
+                "SELECT count(*) FROM audit_event WHERE entity_key = :r AND action = 'RUN_COMPLETE'"),
+                {"r": run_no}).scalar_one()
+            oqcs = conn.execute(text(
+                "SELECT count(*) FROM inspection i JOIN run r ON r.id = i.run_id WHERE r.run_no = :r "
+                "AND i.type = 'OQC'"), {"r": run_no}).scalar_one()
+    finally:
+        engine.dispose()
+    assert (status, closeouts, oqcs) in (("COMPLETED", 1, 0), ("IN_PROGRESS", 0, 1)), (status, closeouts, oqcs)

@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--units", type=int, default=60, help="units (of 5 pairs) for the CPU and call counts")
     parser.add_argument("--show", action="store_true", help="print the statements of every counted pair")
+    parser.add_argument("--profile", metavar="FILE", help="save the profile of the measured pairs (pstats)")
     args = parser.parse_args()
 
     sys.path[:0] = [args.tree, os.path.join(args.tree, "tests")]
@@ -113,6 +114,8 @@ def main() -> None:
         profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         n = args.units * len(stations)
+        if args.profile:
+            profiler.dump_stats(args.profile)
         print(f"  {pstats.Stats(profiler).total_calls / n:.0f} Python function calls per pair; "
               f"CPU {1000 * cpu / n:.2f} ms, wall {1000 * wall / n:.2f} ms per pair under the profiler ({n} pairs)")
     finally:

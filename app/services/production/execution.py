@@ -1,8 +1,8 @@
 """Execution — TrackIn / TrackOut with data collection (spec 02_rules §4). The hot path.
 
 Lean by design, in statements as much as in Python (issue 16: a TrackIn + TrackOut pair at a step costs
-at most 12 statements, BEGIN included, 13 at the last step on PostgreSQL and 16 when it registers a new
-SN; tests/api/test_statement_budget.py counts them). One query reads the whole scan (`SCAN`: the security version, the station with its group and
+at most 12 statements, BEGIN included, the last step too (on PostgreSQL the finishing UPDATE locks the run's
+row for the closeout's count: FINISH_UNIT_LOCKING_RUN), and 16 when it registers a new SN; tests/api/test_statement_budget.py counts them). One query reads the whole scan (`SCAN`: the security version, the station with its group and
 equipment, the run, the unit — locked FOR UPDATE on PostgreSQL —, its open track and the SCAN_FLAGS of
 the hooks, e.g. whether an SPI/AOI FAIL waits for this TrackOut); then the writes,
 the data values as one multi-row insert, and the audit event. When that query finds no row (an unknown
@@ -200,6 +200,17 @@ INSERT_DATA_VALUE = insert(DataValue.__table__)
 INSERT_DEFECT = insert(Defect.__table__)
 UPDATE_UNIT = update(_unit).where(_unit.c.id == bindparam("unit_id"))
 CLOSE_TRACK = update(_track).where(_track.c.id == bindparam("track_id"), _track.c.open_unit_id.is_not(None))
+# PostgreSQL: the TrackOut that finishes a unit of an IN_PROGRESS run moves the unit and locks the run's row in
+# one statement (the automatic closeout counts the run's units next, in a statement of its own: runs.py,
+# lock_run_for_count). The lock is taken a few statements earlier than the closeout would take it, in the
+# same order (the unit's row, then the run's).
+_FINISHED = (update(_unit).where(_unit.c.id == bindparam("unit_id"))
+             .values(status=bindparam("to_status"), current_step_no=bindparam("to_step_no"),
+                     updated_at=bindparam("at"), max_out_step_no=bindparam("to_max_out_step_no"),
+                     ended_at=bindparam("to_ended_at"))
+             .returning(_unit.c.run_id).cte("finished"))
+FINISH_UNIT_LOCKING_RUN = (select(_run.c.id).join(_FINISHED, _FINISHED.c.run_id == _run.c.id)
+                           .with_for_update(of=_run))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,6 +630,12 @@ def _move_unit(uow: UnitOfWork, scan: Scan, result: str, at: datetime) -> tuple[
              "max_out_step_no": max(step.step_no, scan.unit.max_out_step_no or step.step_no)}
     if status == "DONE":  # an IN_STATION unit has no ended_at: only a finished one gets it
         moved["ended_at"] = ended_at_after(status, at)
+        if _may_close_out(scan, status) and uow.connection.dialect.name == "postgresql":
+            uow.execute(FINISH_UNIT_LOCKING_RUN, {
+                "unit_id": scan.unit.id, "to_status": status, "to_step_no": current, "at": at,
+                "to_max_out_step_no": moved["max_out_step_no"], "to_ended_at": moved["ended_at"]}).one()
+            scan.run_locked = True
+            return status, current, next_step
     uow.execute(UPDATE_UNIT, moved)
     return status, current, next_step
 
@@ -634,11 +651,16 @@ def _record_defects(uow: UnitOfWork, scan: Scan, defects: list[dict[str, Any]], 
     return rows
 
 
+def _may_close_out(scan: Scan, status: str) -> bool:
+    return status == "DONE" and scan.mode == "NORMAL" and scan.run.status == "IN_PROGRESS"
+
+
 def _closeout_when_done(uow: UnitOfWork, scan: Scan, status: str, actor: Actor) -> Optional[CloseoutOutcome]:
     """A non-trial TrackOut that finished a unit may finish the run (02_rules §3 automatic closeout)."""
-    if status != "DONE" or scan.mode != "NORMAL":
+    if not _may_close_out(scan, status):
         return None
-    return automatic_closeout(uow, scan.run.id, scan.run.status, scan.run.plan_qty, actor)
+    return automatic_closeout(uow, scan.run.id, scan.run.status, scan.run.plan_qty, actor,
+                              run_locked=scan.run_locked)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -102,6 +102,7 @@ class Scan:
     track_id: Optional[int] = None
     result: Optional[str] = None
     flags: Optional[dict[str, bool]] = None  # SCAN_FLAGS as the scan's query read them
+    run_locked: bool = False  # this transaction holds the run's row lock (PostgreSQL)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:

@@ -360,13 +360,14 @@ def lock_run_for_count(uow: UnitOfWork, run_id: int) -> None:
 
 
 def automatic_closeout(uow: UnitOfWork, run_id: int, status: str, plan_qty: int,
-                       actor: Actor) -> Optional[CloseoutOutcome]:
+                       actor: Actor, *, run_locked: bool = False) -> Optional[CloseoutOutcome]:
     """After a non-trial TrackOut made a unit terminal (the scan read the run's `status` and
     `plan_qty`): when every unit is terminal and the run has at least plan_qty units, close it out
-    like a manual close would."""
+    like a manual close would. `run_locked`: the caller holds the run's row lock already."""
     if status != "IN_PROGRESS":
         return None
-    lock_run_for_count(uow, run_id)  # concurrent last TrackOuts: one closes
+    if not run_locked:
+        lock_run_for_count(uow, run_id)  # concurrent last TrackOuts: one closes
     left = uow.execute(UNITS_LEFT, {"run_id": run_id}).one()
     if left.units < plan_qty or left.units == 0 or left.open:
         return None
