@@ -13,6 +13,7 @@ from .quality import InspectionApi
 from .readiness import IntegrationStatusApi, ReadinessApi
 from .reports import BoardApi, ReportApi
 from .routing import DataSpecApi, RoutingApi
+from .spc import SpcApi
 
 
 def register_apis(appbuilder: AppBuilder) -> None:
@@ -23,5 +24,5 @@ def register_apis(appbuilder: AppBuilder) -> None:
     appbuilder.add_api(DataSpecApi)
     appbuilder.add_api(IntegrationApi)
     for api in (WorkOrderApi, RunApi, StationExecutionApi, TraceApi, ReadinessApi, IntegrationStatusApi,
-                InspectionApi, OqcSamplingRuleApi, MrbApi, DefectApi, ReportApi, BoardApi):
+                InspectionApi, OqcSamplingRuleApi, MrbApi, DefectApi, ReportApi, BoardApi, SpcApi):
         appbuilder.add_api(api)

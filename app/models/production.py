@@ -127,6 +127,7 @@ class Track(IdMixin, Model):
 
 class DataValue(IdMixin, Model):
     __tablename__ = "data_value"
+    __table_args__ = (Index("ix_data_value_spec", "spec_id", "collected_at"),)  # SPC charts by spec and time
     track_id: Mapped[int] = mapped_column(ForeignKey("track.id"), nullable=False, index=True)
     spec_id: Mapped[int] = mapped_column(ForeignKey("data_collection_spec.id"), nullable=False)
     spec_name: Mapped[str] = mapped_column(String(128), nullable=False)

@@ -120,6 +120,11 @@ _e("DATA_SPEC_OPERATION_MISMATCH", 400, "A bound data-collection spec belongs to
 _e("DATA_SPEC_NAME_DUPLICATE", 409, "A spec with this name already exists for the operation.", "Choose another name.")
 _e("DATA_SPEC_LIMITS_INVALID", 400, "The limits must satisfy lsl ≤ target ≤ usl (numbers only).", "Correct the limits.")
 _e("DATA_SPEC_IN_USE", 409, "Values were collected for this spec; it cannot be deleted.", "Deactivate the spec instead.")
+_e("SPC_SPEC_NOT_FOUND", 404, "No such data-collection spec.", "Check the spec id (Engineering → Data Collection Specs).")
+_e("SPC_SPEC_NOT_NUMERIC", 400, "Only NUMBER specs can be charted.", "Choose a numeric spec.")
+_e("SPC_CHART_NOT_CONFIGURED", 409, "The spec has no SPC chart yet.", "Configure its chart first (chart type, rules).")
+_e("SPC_BASELINE_TOO_SHORT", 400, "The baseline period holds too few points for control limits.",
+   "Choose a longer period (at least 20 plotted points), then recompute.")
 _e("OPERATION_NOT_FOUND", 400, "No operation with this code.", "Check the operation code (Engineering → Operations).")
 _e("STATION_GROUP_NOT_FOUND", 400, "No station group with this code.",
    "Check the station group code (Engineering → Station Groups).")

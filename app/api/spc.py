@@ -1,0 +1,89 @@
+"""SPC (issue 18): `GET /api/v1/spc/{specId}` the chart of a numeric spec over a period with its limits,
+capability and the run rules that fired (`data_spec:read`); `PUT /api/v1/spc/{specId}` its chart
+configuration and `POST /api/v1/spc/{specId}/baseline` new frozen limits (`data_spec:config`)."""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import expose
+from marshmallow import Schema, fields
+
+from ..services.quality import spc
+from ..web.filters import parse_datetime
+from .base import MesBaseApi, load_json, ok, requires
+
+
+class ChartConfigSchema(Schema):
+    chartType = fields.Raw(required=True)  # the service says what is valid
+    subgroupSize = fields.Raw(load_default=None, allow_none=True)
+    rules = fields.Raw(load_default=list)
+    sameSideRun = fields.Raw(load_default=None, allow_none=True)
+    onAlarm = fields.Raw(load_default=None, allow_none=True)
+    isActive = fields.Boolean(load_default=True)
+
+
+class BaselineSchema(Schema):
+    dateFrom = fields.String(data_key="from", load_default=None, allow_none=True)
+    dateTo = fields.String(data_key="to", load_default=None, allow_none=True)
+
+
+def chart_to_api(chart) -> dict:
+    return {**spc.chart_config(chart), "baseline": spc.baseline_to_dict(chart)}
+
+
+class SpcApi(MesBaseApi):
+    resource_name = "spc"
+    route_base = "/api/v1/spc"
+    openapi_spec_tag = "Quality"
+
+    @expose("/<int:spec_id>", methods=["GET"])
+    @requires("data_spec:read")
+    def chart(self, spec_id, actor):
+        """The chart of a numeric spec: points in collection order (value, dispersion, time, SNs, the rules
+        that fired there), the limits (frozen baseline, or trial limits from the points), Cp/Cpk/Pp/Ppk.
+        ---
+        get:
+          parameters:
+            - {in: query, name: from, schema: {type: string}, description: "ISO-8601 date or date-time"}
+            - {in: query, name: to, schema: {type: string}, description: "ISO-8601, exclusive"}
+          responses:
+            200: {description: "`{data: {spec, chart, baseline, limits, points, capability, rules}}`"}
+            404: {description: SPC_SPEC_NOT_FOUND}
+        """
+        return ok(spc.chart(actor=actor, spec_id=spec_id,
+                            date_from=parse_datetime(request.args.get("from"), "from"),
+                            date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True)))
+
+    @expose("/<int:spec_id>", methods=["PUT"])
+    @requires("data_spec:config")
+    def configure(self, spec_id, actor):
+        """Chart a spec: `{chartType: IMR|XBAR_R|XBAR_S, subgroupSize?, rules: [1…8], sameSideRun?: 9|8,
+        onAlarm?: ALARM|HOLD, isActive?}`; a new chart type or subgroup size drops the baseline.
+        ---
+        put:
+          responses:
+            200: {description: "`{data: chart}`"}
+            422: {description: VALIDATION_ERROR}
+        """
+        body = load_json(ChartConfigSchema())
+        chart = spc.configure(actor=actor, spec_id=spec_id, chart_type=body["chartType"],
+                              subgroup_size=body["subgroupSize"], rules=body["rules"],
+                              same_side_run=body["sameSideRun"], on_alarm=body["onAlarm"],
+                              is_active=body["isActive"])
+        return ok(chart_to_api(chart))
+
+    @expose("/<int:spec_id>/baseline", methods=["POST"])
+    @requires("data_spec:config")
+    def baseline(self, spec_id, actor):
+        """Freeze new control limits from the values collected in `{from, to}` (at least 20 plotted points).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: chart}` with its baseline"}
+            400: {description: SPC_BASELINE_TOO_SHORT}
+            409: {description: SPC_CHART_NOT_CONFIGURED}
+        """
+        body = load_json(BaselineSchema())
+        chart = spc.recompute_baseline(actor=actor, spec_id=spec_id,
+                                       date_from=parse_datetime(body["dateFrom"], "from"),
+                                       date_to=parse_datetime(body["dateTo"], "to", end_of_day=True))
+        return ok(chart_to_api(chart))
