@@ -173,6 +173,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Quality", "Defects & Disposition", "quality:disposition"),
     MenuEntry("Quality", "Defect Codes", "defect_code:write"),
     MenuEntry("Quality", "OQC Sampling Rules", "quality:oqc"),
+    MenuEntry("Quality", "SPC Charts", "data_spec:read"),
     MenuEntry("Integration", "Status", "integration:view"),
     MenuEntry("Integration", "Manual Entry", "integration:manual_entry"),
     MenuEntry("Integration", "Messages", "integration:view"),

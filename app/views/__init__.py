@@ -17,6 +17,7 @@ from .oqc import OqcSamplingRuleView
 from .production import ReadinessView, RunView, TraceView, WorkOrderView
 from .quality import DispositionView, FaiView, MrbView, OqcView
 from .reports import DashboardView, LineBoardView, LotRecallView, ReportsView
+from .spc import SpcView
 from .routing import RoutingEditorView
 from .routing_specs import DataSpecView
 from .terminal import StationTerminalView
@@ -40,6 +41,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(DefectCodeView, "Defect Codes", icon="fa-bug", category="Quality",
                         category_icon="fa-check-square")
     appbuilder.add_view(OqcSamplingRuleView, "OQC Sampling Rules", icon="fa-filter", category="Quality")
+    appbuilder.add_view(SpcView, "SPC Charts", icon="fa-line-chart", category="Quality")
     for view, name, icon in ENGINEERING_VIEWS:
         appbuilder.add_view(view, name, icon=icon, category="Engineering", category_icon="fa-wrench")
     appbuilder.add_view(RoutingEditorView, "Routings", icon="fa-random", category="Engineering")

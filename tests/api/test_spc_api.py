@@ -142,3 +142,17 @@ def test_refusals(api, app):
     assert bad_date.status_code == 422
     empty = api("engineer").get(f"/api/v1/spc/{spec_id}").get_json()["data"]
     assert empty["points"] == [] and empty["limits"] is None and empty["capability"] is None
+
+
+def test_the_spc_screens_follow_data_spec_read(app):
+    from support import console_login
+    spec_id = _spec_id(app, SPEC)
+    for username, allowed in (("quality", True), ("manager", True), ("operator", False), ("material", False)):
+        browser = app.test_client()
+        assert console_login(browser, username).status_code == 302
+        for path in ("/spc/", f"/spc/{spec_id}"):
+            page = browser.get(path)
+            if allowed:
+                assert page.status_code == 200 and SPEC in page.get_data(as_text=True), (username, path)
+            else:
+                assert page.status_code in (302, 403) and SPEC not in page.get_data(as_text=True), (username, path)

@@ -21,7 +21,7 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import DataCollectionSpec, DataValue, Track, Unit
+from ...models import DataCollectionSpec, DataValue, Operation, Track, Unit
 from ...models.spc import SPC_ALARM_ACTIONS, SpcChart
 from ..platform.actor import Actor
 from ..platform.clock import now
@@ -197,6 +197,20 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
             "baseline": baseline_to_dict(config) if frozen else None,
             "limits": limits, "points": points, "capability": capability,
             "rules": {str(n): r.text for n, r in spc_math.RUN_RULES.items()}}
+
+
+def overview(*, actor: Actor) -> list[dict[str, Any]]:
+    """Every active NUMBER spec with its chart, if any (`data_spec:read`): the SPC screen's list."""
+    require_permission(actor, "data_spec:read")
+    rows = db.session.execute(
+        select(DataCollectionSpec, Operation.code, SpcChart)
+        .join(Operation, Operation.id == DataCollectionSpec.operation_id)
+        .outerjoin(SpcChart, SpcChart.spec_id == DataCollectionSpec.id)
+        .where(DataCollectionSpec.data_type == "NUMBER", DataCollectionSpec.is_active.is_(True))
+        .order_by(Operation.code, DataCollectionSpec.name)).all()
+    return [{"specId": spec.id, "name": spec.name, "operationCode": operation, "uom": spec.uom,
+             "lsl": spec.lsl, "usl": spec.usl, "chart": chart_config(chart) if chart else None,
+             "baseline": baseline_to_dict(chart) if chart else None} for spec, operation, chart in rows]
 
 
 def _frozen_limits(config: SpcChart) -> dict[str, Any]:
