@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Line, MesUser, Run
 from support import (
     DIP_DATA, DIP_STATIONS, StatementCounter, authorized_run, build_unit, console_login, finish_trial_board,
-    ok_data, pass_step, prep_run, ready_run,
+    ok_data, prep_run, ready_run,
 )
 
 DIP = "P-2001"
@@ -244,6 +244,8 @@ def test_empty_lists_say_nothing_waiting_and_roles_see_their_own(app, client):
     page = client.get("/").get_data(as_text=True)
     section = page.split('id="worklist-material"', 1)[1].split("</section>", 1)[0]
     assert "Nothing waiting" in section and 'data-count="0"' in section
+    assert 'href="/help/material#your-worklist"' in page  # the home page's Help: the guide's worklist section
+    assert 'id="your-worklist"' in client.get("/help/material").get_data(as_text=True)
     assert 'id="worklist-quality"' not in page and 'id="worklist-planner"' not in page
     client.get("/logout/")
     console_login(client, "operator")  # no worklist: the tiles as before
