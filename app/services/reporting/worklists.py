@@ -301,7 +301,7 @@ def _locked_account_count(actor: Actor) -> int:
 # ---------------------------------------------------------------------------------------------
 
 ROLE_TITLES = {"Quality": "Quality: waiting for you", "Leader": "Line leader: waiting on your lines",
-               "Planner": "Planner: runs by next action", "Material": "Material: waiting for you"}
+               "Planner": "Planner: work orders and runs by next action", "Material": "Material: waiting for you"}
 
 
 def worklists_for(actor: Actor) -> list[Worklist]:
