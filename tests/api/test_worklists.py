@@ -185,6 +185,8 @@ def test_planner_worklist_runs_by_next_action(app, client, shop):
     open_runs = sql(app, "SELECT COUNT(*) FROM run WHERE status IN ('PREP', 'AUTHORIZED', 'IN_PROGRESS', 'ON_HOLD')")
     assert p["prepare"][0] + p["authorize"][0] + p["running"][0] + p["close"][0] + 2 == open_runs  # + OQC, MRB
     # the run list says which worklist it shows; an unknown one is refused with what to do
+    export = client.get("/runs/csv?worklist=close").get_data(as_text=True)  # the export follows the worklist
+    assert shop["close"] in export and shop["running"] not in export
     page = client.get(p["close"][1]).get_data(as_text=True)
     assert 'id="worklist-filter"' in page and "close them" in page
     refused = client.get("/runs/?worklist=nope").get_data(as_text=True)
@@ -270,8 +272,8 @@ def test_a_user_with_several_roles_sees_each_roles_worklist(app, client):
 
 
 def test_worklist_screens_keep_their_permissions(app, client, shop):
-    console_login(client, "material")  # no run list worklist of another role is hidden by the run list itself,
-    assert client.get("/runs/?worklist=fai-to-sign").status_code == 200  # but reads stay in scope (run:read)
+    console_login(client, "material")  # a run worklist is a run list: anyone with run:read, in their scope
+    assert screen_rows(client, "/runs/?worklist=fai-to-sign") == [shop["fai_sign"]]
     assert client.get("/disposition/?action=DISPOSITION").status_code in (302, 403)  # quality:disposition only
     client.get("/logout/")
     console_login(client, "operator")  # no loading:verify

@@ -252,8 +252,9 @@ def _work_order_counts(actor: Actor) -> dict[str, int]:
 def locked_slots(actor: Actor) -> list[dict[str, Any]]:
     """Feeder slots locked after failed scans on the actor's lines, with the run of their last scan
     (its Loading Terminal page has the Unlock form) while that run is still being prepared or built."""
+    locked = select(FeederSlot.id).where(FeederSlot.is_locked.is_(True))
     last = (select(LoadingRecord.slot_id, func.max(LoadingRecord.id).label("record_id"))
-            .group_by(LoadingRecord.slot_id).subquery())
+            .where(LoadingRecord.slot_id.in_(locked)).group_by(LoadingRecord.slot_id).subquery())
     rows = db.session.execute(
         select(FeederSlot.slot_code, FeederSlot.locked_at, FeederSlot.locked_reason, FeederSlot.failed_attempts,
                Line.code, Station.code, Run.run_no, Run.status)
