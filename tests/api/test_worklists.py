@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Line, MesUser, Run
 from support import (
     DIP_DATA, DIP_STATIONS, StatementCounter, authorized_run, build_unit, console_login, finish_trial_board,
-    ok_data, prep_run, ready_run,
+    ok_data, pass_fai, prep_run, ready_run,
 )
 
 DIP = "P-2001"
@@ -59,12 +59,15 @@ def shop(api, app):
                                                              "barcode": "MAT-C100N|LOT-C-001"})
     check = ok_data(api("leader").post(f"/api/v1/runs/{s['smt_prep']}/readiness/check", json={"kind": "FORMAL"}))
     assert check["status"] == "FAILED", check
-    # DIP: an FAI to run, an FAI to sign, a prepared run to authorize (no FAI step reached yet: FAI waived? no:
-    # DIP routes have an FAI step, so "to authorize" comes from a signed FAI)
+    # DIP: an FAI to run (created, not started), an FAI to sign (passed, not signed)
     s["fai_open"] = ready_run(api, product=DIP, qty=2)
     _fai(api, s["fai_open"], passed=False)
     s["fai_sign"] = ready_run(api, product=DIP, qty=2)
     _fai(api, s["fai_sign"], passed=True)
+    # DIP: a prepared run to authorize (FAI passed and signed), an authorized run nobody started yet
+    s["authorize"] = ready_run(api, product=DIP, qty=2)
+    pass_fai(api, s["authorize"], product=DIP)
+    s["authorized"] = authorized_run(api, product=DIP, qty=1)
     # DIP: a running run with one board to disposition and one held
     s["running"] = authorized_run(api, product=DIP, qty=3, units=3)
     for sn in (f"{s['running']}-0001", f"{s['running']}-0002"):
@@ -177,9 +180,9 @@ def test_planner_worklist_runs_by_next_action(app, client, shop):
     assert p["wo-create-run"][0] == sql(app, "SELECT COUNT(*) FROM work_order WHERE status = 'RELEASED'") >= 1
     assert "WO-WL-REL" in screen_rows(client, p["wo-create-run"][1])
     assert set(screen_rows(client, p["prepare"][1])) == {shop["smt_prep"], shop["fai_open"], shop["fai_sign"]}
-    assert screen_rows(client, p["running"][1]) == [shop["running"]]
+    assert set(screen_rows(client, p["running"][1])) == {shop["running"], shop["authorized"]}
     assert screen_rows(client, p["close"][1]) == [shop["close"]]
-    assert p["authorize"][0] == 0 and screen_rows(client, p["authorize"][1]) == []
+    assert screen_rows(client, p["authorize"][1]) == [shop["authorize"]]
     assert_links_match(client, p)
     # every open run is in exactly one of the planner's run lists or waits for quality (OQC, MRB)
     open_runs = sql(app, "SELECT COUNT(*) FROM run WHERE status IN ('PREP', 'AUTHORIZED', 'IN_PROGRESS', 'ON_HOLD')")
@@ -200,7 +203,8 @@ def test_the_classification_agrees_with_run_detail_next_action(app, client, shop
     with app.app_context():
         planner = db.session.execute(select(MesUser.id).filter_by(username="planner")).scalar_one()
         states = classify_runs(actor_for_user(planner))
-        assert {s.action for s in states} == {"READINESS", "FAI", "DISPOSITION", "CLOSE", "OQC", "MRB"}
+        assert {s.action for s in states} == {"READINESS", "FAI", "AUTHORIZE", "BUILD", "DISPOSITION",
+                                                 "CLOSE", "OQC", "MRB"}
         for state in states:
             run = db.session.get(Run, state.id)
             assert state.action == next_action(run, unit_counts(run.id))["action"], run.run_no

@@ -85,7 +85,8 @@ def _latest_ids(model, kind_col, kind: str, run_ids: list[int]):
 
 def classify_runs(actor: Actor) -> list[RunState]:
     """Every open run (PREP, AUTHORIZED, IN_PROGRESS, ON_HOLD) of the actor's lines with its next
-    action, by run id. About seven queries whatever the number of runs."""
+    action, by run id. Seven queries whatever the number of runs (plus a few per PREP rework run on a
+    line with feeder slots: whether its loading applies depends on its re-entry step)."""
     rows = db.session.execute(
         select(Run.id, Run.run_no, Run.status, Run.line_id, Run.route_version_id, Run.fai_waived, Run.parent_run_id)
         .where(Run.status.in_(OPEN_RUN_STATUSES), line_filter(actor, Run.line_id)).order_by(Run.id)).all()
@@ -353,7 +354,7 @@ def worklists_for(actor: Actor) -> list[Worklist]:
             (None, lambda: WorkItem(
                 "locked-accounts", "Locked accounts", once("accounts", lambda: _locked_account_count(actor)), "users",
                 {}, "Too many wrong passwords: the account unlocks by itself after a few minutes.")),
-            ("run:read", lambda: run_item("readiness-failed", "Failed readiness items",
+            ("run:read", lambda: run_item("readiness-failed", "Runs with failed readiness items",
                                           "Fix the failed items, then run the FORMAL check again.")),
             ("run:read", lambda: run_item("mrb", "Runs on hold", "Quality's MRB decides.")),
             ("run:read", lambda: run_item("held-units", "Runs with boards on hold",
