@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support import LiveApi, prep_run, screenshot
+from support import LiveApi, ok_data, prep_run, screenshot
 from ui.test_execution_console import sign_in
 
 pytestmark = pytest.mark.browser
@@ -49,3 +49,24 @@ def test_quality_and_planner_lists_at_1024(browser, live_server):
     wait.until(EC.presence_of_element_located((By.ID, "wo-list")))
     rows = browser.find_elements(By.CSS_SELECTOR, "#wo-list tbody tr td:first-child a")
     assert len(rows) == count
+
+
+def test_leader_follows_a_locked_slot_to_its_unlock_form(browser, live_server):
+    base, wait = live_server.url, WebDriverWait(browser, 15)
+    api = LiveApi(base)
+    run_no = prep_run(api)
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    for _ in range(3):  # three wrong reels: the slot locks
+        api("material").post("/api/v1/loading/verify", json={"runNo": run_no, "slotCode": "1-02",
+                                                             "barcode": "MAT-R10K|LOT-R-001"})
+    sign_in(browser, base, "leader")
+    wait.until(EC.presence_of_element_located((By.ID, "worklist-leader")))
+    count, link = item(browser, "leader", "locked-slots")
+    assert count >= 1
+    screenshot(browser, "home-worklist-leader")
+    link.click()
+    wait.until(EC.presence_of_element_located((By.ID, "locked-slots")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#locked-slots tbody tr[data-slot]")
+    assert len(rows) == count
+    browser.find_element(By.CSS_SELECTOR, f'#locked-slots tr[data-slot="LINE-SMT-A/1-02"] a[href$="/loading/{run_no}"]').click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, 'form.mes-unlock[data-slot="1-02"]')))
