@@ -8,6 +8,7 @@ from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 
 from ..security import actors
+from ..services.reporting import worklists
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,19 @@ TILES: list[tuple[str, list[Tile]]] = [
 ]
 
 
+# Where a worklist item's screen is (services/reporting/worklists.py names screens, not URLs).
+WORKLIST_SCREENS = {"runs": "RunView.list", "loading": "LoadingTerminalView.choose",
+                    "disposition": "DispositionView.queue", "work_orders": "WorkOrderView.list"}
+# The users list (admin) until the accounts screen for leaders ships.
+USERS_LIST_URL = "/users/list/"
+
+
+def worklist_url(item: worklists.WorkItem) -> str:
+    if item.screen == "users":
+        return USERS_LIST_URL
+    return url_for(WORKLIST_SCREENS[item.screen], **item.params)
+
+
 # A role whose day starts on one screen lands there from "/" ("Dashboard: the manager's home page");
 # `/?tiles=1` shows the tiles anyway.
 LANDING = {"Manager": "DashboardView.index"}
@@ -105,5 +119,15 @@ class HomeView(IndexView):
                 ]
                 if visible:
                     groups.append({"title": title, "tiles": visible})
+        lists = worklists.worklists_for(actor) if actor is not None else []
         return self.render_template(self.index_template, appbuilder=self.appbuilder, groups=groups,
-                                    actor=actor)
+                                    actor=actor, worklists=lists, worklist_url=worklist_url,
+                                    help_doc=_help_doc(actor), help_anchor="your-worklist" if lists else None)
+
+
+def _help_doc(actor) -> str | None:
+    """The guide of the user's first role with a worklist (its "Your worklist" section)."""
+    for role in worklists.ROLE_TITLES:
+        if actor is not None and role in actor.roles:
+            return role.lower()
+    return None

@@ -12,6 +12,7 @@ from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
 from ..services.platform.errors import CATALOGUE
 from ..services.preparation import consumables, loading
+from ..services.reporting import worklists
 from .base import call_and_flash
 
 
@@ -26,8 +27,15 @@ class LoadingTerminalView(BaseView):
     @has_access
     def choose(self):
         actor = authenticate()
+        runs = loading.terminal_runs(actor)
+        waiting = request.args.get("waiting") == "1"  # the material's worklist: runs waiting for loading
+        if waiting:
+            wanted = worklists.runs_waiting_for_loading(actor)
+            runs = [r for r in runs if r["run_no"] in wanted]
+        show_locked = request.args.get("locked") == "1"  # the leader's worklist: locked feeder slots
         return self.render_template(
-            "mes/loading_choose.html", runs=loading.terminal_runs(actor), lines=loading.terminal_lines(actor),
+            "mes/loading_choose.html", runs=runs, lines=loading.terminal_lines(actor), waiting=waiting,
+            locked_slots=worklists.locked_slots(actor) if show_locked else None,
             can_bind=actor.can("line_consumables:bind"), help_doc="material", help_anchor="loading-terminal")
 
     @expose("/<run_no>")

@@ -19,7 +19,9 @@ from ..services.platform import audit
 from ..services.platform.errors import DomainError
 from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
+from ..services.reporting import worklists
 from .base import ListExports, format_datetime
+from .base import call_and_flash
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
@@ -130,21 +132,30 @@ class RunView(ListExports, BaseView):
     def list(self):
         actor = authenticate()
         page, size = parse_page(request.args, default_size=50)
-        rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                     line_code=request.args.get("lineCode") or None,
-                                     wo_contains=request.args.get("woNo") or None, page=page, page_size=size)
+        key = request.args.get("worklist") or None
+        title = call_and_flash(lambda: worklists.run_list_title(key)) if key else None
+        if title is not None:  # a home-page worklist: exactly the runs its count counted
+            rows, total = worklists.worklist_runs(actor=actor, key=key, page=page, page_size=size)
+        else:
+            rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
+                                         line_code=request.args.get("lineCode") or None,
+                                         wo_contains=request.args.get("woNo") or None, page=page, page_size=size)
         return self.render_template(
             "mes/run_list.html", rows=[{**runs.run_to_dict(r), "counts": runs.unit_counts(r.id)} for r in rows],
-            total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args,
+            worklist=title, total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args,
             lines=master_data.codes(Line),
             statuses=["PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD", "COMPLETED", "CLOSED_REWORK", "SCRAPPED",
                       "CANCELLED"], help_doc="planner", help_anchor="runs-and-run-detail")
 
     def _export(self, fmt):
         actor = authenticate()
-        rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                 line_code=request.args.get("lineCode") or None,
-                                 wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
+        key = request.args.get("worklist") or None
+        if key:
+            rows, _ = worklists.worklist_runs(actor=actor, key=key, page=1, page_size=EXPORT_ROWS)
+        else:
+            rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
+                                     line_code=request.args.get("lineCode") or None,
+                                     wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
         return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
 
     @expose("/create", methods=["POST"])

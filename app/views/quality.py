@@ -199,6 +199,9 @@ class DispositionView(BaseView):
         line = request.args.get("line") or None
         run_no = request.args.get("run") or None
         entries = call_and_flash(lambda: defects.defect_queue(actor=actor, line_code=line, run_no=run_no)) or []
+        action = request.args.get("action") or None  # DISPOSITION / RELEASE: the home page's worklist items
+        if action:
+            entries = [e for e in entries if e["nextAction"] == action]
         return self.render_template("mes/disposition.html", entries=entries, codes=active_defect_codes(), args=request.args,
                                     help_doc="quality", help_anchor="defects-and-disposition")
 
@@ -218,7 +221,7 @@ class DispositionView(BaseView):
 
     def _back(self):
         return redirect(url_for("DispositionView.queue", run=request.args.get("run") or None,
-                                line=request.args.get("line") or None))
+                                line=request.args.get("line") or None, action=request.args.get("action") or None))
 
     @expose("/defects/<int:defect_id>/decide", methods=["POST"])
     @has_access

@@ -1,0 +1,384 @@
+"""The home page's worklists: per role, what waits for the user now, each with its count and the
+console screen that lists exactly those items (issue 17).
+
+Reads only. The runs' next actions are classified for every open run of the actor's lines with a
+handful of grouped queries (not one `next_action` per run): `_classify` mirrors
+`production.runs.next_action` and the preparation phases (readiness, loading, FAI) step by step, and a
+test compares the two on every open run. The run lists a worklist links to (`/runs/?worklist=<key>`,
+the Loading Terminal's `?waiting=1`) are built from the same classification, so a count is the number
+of rows its screen shows.
+
+A worklist item names its screen as data (`screen`, `params`); the console turns it into a URL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Optional
+
+from flask import current_app
+from sqlalchemy import and_, distinct, func, or_, select
+
+from ...extensions import db
+from ...models import (
+    Defect, Disposition, FeederSlot, Inspection, Line, LoadingRecord, MesUser, ReadinessCheck, ReadinessItem, Run,
+    RunSlotExpectation, Station, Unit, WorkOrder,
+)
+from ...models.security import user_line_binding, user_station_binding
+from ..engineering.route_plans import plan_for
+from ..platform.actor import Actor
+from ..platform.clock import now
+from ..platform.errors import DomainError
+from ..platform.scope import line_filter, require_permission, sees_all_lines
+from ..preparation.readiness import loading_applies
+
+OPEN_RUN_STATUSES = ("PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD")
+_TERMINAL_UNIT = ("DONE", "SCRAPPED")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the home page shows
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WorkItem:
+    key: str
+    label: str
+    count: int
+    screen: str                      # runs / loading / disposition / work_orders / users
+    params: dict[str, str] = field(default_factory=dict)
+    hint: str = ""                   # what to do with these items
+
+
+@dataclass(frozen=True)
+class Worklist:
+    role: str
+    title: str
+    items: list[WorkItem]
+
+    @property
+    def waiting(self) -> int:
+        return sum(i.count for i in self.items)
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs' next actions, for all open runs of the actor's lines at once
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class RunState:
+    id: int
+    run_no: str
+    status: str
+    line_id: int
+    action: str = "NONE"             # as production.runs.next_action says ("FAI" split below)
+    fai_to_sign: bool = False        # action FAI: the FAI passed and waits for its signature
+    readiness_failed: bool = False   # PREP: the latest FORMAL check has FAILED items
+    waiting_for_loading: bool = False  # PREP: the line's slots are not all loaded for the run
+    held_units: int = 0
+
+
+def _latest_ids(model, kind_col, kind: str, run_ids: list[int]):
+    return (select(func.max(model.id)).where(model.run_id.in_(run_ids), kind_col == kind)
+            .group_by(model.run_id))
+
+
+def classify_runs(actor: Actor) -> list[RunState]:
+    """Every open run (PREP, AUTHORIZED, IN_PROGRESS, ON_HOLD) of the actor's lines with its next
+    action, by run id. Seven queries whatever the number of runs (plus a few per PREP rework run on a
+    line with feeder slots: whether its loading applies depends on its re-entry step)."""
+    rows = db.session.execute(
+        select(Run.id, Run.run_no, Run.status, Run.line_id, Run.route_version_id, Run.fai_waived, Run.parent_run_id)
+        .where(Run.status.in_(OPEN_RUN_STATUSES), line_filter(actor, Run.line_id)).order_by(Run.id)).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    prep = [r for r in rows if r.status == "PREP"]
+    prep_ids = [r.id for r in prep]
+    states = {r.id: RunState(r.id, r.run_no, r.status, r.line_id) for r in rows}
+
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, status, n in db.session.execute(
+            select(Unit.run_id, Unit.status, func.count()).where(Unit.run_id.in_(ids))
+            .group_by(Unit.run_id, Unit.status)):
+        counts.setdefault(run_id, {})[status] = n
+
+    formal: dict[int, tuple[str, int]] = {}
+    loading: dict[int, dict[str, int]] = {}
+    fai: dict[int, tuple[str, Optional[str]]] = {}
+    lines_with_slots: set[int] = set()
+    if prep_ids:
+        failed_items = func.count(ReadinessItem.id)
+        for run_id, status, failed in db.session.execute(
+                select(ReadinessCheck.run_id, ReadinessCheck.status, failed_items)
+                .outerjoin(ReadinessItem, and_(ReadinessItem.check_id == ReadinessCheck.id,
+                                               ReadinessItem.status == "FAILED"))
+                .where(ReadinessCheck.id.in_(_latest_ids(ReadinessCheck, ReadinessCheck.kind, "FORMAL", prep_ids)))
+                .group_by(ReadinessCheck.run_id, ReadinessCheck.status)):
+            formal[run_id] = (status, failed)
+        lines_with_slots = set(db.session.execute(
+            select(FeederSlot.line_id).distinct().where(FeederSlot.line_id.in_({r.line_id for r in prep}))).scalars())
+        for run_id, status, n in db.session.execute(
+                select(RunSlotExpectation.run_id, RunSlotExpectation.status, func.count())
+                .where(RunSlotExpectation.run_id.in_(prep_ids))
+                .group_by(RunSlotExpectation.run_id, RunSlotExpectation.status)):
+            loading.setdefault(run_id, {})[status] = n
+        for run_id, status, signed_by in db.session.execute(
+                select(Inspection.run_id, Inspection.status, Inspection.signed_by)
+                .where(Inspection.id.in_(_latest_ids(Inspection, Inspection.type, "FAI", prep_ids)))):
+            fai[run_id] = (status, signed_by)
+
+    finished = [r.id for r in rows if r.status == "IN_PROGRESS" and _all_terminal(counts.get(r.id, {}))]
+    open_oqc = set(db.session.execute(select(Inspection.run_id).where(
+        Inspection.open_key.in_([Inspection.open_key_for(i, "OQC") for i in finished])) ).scalars()) if finished else set()
+
+    for r in rows:
+        state = states[r.id]
+        unit_counts = counts.get(r.id, {})
+        state.held_units = unit_counts.get("ON_HOLD", 0)
+        if r.status == "PREP":
+            check = formal.get(r.id)
+            state.readiness_failed = check is not None and check[1] > 0
+            applies = r.line_id in lines_with_slots and (
+                r.parent_run_id is None or loading_applies(db.session.get(Run, r.id), plan_for(r.route_version_id)))
+            slots = loading.get(r.id, {})
+            state.waiting_for_loading = applies and (not slots or slots.get("LOADED", 0) < sum(slots.values()))
+            if check is None or check[0] != "PASSED":
+                state.action = "READINESS"
+            elif state.waiting_for_loading:
+                state.action = "LOADING"
+            elif _fai_current(r, fai.get(r.id)):
+                state.action = "FAI"
+                latest = fai.get(r.id)
+                state.fai_to_sign = latest is not None and latest[0] == "PASS" and not latest[1]
+            else:
+                state.action = "AUTHORIZE"
+        elif r.status == "AUTHORIZED":
+            state.action = "BUILD"
+        elif r.status == "IN_PROGRESS":
+            if r.id in finished:
+                state.action = "OQC" if r.id in open_oqc else "CLOSE"
+            elif unit_counts.get("OUT_FAILED", 0) + unit_counts.get("ON_HOLD", 0):
+                state.action = "DISPOSITION"
+            else:
+                state.action = "BUILD"
+        elif r.status == "ON_HOLD":
+            state.action = "MRB"
+    return [states[i] for i in ids]
+
+
+def _all_terminal(counts: dict[str, int]) -> bool:
+    total = sum(counts.values())
+    return total > 0 and total == sum(counts.get(s, 0) for s in _TERMINAL_UNIT)
+
+
+def _fai_current(row, latest: Optional[tuple[str, Optional[str]]]) -> bool:
+    """The FAI phase of a PREP run is CURRENT (quality's fai_phase): the route has an FAI step, the
+    FAI is not waived, and there is none yet, it is open or failed, or it passed unsigned."""
+    if plan_for(row.route_version_id).last_fai_step_no is None or row.fai_waived:
+        return False
+    if latest is None:
+        return True
+    status, signed_by = latest
+    return status != "PASS" or not signed_by
+
+
+# The run lists a worklist links to: key -> (title, which runs)
+RUN_LISTS: dict[str, tuple[str, Callable[[RunState], bool]]] = {
+    "fai-to-run": ("FAIs to create, start or inspect", lambda s: s.action == "FAI" and not s.fai_to_sign),
+    "fai-to-sign": ("FAIs passed, waiting for a signature", lambda s: s.action == "FAI" and s.fai_to_sign),
+    "oqc": ("OQC inspections waiting", lambda s: s.action == "OQC"),
+    "mrb": ("Runs on hold: the MRB decides", lambda s: s.action == "MRB"),
+    "readiness-failed": ("Runs with failed readiness items", lambda s: s.readiness_failed),
+    "held-units": ("Runs with boards on hold", lambda s: s.held_units > 0),
+    "prepare": ("Runs in preparation (readiness, loading, FAI)", lambda s: s.action in ("READINESS", "LOADING", "FAI")),
+    "authorize": ("Runs prepared: authorize them", lambda s: s.action == "AUTHORIZE"),
+    "running": ("Runs in production", lambda s: s.action in ("BUILD", "DISPOSITION")),
+    "close": ("Runs finished: close them", lambda s: s.action == "CLOSE"),
+    "loading": ("Runs waiting for loading", lambda s: s.waiting_for_loading),
+}
+
+
+def run_list_title(key: str) -> str:
+    if key not in RUN_LISTS:
+        raise DomainError("VALIDATION_ERROR", f"Unknown worklist {key}: open it from the home page.",
+                          {"fields": {"worklist": sorted(RUN_LISTS)}})
+    return RUN_LISTS[key][0]
+
+
+def worklist_runs(*, actor: Actor, key: str, page: int = 1, page_size: int = 50) -> tuple[list[Run], int]:
+    """The runs of one run worklist (`run:read`), newest first like the run list, one page of them."""
+    require_permission(actor, "run:read")
+    run_list_title(key)
+    wanted = RUN_LISTS[key][1]
+    ids = sorted((s.id for s in classify_runs(actor) if wanted(s)), reverse=True)
+    chosen = ids[(page - 1) * page_size: page * page_size]
+    runs = {r.id: r for r in db.session.execute(select(Run).where(Run.id.in_(chosen))).scalars()} if chosen else {}
+    return [runs[i] for i in chosen], len(ids)
+
+
+def runs_waiting_for_loading(actor: Actor) -> set[str]:
+    """The run numbers of the material's worklist (the Loading Terminal's `?waiting=1`)."""
+    return {s.run_no for s in classify_runs(actor) if s.waiting_for_loading}
+
+
+# ---------------------------------------------------------------------------------------------
+# The other counts
+# ---------------------------------------------------------------------------------------------
+
+def _disposition_counts(actor: Actor) -> dict[str, int]:
+    """Boards of the Defects & Disposition queue by what they wait for (the queue's own condition,
+    services/quality/defects.py `defect_queue`): DISPOSITION (OUT_FAILED) and RELEASE (ON_HOLD)."""
+    held = (Defect.status == "DISPOSITIONED") & (Unit.status == "ON_HOLD") & (Disposition.type == "HOLD") \
+        & Disposition.released_at.is_(None)
+    rows = db.session.execute(
+        select(Unit.status, func.count(distinct(Unit.id))).select_from(Defect)
+        .join(Unit, Unit.id == Defect.unit_id).join(Run, Run.id == Unit.run_id)
+        .outerjoin(Disposition, Disposition.defect_id == Defect.id)
+        .where(line_filter(actor, Run.line_id), (Defect.status == "RECORDED") | held,
+               Unit.status.in_(("OUT_FAILED", "ON_HOLD")))
+        .group_by(Unit.status)).all()
+    by_status = dict(rows)
+    return {"DISPOSITION": by_status.get("OUT_FAILED", 0), "RELEASE": by_status.get("ON_HOLD", 0)}
+
+
+def _work_order_counts(actor: Actor) -> dict[str, int]:
+    """Work orders RECEIVED (to release) and RELEASED (no run yet), as the work-order list filters them."""
+    stmt = select(WorkOrder.status, func.count()).where(WorkOrder.status.in_(("RECEIVED", "RELEASED")))
+    if not sees_all_lines(actor):
+        stmt = stmt.where(line_filter(actor, WorkOrder.line_id))
+    return dict(db.session.execute(stmt.group_by(WorkOrder.status)).all())
+
+
+def locked_slots(actor: Actor) -> list[dict[str, Any]]:
+    """Feeder slots locked after failed scans on the actor's lines, with the run of their last scan
+    (its Loading Terminal page has the Unlock form) while that run is still being prepared or built."""
+    locked = select(FeederSlot.id).where(FeederSlot.is_locked.is_(True))
+    last = (select(LoadingRecord.slot_id, func.max(LoadingRecord.id).label("record_id"))
+            .where(LoadingRecord.slot_id.in_(locked)).group_by(LoadingRecord.slot_id).subquery())
+    rows = db.session.execute(
+        select(FeederSlot.slot_code, FeederSlot.locked_at, FeederSlot.locked_reason, FeederSlot.failed_attempts,
+               Line.code, Station.code, Run.run_no, Run.status)
+        .join(Line, Line.id == FeederSlot.line_id).outerjoin(Station, Station.id == FeederSlot.station_id)
+        .outerjoin(last, last.c.slot_id == FeederSlot.id).outerjoin(LoadingRecord, LoadingRecord.id == last.c.record_id)
+        .outerjoin(Run, Run.id == LoadingRecord.run_id)
+        .where(FeederSlot.is_locked.is_(True), line_filter(actor, FeederSlot.line_id))
+        .order_by(Line.code, FeederSlot.slot_code)).all()
+    return [{"line_code": line, "slot_code": slot, "station": station, "locked_at": at, "reason": reason,
+             "failed_attempts": attempts,
+             "run_no": run_no if status in ("PREP", "AUTHORIZED", "IN_PROGRESS") else None}
+            for slot, at, reason, attempts, line, station, run_no, status in rows]
+
+
+def _locked_slot_count(actor: Actor) -> int:
+    return db.session.execute(select(func.count()).select_from(FeederSlot).where(
+        FeederSlot.is_locked.is_(True), line_filter(actor, FeederSlot.line_id))).scalar_one()
+
+
+def locked_account_condition():
+    """A user locked out of login now (the lockout of security/manager.py `is_locked`, in SQL)."""
+    limit = current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)
+    minutes = current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)
+    return and_(MesUser.active.is_(True), MesUser.fail_login_count >= limit,
+                MesUser.last_failed_login_at.is_not(None),
+                MesUser.last_failed_login_at > now() - timedelta(minutes=minutes))
+
+
+def _locked_account_count(actor: Actor) -> int:
+    """Users locked out now; for a user bound to lines, those bound to the same lines (or to stations
+    on them)."""
+    stmt = select(func.count()).select_from(MesUser).where(locked_account_condition())
+    if not sees_all_lines(actor):
+        lines = sorted(actor.scope.line_ids)
+        on_lines = select(user_line_binding.c.user_id).where(user_line_binding.c.line_id.in_(lines))
+        at_stations = (select(user_station_binding.c.user_id)
+                       .join(Station, Station.id == user_station_binding.c.station_id)
+                       .where(Station.line_id.in_(lines)))
+        stmt = stmt.where(or_(MesUser.id.in_(on_lines), MesUser.id.in_(at_stations)))
+    return db.session.execute(stmt).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------
+# Per role
+# ---------------------------------------------------------------------------------------------
+
+ROLE_TITLES = {"Quality": "Quality: waiting for you", "Leader": "Line leader: waiting on your lines",
+               "Planner": "Planner: work orders and runs by next action", "Material": "Material: waiting for you"}
+
+
+def worklists_for(actor: Actor) -> list[Worklist]:
+    """The worklists of the actor's roles (Quality, Leader, Planner, Material), in that order; an item
+    only where the actor holds the permission its screen needs. Empty lists are returned too: the home
+    page says "Nothing waiting"."""
+    roles = [r for r in ROLE_TITLES if r in actor.roles]
+    if not roles:
+        return []
+    cache: dict[str, Any] = {}
+
+    def runs_where(key: str) -> int:
+        if "runs" not in cache:
+            cache["runs"] = classify_runs(actor)
+        return sum(1 for s in cache["runs"] if RUN_LISTS[key][1](s))
+
+    def once(name: str, compute: Callable[[], Any]) -> Any:
+        if name not in cache:
+            cache[name] = compute()
+        return cache[name]
+
+    def run_item(key: str, label: str, hint: str) -> WorkItem:
+        return WorkItem(key, label, runs_where(key), "runs", {"worklist": key}, hint)
+
+    def dispositions() -> dict[str, int]:
+        return once("dispositions", lambda: _disposition_counts(actor))
+
+    def work_orders() -> dict[str, int]:
+        return once("work_orders", lambda: _work_order_counts(actor))
+
+    builders: dict[str, list[tuple[str, Callable[[], WorkItem]]]] = {
+        "Quality": [
+            ("quality:fai", lambda: run_item("fai-to-run", "FAIs to run", "Create, start or inspect the FAI.")),
+            ("quality:fai_sign", lambda: run_item("fai-to-sign", "FAIs to sign", "The FAI passed: sign it.")),
+            ("quality:oqc", lambda: run_item("oqc", "OQCs waiting", "Inspect the OQC sample and decide.")),
+            ("quality:disposition", lambda: WorkItem(
+                "disposition", "Boards to disposition", dispositions()["DISPOSITION"], "disposition",
+                {"action": "DISPOSITION"}, "Decide REWORK, SCRAP or HOLD.")),
+            ("quality:disposition", lambda: WorkItem(
+                "holds", "Boards on hold", dispositions()["RELEASE"], "disposition", {"action": "RELEASE"},
+                "Release the hold when the board may continue.")),
+            ("quality:mrb", lambda: run_item("mrb", "MRB pending", "A failed OQC holds the run: decide.")),
+        ],
+        "Leader": [
+            ("loading:unlock", lambda: WorkItem(
+                "locked-slots", "Locked feeder slots", once("slots", lambda: _locked_slot_count(actor)), "loading",
+                {"locked": "1"}, "Check the reel, then unlock with a reason.")),
+            (None, lambda: WorkItem(
+                "locked-accounts", "Locked accounts", once("accounts", lambda: _locked_account_count(actor)), "users",
+                {}, "Too many wrong passwords: the account unlocks by itself after a few minutes.")),
+            ("run:read", lambda: run_item("readiness-failed", "Runs with failed readiness items",
+                                          "Fix the failed items, then run the FORMAL check again.")),
+            ("run:read", lambda: run_item("mrb", "Runs on hold", "Quality's MRB decides.")),
+            ("run:read", lambda: run_item("held-units", "Runs with boards on hold",
+                                          "Quality releases or disposes the held boards.")),
+        ],
+        "Planner": [
+            ("wo:release", lambda: WorkItem("wo-release", "Work orders to release", work_orders().get("RECEIVED", 0),
+                                            "work_orders", {"status": "RECEIVED"}, "Release each to a line.")),
+            ("run:create", lambda: WorkItem("wo-create-run", "Work orders to create a run for",
+                                            work_orders().get("RELEASED", 0), "work_orders", {"status": "RELEASED"},
+                                            "Create the run on the released line.")),
+            ("run:read", lambda: run_item("prepare", "Runs in preparation",
+                                          "Readiness, loading and FAI are under way.")),
+            ("run:authorize", lambda: run_item("authorize", "Runs to authorize", "Prepared: authorize them.")),
+            ("run:read", lambda: run_item("running", "Runs in production", "Boards are being built.")),
+            ("run:close", lambda: run_item("close", "Runs to close", "Every board is finished: close the run.")),
+        ],
+        "Material": [
+            ("loading:verify", lambda: WorkItem("loading", "Runs waiting for loading", runs_where("loading"), "loading",
+                                                {"waiting": "1"}, "Load the slot table and scan every reel.")),
+        ],
+    }
+    out = []
+    for role in roles:
+        items = [build() for permission, build in builders[role] if permission is None or actor.can(permission)]
+        out.append(Worklist(role, ROLE_TITLES[role], items))
+    return out
