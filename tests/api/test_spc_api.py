@@ -156,3 +156,15 @@ def test_the_spc_screens_follow_data_spec_read(app):
                 assert page.status_code == 200 and SPEC in page.get_data(as_text=True), (username, path)
             else:
                 assert page.status_code in (302, 403) and SPEC not in page.get_data(as_text=True), (username, path)
+
+
+def test_a_baseline_without_spread_is_refused(api, app):
+    spec_id = _spec_id(app, SPEC)
+    assert api("engineer").put(f"/api/v1/spc/{spec_id}", json={"chartType": "IMR", "rules": [1]}).status_code == 200
+    run_no = authorized_run(api, qty=22)
+    _collect(api, run_no, [6.0] * 21, "K")   # the trial board's 6.0 too: all the same
+    answer = api("engineer").post(f"/api/v1/spc/{spec_id}/baseline", json={})
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "SPC_BASELINE_NO_SPREAD"
+    assert _audit(app, "SPC_BASELINE", spec_id) == 0
+    chart = api("engineer").get(f"/api/v1/spc/{spec_id}").get_json()["data"]
+    assert chart["baseline"] is None and chart["capability"]["cp"] is None  # no division by a zero sigma

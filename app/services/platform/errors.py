@@ -123,6 +123,8 @@ _e("DATA_SPEC_IN_USE", 409, "Values were collected for this spec; it cannot be d
 _e("SPC_SPEC_NOT_FOUND", 404, "No such data-collection spec.", "Check the spec id (Engineering → Data Collection Specs).")
 _e("SPC_SPEC_NOT_NUMERIC", 400, "Only NUMBER specs can be charted.", "Choose a numeric spec.")
 _e("SPC_CHART_NOT_CONFIGURED", 409, "The spec has no SPC chart yet.", "Configure its chart first (chart type, rules).")
+_e("SPC_BASELINE_NO_SPREAD", 400, "The baseline period's values do not vary: no control limits can be computed.",
+   "Check that the values are measured, not typed as a constant; choose a period with real measurements.")
 _e("SPC_BASELINE_TOO_SHORT", 400, "The baseline period holds too few points for control limits.",
    "Choose a longer period (at least 20 plotted points), then recompute.")
 _e("OPERATION_NOT_FOUND", 400, "No operation with this code.", "Check the operation code (Engineering → Operations).")

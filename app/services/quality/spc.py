@@ -127,6 +127,10 @@ def recompute_baseline(*, actor: Actor, spec_id: int, date_from: Optional[dateti
                               {"specId": spec_id, "points": points, "needed": MIN_BASELINE_POINTS})
         before = baseline_to_dict(chart)
         lim = spc_math.limits(chart.chart_type, values, chart.subgroup_size)
+        if lim.sigma_within <= 0:
+            raise DomainError("SPC_BASELINE_NO_SPREAD",
+                              f"Every value of the period is the same ({values[0]:g}): no limits can be computed "
+                              "from it.", {"specId": spec_id, "points": points})
         chart.center, chart.lcl, chart.ucl, chart.sigma = lim.center, lim.lcl, lim.ucl, lim.sigma
         chart.dispersion_center, chart.dispersion_lcl = lim.dispersion_center, lim.dispersion_lcl
         chart.dispersion_ucl, chart.sigma_within, chart.baseline_points = lim.dispersion_ucl, lim.sigma_within, lim.points
@@ -172,7 +176,7 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
     limits = _frozen_limits(config) if frozen else _trial_limits(kind, values, size)
     plotted, spread = spc_math.plotted(kind, values, size)
     hits: dict[int, list[int]] = {}
-    if limits is not None and config is not None:
+    if frozen:  # run rules judge against a baseline only, never against limits from the points themselves
         for index, rule in spc_math.evaluate(plotted, limits["center"], limits["sigma"], config.rules,
                                              config.same_side_run):
             hits.setdefault(index, []).append(rule)
