@@ -13,6 +13,7 @@ import uuid
 import prison
 from flask import Flask, g, request, session
 
+from .security.actors import REQUEST_VERSION_KEY
 from .security.auth import SAFE_METHODS, enforce_api_credentials
 from .services.platform.context import client_ip_var, request_id_var
 from .services.platform.errors import DomainError
@@ -31,6 +32,7 @@ def register_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if _RID_OK.match(incoming) else uuid.uuid4().hex
         g.request_id = rid
+        g.pop(REQUEST_VERSION_KEY, None)  # security/actors.request_security_version: read once per request
         g.request_started = time.perf_counter()
         g.rid_token = request_id_var.set(rid)
         g.ip_token = client_ip_var.set(request.remote_addr)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from werkzeug.security import check_password_hash
 from flask_appbuilder.security.sqla.models import (
     ApiKey, Permission, PermissionView, Role, ViewMenu, assoc_permissionview_role,
@@ -72,6 +72,22 @@ def clear_caches() -> None:
 def security_version() -> int:
     """The shared security version, read in the session's current transaction."""
     return audit.security_version(db.session.connection())
+
+
+def request_security_version() -> int:
+    """The security version read once per request, for the console's view and menu gates (a page checks
+    dozens of permissions while it renders its menu); request_hooks clears it at the start of every
+    request. The use cases' own checks (auth.authenticate) read it in their transaction, never from here."""
+    if not has_request_context():
+        return security_version()
+    version = g.get(REQUEST_VERSION_KEY)
+    if version is None:
+        version = security_version()
+        setattr(g, REQUEST_VERSION_KEY, version)
+    return version
+
+
+REQUEST_VERSION_KEY = "mes_security_version"
 
 
 def _widest_scope(role_names: list[str], role_scopes: dict[str, str]) -> str:

@@ -56,7 +56,8 @@ class MesSecurityManager(SecurityManager):
 
     # -- permission checks through the per-process cache ----------------------------------------
     def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
-        principal = actors.principal_for_user(user.id, via_api_key=bool(g.get("_api_key_user")))
+        principal = actors.principal_for_user(user.id, via_api_key=bool(g.get("_api_key_user")),
+                                              version=actors.request_security_version())
         if principal is None:
             return False
         return principal.actor.is_admin or (permission_name, view_name) in principal.fab_pairs
@@ -64,7 +65,7 @@ class MesSecurityManager(SecurityManager):
     def get_user_menu_access(self, menu_names: list[str] | None = None) -> set[str]:
         if not current_user.is_authenticated:
             return set()
-        principal = actors.principal_for_user(current_user.id)
+        principal = actors.principal_for_user(current_user.id, version=actors.request_security_version())
         if principal is None:
             return set()
         names = set(menu_names or [])

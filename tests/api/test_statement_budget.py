@@ -175,3 +175,20 @@ def test_a_terminal_session_copied_before_logout_cannot_scan_after_it(plain_api,
     with app.app_context():
         assert count(Track) == tracks
         db.session.remove()
+
+
+def test_a_console_page_reads_the_security_version_once(plain_api, app):
+    """The menu and view gates of a console page share one read of the security version per request
+    (security/actors.request_security_version); the next request reads it again, so a role change
+    shows on the next page."""
+    from app.extensions import db
+    browser, _ = _terminal(app, "planner")
+    with app.app_context():
+        engine = db.engine
+    with StatementCounter(engine, keep=True) as counter:
+        for path in ("/", "/runs/", "/work-orders/"):
+            counter.take()
+            page = browser.get(path, follow_redirects=True)
+            assert page.status_code == 200, path
+            reads = [s for s in counter.log if "FROM security_version" in s and "session_version" not in s]
+            assert len(reads) <= 2, (path, len(reads))  # the gates' one read, and authenticate()'s own
