@@ -108,7 +108,9 @@ class WorkOrderView(ListExports, BaseView):
     @expose("/<wo_no>/close", methods=["POST"])
     @has_access
     def close(self, wo_no):
-        _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no),
+        _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no,
+                                               confirm_short=request.form.get("confirm_short") == "yes",
+                                               reason=request.form.get("reason", "")),
                      success=f"Work order {wo_no} completed.")
         return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
 
@@ -145,7 +147,7 @@ class RunView(ListExports, BaseView):
         rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
                                  line_code=request.args.get("lineCode") or None,
                                  wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
-        return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
+        return runs_export(fmt, runs.with_unit_tallies(rows))
 
     @expose("/create", methods=["POST"])
     @has_access
