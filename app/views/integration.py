@@ -120,7 +120,7 @@ class IntegrationView(BaseView):
             stencil_statuses=STENCIL_STATUSES, paste_statuses=PASTE_STATUSES, equipment_statuses=EQUIPMENT_STATUSES,
             event_ids={k: f"MANUAL-{uuid.uuid4().hex}" for k in FORMS}, active=request.args.get("form", "stencil"),
             last=session.pop("mes_manual_last", None), username=actor.username,
-            help_doc="degraded-mode", help_anchor="manual-entry")
+            help_doc="degraded-mode", help_anchor="manual-entry-step-by-step")
 
     @expose("/manual/<kind>", methods=["POST"])
     @has_access

@@ -23,6 +23,7 @@ from .base import ListExports, format_datetime
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
+from .help import run_detail_help
 from .quality import fai_context, oqc_mrb_context
 
 
@@ -184,7 +185,7 @@ class RunView(ListExports, BaseView):
             can_check=readiness_actions.can_check, waivable=readiness_actions.waivable_item_ids,
             loading=loading.loading_state(actor=actor, run_no=run_no),
             can_load=actor.can("loading:verify"), **fai_context(run, actor), **oqc_mrb_context(run, actor),
-            help_doc="planner", help_anchor="runs-and-run-detail")
+            **run_detail_help(actor.roles))
 
     def _back(self, run_no):
         return redirect(url_for("RunView.detail", run_no=run_no))
