@@ -105,6 +105,8 @@ def test_work_order_counts_each_board_once_and_exports_good_and_scrap(client, ap
     data = ok_data(api("planner").get(f"/api/v1/work-orders/{wo_no}"))
     assert data["counts"] == {"good": 2, "scrap": 1, "inWork": 0, "units": 3}
     assert [(r["runNo"], r["good"], r["scrap"]) for r in data["runs"]] == [(run_no, 2, 1)]
+    step_50 = [s for s in ok_data(api("planner").get(f"/api/v1/runs/{run_no}"))["steps"] if s["stepNo"] == 50][0]
+    assert step_50["counts"]["failed"] == 1 and step_50["counts"]["passed"] == 2  # boards: the bad one failed twice
 
     console_login(client, "planner")
     run_page = client.get(f"/runs/{run_no}").get_data(as_text=True)  # every planned unit finished

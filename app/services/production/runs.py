@@ -535,8 +535,9 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
         at_step = dict(((step, status), n) for step, status, n in db.session.execute(
             select(Unit.current_step_no, Unit.status, func.count()).where(Unit.run_id == run.id)
             .group_by(Unit.current_step_no, Unit.status)).all())
+        # boards, not tracks: a board through a step twice (repaired, reworked) is one board there
         results = dict(((step, result), n) for step, result, n in db.session.execute(
-            select(Track.step_no, Track.result, func.count()).where(Track.run_id == run.id)
+            select(Track.step_no, Track.result, func.count(func.distinct(Track.unit_id))).where(Track.run_id == run.id)
             .group_by(Track.step_no, Track.result)).all())
         data["steps"] = [{**s.to_dict(), "operation": s.operation_code, "counts": {
             "queued": at_step.get((s.step_no, "QUEUED"), 0), "inStation": at_step.get((s.step_no, "IN_STATION"), 0),
