@@ -352,7 +352,10 @@ class _Player:
                     self.oqc(rework_close)
             elif decided["runStatus"] != "COMPLETED":
                 raise HistoryError(f"{run_no}: the OQC left the run {decided['runStatus']}")
-        self.post("planner", f"/api/v1/work-orders/{wo_no}/close", minutes=rng.uniform(1, 5))
+        # scrapped boards are not rebuilt in the history: the planner confirms a short close (issue 17)
+        self.post("planner", f"/api/v1/work-orders/{wo_no}/close",
+                  {"confirmShort": True, "reason": "Closed as built: scrapped boards are not replaced"},
+                  minutes=rng.uniform(1, 5))
 
 
 def seed_history(*, days: int = 14, seed: int = 2026, progress: Callable[[int], None] | None = None) -> Summary:

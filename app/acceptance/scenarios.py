@@ -390,8 +390,8 @@ def s1_smt_happy_path(c: Context) -> dict[str, Any]:
     with c.step(f"close work order {wo_no}", "planner"):
         closed = c.data(c.api("planner").post(f"/api/v1/work-orders/{wo_no}/close"))
         c.eq((closed["status"], closed["runs"]), ("COMPLETED", [
-            {"runNo": run_no, "status": "COMPLETED", "planQty": 2, "line": SMT_LINE, "parentRunNo": None}]),
-            "closed work order")
+            {"runNo": run_no, "status": "COMPLETED", "planQty": 2, "line": SMT_LINE, "parentRunNo": None,
+             "good": 2, "scrap": 0, "inWork": 0, "units": 2}]), "closed work order")
 
     # unit trace: 5 PASS tracks, data values with judges, FAI PASS, OQC PASS, the three lots at MOUNTING
     for sn, mode in ((sn2, "NORMAL"), (sn1, "FAI_TRIAL")):
@@ -457,8 +457,12 @@ def s3_oqc_fail_mrb_scrap(c: Context) -> dict[str, Any]:
     expect_units(c, run_no, {sn: ("SCRAPPED", 50) for sn in sns}, "SCRAPPED")
     with c.step("every unit's trace says SCRAPPED", "quality"):
         c.eq([trace(c, sn)["unit"]["status"] for sn in sns], ["SCRAPPED"] * len(sns), "units")
-    with c.step(f"close work order {wo_no}", "planner"):
-        c.eq(c.data(c.api("planner").post(f"/api/v1/work-orders/{wo_no}/close"))["status"], "COMPLETED", "WO")
+    with c.step(f"close work order {wo_no} refused: WORK_ORDER_SHORT (no good board)", "planner"):
+        c.refused(lambda: c.api("planner").post(f"/api/v1/work-orders/{wo_no}/close"), 409,
+                  "WORK_ORDER_SHORT", actor="planner")
+    with c.step(f"close work order {wo_no} short, confirmed with a reason", "planner"):
+        c.eq(c.data(c.api("planner").post(f"/api/v1/work-orders/{wo_no}/close", json={
+            "confirmShort": True, "reason": "MRB scrapped the run"}))["status"], "COMPLETED", "WO")
     return {"woNo": wo_no, "runNo": run_no, "sns": sns}
 
 

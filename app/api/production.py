@@ -34,6 +34,11 @@ class ReasonSchema(Schema):
     reason = Text(load_default="")
 
 
+class CloseWorkOrderSchema(Schema):
+    confirmShort = fields.Boolean(load_default=False)  # close with fewer good units than planned
+    reason = Text(load_default="")
+
+
 class TrackInSchema(Schema):
     sn = Key("sn", required=True)
     runNo = Key("run_no", required=True)
@@ -162,14 +167,17 @@ class WorkOrderApi(MesBaseApi):
     @expose("/<wo_no>/close", methods=["POST"])
     @requires("wo:close")
     def close(self, wo_no, actor):
-        """Close the work order (every run terminal).
+        """Close the work order (every run terminal). With fewer good units than planned, send
+        `{confirmShort: true, reason}` (else WORK_ORDER_SHORT with the numbers).
         ---
         post:
           responses:
             200: {description: "`{data: work order}`"}
-            409: {description: WORK_ORDER_RUNS_NOT_TERMINAL}
+            409: {description: "WORK_ORDER_RUNS_NOT_TERMINAL, WORK_ORDER_SHORT (details: plannedQty, good, scrap)"}
         """
-        return ok(work_orders.work_order_to_dict(work_orders.close(actor=actor, wo_no=wo_no), with_runs=True))
+        body = load_json(CloseWorkOrderSchema())
+        return ok(work_orders.work_order_to_dict(work_orders.close(
+            actor=actor, wo_no=wo_no, confirm_short=body["confirmShort"], reason=body["reason"]), with_runs=True))
 
 
 class RunApi(MesBaseApi):
@@ -193,7 +201,7 @@ class RunApi(MesBaseApi):
             rows, _ = runs.list_runs(actor=actor, status=request.args.get("status"),
                                      line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),
                                      page=1, page_size=EXPORT_ROWS)
-            return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
+            return runs_export(fmt, runs.with_unit_tallies(rows))
         page, size = parse_page(request.args)
         rows, total = runs.list_runs(actor=actor, status=request.args.get("status"),
                                      line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),

@@ -8,7 +8,7 @@ from flask_appbuilder import AppBuilder
 from .audit import AuditLogView
 from .base import register_template_filters
 from .feeder import FeederSlotView, SlotTableView
-from .help import HelpView
+from .help import HelpView, screen_help
 from .integration import IntegrationView
 from .loading import LineConsumablesView, LoadingTerminalView
 from .master import DefectCodeView, ENGINEERING_VIEWS
@@ -25,6 +25,7 @@ from .terminal import StationTerminalView
 
 def register_views(appbuilder: AppBuilder) -> None:
     register_template_filters(current_app)
+    current_app.context_processor(screen_help)  # Help on the security screens (views/help.py)
     production = {"category": "Production", "category_icon": "fa-industry"}
     appbuilder.add_view(WorkOrderView, "Work Orders", icon="fa-clipboard", **production)
     appbuilder.add_view(RunView, "Runs", icon="fa-cubes", **production)

@@ -2,11 +2,9 @@
 permission pair with their REST API, validated by the master-data service, exportable to CSV."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Iterable
-from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, g
+from flask import flash, g
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -17,6 +15,8 @@ from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import DomainError
 from ..web.export import csv_response, xlsx_response
+from ..web.times import format_datetime  # noqa: F401  (the views' one display format of a time)
+from ..web.times import register as register_times
 from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
@@ -152,23 +152,6 @@ class ListExports:
         raise NotImplementedError
 
 
-def format_datetime(value, seconds: bool = True) -> str:
-    """A stored UTC time shown in the plant's time zone (MES_TIMEZONE): the one display format of the
-    console, also the Jinja filter `mes_datetime`. Takes a datetime or an ISO-8601 string (the
-    services' dicts); a naive value is UTC; anything else is shown as it is."""
-    if isinstance(value, str) and value:
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if not isinstance(value, datetime):
-        return "" if value is None else str(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    zone = ZoneInfo(current_app.config.get("MES_TIMEZONE") or "UTC")
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
-
-
 def record_key(item) -> str:
     return str(getattr(item, "code", None) or getattr(item, "name", None) or "")
 
@@ -192,7 +175,7 @@ def format_cell(value):
 
 
 def register_template_filters(app) -> None:
-    app.jinja_env.filters["mes_datetime"] = format_datetime
+    register_times(app)  # mes_datetime, mes_date, mes_zone_label: the plant's time zone (web/times.py)
     app.jinja_env.filters["mes_cell"] = format_cell
 
 

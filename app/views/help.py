@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 import markdown
-from flask import abort, send_from_directory
+from flask import abort, has_request_context, request, send_from_directory
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from markupsafe import Markup
@@ -11,6 +11,49 @@ from markupsafe import Markup
 import config as config_module
 
 SOP_DIR = config_module.PROJECT_ROOT / "sop"
+
+# The Help link of the screens whose views set none themselves: Flask-AppBuilder's security screens
+# (app/security), by view class. Views of our own pass help_doc/help_anchor to render_template, which
+# wins over this context processor.
+SCREEN_HELP: dict[str, tuple[str, str]] = {
+    "MesUserDBModelView": ("admin", "key-operations"),
+    "RoleModelView": ("admin", "preset-roles-and-data-scope"),
+    "RoleScopeModelView": ("admin", "preset-roles-and-data-scope"),
+    "ApiKeyModelView": ("admin", "api-key-for-the-integration-account"),
+    "UserGroupModelView": ("admin", "other-security-screens"),
+    "UserStatsChartView": ("admin", "other-security-screens"),
+    "PermissionModelView": ("admin", "other-security-screens"),
+    "ViewMenuModelView": ("admin", "other-security-screens"),
+    "PermissionViewModelView": ("admin", "other-security-screens"),
+}
+
+# Run Detail's Help opens the viewer's own guide, at its Run Detail section: the first of the viewer's
+# roles in this order (Admin and anyone else: the planner's guide, which describes the whole screen).
+RUN_DETAIL_HELP: tuple[tuple[str, str, str], ...] = (
+    ("Planner", "planner", "runs-and-run-detail"),
+    ("Quality", "quality", "run-detail"),
+    ("Leader", "leader", "getting-a-run-ready"),
+    ("Material", "material", "run-detail"),
+    ("Engineer", "engineer", "run-detail"),
+    ("Manager", "manager", "run-detail"),
+    ("Operator", "operator", "run-detail"),
+)
+
+
+def run_detail_help(roles) -> dict[str, str]:
+    """`help_doc`/`help_anchor` of Run Detail for a viewer with these role names."""
+    for role, doc, anchor in RUN_DETAIL_HELP:
+        if role in roles:
+            return {"help_doc": doc, "help_anchor": anchor}
+    return {"help_doc": "planner", "help_anchor": "runs-and-run-detail"}
+
+
+def screen_help() -> dict[str, str]:
+    """Context processor: the Help link of a security screen (SCREEN_HELP)."""
+    if not has_request_context() or not request.endpoint:
+        return {}
+    found = SCREEN_HELP.get(request.endpoint.split(".", 1)[0])
+    return {"help_doc": found[0], "help_anchor": found[1]} if found else {}
 
 
 def list_docs() -> list[dict]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -28,13 +27,15 @@ from ..services.preparation import consumables
 from ..web.export import EXPORT_ROWS, list_export
 from .base import call_and_flash, format_datetime
 from ..web.filters import parse_page
+from ..web.times import plant_zone
 
 FORMS = ("stencil", "solder-paste", "equipment")
 MESSAGE_STATUSES = ("SUCCESS", "FAILED", "DUPLICATE")
 
 
-def _event_time(value: str) -> str:
-    """The form's local date-time (plant time zone) as an aware ISO time; empty = now."""
+def _event_time(value: str, *, future_ok: bool = False) -> str:
+    """The form's local date-time (plant time zone) as an aware ISO time; empty = now. Only an expiry
+    may lie in the future."""
     value = (value or "").strip()
     if not value:
         return datetime.now(timezone.utc).isoformat()
@@ -44,8 +45,8 @@ def _event_time(value: str) -> str:
         raise DomainError("VALIDATION_ERROR", "The event time is not a date and time.",
                           {"fields": {"eventTime": "date-time"}}) from None
     if local.tzinfo is None:
-        local = local.replace(tzinfo=ZoneInfo(current_app.config.get("MES_TIMEZONE", "UTC")))
-    if local > datetime.now(timezone.utc) + timedelta(minutes=5):
+        local = local.replace(tzinfo=plant_zone())
+    if not future_ok and local > datetime.now(timezone.utc) + timedelta(minutes=5):
         # a typo in the future would stay "the latest status" and hide every later machine message
         raise DomainError("VALIDATION_ERROR", "The time is in the future: enter when the status really changed.",
                           {"fields": {"eventTime": "not in the future"}})
@@ -79,13 +80,13 @@ def _payload(kind: str) -> dict:
                 "status": request.form.get("status", ""), "tension": _number("tension")}
     if kind == "solder-paste":
         return {**base, "lotNo": request.form.get("lot_no", "").strip(), "status": request.form.get("status", ""),
-                "expiresAt": _optional_time("expires_at"), "thawedAt": _optional_time("thawed_at")}
+                "expiresAt": _optional_time("expires_at", future_ok=True), "thawedAt": _optional_time("thawed_at")}
     return {**base, "equipmentCode": request.form.get("equipment_code", "").strip(),
             "status": request.form.get("status", ""), "reason": _optional("reason")}
 
 
-def _optional_time(name: str) -> str | None:
-    return _event_time(request.form[name]) if _optional(name) else None
+def _optional_time(name: str, *, future_ok: bool = False) -> str | None:
+    return _event_time(request.form[name], future_ok=future_ok) if _optional(name) else None
 
 
 RECEIVERS = {"stencil": consumables.receive_stencil_status,
@@ -119,7 +120,7 @@ class IntegrationView(BaseView):
             stencil_statuses=STENCIL_STATUSES, paste_statuses=PASTE_STATUSES, equipment_statuses=EQUIPMENT_STATUSES,
             event_ids={k: f"MANUAL-{uuid.uuid4().hex}" for k in FORMS}, active=request.args.get("form", "stencil"),
             last=session.pop("mes_manual_last", None), username=actor.username,
-            help_doc="degraded-mode", help_anchor="manual-entry")
+            help_doc="degraded-mode", help_anchor="manual-entry-step-by-step")
 
     @expose("/manual/<kind>", methods=["POST"])
     @has_access

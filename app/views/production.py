@@ -25,6 +25,7 @@ from .base import call_and_flash
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
+from .help import run_detail_help
 from .quality import fai_context, oqc_mrb_context
 
 
@@ -110,7 +111,9 @@ class WorkOrderView(ListExports, BaseView):
     @expose("/<wo_no>/close", methods=["POST"])
     @has_access
     def close(self, wo_no):
-        _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no),
+        _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no,
+                                               confirm_short=request.form.get("confirm_short") == "yes",
+                                               reason=request.form.get("reason", "")),
                      success=f"Work order {wo_no} completed.")
         return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
 
@@ -156,7 +159,7 @@ class RunView(ListExports, BaseView):
             rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
                                      line_code=request.args.get("lineCode") or None,
                                      wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
-        return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
+        return runs_export(fmt, runs.with_unit_tallies(rows))
 
     @expose("/create", methods=["POST"])
     @has_access
@@ -193,7 +196,7 @@ class RunView(ListExports, BaseView):
             can_check=readiness_actions.can_check, waivable=readiness_actions.waivable_item_ids,
             loading=loading.loading_state(actor=actor, run_no=run_no),
             can_load=actor.can("loading:verify"), **fai_context(run, actor), **oqc_mrb_context(run, actor),
-            help_doc="planner", help_anchor="runs-and-run-detail")
+            **run_detail_help(actor.roles))
 
     def _back(self, run_no):
         return redirect(url_for("RunView.detail", run_no=run_no))

@@ -3,7 +3,7 @@ picker, compile, version history with snapshots and a diff. Every change goes th
 service (services/engineering/routing.py); this view only reads forms and renders results."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from flask import flash, redirect, request, url_for
@@ -17,6 +17,7 @@ from ..services.engineering import data_specs, master_data
 from ..services.engineering import routing as routing_service
 from ..services.platform.errors import DomainError
 from ..web.export import list_export
+from ..web.times import local_to_utc
 from .base import ListExports, call_and_flash, flash_domain_error
 
 
@@ -32,7 +33,7 @@ def _date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return local_to_utc(value)  # a plant date: its local midnight, in UTC
     except ValueError:
         raise DomainError("VALIDATION_ERROR", f"{value!r} is not a date (YYYY-MM-DD).") from None
 

@@ -9,7 +9,9 @@ from typing import Any, Iterable, Sequence
 
 from flask import Response, stream_with_context
 
+from ..models import Unit
 from ..services.platform.errors import DomainError
+from ..services.production.work_orders import unit_tallies
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_ROWS = 100_000  # the most rows a paged list (work orders, runs) exports in one file
@@ -111,20 +113,25 @@ def list_export(fmt: str, stem: str, title: str, header: Sequence[str], rows: It
 def work_orders_export(fmt: str, rows) -> Response:
     """The Work Orders list (console and `GET /api/v1/work-orders?format=`): rows are work orders,
     turned into cells now, inside the request (the response streams after the session is gone)."""
-    header = ["WO", "status", "product", "planned qty", "routing", "line", "source", "due date", "released at",
-              "closed at"]
+    header = ["WO", "status", "product", "planned qty", "good", "scrap", "in work", "routing", "line", "source",
+              "due date", "released at", "closed at"]
+    rows = list(rows)
+    counts = unit_tallies(Unit.work_order_id, [w.id for w in rows])  # each board once
     return list_export(fmt, "work-orders", "Work orders", header, [
-        [w.wo_no, w.status, w.product.code, w.planned_qty, w.routing.code if w.routing else "",
-         w.line.code if w.line else "", w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows])
+        [w.wo_no, w.status, w.product.code, w.planned_qty, counts[w.id]["good"], counts[w.id]["scrap"],
+         counts[w.id]["inWork"], w.routing.code if w.routing else "", w.line.code if w.line else "",
+         w.source_system, w.due_date, w.released_at, w.closed_at] for w in rows])
 
 
 def runs_export(fmt: str, runs: list[dict]) -> Response:
-    """The Runs list (console and `GET /api/v1/runs?format=`) from the runs as the API shows them."""
-    header = ["run", "status", "WO", "product", "line", "plan qty", "routing", "version", "started", "ended"]
+    """The Runs list (console and `GET /api/v1/runs?format=`) from the runs as the API shows them, with
+    their good / scrap / in-work units (`runs.with_unit_tallies`)."""
+    header = ["run", "status", "WO", "product", "line", "plan qty", "good", "scrap", "in work", "routing", "version",
+              "started", "ended"]
     return list_export(fmt, "runs", "Runs", header, [
         [d["runNo"], d["status"], d["workOrder"]["woNo"], d["workOrder"]["productCode"], d["line"]["code"],
-         d["planQty"], d["routeVersion"]["routingCode"], d["routeVersion"]["versionNo"], d["startedAt"],
-         d["endedAt"]] for d in runs])
+         d["planQty"], d["good"], d["scrap"], d["inWork"], d["routeVersion"]["routingCode"],
+         d["routeVersion"]["versionNo"], d["startedAt"], d["endedAt"]] for d in runs])
 
 
 def audit_export(fmt: str, events: Iterable) -> Response:

@@ -1,24 +1,22 @@
 """Parsing list filters from query strings (console screens and API alike)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import datetime
 from typing import Optional
 
 from ..services.platform import audit as audit_service
 from ..services.platform.errors import DomainError
+from .times import local_to_utc
 
 
 def parse_datetime(value: Optional[str], field: str, *, end_of_day: bool = False) -> Optional[datetime]:
-    """ISO date or datetime; a date alone means the start (or, for `to`, the end) of that day, UTC."""
+    """ISO date or datetime, in UTC for the query. A value without an offset is the plant's local time
+    (MES_TIMEZONE, what the screens show); a date alone means the start (or, for `to`, the end) of that
+    plant day."""
     if not value:
         return None
     try:
-        if len(value) == 10:
-            day = datetime.fromisoformat(value).date()
-            moment = datetime.combine(day, time.max if end_of_day else time.min)
-            return moment.replace(tzinfo=timezone.utc)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return local_to_utc(value, end_of_day=end_of_day)
     except ValueError:
         raise DomainError("VALIDATION_ERROR", f"{field} is not an ISO date or date-time.",
                           {"fields": {field: "expected YYYY-MM-DD or an ISO-8601 date-time"}}) from None

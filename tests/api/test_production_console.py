@@ -286,14 +286,15 @@ def test_times_are_shown_in_the_configured_time_zone(client, api, app, monkeypat
     with app.app_context():
         track_in = db.session.execute(select(Track.in_at).join(Unit, Unit.id == Track.unit_id)
                                       .where(Unit.sn == sn)).scalar_one()
-    expected = (track_in + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M:%S") + " JST"
+    expected = (track_in + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M:%S") + " UTC+09:00"
     trace_page = client.get(f"/trace/units/{sn}").get_data(as_text=True)
     assert expected in trace_page
     audit_page = client.get(f"/audit/?entityKey={sn}&action=TRACK_IN").get_data(as_text=True)
-    assert expected[:-8] in audit_page and " JST" in audit_page  # the same minute, in the plant's zone
+    assert expected[:-14] in audit_page and " UTC+09:00" in audit_page  # the same minute, in the plant's zone
     routing = client.get("/routings/RT-P2001-DIP").get_data(as_text=True)
-    assert " JST</td>" in routing and " UTC</td>" not in routing
-    assert " JST by " in client.get("/routings/RT-P2001-DIP/versions/1").get_data(as_text=True)
+    assert " UTC+09:00</td>" in routing and " UTC</td>" not in routing
+    assert " UTC+09:00 by " in client.get("/routings/RT-P2001-DIP/versions/1").get_data(as_text=True)
+    assert "JST" not in trace_page + audit_page + routing  # a zone abbreviation is ambiguous (CST)
 
 
 def test_display_time_formatting_and_zone_validation(app):
@@ -301,8 +302,9 @@ def test_display_time_formatting_and_zone_validation(app):
     with app.test_request_context():
         app.config["MES_TIMEZONE"], previous = "Europe/Berlin", app.config["MES_TIMEZONE"]
         try:
-            assert format_datetime("2026-07-01T10:00:00+00:00") == "2026-07-01 12:00:00 CEST"
-            assert format_datetime(datetime(2026, 1, 1, 10, 0)) == "2026-01-01 11:00:00 CET"  # naive = UTC
+            assert format_datetime("2026-07-01T10:00:00+00:00") == "2026-07-01 12:00:00 UTC+02:00"  # summer time
+            assert format_datetime(datetime(2026, 1, 1, 10, 0)) == "2026-01-01 11:00:00 UTC+01:00"  # naive = UTC
+            assert format_datetime("2026-01-01T10:00:00Z", False) == "2026-01-01 11:00 UTC+01:00"
             assert format_datetime(None) == "" and format_datetime("") == "" and format_datetime("n/a") == "n/a"
         finally:
             app.config["MES_TIMEZONE"] = previous

@@ -293,8 +293,8 @@ def test_an_unknown_work_order_in_the_path_is_404_everywhere(api, app):
 # §2 WO closeout
 # ---------------------------------------------------------------------------------------------
 
-def close_wo(api, wo_no, user="planner"):
-    return api(user).post(f"/api/v1/work-orders/{wo_no}/close")
+def close_wo(api, wo_no, user="planner", **body):
+    return api(user).post(f"/api/v1/work-orders/{wo_no}/close", json=body or None)
 
 
 def test_a_work_order_without_runs_cannot_be_closed(api, app):
@@ -319,13 +319,21 @@ def test_work_order_closeout_when_every_run_is_terminal(api, app):
     assert run_row(app, first).status == "COMPLETED"
     # completing the last run does not complete the work order: the planner closes it
     assert wo_row(app, wo_no).status == "IN_PROGRESS"
-    data = ok_data(close_wo(api, wo_no))
+    # 2 good of 4 planned: a short close needs an explicit confirmation with a reason (issue 17)
+    error = refused(app, lambda: close_wo(api, wo_no), 409, "WORK_ORDER_SHORT")
+    assert "2 good of 4 planned (0 scrapped)" in error["message"]
+    assert error["details"] == {"plannedQty": 4, "good": 2, "scrap": 0, "inWork": 0, "units": 2}
+    refused(app, lambda: close_wo(api, wo_no, confirmShort=True), 400, "REASON_REQUIRED")
+    data = ok_data(close_wo(api, wo_no, confirmShort=True, reason="customer cut the order to 2"))
     assert data["status"] == "COMPLETED" and data["closedAt"] is not None
     assert [r["status"] for r in data["runs"]] == ["COMPLETED", "CANCELLED"]
+    assert data["counts"] == {"good": 2, "scrap": 0, "inWork": 0, "units": 2}
     with app.app_context():
         event = db.session.execute(select(AuditEvent).filter_by(action="WORK_ORDER_CLOSE", entity_key=wo_no,
                                                                 status="SUCCESS")).scalar_one()
         assert event.diff == {"before": {"status": "IN_PROGRESS"}, "after": {"status": "COMPLETED"}}
+        assert event.reason == "customer cut the order to 2"
+        assert event.payload == {"plannedQty": 4, "good": 2, "scrap": 0, "short": True}
     # idempotent: closing again succeeds and changes nothing (no second event)
     with app.app_context():
         before = business_state()
@@ -747,7 +755,9 @@ def test_work_order_state_machine(api, app):
     assert wo_row(app, "WO-SM").status == "IN_PROGRESS"
     refused(app, lambda: release(api, "WO-SM"), 400, "WORK_ORDER_NOT_RECEIVED")              # IN_PROGRESS ↛ RELEASED
     ok_data(run_action(api, run_no, "cancel", reason="replanned"))
-    ok_data(api("planner").post("/api/v1/work-orders/WO-SM/close"))                          # every run terminal
+    refused(app, lambda: api("planner").post("/api/v1/work-orders/WO-SM/close"), 409, "WORK_ORDER_SHORT")  # 0 of 1
+    ok_data(api("planner").post("/api/v1/work-orders/WO-SM/close",                         # every run terminal
+                                json={"confirmShort": True, "reason": "replanned"}))
     assert wo_row(app, "WO-SM").status == "COMPLETED"
     refused(app, lambda: release(api, "WO-SM"), 400, "WORK_ORDER_NOT_RECEIVED")              # COMPLETED is final
     error = refused(app, lambda: create_run(api, "WO-SM", 1), 400, "WORK_ORDER_NOT_RELEASED")
@@ -927,5 +937,6 @@ def test_work_order_and_run_lists_filter_and_page(api, app):
     assert [w["woNo"] for w in ok_data(api("manager").get("/api/v1/work-orders?productCode=P-2001&status=RELEASED"))] == [
         "WO-DEMO-2001"]
     shown = ok_data(api("operator").get(f"/api/v1/work-orders/{smt.rsplit('-R', 1)[0]}"))
-    assert shown["runs"] == [{"runNo": smt, "status": "PREP", "planQty": 2, "line": SMT_LINE, "parentRunNo": None}]
+    assert shown["runs"] == [{"runNo": smt, "status": "PREP", "planQty": 2, "line": SMT_LINE, "parentRunNo": None,
+                              "good": 0, "scrap": 0, "inWork": 0, "units": 0}]
     refused(app, lambda: api("manager").get("/api/v1/runs/NOPE-R01"), 404, "RUN_NOT_FOUND", audited=False)

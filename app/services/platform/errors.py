@@ -152,6 +152,8 @@ _e("LINE_ROUTING_PROCESS_MISMATCH", 400, "The line's process type does not match
 _e("WORK_ORDER_HAS_NO_RUNS", 400, "The work order has no runs.", "Create and finish a run first.")
 _e("WORK_ORDER_RUNS_NOT_TERMINAL", 409, "Some runs of the work order are not finished.",
    "Finish, close or cancel the listed runs first.")
+_e("WORK_ORDER_SHORT", 409, "The work order has fewer good units than planned.",
+   "Build the missing units in a new run, or confirm closing it short with a reason.")
 
 # --- runs (02_rules §3) ------------------------------------------------------------------------
 _e("RUN_NOT_FOUND", 400, "No run with this number.", "Check the run number.", "run_no")

@@ -492,8 +492,39 @@ def trace_run_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
     trace["readinessChecks"] = [check_to_dict(c) for c in checks]
 
 
+# Who clears a failed readiness item (Run Detail names the blocker and who acts, not only "run the check")
+WHO_FIXES = {
+    "ROUTE": "engineering compiles a READY routing version for the line",
+    "EQUIPMENT": "the line leader gets the equipment running (TPM offline: Integration → Manual Entry)",
+    "MATERIAL": "engineering completes the product's BOM and activates its materials",
+    "STENCIL": "the line leader binds a READY stencil to the line (TPM offline: Manual Entry)",
+    "SOLDER_PASTE": "the line leader binds compliant, unexpired solder paste to the line (WMS offline: Manual Entry)",
+    "LOADING": "material loads the slot table and scans the reels at the Loading Terminal",
+}
+RUN_CHECK = "the line leader or quality runs the FORMAL check (Run FORMAL check on this page)"
+WHO_CHECKS = "the line leader or quality, on this page; authorizing the run also runs it"
+
+
+def _blockers(run: Run, items) -> tuple[list[str], list[str]]:
+    """The failed items of a check as (still blocking, since cleared): a failed LOADING item of an
+    older check is cleared once every slot is loaded."""
+    open_items, cleared = [], []
+    for item in items:
+        if item.status != "FAILED":
+            continue
+        done = item.item_type == "LOADING" and (loading_phase(run, {}) or ("", "DONE"))[1] == "DONE"
+        (cleared if done else open_items).append(item.item_type)
+    return open_items, cleared
+
+
+def _who(blocking: list[str]) -> str:
+    return "; ".join(f"{t}: {WHO_FIXES.get(t, 'fix the cause, or quality waives the item')}" for t in blocking)
+
+
 def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
-    """Run Detail step indicator: the readiness phase."""
+    """Run Detail step indicator (and the planner's next action): the readiness phase. A failed check
+    names what blocks and who clears it, then who runs the FORMAL check (the planner cannot: the
+    authorization runs one itself)."""
     check = latest_check(run.id, "FORMAL")
     precheck = latest_check(run.id, "PRECHECK")
     if run.status not in ("PREP",):
@@ -501,15 +532,19 @@ def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str
             return ("Readiness", "SKIPPED", "No FORMAL check (authorized without one).")
         waived = sum(1 for i in check.items if i.status == "WAIVED")
         return ("Readiness", "DONE", f"FORMAL check {check.status}" + (f", {waived} waived" if waived else "") + ".")
-    if check is not None:
-        state = "DONE" if check.status == "PASSED" else "CURRENT"
-        failed = [i.item_type for i in check.items if i.status == "FAILED"]
-        return ("Readiness", state, f"FORMAL check {check.status}" + (f": {', '.join(failed)} failed" if failed else "") + ".")
-    if precheck is not None:
-        failed = [i.item_type for i in precheck.items if i.status == "FAILED"]
-        return ("Readiness", "CURRENT", "Precheck " + (f"failed: {', '.join(failed)}" if failed else "passed")
-                + ". Run the FORMAL check.")
-    return ("Readiness", "CURRENT", "Run the FORMAL readiness check.")
+    shown = check or precheck
+    if shown is None:
+        return ("Readiness", "CURRENT", f"No readiness check yet: {RUN_CHECK}.")
+    kind = "FORMAL check" if check is not None else "Precheck"
+    if shown.status == "PASSED":
+        if check is not None:
+            return ("Readiness", "DONE", "FORMAL check PASSED.")
+        return ("Readiness", "CURRENT", f"Precheck passed. Run the FORMAL check ({WHO_CHECKS}).")
+    blocking, cleared = _blockers(run, shown.items)
+    failed = ", ".join(blocking + cleared)
+    if blocking:
+        return ("Readiness", "CURRENT", f"{kind} failed: {failed}. {_who(blocking)}. Then {RUN_CHECK}.")
+    return ("Readiness", "CURRENT", f"{kind} failed: {failed}, since cleared. Run the FORMAL check ({WHO_CHECKS}).")
 
 
 def loading_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:

@@ -25,7 +25,7 @@ from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..platform.validation import required_reason
 from . import extension_points
 from .extension_points import CloseoutOutcome
-from .work_orders import get_work_order, quantity_status
+from .work_orders import get_work_order, quantity_status, unit_tallies
 
 TERMINAL_UNIT = ("DONE", "SCRAPPED")
 
@@ -38,6 +38,12 @@ def open_units(counts: dict[str, int]) -> int:
 def all_units_terminal(counts: dict[str, int]) -> bool:
     """The run has units and every one is DONE or SCRAPPED: what a closeout needs."""
     return sum(counts.values()) > 0 and open_units(counts) == 0
+
+
+def all_planned_finished(run: Run, counts: dict[str, int]) -> bool:
+    """Every unit is DONE or SCRAPPED and the run has as many units as planned: closing it now is the
+    normal end, not a short run (Run Detail makes Close run its primary button only then)."""
+    return all_units_terminal(counts) and sum(counts.values()) >= run.plan_qty
 
 
 def _version_ready_gate(run: Run, plan: RoutePlan) -> None:
@@ -483,7 +489,15 @@ def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
             if result is not None and result[1] == "CURRENT":
                 return {"action": result[0].upper(), "text": f"{result[0]}: {result[2]}"}
         return {"action": "AUTHORIZE", "text": "The run is prepared: authorize the run."}
+    total = sum(counts.values())
+    finished = total - unfinished
+    if run.status in ("AUTHORIZED", "IN_PROGRESS") and all_units_terminal(counts) and total < run.plan_qty:
+        return {"action": "BUILD", "text": f"{finished} of {run.plan_qty} planned unit(s) finished: operators build "
+                                           f"the other {run.plan_qty - total} (track in at the first step). Close the "
+                                           f"run only to end it short."}
     if run.status == "AUTHORIZED":
+        if all_planned_finished(run, counts):  # every planned unit was built in the FAI trial
+            return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
         return {"action": "BUILD", "text": "Operators track units in at the first step."}
     if run.status == "IN_PROGRESS":
         if all_units_terminal(counts):
@@ -521,8 +535,9 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
         at_step = dict(((step, status), n) for step, status, n in db.session.execute(
             select(Unit.current_step_no, Unit.status, func.count()).where(Unit.run_id == run.id)
             .group_by(Unit.current_step_no, Unit.status)).all())
+        # boards, not tracks: a board through a step twice (repaired, reworked) is one board there
         results = dict(((step, result), n) for step, result, n in db.session.execute(
-            select(Track.step_no, Track.result, func.count()).where(Track.run_id == run.id)
+            select(Track.step_no, Track.result, func.count(func.distinct(Track.unit_id))).where(Track.run_id == run.id)
             .group_by(Track.step_no, Track.result)).all())
         data["steps"] = [{**s.to_dict(), "operation": s.operation_code, "counts": {
             "queued": at_step.get((s.step_no, "QUEUED"), 0), "inStation": at_step.get((s.step_no, "IN_STATION"), 0),
@@ -531,6 +546,12 @@ def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
         data["unitCounts"] = counts
         data["nextAction"] = next_action(run, counts)
     return data
+
+
+def with_unit_tallies(rows: list[Run]) -> list[dict[str, Any]]:
+    """`run_to_dict` of each run with its good / scrap / in-work units (the Runs export)."""
+    counts = unit_tallies(Unit.run_id, [r.id for r in rows])
+    return [{**run_to_dict(r), **counts[r.id]} for r in rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,9 +604,9 @@ def _execution_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
 def _closeout_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
     if is_terminal("RUN", run.status):
         return ("Closeout", "DONE" if run.status != "CANCELLED" else "SKIPPED", f"Run {run.status}.")
-    if run.status == "IN_PROGRESS" and all_units_terminal(counts):
+    if run.status == "IN_PROGRESS" and all_planned_finished(run, counts):
         return ("Closeout", "CURRENT", "Every unit is finished: close the run.")
-    return ("Closeout", "TODO", "When every unit is DONE or SCRAPPED.")
+    return ("Closeout", "TODO", f"When all {run.plan_qty} planned unit(s) are DONE or SCRAPPED.")
 
 
 _PRODUCTION_PHASES = (_authorize_phase, _execution_phase, _closeout_phase)

@@ -19,6 +19,7 @@ from ..platform.inputs import Key, Whole
 from ..platform.scope import line_filter, require_line, require_permission, require_visible, sees_all_lines
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
+from ..platform.validation import required_reason
 
 
 def _wo_missing(wo_no: str) -> DomainError:
@@ -28,6 +29,25 @@ def _wo_missing(wo_no: str) -> DomainError:
 def get_work_order(wo_no: str, *, uow: UnitOfWork | None = None) -> WorkOrder:
     """The work order (locked for `uow`), or WORK_ORDER_NOT_FOUND."""
     return fetch_one(select(WorkOrder).where(WorkOrder.wo_no == wo_no), _wo_missing(wo_no), uow=uow)
+
+
+def tally(counts: dict[str, int]) -> dict[str, int]:
+    """Good (DONE), scrap (SCRAPPED) and in work (every other status) of unit counts by status."""
+    good, scrap = counts.get("DONE", 0), counts.get("SCRAPPED", 0)
+    return {"good": good, "scrap": scrap, "inWork": sum(counts.values()) - good - scrap, "units": sum(counts.values())}
+
+
+def unit_tallies(column, ids: list[int]) -> dict[int, dict[str, int]]:
+    """`tally` per work order (column Unit.work_order_id) or per run (Unit.run_id), counted from the
+    units themselves: each board once, wherever it went (a reworked board is counted in the rework run
+    that holds it, not again in its first run; a board tracked through a step twice is one board)."""
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for start in range(0, len(ids), 500):
+        for key, status, n in db.session.execute(select(column, Unit.status, func.count())
+                                                 .where(column.in_(ids[start:start + 500]))
+                                                 .group_by(column, Unit.status)):
+            counts[key][status] = n
+    return {key: tally(c) for key, c in counts.items()}
 
 
 def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, Any]:
@@ -42,9 +62,11 @@ def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, A
         "meta": wo.meta or {},
     }
     if with_runs:
+        per_run = unit_tallies(Unit.run_id, [r.id for r in wo.runs])
         data["runs"] = [{"runNo": r.run_no, "status": r.status, "planQty": r.plan_qty,
-                         "line": r.line.code, "parentRunNo": r.parent.run_no if r.parent else None}
-                        for r in wo.runs]
+                         "line": r.line.code, "parentRunNo": r.parent.run_no if r.parent else None,
+                         **per_run[r.id]} for r in wo.runs]
+        data["counts"] = unit_tallies(Unit.work_order_id, [wo.id])[wo.id]
     return data
 
 
@@ -192,8 +214,10 @@ def release(*, actor: Actor, wo_no: str, line_code: str) -> WorkOrder:
     return wo
 
 
-def close(*, actor: Actor, wo_no: str) -> WorkOrder:
-    """Close a work order (`wo:close`): every run must be terminal. Idempotent."""
+def close(*, actor: Actor, wo_no: str, confirm_short: bool = False, reason: str | None = None) -> WorkOrder:
+    """Close a work order (`wo:close`): every run must be terminal. With fewer good (DONE) units than
+    planned the close is refused (WORK_ORDER_SHORT, with the numbers) unless the caller confirms it
+    short with a reason, which the audit keeps. Idempotent."""
     require_permission(actor, "wo:close")
     with unit_of_work(actor, "WORK_ORDER_CLOSE", "WORK_ORDER", wo_no) as uow:
         wo = get_work_order(wo_no, uow=uow)
@@ -207,10 +231,21 @@ def close(*, actor: Actor, wo_no: str) -> WorkOrder:
             listed = ", ".join(f"{r.run_no} ({r.status})" for r in open_runs)
             raise DomainError("WORK_ORDER_RUNS_NOT_TERMINAL", f"Runs not finished: {listed}.",
                               {"runs": [{"runNo": r.run_no, "status": r.status} for r in open_runs]})
+        counts = unit_tallies(Unit.work_order_id, [wo.id])[wo.id]
+        short = counts["good"] < wo.planned_qty
+        if short and not confirm_short:
+            raise DomainError("WORK_ORDER_SHORT",
+                              f"Work order {wo_no} has {counts['good']} good of {wo.planned_qty} planned "
+                              f"({counts['scrap']} scrapped): build the missing {wo.planned_qty - counts['good']} "
+                              f"in a new run, or confirm closing it short with a reason.",
+                              {"plannedQty": wo.planned_qty, **counts})
+        if short:
+            uow.reason = required_reason(reason, f"closing work order {wo_no} short")
         before = wo.status
         wo.status = transition("WORK_ORDER", wo.status, "CLOSE")
         wo.closed_at = now()
         uow.diff = {"before": {"status": before}, "after": {"status": wo.status}}
+        uow.payload = {"plannedQty": wo.planned_qty, "good": counts["good"], "scrap": counts["scrap"], "short": short}
     return wo
 
 
