@@ -766,7 +766,7 @@ def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, An
     row = db.session.execute(select(Unit.id, Unit.status, Unit.current_step_no, Run.route_version_id, Run.run_no)
                              .join(Run, Run.id == Unit.run_id).where(Unit.sn == sn)).first()
     if row is None:
-        label = scanned_label(sn)
+        label = scanned_label(sn, actor)
         if label is not None:
             raise DomainError("SCAN_NOT_A_BOARD", label[1], {"sn": sn, "labelKind": label[0]})
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
@@ -784,19 +784,22 @@ def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, An
 _REEL_SEPARATORS = re.compile(r"[|:@#]")
 
 
-def scanned_label(text: str) -> Optional[tuple[str, str]]:
+def scanned_label(text: str, actor: Actor) -> Optional[tuple[str, str]]:
     """What a scan that is not a board's SN is (a station, run, work order, product, material or reel
     label), as (kind, a sentence saying what was scanned and what to do); None when it is none of them.
     Read only for an unknown SN: the terminal asks before it registers a new board."""
     text = (text or "").strip()
     if not text:
         return None
-    station = db.session.execute(select(Station.code, Station.name, Line.code).join(Line, Line.id == Station.line_id)
-                                 .where(Station.code == text)).first()
+    station = db.session.execute(select(Station.code, Station.name, Line.code, Station.id, Station.line_id)
+                                 .join(Line, Line.id == Station.line_id).where(Station.code == text)).first()
     if station is not None:
-        return "STATION", (f"{text} is the label of station {station[0]} ({station[1]}, {station[2]}), not a board, "
-                           "and it is not one of your stations: scan the board's SN label, or ask your line leader "
-                           "to assign you that station.")
+        what = f"{text} is the label of station {station[0]} ({station[1]}, {station[2]}), not a board"
+        if not (actor.is_admin or actor.scope.allows_station(station[3], station[4])):
+            return "STATION", (f"{what}, and it is not one of your stations: scan the board's SN label, or ask your "
+                               "line leader to assign you that station.")
+        return "STATION", (f"{what}: to work there, scan it at the Station Terminal (it switches the station); "
+                           "here, scan the board's SN label.")
     if db.session.execute(select(Run.id).where(Run.run_no == text)).first():
         return "RUN", (f"{text} is a run number, not a board: choose the run for new boards at the top of the "
                        "screen, then scan the board's SN label.")
@@ -809,5 +812,5 @@ def scanned_label(text: str) -> Optional[tuple[str, str]]:
     lot = db.session.execute(select(MaterialLot.id).where(MaterialLot.lot_no == parts[-1])).first()
     if material is not None or (lot is not None and len(parts) <= 2):
         return "MATERIAL", (f"{text} is a material or reel label, not a board: reels are scanned at the Loading "
-                            "Terminal. Scan the board's SN label here.")
+                            "Terminal: here, scan the board's SN label.")
     return None
