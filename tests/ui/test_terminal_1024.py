@@ -245,3 +245,37 @@ def test_loading_terminal_at_1024_shows_plant_time(browser, live_server):
     now = datetime.now(timezone.utc)
     shown = now.replace(hour=int(match[1]), minute=int(match[2]), second=int(match[3]), microsecond=0)
     assert abs((now - shown).total_seconds()) < 120 or abs((now - shown).total_seconds()) > 86400 - 120
+    # the leader's view has the Unlock column: still no horizontal scrollbar
+    browser.delete_all_cookies()
+    sign_in_with_keys(browser, base, "leader")
+    browser.get(f"{base}/loading/{run_no}")
+    wait.until(lambda d: focused(d) == "scan")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#slot-grid tbody tr[data-slot]")) == 3)
+    layout_ok(browser, "scan", "feedback")
+
+
+def test_fai_trial_board_pass_says_what_really_happens_next(browser, live_server):
+    base, wait, live = live_server.url, waiter(browser), LiveApi(live_server.url)
+    run_no = ready_run(live, product="P-2001", qty=2)
+    fai = ok_data(live("quality").post(f"/api/v1/runs/{run_no}/fai", json={"sampleQty": 1}))["id"]
+    ok_data(live("quality").post(f"/api/v1/inspections/{fai}/start"))
+    board = f"{run_no}-FAI1"
+    at_1024(browser)
+    sign_in_with_keys(browser, base, "operator2")
+    browser.get(base + "/terminal/ST-DIP-INS-01")
+    wait.until(lambda d: focused(d) == "scan")
+    wait.until(lambda d: d.find_element(By.ID, "run-select").get_attribute("value") == run_no)  # the FAI trial
+    type_keys(browser, board + Keys.ENTER)
+    answer(browser, wait, "IN")
+    type_keys(browser, Keys.ENTER)  # no data at insertion: Enter = PASS
+    text = answer(browser, wait, "PASS")
+    assert "next: Step 20 · WAVE_SOLDER (Wave soldering) (after the FAI)" in text
+    assert browser.find_element(By.ID, "next-step-waits").text.startswith(
+        "FAI trial board: it stops after step 10 (DIP_INSERT). Hand it to quality for the FAI")
+    layout_ok(browser, "feedback")
+    screenshot(browser, "terminal-1024-fai-trial")
+    type_keys(browser, "ST-DIP-WAVE-01" + Keys.ENTER)  # the wave station refuses it, as the message said
+    wait.until(EC.text_to_be_present_in_element((By.ID, "station-code"), "ST-DIP-WAVE-01"))
+    wait.until(lambda d: focused(d) == "scan")
+    type_keys(browser, board + Keys.ENTER)
+    answer(browser, wait, "FAI_TRIAL_STEP_NOT_ALLOWED")
