@@ -127,7 +127,12 @@ def test_functional_test_with_the_keyboard_only_at_1024(browser, live_server):
     assert f"finish {first} first" in text and "Output voltage field" in text
     assert browser.find_element(By.ID, "spec-0").get_attribute("value") == "" and focused(browser) == "spec-0"
     assert "needs a number" not in text
-    type_keys(browser, "5.01" + Keys.ENTER)
+    # a scan right after a value was typed: the value stays, the scan is refused
+    type_keys(browser, "5.0" + second + Keys.ENTER)
+    text = answer(browser, wait, "FINISH FIRST")
+    wait.until(lambda d: "keeps what was typed before it (5.0)" in d.find_element(By.ID, "feedback").text)
+    assert browser.find_element(By.ID, "spec-0").get_attribute("value") == "5.0" and focused(browser) == "spec-0"
+    type_keys(browser, "1" + Keys.ENTER)
     assert focused(browser) == "spec-1"
     # the TEXT field would take the board's own SN: a scan, not a value
     type_keys(browser, first + Keys.ENTER)

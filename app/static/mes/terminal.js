@@ -423,17 +423,29 @@
 
   // ---- a scan that landed in a data field --------------------------------------------------------
   /* A keyboard-wedge scanner types wherever the focus is. A value is taken for a scan, not a value,
-     when it is the open board's SN, a station code, a run's number or an SN of a run of this line
-     (`RUN-…`), or — for a NUMBER field — any label-like text (letters, digits, dashes), or when it
-     arrived as a scanner burst (six or more characters, under 30 ms apart) looking like a label. */
+     when it ends with the open board's SN, one of the operator's station codes, or an SN of a run of
+     this line (`RUN-…`) — what was typed before it stays in the field —, or, for a NUMBER field, when
+     it is label-like text (letters, digits, dashes), or when it arrived as a scanner burst (six or
+     more characters, under 30 ms apart) looking like a label. */
   var LABEL_SHAPE = /^(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+$/;
 
-  function knownLabel(text) {
-    if (!current) { return false; }
-    if (text === current.sn || cfg.stations.indexOf(text) >= 0 || /^ST-/i.test(text)) { return true; }
+  /* The scanned label at the end of a field's text, or "" when there is none. */
+  function scannedPart(text) {
+    if (!current) { return ""; }
+    var exact = [current.sn].concat(cfg.stations).filter(function (code) {
+      return code && text.length >= code.length && text.slice(-code.length) === code;
+    });
+    if (exact.length) { return exact[0]; }
     var runs = Array.prototype.map.call(runSelect.options, function (o) { return o.value; })
       .filter(Boolean).concat([current.runNo]);
-    return runs.some(function (run) { return text === run || text.indexOf(run + "-") === 0; });
+    for (var i = 0; i < runs.length; i++) {
+      var at = text.indexOf(runs[i]);
+      if (at >= 0 && (text === runs[i] || text.charAt(at + runs[i].length) === "-") &&
+          /^[A-Za-z0-9_-]+$/.test(text.slice(at))) {
+        return text.slice(at);
+      }
+    }
+    return "";
   }
 
   function burst(control, text) {
@@ -447,14 +459,21 @@
     var text = control.value.trim();
     if (!text || !spec) { return false; }
     var number = spec.dataType === "NUMBER" && !isNaN(Number(text.replace(",", ".")));
-    var scanned = !number && (knownLabel(text) || (spec.dataType === "NUMBER" && LABEL_SHAPE.test(text)) ||
-                              (burst(control, text) && LABEL_SHAPE.test(text)));
-    if (!scanned) { return false; }
-    control.value = "";
+    if (number) { return false; }
+    var part = scannedPart(text);
+    if (!part && ((spec.dataType === "NUMBER" && LABEL_SHAPE.test(text)) || (burst(control, text) && LABEL_SHAPE.test(text)))) {
+      part = text;
+    }
+    if (!part) { return false; }
+    var typed = text.slice(0, text.length - part.length).trim();  // what was typed before the scan: kept
+    text = part;
+    control.value = typed;
     control.mesKeys = [];
     control.classList.remove("mes-out-of-limit", "mes-invalid");
     el(control.id + "-note").textContent = "";
-    var where = "It was scanned into the " + specLabel(spec) + " field, which is cleared.";
+    if (typed && spec.dataType === "NUMBER") { hintLimits(spec, control); }
+    var where = "It was scanned into the " + specLabel(spec) + " field" +
+      (typed ? ", which keeps what was typed before it (" + typed + ")." : ", which is cleared.");
     if (text === current.sn) {
       say("error", '<div class="mes-term-code">SCAN, NOT A VALUE</div>' + esc(text) + " is this board's SN. " + esc(where) +
           '<div class="mes-term-hint">Type the ' + esc(specLabel(spec)) + " value, then Enter.</div>");
