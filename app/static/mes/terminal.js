@@ -176,6 +176,7 @@
 
   function buildForm(specs) {
     fields.innerHTML = "";
+    fields.classList.toggle("mes-term-fields-2col", specs.length > 2);  // many fields: two columns
     specs.forEach(function (spec, i) {
       var id = "spec-" + i;
       var row = document.createElement("div");
