@@ -92,6 +92,8 @@ def track_out_body(r: execution.TrackOutResult) -> dict:
     }
     if r.verdict.forced_by:
         body["forcedBy"] = r.verdict.forced_by
+    if r.next_waits:
+        body["nextStepWaits"] = r.next_waits
     if r.closeout is not None:
         body["runCloseout"] = {"completed": r.closeout.completed,
                                "code": r.closeout.error.code if r.closeout.error else None,
@@ -326,7 +328,7 @@ class StationExecutionApi(MesBaseApi):
         ---
         post:
           responses:
-            200: {description: "`{data: {unit, track, result, nextStep?, dataValues, defects, forcedBy?}}`"}
+            200: {description: "`{data: {unit, track, result, nextStep?, nextStepWaits?, dataValues, defects, forcedBy?}}`"}
         """
         body = load_json(TrackOutSchema())
         result = execution.track_out(actor=actor, station_code=station_code, sn=body["sn"], run_no=body["runNo"],

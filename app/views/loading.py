@@ -4,7 +4,7 @@ solder paste at changeover. Like the Station Terminal it only renders; the JavaS
 (static/mes/loading.js) calls the REST API, and the loading service decides."""
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -47,7 +47,7 @@ class LoadingTerminalView(BaseView):
             return redirect(url_for("LoadingTerminalView.choose"))
         return self.render_template(
             "mes/loading.html", run_no=run["run_no"], run_status=run["status"], line_code=run["line_code"],
-            can_unlock=actor.can("loading:unlock"),
+            can_unlock=actor.can("loading:unlock"), time_zone=current_app.config.get("MES_TIMEZONE") or "UTC",
             hints={code: entry.hint for code, entry in CATALOGUE.items()},
             help_doc="material", help_anchor="loading-terminal")
 

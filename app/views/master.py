@@ -186,6 +186,9 @@ class DefectCodeView(MesModelView):
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "category", "is_active"]
     label_columns = {"is_active": "Active"}
+    description_columns = {"category": "Decides where the Station Terminal offers the code: a category naming SMT or "
+                                       "DIP (SMT solder, DIP insertion), placement (SMT) or wave (DIP) only on lines of "
+                                       "that process; any other (test…) on every line."}
     help_doc = "quality"
     help_anchor = "defect-codes"
     base_order = ("code", "asc")

@@ -38,7 +38,9 @@ class DataSpecView(MesModelView):
                      "uom": "Unit", "lsl": "LSL", "usl": "USL", "limit_action": "Limit action",
                      "is_required": "Required", "is_active": "Active", "limits_text": "Limits / options"}
     description_columns = {
-        "name": "Unique within the operation, e.g. peak_temp_c. Operators see it on the data form.",
+        "name": "Unique within the operation, e.g. peak_temp_c (the key of the values, in trace and exports).",
+        "description": "The field's label on the Station Terminal, e.g. Reflow peak temperature (empty: the name "
+                       "made readable).",
         "enum_options": "ENUM only: the allowed values, one per line.",
         "lsl": "NUMBER only: lower spec limit.", "usl": "NUMBER only: upper spec limit.",
         "target": "NUMBER only: nominal value (lsl ≤ target ≤ usl).",

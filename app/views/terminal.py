@@ -12,6 +12,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from ..security.auth import authenticate
+from ..services.engineering.data_specs import spec_labels
 from ..services.engineering.master_data import active_defect_codes
 from ..services.platform.errors import CATALOGUE
 from ..services.production import execution
@@ -43,7 +44,7 @@ class StationTerminalView(BaseView):
         return self.render_template(
             "mes/terminal.html", station=current, stations=execution.terminal_stations(actor),
             hints={code: entry.hint for code, entry in CATALOGUE.items()},
-            defect_codes=active_defect_codes(),
+            defect_codes=active_defect_codes(current["process_type"]), spec_labels=spec_labels(),
             operator=actor.username, help_doc="operator", help_anchor="station-terminal",
             inspection_type=manual_entry_type(actor, current["code"]),
             choose_url=url_for("StationTerminalView.choose"),

@@ -166,16 +166,17 @@ def test_operator_builds_boards_with_the_keyboard(browser, live_server):
     scan_in(browser, wait, third, 10)
     type_keys(browser, "6" + Keys.F9)
     wait.until(lambda d: focused(d) == "defect-filter")
-    type_keys(browser, "bridge")  # matches the name "Solder bridge" and the code WS_BRIDGE
-    wait.until(lambda d: defect_options(d) == ["SOLDER_BRIDGE", "WS_BRIDGE"])
+    type_keys(browser, "solder")  # matches the names "Solder bridge", "Insufficient solder" (not the DIP "Wave solder bridge")
+    wait.until(lambda d: defect_options(d) == ["INSUFFICIENT_SOLDER", "SOLDER_BRIDGE"])
     assert selected_defect(browser) == ""
     type_keys(browser, Keys.ENTER)
     wait.until(EC.text_to_be_present_in_element((By.ID, "defect-note"), "Pick a defect code first"))
     assert headline(browser) == "IN"  # nothing was sent
     type_keys(browser, Keys.ARROW_DOWN + Keys.ARROW_DOWN)
-    assert selected_defect(browser) == "WS_BRIDGE"
-    type_keys(browser, Keys.ARROW_UP)
     assert selected_defect(browser) == "SOLDER_BRIDGE"
+    type_keys(browser, Keys.ARROW_UP)
+    assert selected_defect(browser) == "INSUFFICIENT_SOLDER"
+    type_keys(browser, Keys.ARROW_DOWN)
     screenshot(browser, "terminal-5-defect-picker")
     type_keys(browser, Keys.ENTER)
     assert third in answer(browser, wait, "FAIL SOLDER_BRIDGE")

@@ -116,6 +116,14 @@ def specs_of(operation_code: str | None = None) -> list[DataCollectionSpec]:
     return list(db.session.execute(stmt.order_by(Operation.code, DataCollectionSpec.name)).scalars())
 
 
+def spec_labels() -> dict[int, str]:
+    """The readable label (description) of every spec that has one, by id: the Station Terminal's field
+    labels (the frozen route snapshot carries names only)."""
+    rows = db.session.execute(select(DataCollectionSpec.id, DataCollectionSpec.description)
+                              .where(DataCollectionSpec.description.is_not(None))).all()
+    return {spec_id: text.strip() for spec_id, text in rows if text and text.strip()}
+
+
 def get_spec(spec_id: int) -> DataCollectionSpec:
     spec = db.session.get(DataCollectionSpec, spec_id)
     if spec is None:

@@ -12,7 +12,7 @@ imports none of them. Also here: the one active-defect-code check of every conte
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from sqlalchemy import Boolean, Float, Integer, String, exists, inspect, select
 from sqlalchemy import Text as SaText
@@ -392,8 +392,26 @@ def codes(cls: type, *, active_only: bool = False) -> list[str]:
     return [r.code for r in records(cls, active_only=active_only)]
 
 
-def active_defect_codes() -> list[dict[str, Any]]:
-    """The defect codes to pick from (terminal, inspection cards, the disposition queue), by code."""
+# Defect categories that belong to one process type (spec 01_domain_model: "SMT solder, placement, DIP
+# insertion, wave, test"). A category that names SMT or DIP belongs to it; any other (test, cosmetic…)
+# is offered on every line.
+CATEGORY_PROCESS = {"placement": "SMT", "wave": "DIP", "wave solder": "DIP", "insertion": "DIP", "tht": "DIP"}
+
+
+def defect_category_process(category: Optional[str]) -> Optional[str]:
+    """The process type (SMT/DIP) a defect category belongs to, or None when it fits every line."""
+    text = (category or "").strip().lower()
+    words = text.replace("-", " ").replace("/", " ").split()
+    for process in ("SMT", "DIP"):
+        if process.lower() in words:
+            return process
+    return CATEGORY_PROCESS.get(text)
+
+
+def active_defect_codes(process_type: Optional[str] = None) -> list[dict[str, Any]]:
+    """The defect codes to pick from (terminal, inspection cards, the disposition queue), by code. With a
+    process type (the station's line), only the codes of that process and the general ones."""
     rows = db.session.execute(select(DefectCode.code, DefectCode.name, DefectCode.category)
                               .where(DefectCode.is_active.is_(True)).order_by(DefectCode.code)).all()
-    return [{"code": code, "name": name, "category": category} for code, name, category in rows]
+    return [{"code": code, "name": name, "category": category} for code, name, category in rows
+            if process_type is None or defect_category_process(category) in (None, process_type)]

@@ -63,14 +63,24 @@ class StepPlan:
             return False
         return True
 
-    def expectation(self) -> str:
-        parts = []
-        if self.station_group_code:
-            parts.append(f"station group {self.station_group_code}")
+    def label(self) -> str:
+        """"step 50 (AOI)": the step as messages name it."""
+        return f"step {self.step_no} ({self.operation_code})"
+
+    def where(self) -> str:
+        """Where the step is done, as a noun phrase: "a station of group SMT-A-AOI", "station ST-AOI-01",
+        "a MANUAL station"."""
         if self.allowed_station_codes:
-            parts.append("stations " + ", ".join(sorted(self.allowed_station_codes)))
-        parts.append(f"station type {self.station_type}")
-        return f"step {self.step_no} ({self.operation_code}) needs " + ", ".join(parts)
+            codes = sorted(self.allowed_station_codes)
+            where = ("station " + codes[0]) if len(codes) == 1 else ("one of the stations " + ", ".join(codes))
+            return where + (f" (group {self.station_group_code})" if self.station_group_code else "")
+        if self.station_group_code:
+            return f"a station of group {self.station_group_code}"
+        return f"a {self.station_type} station"
+
+    def expectation(self) -> str:
+        """"step 50 (AOI), done at a station of group SMT-A-AOI": a whole phrase for any sentence."""
+        return f"{self.label()}, done at {self.where()}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"stepNo": self.step_no, "operationCode": self.operation_code, "operationName": self.operation_name,
@@ -118,7 +128,8 @@ def _spec(raw: dict) -> SpecPlan:
 def parse(version_id: int, routing_code: str, version_no: int, status: str, snapshot: dict) -> RoutePlan:
     steps = []
     for raw in snapshot["steps"]:
-        specs = tuple(_spec(s) for s in raw.get("dataSpecs") or [])
+        # the order the engineer defined the specs in (their ids), not the snapshot's order by name
+        specs = tuple(sorted((_spec(s) for s in raw.get("dataSpecs") or []), key=lambda spec: spec.id))
         allowed = raw.get("allowedStationCodes")
         steps.append(StepPlan(
             step_no=raw["stepNo"], operation_code=raw["operationCode"], operation_name=raw.get("operationName", ""),

@@ -194,6 +194,8 @@ _e("EQUIPMENT_UNAVAILABLE", 400, "The station's equipment is DOWN or in MAINTENA
    "Call maintenance, or use another station of the same group.")
 _e("STATION_LINE_MISMATCH", 400, "The station is not on the run's line.", "Scan the unit at a station of its line.")
 _e("UNIT_NOT_FOUND", 400, "Unknown SN.", "Check the label, or scan at the first step of an authorized run.", "sn")
+_e("SCAN_NOT_A_BOARD", 400, "The scanned label is not a board's SN (a station, run, work order, product or reel label).",
+   "Scan the board's SN label; the message says what was scanned.")
 _e("UNIT_RUN_MISMATCH", 400, "The unit belongs to another run.", "Select the unit's own run.")
 _e("UNIT_ALREADY_IN_STATION", 409, "The unit is already tracked in.", "Track it out first.")
 _e("UNIT_ALREADY_DONE", 400, "The unit has finished its route.", "Put it aside for packing/OQC.")

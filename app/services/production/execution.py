@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Optional
@@ -43,7 +44,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import (
-    DataValue, Defect, Equipment, Inspection, Line, Run, Station, StationGroup, Track, Unit,
+    DataValue, Defect, Equipment, Inspection, Line, Material, MaterialLot, Product, Routing, RoutingStep, Run,
+    Station, StationGroup, Track, Unit, WorkOrder,
 )
 from ..engineering.master_data import active_defect_code
 from ..engineering.route_plans import SpecPlan, StepPlan, plan_for
@@ -122,6 +124,7 @@ class TrackOutResult:
     values: list[CheckedValue]
     defects: list[dict[str, Any]]  # the recorded defects: {id, code}
     closeout: Optional[CloseoutOutcome] = None
+    next_waits: Optional[str] = None  # why the unit cannot go on to next_step yet (an FAI trial), what happens next
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,8 +358,8 @@ def _track_in(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no:
         raise DomainError("STEP_MISMATCH", f"Unit {sn} is at step {unit.current_step_no}, which the run's route "
                           "does not have: call the line leader.")
     if not scan.station.valid_for(step, scan.run.line_id):
-        raise DomainError("STATION_MISMATCH", f"Unit {sn} is at {step.expectation()}: take it there "
-                          f"(not {station_code}).", {"stepNo": step.step_no, "stationGroupCode": step.station_group_code,
+        raise DomainError("STATION_MISMATCH", f"Unit {sn} is at {step.label()}, which is done at "
+                          f"{step.where()}, not at {station_code}: take it there.", {"stepNo": step.step_no, "stationGroupCode": step.station_group_code,
                                                      "allowedStationCodes": sorted(step.allowed_station_codes or [])})
     scan.unit, scan.step = unit, step
     for check in extension_points.TRACK_IN_CHECKS:
@@ -397,7 +400,8 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
     valid for the first step, the run is not waiting for its OQC and has fewer units than planned."""
     first = scan.plan.first
     if not scan.station.valid_for(first, scan.run.line_id):
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: new boards start at {first.expectation()}.",
+        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: a new board starts at {first.label()}, "
+                          f"at {first.where()}; scan it there (or check the label).",
                           {"sn": sn})
     lock_run_for_count(uow, scan.run.id)
     room = uow.execute(REGISTRATION_ROOM, {"run_id": scan.run.id,
@@ -559,6 +563,7 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
     _track_here(uow, scan, read, station_code)
     forced = _forced_fail(uow, scan)
     values = checked_values(scan.step, data)
+    _refuse_scanned_sn(values, sn)
     outcome = verdict(scan.step, result, forced, values, defect)
     if outcome.operator_defect:
         outcome.defects[0]["code"] = active_defect_code(outcome.defects[0]["code"])
@@ -575,7 +580,28 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
                                   "defects": [d["code"] for d in defect_rows]})
     return TrackOutResult(sn=sn, run_no=run_no, unit_status=status, current_step_no=current, step=scan.step,
                           next_step=next_step, track_id=scan.track_id, station_code=station_code, out_at=at,
-                          mode=scan.mode, verdict=outcome, values=values, defects=defect_rows, closeout=closeout)
+                          mode=scan.mode, verdict=outcome, values=values, defects=defect_rows, closeout=closeout,
+                          next_waits=_trial_stop(scan, next_step))
+
+
+def _trial_stop(scan: Scan, next_step: Optional[StepPlan]) -> Optional[str]:
+    """An FAI trial board that passed the last FAI step stops there (fai_trial_check refuses the next
+    step while the run is PREP): say so, and what lets it go on."""
+    if scan.mode != "FAI_TRIAL" or next_step is None:
+        return None
+    last = scan.plan.last_fai_step_no
+    if last is not None and next_step.step_no <= last:
+        return None
+    return (f"FAI trial board: it stops after {scan.step.label()}. Hand it to quality for the FAI; it goes on at "
+            f"{next_step.label()} once the FAI is passed and signed and the run is authorized.")
+
+
+def _refuse_scanned_sn(values: list[CheckedValue], sn: str) -> None:
+    """A text value that is the board's own SN is a scan that landed in a data field, not a value."""
+    for value in values:
+        if value.spec.data_type == "TEXT" and str(value.raw).strip() == sn:
+            raise DomainError("DATA_VALUE_INVALID", f"{value.spec.name} got the board's SN {sn}: that was a scan, not "
+                              "the value. Enter the value, then PASS.", {"spec": value.spec.name})
 
 
 def _track_here(uow: UnitOfWork, scan: Scan, read: _Read, station_code: str) -> None:
@@ -668,12 +694,17 @@ def _closeout_when_done(uow: UnitOfWork, scan: Scan, status: str, actor: Actor) 
 # ---------------------------------------------------------------------------------------------
 
 def terminal_stations(actor: Actor) -> list[dict[str, Any]]:
-    """Active stations the actor may work at, with their line, by line and code (the station picker)."""
+    """Active stations the actor may work at, with their line: by line, then in process order (the first
+    step of an active routing done by the station's group; stations no routing uses last), then by code
+    (the station picker)."""
+    position = (select(func.min(RoutingStep.step_no)).join(Routing, Routing.id == RoutingStep.routing_id)
+                .where(RoutingStep.station_group_id == Station.group_id, Routing.is_active.is_(True))
+                .correlate(Station).scalar_subquery())
     rows = db.session.execute(
         select(Station.code, Station.name, Line.code.label("line_code"))
         .join(Line, Line.id == Station.line_id)
         .where(Station.is_active.is_(True), station_filter(actor, Station.id, Station.line_id))
-        .order_by(Line.code, Station.code)).all()
+        .order_by(Line.code, func.coalesce(position, 1_000_000), Station.code)).all()
     return [{"code": code, "name": name, "line_code": line} for code, name, line in rows]
 
 
@@ -685,9 +716,10 @@ def terminal_station(*, actor: Actor, station_code: str) -> dict[str, Any]:
     if not station.is_active:
         raise DomainError("STATION_INACTIVE", f"Station {station_code} is inactive: use another station.")
     require_station(actor, station.id, station.line_id, station.code)
-    name, line_code = db.session.execute(select(Station.name, Line.code).join(Line, Line.id == Station.line_id)
-                                         .where(Station.id == station.id)).one()
-    return {"code": station.code, "name": name, "line_code": line_code}
+    name, line_code, process_type = db.session.execute(
+        select(Station.name, Line.code, Line.process_type).join(Line, Line.id == Station.line_id)
+        .where(Station.id == station.id)).one()
+    return {"code": station.code, "name": name, "line_code": line_code, "process_type": process_type}
 
 
 def station_runs(*, actor: Actor, station_code: str) -> list[dict[str, Any]]:
@@ -734,6 +766,9 @@ def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, An
     row = db.session.execute(select(Unit.id, Unit.status, Unit.current_step_no, Run.route_version_id, Run.run_no)
                              .join(Run, Run.id == Unit.run_id).where(Unit.sn == sn)).first()
     if row is None:
+        label = scanned_label(sn, actor)
+        if label is not None:
+            raise DomainError("SCAN_NOT_A_BOARD", label[1], {"sn": sn, "labelKind": label[0]})
         raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
     step = plan_for(row.route_version_id).step(row.current_step_no)
     if step is None:
@@ -744,3 +779,38 @@ def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, An
             "dataSpecs": [s.to_dict() for s in step.specs],
             "stationValid": station.valid_for(step, station.line_id),
             "openTrack": {"station": open_track[0], "stepNo": open_track[1]} if open_track else None}
+
+
+_REEL_SEPARATORS = re.compile(r"[|:@#]")
+
+
+def scanned_label(text: str, actor: Actor) -> Optional[tuple[str, str]]:
+    """What a scan that is not a board's SN is (a station, run, work order, product, material or reel
+    label), as (kind, a sentence saying what was scanned and what to do); None when it is none of them.
+    Read only for an unknown SN: the terminal asks before it registers a new board."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    station = db.session.execute(select(Station.code, Station.name, Line.code, Station.id, Station.line_id)
+                                 .join(Line, Line.id == Station.line_id).where(Station.code == text)).first()
+    if station is not None:
+        what = f"{text} is the label of station {station[0]} ({station[1]}, {station[2]}), not a board"
+        if not (actor.is_admin or actor.scope.allows_station(station[3], station[4])):
+            return "STATION", (f"{what}, and it is not one of your stations: scan the board's SN label, or ask your "
+                               "line leader to assign you that station.")
+        return "STATION", (f"{what}: to work there, scan it at the Station Terminal (it switches the station); "
+                           "here, scan the board's SN label.")
+    if db.session.execute(select(Run.id).where(Run.run_no == text)).first():
+        return "RUN", (f"{text} is a run number, not a board: choose the run for new boards at the top of the "
+                       "screen, then scan the board's SN label.")
+    if db.session.execute(select(WorkOrder.id).where(WorkOrder.wo_no == text)).first():
+        return "WORK_ORDER", f"{text} is a work order, not a board: scan the board's SN label."
+    if db.session.execute(select(Product.id).where(Product.code == text)).first():
+        return "PRODUCT", f"{text} is a product code, not a board: scan the board's SN label."
+    parts = [part.strip() for part in _REEL_SEPARATORS.split(text)]
+    material = db.session.execute(select(Material.id).where(Material.code == parts[0])).first()
+    lot = db.session.execute(select(MaterialLot.id).where(MaterialLot.lot_no == parts[-1])).first()
+    if material is not None or (lot is not None and len(parts) <= 2):
+        return "MATERIAL", (f"{text} is a material or reel label, not a board: reels are scanned at the Loading "
+                            "Terminal: here, scan the board's SN label.")
+    return None

@@ -133,7 +133,8 @@ def _apply(uow: UnitOfWork, actor: Actor, data: dict, source: str, operator: Opt
                           "is for a step the unit has not reached (or the route does not have).",
                           {"stepNo": step_no, "currentStepNo": unit.current_step_no})
     if not step.accepts(station_type=station.station_type, group_code=station.group_code, station_code=station.code):
-        raise DomainError("STATION_MISMATCH", f"Station {station.code} does not do {step.expectation()}.",
+        raise DomainError("STATION_MISMATCH", f"Station {station.code} does not do {step.label()}: that step is "
+                          f"done at {step.where()}.",
                           {"stepNo": step_no, "stationGroupCode": step.station_group_code})
     if db.session.execute(select(InspectionResult.id).where(InspectionResult.event_id == data["eventId"])).first():
         # the same event id under the other type (SPI vs AOI), so not found as a duplicate of this system

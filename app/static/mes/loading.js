@@ -32,9 +32,18 @@
     say("error", '<div class="mes-term-code">' + esc(e.code) + "</div>" + esc(e.message) +
         (cfg.hints[e.code] ? '<div class="mes-term-hint">What to do: ' + esc(cfg.hints[e.code]) + "</div>" : ""));
   }
+  /* 24-hour time in the plant's time zone (MES_TIMEZONE), never the browser's own clock format. */
+  function plantTime(date) {
+    try {
+      return date.toLocaleTimeString("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+                                               timeZone: cfg.timeZone || "UTC"});
+    } catch (e) {  // an unknown zone name: UTC, said so
+      return date.toISOString().slice(11, 19) + " UTC";
+    }
+  }
   function log(text) {
     var li = document.createElement("li");
-    li.textContent = new Date().toLocaleTimeString() + " " + text;
+    li.textContent = plantTime(new Date()) + " " + text;
     el("scan-log").insertBefore(li, el("scan-log").firstChild);
   }
   function prompt() {

@@ -135,6 +135,7 @@
 
   function closeDefects() {
     defectPanel.classList.add("hidden");
+    el("data-form").classList.remove("hidden");
     defectNote.textContent = "";
   }
 
@@ -159,13 +160,29 @@
     return parts.join(" … ") + (spec.uom ? " " + spec.uom : "") + (spec.limitAction ? " · " + spec.limitAction : "");
   }
 
+  /* The field's label: the spec's description (the engineer's words), else its name made readable
+     ("output_voltage_v" with unit V → "Output voltage"). The raw name stays in the tooltip. */
+  function specLabel(spec) {
+    var label = cfg.specLabels && cfg.specLabels[spec.id];
+    if (label) { return label; }
+    var name = String(spec.name || "");
+    var unit = String(spec.uom || "").toLowerCase().replace(/°/g, "").replace(/µ/g, "u").replace(/[^a-z0-9]+/g, "_");
+    if (unit && name.length > unit.length + 1 && name.slice(-(unit.length + 1)).toLowerCase() === "_" + unit) {
+      name = name.slice(0, -(unit.length + 1));
+    }
+    name = name.replace(/_+/g, " ").trim();
+    return name.charAt(0).toUpperCase() + name.slice(1);
+  }
+
   function buildForm(specs) {
     fields.innerHTML = "";
+    fields.classList.toggle("mes-term-fields-2col", specs.length > 2);  // many fields: two columns
     specs.forEach(function (spec, i) {
       var id = "spec-" + i;
       var row = document.createElement("div");
       row.className = "mes-term-field";
-      var label = '<label for="' + id + '">' + esc(spec.name) + (spec.required ? ' <span class="mes-req">*</span>' : "") +
+      var label = '<label for="' + id + '" title="' + esc(spec.name) + '">' + esc(specLabel(spec)) +
+        (spec.required ? ' <span class="mes-req">*</span>' : "") +
         ' <span class="mes-term-limits">' + esc(limitText(spec)) + "</span></label>";
       var input;
       if (spec.dataType === "ENUM" || spec.dataType === "BOOLEAN") {
@@ -182,6 +199,12 @@
       fields.appendChild(row);
       var control = el(id);
       control.dataset.index = i;
+      control.addEventListener("keydown", function (event) {
+        if (event.key.length !== 1) { return; }
+        var at = Date.now();
+        if (!control.value) { control.mesKeys = []; }
+        (control.mesKeys = control.mesKeys || []).push(at);
+      });
       if (spec.dataType === "NUMBER") {
         control.addEventListener("input", function () { hintLimits(spec, control); });
       }
@@ -329,10 +352,13 @@
         var closeout = closeoutText(d.runCloseout, runNo);
         var closeoutHtml = closeout ? '<div class="mes-term-closeout" id="run-closeout">' + esc(closeout) + "</div>" : "";
         if (d.result === "PASS") {
-          var next = d.nextStep ? "next: " + stepLabel(d.nextStep) : "DONE — the board has finished its route";
+          var next = d.nextStep ? "next: " + stepLabel(d.nextStep) + (d.nextStepWaits ? " (after the FAI)" : "")
+            : "DONE — the board has finished its route";
+          var waits = d.nextStepWaits ? '<div class="mes-term-hint" id="next-step-waits">' + esc(d.nextStepWaits) + "</div>" : "";
           var warn = (d.dataValues || []).filter(function (v) { return v.alarmed; }).map(function (v) { return v.spec + " = " + v.value; });
           say("ok", '<div class="mes-term-code">PASS</div>' + esc(sn) + " — " + esc(next) +
-              (warn.length ? '<div class="mes-term-hint">Warning recorded: ' + esc(warn.join(", ")) + "</div>" : "") + closeoutHtml);
+              waits + (warn.length ? '<div class="mes-term-hint">Warning recorded: ' + esc(warn.join(", ")) + "</div>" : "") +
+              closeoutHtml);
         } else {
           var codes = (d.defects || []).map(function (x) { return x.code; }).join(", ");
           var why = d.forcedBy === "SPEC_LIMIT" ? (d.dataValues || []).filter(function (v) { return v.judge === "FAIL"; })
@@ -377,6 +403,7 @@
   function openDefects() {
     if (!current || busy || defectOpen()) { return; }
     defectPanel.classList.remove("hidden");
+    el("data-form").classList.add("hidden");  // the values stay; the picker and Record FAIL need the room
     defectFilter.value = "";
     el("defect-location").value = "";
     renderDefects();
@@ -393,6 +420,74 @@
       return;
     }
     trackOut("FAIL", {code: code, location: el("defect-location").value.trim() || null});
+  }
+
+  // ---- a scan that landed in a data field --------------------------------------------------------
+  /* A keyboard-wedge scanner types wherever the focus is. A value is taken for a scan, not a value,
+     when it ends with the open board's SN, one of the operator's station codes, or an SN of a run of
+     this line (`RUN-…`) — what was typed before it stays in the field —, or, for a NUMBER field, when
+     it is label-like text (letters, digits, dashes), or when it arrived as a scanner burst (six or
+     more characters, under 30 ms apart) looking like a label. */
+  var LABEL_SHAPE = /^(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+$/;
+
+  /* The scanned label at the end of a field's text, or "" when there is none. */
+  function scannedPart(text) {
+    if (!current) { return ""; }
+    var exact = [current.sn].concat(cfg.stations).filter(function (code) {
+      return code && text.length >= code.length && text.slice(-code.length) === code;
+    });
+    if (exact.length) { return exact[0]; }
+    var runs = Array.prototype.map.call(runSelect.options, function (o) { return o.value; })
+      .filter(Boolean).concat([current.runNo]);
+    for (var i = 0; i < runs.length; i++) {
+      var at = text.indexOf(runs[i]);
+      if (at >= 0 && (text === runs[i] || text.charAt(at + runs[i].length) === "-") &&
+          /^[A-Za-z0-9_-]+$/.test(text.slice(at))) {
+        return text.slice(at);
+      }
+    }
+    return "";
+  }
+
+  function burst(control, text) {
+    var keys = control.mesKeys || [];
+    if (text.length < 6 || keys.length < text.length) { return false; }
+    var recent = keys.slice(-text.length);
+    return (recent[recent.length - 1] - recent[0]) / (recent.length - 1) < 30;
+  }
+
+  function scannedIntoField(control, spec) {
+    var text = control.value.trim();
+    if (!text || !spec) { return false; }
+    var number = spec.dataType === "NUMBER" && !isNaN(Number(text.replace(",", ".")));
+    if (number) { return false; }
+    var part = scannedPart(text);
+    if (!part && ((spec.dataType === "NUMBER" && LABEL_SHAPE.test(text)) || (burst(control, text) && LABEL_SHAPE.test(text)))) {
+      part = text;
+    }
+    if (!part) { return false; }
+    var typed = text.slice(0, text.length - part.length).trim();  // what was typed before the scan: kept
+    text = part;
+    control.value = typed;
+    control.mesKeys = [];
+    control.classList.remove("mes-out-of-limit", "mes-invalid");
+    el(control.id + "-note").textContent = "";
+    if (typed && spec.dataType === "NUMBER") { hintLimits(spec, control); }
+    var where = "It was scanned into the " + specLabel(spec) + " field" +
+      (typed ? ", which keeps what was typed before it (" + typed + ")." : ", which is cleared.");
+    if (text === current.sn) {
+      say("error", '<div class="mes-term-code">SCAN, NOT A VALUE</div>' + esc(text) + " is this board's SN. " + esc(where) +
+          '<div class="mes-term-hint">Type the ' + esc(specLabel(spec)) + " value, then Enter.</div>");
+    } else if (cfg.stations.indexOf(text) >= 0) {
+      onScan(text);  // a station label of the operator's: switch station, as from the scan field
+      return true;
+    } else {
+      say("error", '<div class="mes-term-code">FINISH FIRST</div>' + esc(text) + " was not taken: finish " +
+          esc(current.sn) + " first (PASS, FAIL, or Esc to leave it tracked in here), then scan " + esc(text) +
+          " again. " + esc(where));
+    }
+    control.focus();
+    return true;
   }
 
   // ---- queue and runs -------------------------------------------------------------------------
@@ -447,6 +542,7 @@
     if (event.key !== "Enter") { return; }
     event.preventDefault();
     var index = Number(event.target.dataset.index);
+    if (scannedIntoField(event.target, current.specs[index])) { return; }
     var next = el("spec-" + (index + 1));
     if (next) { next.focus(); } else { trackOut("PASS"); }
   });
