@@ -148,6 +148,8 @@ def test_a_leader_unlocks_a_locked_operator_on_the_locked_accounts_screen(browse
     after = leader.get("/locked-accounts/").get_data(as_text=True)
     assert "operator is unlocked and can sign in again." in after
     assert 'data-username="operator"' not in after and 'id="no-locked-accounts"' in after
+    help_link = re.search(r'href="(/help/[^"#]+)#([^"]+)"', after)
+    assert help_link and f'id="{help_link.group(2)}"' in leader.get(help_link.group(1)).get_data(as_text=True)
 
     _signed_in(browser(), "operator", DEMO_PASSWORD)
     with app.app_context():
