@@ -127,6 +127,15 @@ def test_the_profile_reaches_nobody_elses_account(browser, app):
         assert _user("operator").password == operator_hash
     _signed_in(browser(), "leader", NEW_PASSWORD)
     _signed_in(browser(), "operator", DEMO_PASSWORD)
+    # "Edit User" on the profile: the own name only, whatever else the form is sent
+    admin_role = _role_id(app, "Admin")
+    edited = _post_form(client, "/userinfoeditview/form", {"first_name": "Leo", "last_name": "Lead",
+                                                           "username": "root", "roles": [admin_role], "active": ""})
+    assert edited.status_code == 302
+    with app.app_context():
+        leader = _user("leader")
+        assert (leader.first_name, leader.username, leader.active) == ("Leo", "leader", True)
+        assert [r.name for r in leader.roles] == ["Leader"]
 
 
 # ---------------------------------------------------------------------------------------------
