@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_appbuilder import AppBuilder
 
+from .accounts import UserAccountApi
 from .audit import AuditEventApi
 from .defects import DefectApi
 from .integration import IntegrationApi
@@ -20,6 +21,7 @@ def register_apis(appbuilder: AppBuilder) -> None:
     for api in MASTER_DATA_APIS:
         appbuilder.add_api(api)
     appbuilder.add_api(AuditEventApi)
+    appbuilder.add_api(UserAccountApi)
     appbuilder.add_api(RoutingApi)
     appbuilder.add_api(DataSpecApi)
     appbuilder.add_api(IntegrationApi)

@@ -2,7 +2,6 @@
 cached API keys, login lockout, login rate limits and audited logins."""
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app, g, has_request_context, request, session
@@ -15,12 +14,12 @@ from .. import metrics
 from ..api.base import EnvelopeResponses
 from ..extensions import db
 from ..models import MesUser
-from ..services.platform import audit
+from ..services.platform import audit, users
 from ..services.platform.actor import Actor
 from ..services.platform.clock import now
 from ..services.platform.uow import begin_write_transaction
 from . import actors
-from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView
+from .views import ApiKeyModelView, MesAuthDBView, MesUserDBModelView, RoleScopeModelView, UserInterface
 
 
 SESSION_VERSION_KEY = actors.SESSION_VERSION_KEY
@@ -40,6 +39,11 @@ class MesSecurityManager(SecurityManager):
     userdbmodelview = MesUserDBModelView
     authdbview = MesAuthDBView
     security_api = MesSecurityApi
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        # FAB's user data model, with the user screen's shown values (the lock, a blank e-mail)
+        self.userdbmodelview.datamodel = UserInterface(self.user_model)
 
     # -- views --------------------------------------------------------------------------------
     def register_views(self) -> None:
@@ -122,11 +126,7 @@ class MesSecurityManager(SecurityManager):
 
     # -- login: lockout and audit ---------------------------------------------------------------
     def is_locked(self, user: MesUser) -> bool:
-        limit = current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)
-        minutes = current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)
-        if (user.fail_login_count or 0) < limit or user.last_failed_login_at is None:
-            return False
-        return user.last_failed_login_at > now() - timedelta(minutes=minutes)
+        return users.locked_until(user) is not None
 
     def auth_user_db(self, username, password):
         user = self.find_user(username=username) if username else None

@@ -47,6 +47,7 @@ RESOURCES = {
     "readiness": "Readiness", "loading": "Loading", "line_consumables": "LineConsumables",
     "exec": "Exec", "quality": "QualityControl", "trace": "TraceData", "reports": "ReportData",
     "integration": "IntegrationApi", "audit": "AuditLog", "security": "SecurityAdmin",
+    "user": "UserAccount",
 }
 # Resource names never equal a menu category or entry name: FAB keeps `menu_access` and a view's
 # own permissions on the same view_menu row and deletes the ones a view does not declare.
@@ -124,6 +125,8 @@ PERMISSIONS: list[PermissionDef] = _master_data() + [
     PermissionDef("audit:read", HUMAN, "Read own audit events."),
     PermissionDef("audit:read_all", "AG", "Read all audit events."),
     PermissionDef("security:manage", "A", "Users, roles, bindings and API keys."),
+    PermissionDef("user:unlock", "AL", "Unlock accounts locked by failed sign-ins (leaders: users of their "
+                  "lines and stations, never an administrator)."),
 ]
 
 BY_NAME: dict[str, PermissionDef] = {p.name: p for p in PERMISSIONS}
@@ -183,6 +186,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Reports", "Line Boards", "reports:board"),
     MenuEntry("Reports", "Lot Recall", "trace:read"),
     MenuEntry("Audit", "Audit Log", "audit:read"),
+    MenuEntry("Security", "Locked Accounts", "user:unlock"),
     MenuEntry("Help", "SOP Library", None),
     MenuEntry("Help", "API Reference", None),
 ]

@@ -1,49 +1,137 @@
-"""Security screens: users with their line/station bindings, role scopes, API keys, login page."""
+"""Security screens: users with their line/station bindings and login lock, role scopes, API keys, login page."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import flash, g, redirect
+from flask import current_app, flash, g, redirect
 from flask_appbuilder.actions import action
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import ApiKey
 from flask_appbuilder.security.views import AuthDBView, UserDBModelView
+from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_appbuilder.views import ModelView
 from flask_login import login_user
-from wtforms import SelectField
-from wtforms.validators import DataRequired
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..models import RoleScope
 from ..models.security import SCOPES
+from ..services.platform import users
+from ..services.platform.context import ambient_actor
+from ..services.platform.errors import DomainError
+from ..web.messages import NamedRowMessages
 
-_BINDING_LABELS = {
+_USER_LABELS = {
+    "email": "E-mail",
     "lines": "Lines (data scope)",
     "stations": "Stations (data scope)",
     "last_failed_login_at": "Last failed login",
+    "locked_until": "Locked until",
 }
-_BINDING_DESCRIPTIONS = {
+# Our help texts on the user form (FAB's speak of OID and LDAP, which LineMES does not use).
+_USER_DESCRIPTIONS = {
+    "first_name": "The person's first name, as colleagues know them.",
+    "last_name": "The person's family name.",
+    "username": "The sign-in name (e.g. jdoe). Every action of the person is recorded under it in the audit "
+                "log, so give each person their own and never reuse one.",
+    "active": "Untick when the person leaves or must not sign in any more: their name stays in the history. "
+              "Do not delete a user who has worked in the system.",
+    "email": "Optional. The person's e-mail address; leave it blank if they have none.",
+    "roles": "What the person may do (the preset roles are described in the Admin guide). Leaders, material "
+             "handlers and operators also need their lines or stations below.",
     "lines": "For Leader/Material-type roles (scope LINES): the lines this user works on.",
     "stations": "For Operator-type roles (scope STATIONS): the stations this user works at.",
 }
+_PASSWORD_HELP = ("At least 10 characters with 2 capital letters, 3 lower-case letters, 2 digits and a special "
+                  "character. Give it to the person, who changes it under Profile → Reset my password.")
 
 
-class MesUserDBModelView(UserDBModelView):
-    """FAB's user screen plus the data-scope bindings and an unlock action (login lockout)."""
+def _console_filter(name: str):
+    """The console's display filter `name` (views/base.py: `mes_datetime` — the one time format —
+    and `mes_cell` — Yes/No, blank, a relation's items), looked up when a value is shown: the security
+    screens are built before the console's modules and do not import them."""
+    return lambda value: current_app.jinja_env.filters[name](value)
 
-    label_columns = {**UserDBModelView.label_columns, **_BINDING_LABELS}
-    description_columns = {**UserDBModelView.description_columns, **_BINDING_DESCRIPTIONS}
-    list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "lines", "stations"]
+
+class EmailFree:
+    """WTForms validator: no other user has this e-mail (case-insensitively); blank is always free."""
+
+    def __call__(self, form, field) -> None:
+        if users.email_taken(field.data, user_id=getattr(form, "_id", None)):
+            raise ValidationError(f"Another user has the e-mail {field.data.strip()}: give another one or "
+                                  "leave it blank.")
+
+
+def _email_field() -> StringField:
+    return StringField(_USER_LABELS["email"], description=_USER_DESCRIPTIONS["email"],
+                       # a plain shape check: WTForms' Email refuses in-house domains such as plant.local
+                       validators=[Optional(), Length(max=320),
+                                   Regexp(r"^[^@\s]+@[^@\s]+$", message="Give an e-mail address like "
+                                          "name@example.com, or leave it blank."),
+                                   EmailFree()],
+                       filters=[lambda value: value.strip() if isinstance(value, str) else value],
+                       widget=BS3TextFieldWidget())
+
+
+class UserInterface(SQLAInterface):
+    """The user model for the user screen, with two shown values: the e-mail placeholder of a user
+    without e-mail is blank, and `locked_until` is when the login lock ends (the users service)."""
+
+    @staticmethod
+    def _get_attr_value(item, col):
+        if col == "locked_until":
+            return users.locked_until(item)
+        if col == "email":
+            return users.shown_email(item.email)
+        return SQLAInterface._get_attr_value(item, col)
+
+
+class MesUserDBModelView(NamedRowMessages, UserDBModelView):
+    """FAB's user screen plus the data-scope bindings, who is locked (and an unlock action), e-mail
+    optional, our help texts and "User jdoe saved." messages."""
+
+    label_columns = {**UserDBModelView.label_columns, **_USER_LABELS}
+    description_columns = {**UserDBModelView.description_columns, **_USER_DESCRIPTIONS}
+    list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "lines", "stations",
+                    "locked_until"]
+    order_columns = ["first_name", "last_name", "username", "email", "active"]  # not the computed lock
     show_fieldsets = [
         ("User info", {"fields": ["username", "active", "roles", "groups", "login_count"]}),
         ("Data scope", {"fields": ["lines", "stations"], "expanded": True}),
         ("Personal Info", {"fields": ["first_name", "last_name", "email"], "expanded": True}),
-        ("Audit Info", {"fields": ["last_login", "fail_login_count", "last_failed_login_at",
+        ("Audit Info", {"fields": ["last_login", "fail_login_count", "last_failed_login_at", "locked_until",
                                    "created_on", "changed_on"], "expanded": False}),
     ]
     add_columns = ["first_name", "last_name", "username", "active", "email", "roles", "lines",
                    "stations", "password", "conf_password"]
     edit_columns = ["first_name", "last_name", "username", "active", "email", "roles", "lines", "stations"]
     validators_columns = {}  # roles are required by our own rule below (groups are not used)
+    formatters_columns = {
+        **{c: _console_filter("mes_datetime") for c in ("locked_until", "last_failed_login_at")},
+        **{c: _console_filter("mes_cell") for c in ("active", "roles", "groups", "lines", "stations")},
+    }
+    add_form_extra_fields = {
+        "email": _email_field(),
+        "password": PasswordField("Password", description=_PASSWORD_HELP,
+                                  validators=[DataRequired(), PasswordComplexityValidator()],
+                                  widget=BS3PasswordFieldWidget()),
+        "conf_password": PasswordField("Confirm password", description="Type the password again.",
+                                       validators=[DataRequired(), EqualTo("password", message="The two "
+                                                   "passwords are not the same: type them again.")],
+                                       widget=BS3PasswordFieldWidget()),
+    }
+    edit_form_extra_fields = {"email": _email_field()}
+
+    def row_name(self, item) -> str:
+        return f"User {item.username}"
+
+    def prefill_form(self, form, pk) -> None:
+        form.email.data = users.shown_email(form.email.data)  # the no-e-mail placeholder: blank
+
+    def process_form(self, form, is_created) -> None:
+        # before FAB copies the form to the user: a blank e-mail is never written, not even by an autoflush
+        form.email.data = users.stored_email(form.username.data, form.email.data)
 
     def pre_add(self, item):
         if not item.roles:
@@ -55,13 +143,19 @@ class MesUserDBModelView(UserDBModelView):
             raise ValueError("Choose at least one role.")
         super().pre_update(item)
 
+    def pre_delete(self, item):
+        super().pre_delete(item)
+        self.remember_row(item)  # named before it is gone
+
     @action("unlock", "Unlock login", "Reset the failed-login counter of the selected users?", "fa-unlock")
     def unlock(self, items):
-        from ..services.platform.context import ambient_actor
-        from ..services.platform.users import unlock_users
         items = items if isinstance(items, list) else [items]
-        count = unlock_users(actor=ambient_actor(), usernames=[u.username for u in items])
-        flash(f"Unlocked {count} user(s).", "success")
+        try:
+            count = users.unlock_users(actor=ambient_actor(), usernames=[u.username for u in items])
+        except DomainError as error:
+            flash(f"{error.message} [{error.code}]", "danger")
+        else:
+            flash(f"Unlocked {count} user(s).", "success")
         return redirect(self.get_redirect())
 
 
@@ -111,8 +205,10 @@ class MesAuthDBView(AuthDBView):
     @property
     def invalid_login_message(self):
         if g.get("login_error_code") == "ACCOUNT_LOCKED":
-            return "This account is locked after 5 failed sign-ins. Wait 5 minutes or ask an administrator to unlock it."
+            failures, minutes = users.lockout_policy()
+            return (f"This account is locked after {failures} failed sign-ins. Wait {minutes} minutes, or ask "
+                    "your line leader or an administrator to unlock it.")
         return "Wrong username or password. Please try again."
 
 
-__all__ = ["MesUserDBModelView", "RoleScopeModelView", "ApiKeyModelView", "MesAuthDBView", "login_user"]
+__all__ = ["MesUserDBModelView", "UserInterface", "RoleScopeModelView", "ApiKeyModelView", "MesAuthDBView", "login_user"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_appbuilder import AppBuilder
 
+from .accounts import LockedAccountsView
 from .audit import AuditLogView
 from .base import register_template_filters
 from .feeder import FeederSlotView, SlotTableView
@@ -62,6 +63,8 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(LotRecallView, "Lot Recall", icon="fa-undo", category="Reports")
     appbuilder.add_view(AuditLogView, "Audit Log", icon="fa-history", category="Audit",
                         category_icon="fa-history")
+    # beside FAB's user screens for an administrator; a line leader's only Security entry
+    appbuilder.add_view(LockedAccountsView, "Locked Accounts", icon="fa-unlock", category="Security")
     appbuilder.add_view(HelpView, "SOP Library", icon="fa-book", category="Help",
                         category_icon="fa-question-circle")
     appbuilder.add_link("API Reference", href="/swagger/v1", icon="fa-plug", category="Help")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from flask import flash, g
+from flask import flash
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -15,6 +15,7 @@ from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import DomainError
 from ..web.export import csv_response, xlsx_response
+from ..web.messages import NamedRowMessages
 from ..web.times import format_datetime  # noqa: F401  (the views' one display format of a time)
 from ..web.times import register as register_times
 from .fab_forms import RuleFormsModelView, RuleRefused
@@ -28,7 +29,7 @@ READ_WRITE = {
 }
 
 
-class MesModelView(RuleFormsModelView):
+class MesModelView(NamedRowMessages, RuleFormsModelView):
     """A master-data screen. Subclasses set datamodel, class_permission_name and columns. A record
     refused by the master-data rules keeps its form, with the rule's message on the field
     (views/fab_forms.py)."""
@@ -63,15 +64,9 @@ class MesModelView(RuleFormsModelView):
             "help_anchor": self.help_anchor,
         }
 
-    # -- what the user reads after a save: "Product P-1001 saved.", not FAB's "Added Row" ----------
-    # FAB flashes these right after post_add/post_update and the delete; the hooks name the record.
-    add_row_message = edit_row_message = property(lambda self: f"{g.get('mes_saved', 'Record')} saved.")
-    delete_row_message = property(lambda self: f"{g.get('mes_saved', 'Record')} deleted.")
-
-    def post_add(self, item):
-        g.mes_saved = record_name(item)
-
-    post_update = post_add
+    # -- what the user reads after a save: "Product P-1001 saved.", not FAB's "Added Row" (web/messages.py)
+    def row_name(self, item) -> str:
+        return record_name(item)
 
     # -- the master-data rules, with refused attempts audited --------------------------------
     def _check(self, action: str, item, call) -> None:
@@ -98,7 +93,7 @@ class MesModelView(RuleFormsModelView):
 
     def pre_delete(self, item):
         self._check("DELETE", item, lambda: master_data.validate_delete(item))
-        g.mes_saved = record_name(item)  # named before it is gone
+        self.remember_row(item)  # named before it is gone
 
     # -- CSV / XLSX export of the filtered list ---------------------------------------------
     def _export(self) -> tuple[str, str, list[str], Iterable[list]]:

@@ -23,8 +23,8 @@ SPEC_MATRIX = {
     "audit:read": ALL, "audit:read_all": "G", "security:manage": "",
 }
 # Beyond the spec's matrix: the line board (issue 14), for the readers of reports, the line leader
-# and the Board device role.
-BEYOND_SPEC = {"reports:board": "GPQELB"}
+# and the Board device role; unlocking accounts locked by failed sign-ins (issue 17), the line leader.
+BEYOND_SPEC = {"reports:board": "GPQELB", "user:unlock": "L"}
 
 
 def _letters(permission: str) -> set[str]:

@@ -31,7 +31,7 @@ def _e(code: str, status: int, message: str, hint: str, path_param: str | None =
 _e("UNAUTHORIZED", 401, "Not signed in, or the credentials are invalid or expired.",
    "Sign in again (API clients: log in for a new token, or check the API key).")
 _e("ACCOUNT_LOCKED", 401, "This account is locked after repeated failed sign-ins.",
-   "Wait 5 minutes and try again, or ask an administrator to unlock the account.")
+   "Wait 5 minutes and try again, or ask your line leader (or an administrator) to unlock the account.")
 _e("FORBIDDEN", 403, "You do not have permission for this action, or it is outside your lines/stations.",
    "Ask your supervisor or an administrator for the permission or the line/station binding.")
 _e("NOT_FOUND", 404, "Nothing exists at this address.", "Check the address or the code you typed.")
@@ -73,7 +73,7 @@ _e("INVALID_TEXT", 400, "The request carries text that is not valid Unicode (a l
    "Send well-formed UTF-8 text; check the scanner or the client's encoding.")
 _e("PASSWORD_TOO_WEAK", 422, "The password does not meet the password policy.",
    "Use at least 10 characters with 2 capital letters, 3 lower-case letters, 2 digits and a special character.")
-_e("USER_NOT_FOUND", 400, "No user with this username.", "Check the username.")
+_e("USER_NOT_FOUND", 400, "No user with this username.", "Check the username.", "username")
 _e("USERNAME_DUPLICATE", 409, "A user with this username or e-mail already exists.", "Choose another username or e-mail.")
 _e("ROLE_NOT_FOUND", 400, "No role with this name.", "Check the role name (`flask mes sync-roles` creates the preset roles).")
 _e("DATABASE_BUSY", 503, "The database was busy with other changes for too long; nothing was saved.",

@@ -1,10 +1,12 @@
 """User and API-key use cases for the CLI and the seed (the console uses FAB's user screen, audited
-by the session hook). Password complexity is checked here: FAB's add_user() does not."""
+by the session hook), the login lockout and its unlock, and the stored form of "no e-mail".
+Password complexity is checked here: FAB's add_user() does not."""
 from __future__ import annotations
 
 import secrets
 import string
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Optional, Sequence
 
 from flask import current_app
@@ -16,9 +18,13 @@ from werkzeug.security import generate_password_hash
 
 from ...extensions import db
 from ...models import Line, MesUser, Station
+from . import inputs
 from .actor import Actor
+from .clock import now
 from .errors import DomainError
+from .scope import require_permission
 from .uow import unit_of_work
+from .validation import fields_error
 
 
 def check_password(password: str) -> None:
@@ -67,7 +73,7 @@ class UserSpec:
 def create_user(*, actor: Actor, spec: UserSpec) -> MesUser:
     """Create a user with roles and line/station bindings (`flask mes create-user`, seed)."""
     check_password(spec.password)
-    email = spec.email or f"{spec.username}@linemes.local"
+    email = stored_email(spec.username, spec.email)
     with unit_of_work(actor, "USER_CREATE", "USER", spec.username) as uow:
         session = uow.session
         clash = session.execute(select(MesUser.id).where(or_(
@@ -131,16 +137,144 @@ def create_api_key(*, actor: Actor, username: str, name: str = "default",
     return result
 
 
-def unlock_users(*, actor: Actor, usernames: Sequence[str]) -> int:
-    """Clear the login lockout of users (Security → List Users → "Unlock login")."""
-    with unit_of_work(actor, "USER_UNLOCK", "USER", ",".join(usernames)) as uow:
+# ---------------------------------------------------------------------------------------------
+# E-mail: optional for LineMES, but Flask-AppBuilder's ab_user.email is NOT NULL and UNIQUE.
+# ---------------------------------------------------------------------------------------------
+
+NO_EMAIL_DOMAIN = "users.invalid"  # RFC 2606: `.invalid` never resolves, so nothing is ever sent there
+
+
+def stored_email(username: str, email: str | None) -> str:
+    """The value stored for a user's e-mail: the address given, or — for a user without one — the
+    placeholder `<username>@users.invalid`. An empty string would collide between two users without
+    e-mail (the column is unique); the placeholder is unique because the username is, and names an
+    address that cannot exist. The screens show it as blank (`shown_email`)."""
+    email = (email or "").strip()
+    if email and not is_placeholder_email(email):
+        return email
+    return f"{username}@{NO_EMAIL_DOMAIN}"
+
+
+def is_placeholder_email(email: str | None) -> bool:
+    return bool(email) and email.lower().endswith("@" + NO_EMAIL_DOMAIN)
+
+
+def shown_email(email: str | None) -> str:
+    """A stored e-mail as people read it: blank for the no-e-mail placeholder."""
+    return "" if not email or is_placeholder_email(email) else email
+
+
+def email_taken(email: str | None, *, user_id: int | None = None) -> bool:
+    """Does another user have this e-mail (case-insensitively)? Blank is never taken (the placeholder)."""
+    email = (email or "").strip()
+    if not email or is_placeholder_email(email):
+        return False
+    stmt = select(MesUser.id).where(func.lower(MesUser.email) == email.lower())
+    if user_id is not None:
+        stmt = stmt.where(MesUser.id != user_id)
+    return db.session.execute(stmt).first() is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Login lockout (MES_LOGIN_LOCKOUT_FAILURES failed sign-ins in a row lock the account for
+# MES_LOGIN_LOCKOUT_MINUTES after the last one). FAB counts the failures in ab_user.fail_login_count
+# (reset by a successful sign-in); we store the time of the last one in ab_user.last_failed_login_at.
+# ---------------------------------------------------------------------------------------------
+
+def lockout_policy() -> tuple[int, int]:
+    """(failed sign-ins that lock, minutes the lock lasts after the last one)."""
+    return (int(current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)),
+            int(current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)))
+
+
+def locked_until(user: MesUser, at: datetime | None = None) -> datetime | None:
+    """When the user's login lock ends, or None when the user is not locked (now, or at `at`)."""
+    limit, minutes = lockout_policy()
+    last = user.last_failed_login_at
+    if (user.fail_login_count or 0) < limit or last is None:
+        return None
+    until = last + timedelta(minutes=minutes)
+    return until if until > (at or now()) else None
+
+
+def _is_admin_account(user: MesUser) -> bool:
+    admin = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
+    return any(role.name == admin for role in user.roles)
+
+
+def _in_unlock_scope(actor: Actor, user: MesUser) -> bool:
+    """May the actor unlock this user's account? An administrator: anyone. Anyone else with
+    `user:unlock` (the line leader): no administrator account, and — for a scope of LINES or STATIONS
+    — only a user bound to one of the actor's lines or stations (an operator at a station of the
+    leader's line, a material handler of the leader's line)."""
+    if actor.is_admin or actor.actor_type == "SYSTEM":
+        return True
+    if _is_admin_account(user):
+        return False
+    if actor.scope.is_all:
+        return True
+    return any(actor.scope.allows_line(line.id) for line in user.lines) or \
+        any(actor.scope.allows_station(station.id, station.line_id) for station in user.stations)
+
+
+def user_to_dict(user: MesUser, at: datetime | None = None) -> dict:
+    until = locked_until(user, at)
+    return {"username": user.username, "name": f"{user.first_name} {user.last_name}".strip(),
+            "active": bool(user.active), "roles": sorted(r.name for r in user.roles),
+            "lines": [x.code for x in user.lines], "stations": [x.code for x in user.stations],
+            "failedLogins": user.fail_login_count or 0, "lastFailedLoginAt": _iso(user.last_failed_login_at),
+            "locked": until is not None, "lockedUntil": _iso(until)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def locked_users(*, actor: Actor) -> list[dict]:
+    """The accounts locked now that the actor may unlock (Security → Locked Accounts,
+    `GET /api/v1/users/locked`), the latest lock first."""
+    require_permission(actor, "user:unlock")
+    limit, _ = lockout_policy()
+    at = now()
+    candidates = db.session.execute(
+        select(MesUser).where(MesUser.fail_login_count >= limit, MesUser.last_failed_login_at.is_not(None))
+        .order_by(MesUser.last_failed_login_at.desc(), MesUser.username)).scalars().all()
+    return [user_to_dict(u, at) for u in candidates if locked_until(u, at) and _in_unlock_scope(actor, u)]
+
+
+def unlock_user(*, actor: Actor, username: str, reason: str | None = None) -> dict:
+    """Unlock one account (`user:unlock`; the line leader's "Unlock" on Security → Locked Accounts,
+    `POST /api/v1/users/{username}/unlock`). Returns the user with `unlocked` (False: nothing to clear)."""
+    unlocked = unlock_users(actor=actor, usernames=[username], reason=reason)
+    user = find_user(username)
+    return {**user_to_dict(user), "unlocked": bool(unlocked)}
+
+
+def unlock_users(*, actor: Actor, usernames: Sequence[str], reason: str | None = None) -> int:
+    """Clear the login lockout (the failed-login counter and time) of users: `user:unlock`, within the
+    actor's unlock scope (no administrator account unless the actor is one; a line leader: users of
+    their own lines or stations). All or none; one audit event USER_UNLOCK naming the users cleared.
+    Returns how many had failed sign-ins to clear."""
+    require_permission(actor, "user:unlock")
+    reason = (reason or "").strip()
+    problem = inputs.text_problem(reason)
+    if problem:
+        raise fields_error({"reason": inputs.message(problem)})
+    with unit_of_work(actor, "USER_UNLOCK", "USER", ",".join(usernames), reason=reason or None) as uow:
         unlocked = []
         for username in usernames:
             user = find_user(username)
             if user is None:
-                raise DomainError("USER_NOT_FOUND", f"No user {username}.")
+                raise DomainError("USER_NOT_FOUND", f"No user {username}.", {"username": username})
+            if not _in_unlock_scope(actor, user):
+                if _is_admin_account(user):
+                    raise DomainError("FORBIDDEN", f"{user.username} is an administrator account: only an "
+                                      "administrator can unlock it.", {"username": user.username})
+                raise DomainError("FORBIDDEN", f"{user.username} works on none of your lines or stations: "
+                                  "ask an administrator to unlock the account.", {"username": user.username})
             if user.fail_login_count or user.last_failed_login_at:
-                unlocked.append({"username": username, "failedCount": user.fail_login_count})
+                unlocked.append({"username": user.username, "failedCount": user.fail_login_count,
+                                 "wasLocked": locked_until(user) is not None})
                 user.fail_login_count = 0
                 user.last_failed_login_at = None
         if not unlocked:
