@@ -84,14 +84,11 @@ TILES: list[tuple[str, list[Tile]]] = [
 
 # Where a worklist item's screen is (services/reporting/worklists.py names screens, not URLs).
 WORKLIST_SCREENS = {"runs": "RunView.list", "loading": "LoadingTerminalView.choose",
-                    "disposition": "DispositionView.queue", "work_orders": "WorkOrderView.list"}
-# The users list (admin) until the accounts screen for leaders ships.
-USERS_LIST_URL = "/users/list/"
+                    "disposition": "DispositionView.queue", "work_orders": "WorkOrderView.list",
+                    "users": "LockedAccountsView.list"}
 
 
 def worklist_url(item: worklists.WorkItem) -> str:
-    if item.screen == "users":
-        return USERS_LIST_URL
     return url_for(WORKLIST_SCREENS[item.screen], **item.params)
 
 

@@ -74,10 +74,13 @@ def shop(api, app):
         _fail_at_insertion(api, s["running"], sn)
     ok_data(api("quality").post(f"/api/v1/defects/{_defect_id(api, s['running'] + '-0002')}/disposition",
                                 json={"type": "HOLD", "reason": "wait for the supplier's answer"}))
-    # DIP: every board built, the run planned one more: the planner closes it
-    s["close"] = authorized_run(api, product=DIP, qty=2, units=1)
+    # DIP: every planned board finished — the trial board built, the other scrapped (a scrap runs no automatic
+    # closeout): the planner closes the run
+    s["close"] = authorized_run(api, product=DIP, qty=1, units=1)
     finish_trial_board(api, s["close"], product=DIP)
-    build_unit(api, s["close"], f"{s['close']}-0001", product=DIP)
+    _fail_at_insertion(api, s["close"], f"{s['close']}-0001")
+    ok_data(api("quality").post(f"/api/v1/defects/{_defect_id(api, s['close'] + '-0001')}/disposition",
+                                json={"type": "SCRAP", "reason": "cracked board"}))
     # DIP with an OQC rule: one run waits for its OQC, one is on hold after a failed OQC (the MRB decides)
     ok_data(api("quality").post("/api/v1/oqc-sampling-rules", json={
         "productCode": DIP, "samplingType": "FIXED", "sampleValue": 1}))
@@ -125,6 +128,8 @@ def screen_rows(client, url: str) -> list[str]:
         return re.findall(r'class="panel panel-default mes-queue-entry" id="queue-[^"]+" data-sn="([^"]+)"', page)
     if "locked=1" in url:
         return re.findall(r'<tr data-slot="([^"]+)">', page)
+    if url.startswith("/locked-accounts/"):
+        return re.findall(r'<tr data-username="([^"]+)">', page)
     if url.startswith("/loading/"):
         return re.findall(r'data-run="([^"]+)"', page.split('id="loading-runs"', 1)[1].split("</div>", 1)[0])
     if url.startswith("/work-orders/"):
@@ -137,7 +142,7 @@ def sql(app, statement: str, **params) -> int:
         return db.session.execute(text(statement), params).scalar_one()
 
 
-def assert_links_match(client, items: dict[str, tuple[int, str]], skip=("locked-accounts",)):
+def assert_links_match(client, items: dict[str, tuple[int, str]], skip=()):
     for key, (count, url) in items.items():
         if key in skip:
             continue
@@ -221,7 +226,7 @@ def test_material_and_leader_worklists_and_their_scope(app, client, shop):
     assert screen_rows(client, leader["locked-slots"][1]) == ["LINE-SMT-A/1-01"]
     locked_page = client.get(leader["locked-slots"][1]).get_data(as_text=True)
     assert f'href="/loading/{shop["smt_prep"]}"' in locked_page  # the run whose page has the Unlock form
-    assert leader["locked-accounts"] == (1, "/users/list/")
+    assert leader["locked-accounts"] == (1, "/locked-accounts/")
     assert screen_rows(client, leader["readiness-failed"][1]) == [shop["smt_prep"]]
     assert screen_rows(client, leader["held-units"][1]) == [shop["running"]]
     assert screen_rows(client, leader["mrb"][1]) == [shop["mrb"]]

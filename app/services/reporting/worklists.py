@@ -13,22 +13,19 @@ A worklist item names its screen as data (`screen`, `params`); the console turns
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from flask import current_app
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, distinct, func, select
 
 from ...extensions import db
 from ...models import (
-    Defect, Disposition, FeederSlot, Inspection, Line, LoadingRecord, MesUser, ReadinessCheck, ReadinessItem, Run,
+    Defect, Disposition, FeederSlot, Inspection, Line, LoadingRecord, ReadinessCheck, ReadinessItem, Run,
     RunSlotExpectation, Station, Unit, WorkOrder,
 )
-from ...models.security import user_line_binding, user_station_binding
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
-from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform import users
 from ..platform.scope import line_filter, require_permission, sees_all_lines
 from ..preparation.readiness import loading_applies
 
@@ -88,7 +85,8 @@ def classify_runs(actor: Actor) -> list[RunState]:
     action, by run id. Seven queries whatever the number of runs (plus a few per PREP rework run on a
     line with feeder slots: whether its loading applies depends on its re-entry step)."""
     rows = db.session.execute(
-        select(Run.id, Run.run_no, Run.status, Run.line_id, Run.route_version_id, Run.fai_waived, Run.parent_run_id)
+        select(Run.id, Run.run_no, Run.status, Run.line_id, Run.route_version_id, Run.fai_waived, Run.parent_run_id,
+               Run.plan_qty)
         .where(Run.status.in_(OPEN_RUN_STATUSES), line_filter(actor, Run.line_id)).order_by(Run.id)).all()
     if not rows:
         return []
@@ -153,8 +151,11 @@ def classify_runs(actor: Actor) -> list[RunState]:
                 state.fai_to_sign = latest is not None and latest[0] == "PASS" and not latest[1]
             else:
                 state.action = "AUTHORIZE"
+        elif r.status in ("AUTHORIZED", "IN_PROGRESS") and _all_terminal(unit_counts) \
+                and sum(unit_counts.values()) < r.plan_qty:
+            state.action = "BUILD"  # every unit finished but fewer than planned: build the rest (runs.next_action)
         elif r.status == "AUTHORIZED":
-            state.action = "BUILD"
+            state.action = "CLOSE" if _all_terminal(unit_counts) else "BUILD"
         elif r.status == "IN_PROGRESS":
             if r.id in finished:
                 state.action = "OQC" if r.id in open_oqc else "CLOSE"
@@ -275,27 +276,9 @@ def _locked_slot_count(actor: Actor) -> int:
         FeederSlot.is_locked.is_(True), line_filter(actor, FeederSlot.line_id))).scalar_one()
 
 
-def locked_account_condition():
-    """A user locked out of login now (the lockout of security/manager.py `is_locked`, in SQL)."""
-    limit = current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)
-    minutes = current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)
-    return and_(MesUser.active.is_(True), MesUser.fail_login_count >= limit,
-                MesUser.last_failed_login_at.is_not(None),
-                MesUser.last_failed_login_at > now() - timedelta(minutes=minutes))
-
-
 def _locked_account_count(actor: Actor) -> int:
-    """Users locked out now; for a user bound to lines, those bound to the same lines (or to stations
-    on them)."""
-    stmt = select(func.count()).select_from(MesUser).where(locked_account_condition())
-    if not sees_all_lines(actor):
-        lines = sorted(actor.scope.line_ids)
-        on_lines = select(user_line_binding.c.user_id).where(user_line_binding.c.line_id.in_(lines))
-        at_stations = (select(user_station_binding.c.user_id)
-                       .join(Station, Station.id == user_station_binding.c.station_id)
-                       .where(Station.line_id.in_(lines)))
-        stmt = stmt.where(or_(MesUser.id.in_(on_lines), MesUser.id.in_(at_stations)))
-    return db.session.execute(stmt).scalar_one()
+    """Accounts locked now that the actor may unlock (platform/users.py: the one lockout rule and scope)."""
+    return len(users.locked_users(actor=actor))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,9 +334,9 @@ def worklists_for(actor: Actor) -> list[Worklist]:
             ("loading:unlock", lambda: WorkItem(
                 "locked-slots", "Locked feeder slots", once("slots", lambda: _locked_slot_count(actor)), "loading",
                 {"locked": "1"}, "Check the reel, then unlock with a reason.")),
-            (None, lambda: WorkItem(
+            ("user:unlock", lambda: WorkItem(
                 "locked-accounts", "Locked accounts", once("accounts", lambda: _locked_account_count(actor)), "users",
-                {}, "Too many wrong passwords: the account unlocks by itself after a few minutes.")),
+                {}, "Too many wrong passwords: check who it is, then unlock (or wait a few minutes).")),
             ("run:read", lambda: run_item("readiness-failed", "Runs with failed readiness items",
                                           "Fix the failed items, then run the FORMAL check again.")),
             ("run:read", lambda: run_item("mrb", "Runs on hold", "Quality's MRB decides.")),
