@@ -210,10 +210,12 @@ class DispositionView(BaseView):
         entries = defects.defect_queue(actor=actor, line_code=request.args.get("line") or None,
                                        run_no=request.args.get("run") or None)
         header = ["sn", "run", "line", "board status", "current step", "rework count", "next action", "waiting since",
-                  "defect", "code", "step", "location", "description", "source", "defect status", "recorded at"]
+                  "defect", "code", "step", "location", "description", "source", "defect status", "recorded at",
+                  "station", "recorded by"]
         rows = [[e["sn"], e["runNo"], e["lineCode"], e["unitStatus"], e["currentStepNo"], e["reworkCount"],
                  e["nextAction"], e["since"], d["id"], d["code"], d["stepNo"], d["location"], d["description"],
-                 d["source"], d["status"], d["recordedAt"]] for e in entries for d in e["defects"]]
+                 d["source"], d["status"], d["recordedAt"], d["stationCode"], d["recordedBy"]]
+                for e in entries for d in e["defects"]]
         return list_export(fmt, "disposition-queue", "Disposition queue", header, rows)
 
     def _back(self):

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 
 from ...extensions import db
-from ...models import Defect, Disposition, Line, ReworkTask, Run, Unit
+from ...models import AuditEvent, Defect, Disposition, InspectionResult, Line, ReworkTask, Run, Station, Track, Unit
 from ...models.quality import DISPOSITION_TYPES
 from ..engineering.master_data import active_defect_code
 from ..engineering.route_plans import plan_for
@@ -441,6 +441,9 @@ def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | No
         stmt = stmt.where(Run.run_no == run_no)
     rows = db.session.execute(stmt.order_by(Defect.id)).all()
     dicts = _many_to_dicts(rows)
+    where_by = _recorded_where_and_by([r[0] for r in rows], {r[0].unit_id: r[1] for r in rows})
+    for data in dicts:
+        data["stationCode"], data["recordedBy"] = where_by.get(data["id"], (None, None))
     limit = rework_limit()
     units: dict[int, dict[str, Any]] = {}
     for (defect, sn, run_no_), data in zip(rows, dicts, strict=True):
@@ -464,6 +467,46 @@ def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | No
         entry["reworkStepNos"] = [s.step_no for s in plan.steps if s.step_no <= failed_at] \
             if entry["nextAction"] == "DISPOSITION" else []
         out.append(entry)
+    return out
+
+
+def _recorded_where_and_by(defects: list[Defect], sns: dict[int, str]) -> dict[int, tuple[Optional[str], Optional[str]]]:
+    """At which station and by whom each defect was recorded: a station FAIL — the station and the
+    operator of its track; an SPI/AOI FAIL — the machine's station and the system (or the user who
+    entered the result by hand); a defect found by hand — no station, the user of its DEFECT_RECORD
+    event. A handful of queries for the whole queue."""
+    out: dict[int, tuple[Optional[str], Optional[str]]] = {}
+    track_ids = {d.track_id for d in defects if d.track_id is not None}
+    tracks = {t.id: (t.code, t.operator) for t in db.session.execute(
+        select(Track.id, Station.code, Track.operator).join(Station, Station.id == Track.station_id)
+        .where(Track.id.in_(track_ids)))} if track_ids else {}
+    auto_units = {d.unit_id for d in defects if d.source == "AUTO"}
+    machine: dict[tuple[int, int], tuple[str, str]] = {}
+    if auto_units:
+        for r in db.session.execute(
+                select(InspectionResult.unit_id, InspectionResult.step_no, InspectionResult.type,
+                       InspectionResult.operator, Station.code).join(Station, Station.id == InspectionResult.station_id)
+                .where(InspectionResult.unit_id.in_(auto_units), InspectionResult.result == "FAIL")
+                .order_by(InspectionResult.id)):
+            machine[(r.unit_id, r.step_no)] = (r.code, r.operator or r.type)
+    by_hand = {d.id for d in defects if d.track_id is None and d.source == "MANUAL"}
+    recorders: dict[int, str] = {}
+    if by_hand:
+        for key, username, payload in db.session.execute(
+                select(AuditEvent.entity_key, AuditEvent.actor_username, AuditEvent.payload).where(
+                    AuditEvent.action == "DEFECT_RECORD", AuditEvent.status == "SUCCESS",
+                    AuditEvent.entity_type == "UNIT", AuditEvent.entity_key.in_(set(sns.values())))):
+            defect_id = (payload or {}).get("defectId")
+            if defect_id in by_hand:
+                recorders[defect_id] = username
+    for d in defects:
+        station, by = tracks.get(d.track_id, (None, None))
+        if d.source == "AUTO":
+            station_m, by_m = machine.get((d.unit_id, d.step_no), (None, None))
+            station, by = station or station_m, by_m or by
+        elif d.id in recorders:
+            by = recorders[d.id]
+        out[d.id] = (station, by)
     return out
 
 
