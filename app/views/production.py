@@ -19,7 +19,7 @@ from ..services.platform import audit
 from ..services.platform.errors import DomainError
 from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
-from .base import ListExports, format_datetime
+from .base import ListExports, format_datetime, list_sort
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
@@ -45,18 +45,22 @@ class WorkOrderView(ListExports, BaseView):
     base_permissions = ["can_read", "can_receive", "can_release", "can_close"]
 
     def _query(self):
+        sort = list_sort(work_orders.WORK_ORDER_SORTING)
         return work_orders.WorkOrderQuery(status=request.args.get("status") or None,
                                           product_code=request.args.get("productCode") or None,
-                                          line_code=request.args.get("lineCode") or None, q=request.args.get("q") or None)
+                                          line_code=request.args.get("lineCode") or None, q=request.args.get("q") or None,
+                                          sort=sort["key"], order=sort["order"])
 
     @expose("/")
     @has_access
     def list(self):
         actor = authenticate()
         page, size = parse_page(request.args, default_size=50)
-        rows, total = work_orders.list_work_orders(actor=actor, query=self._query(), page=page, page_size=size)
+        query = self._query()
+        rows, total = work_orders.list_work_orders(actor=actor, query=query, page=page, page_size=size)
         return self.render_template(
             "mes/work_order_list.html", rows=[work_orders.work_order_to_dict(w) for w in rows], total=total,
+            sort={"key": query.sort, "order": query.order},
             page=page, pages=max(1, (total + size - 1) // size), args=request.args,
             products=master_data.codes(Product, active_only=True), lines=master_data.codes(Line),
             statuses=["RECEIVED", "RELEASED", "IN_PROGRESS", "COMPLETED"], can_receive=actor.can("wo:receive"),
@@ -125,26 +129,27 @@ class RunView(ListExports, BaseView):
                               "revoke": "authorize", "close": "close"}
     base_permissions = ["can_read", "can_create", "can_authorize", "can_close"]
 
+    def _runs(self, page: int, size: int):
+        sort = list_sort(runs.RUN_SORTING)
+        return runs.list_runs(actor=authenticate(), status=request.args.get("status") or None,
+                              line_code=request.args.get("lineCode") or None,
+                              wo_contains=request.args.get("woNo") or None, page=page, page_size=size,
+                              sort=sort["key"], order=sort["order"]), sort
+
     @expose("/")
     @has_access
     def list(self):
-        actor = authenticate()
         page, size = parse_page(request.args, default_size=50)
-        rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                     line_code=request.args.get("lineCode") or None,
-                                     wo_contains=request.args.get("woNo") or None, page=page, page_size=size)
+        (rows, total), sort = self._runs(page, size)
         return self.render_template(
             "mes/run_list.html", rows=[{**runs.run_to_dict(r), "counts": runs.unit_counts(r.id)} for r in rows],
-            total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args,
+            total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args, sort=sort,
             lines=master_data.codes(Line),
             statuses=["PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD", "COMPLETED", "CLOSED_REWORK", "SCRAPPED",
                       "CANCELLED"], help_doc="planner", help_anchor="runs-and-run-detail")
 
     def _export(self, fmt):
-        actor = authenticate()
-        rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                 line_code=request.args.get("lineCode") or None,
-                                 wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
+        (rows, _), _ = self._runs(1, EXPORT_ROWS)
         return runs_export(fmt, [runs.run_to_dict(r) for r in rows])
 
     @expose("/create", methods=["POST"])

@@ -31,6 +31,7 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import line_filter, require_line, require_permission
+from ..platform.sorting import Sorting
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork, unit_of_work
 from ..platform.validation import required_reason
@@ -425,11 +426,22 @@ NEXT_ACTIONS = {
 }
 
 
-def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | None = None) -> list[dict[str, Any]]:
+QUEUE_SORTING = Sorting({  # the queue's entries (one per board), sorted in memory
+    "since": lambda e: e["since"], "sn": lambda e: e["sn"], "runNo": lambda e: e["runNo"],
+    "lineCode": lambda e: e["lineCode"], "unitStatus": lambda e: e["unitStatus"],
+    "currentStepNo": lambda e: e["currentStepNo"], "reworkCount": lambda e: e["reworkCount"],
+    "nextAction": lambda e: e["nextAction"],
+})
+
+
+def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | None = None, sort: str | None = None,
+                 order: str | None = None) -> list[dict[str, Any]]:
     """The work list of the Defects & Disposition screen (`quality:disposition` or `run:read`): every unit
-    of the actor's lines with open defects (RECORDED) or a hold to release, oldest first, with what
-    to do next, the failure step and the steps a rework may go back to."""
+    of the actor's lines with open defects (RECORDED) or a hold to release, oldest first (or by the column
+    `sort` names: QUEUE_SORTING; VALIDATION_ERROR for another), with what to do next, the failure step and
+    the steps a rework may go back to; each defect with when, at which station and by whom it was recorded."""
     _may_read(actor)
+    resolved = QUEUE_SORTING.resolve(sort, order)
     held = (Defect.status == "DISPOSITIONED") & (Unit.status == "ON_HOLD") & (Disposition.type == "HOLD") \
         & Disposition.released_at.is_(None)
     stmt = (select(Defect, Unit.sn, Run.run_no).join(Unit, Unit.id == Defect.unit_id).join(Run, Run.id == Unit.run_id)
@@ -467,7 +479,7 @@ def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | No
         entry["reworkStepNos"] = [s.step_no for s in plan.steps if s.step_no <= failed_at] \
             if entry["nextAction"] == "DISPOSITION" else []
         out.append(entry)
-    return out
+    return QUEUE_SORTING.sort_rows(out, resolved)
 
 
 def _recorded_where_and_by(defects: list[Defect], sns: dict[int, str]) -> dict[int, tuple[Optional[str], Optional[str]]]:
@@ -492,8 +504,8 @@ def _recorded_where_and_by(defects: list[Defect], sns: dict[int, str]) -> dict[i
     by_hand = {d.id for d in defects if d.track_id is None and d.source == "MANUAL"}
     recorders: dict[int, str] = {}
     if by_hand:
-        for key, username, payload in db.session.execute(
-                select(AuditEvent.entity_key, AuditEvent.actor_username, AuditEvent.payload).where(
+        for username, payload in db.session.execute(
+                select(AuditEvent.actor_username, AuditEvent.payload).where(
                     AuditEvent.action == "DEFECT_RECORD", AuditEvent.status == "SUCCESS",
                     AuditEvent.entity_type == "UNIT", AuditEvent.entity_key.in_(set(sns.values())))):
             defect_id = (payload or {}).get("defectId")
