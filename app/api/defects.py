@@ -59,14 +59,19 @@ class DefectApi(MesBaseApi):
     @requires("quality:disposition", "run:read", any_of=True)
     def queue(self, actor):
         """The defect queue: units with open defects or a hold, oldest first, with the next action,
-        the failure step and the steps a rework may go back to (filters: lineCode, runNo).
+        the failure step and the steps a rework may go back to (filters: lineCode, runNo; `sort` a column —
+        since, sn, runNo, lineCode, unitStatus, currentStepNo, reworkCount, nextAction — and `order` asc|desc).
         ---
         get:
+          parameters:
+          - {in: query, name: sort, schema: {type: string}}
+          - {in: query, name: order, schema: {type: string, enum: [asc, desc]}}
           responses:
             200: {description: "`{data: [unit entry with defects]}`"}
         """
         return ok(defects.defect_queue(actor=actor, line_code=request.args.get("lineCode") or None,
-                                       run_no=request.args.get("runNo") or None))
+                                       run_no=request.args.get("runNo") or None, sort=request.args.get("sort"),
+                                       order=request.args.get("order")))
 
     @expose("/defects", methods=["POST"])
     @requires("quality:disposition")

@@ -109,16 +109,21 @@ class WorkOrderApi(MesBaseApi):
     @expose("", methods=["GET"])
     @requires("wo:read")
     def list_work_orders(self, actor):
-        """Work orders (filters: status, productCode, lineCode, q; paged; `format=csv|xlsx`: every match as a file).
+        """Work orders (filters: status, productCode, lineCode, q; `sort` a column — woNo, status, productCode,
+        plannedQty, routingCode, lineCode, sourceSystem, dueDate, releasedAt, closedAt — and `order` asc|desc,
+        newest first by default; paged; `format=csv|xlsx`: every match as a file).
         ---
         get:
           parameters:
           - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
+          - {in: query, name: sort, schema: {type: string}}
+          - {in: query, name: order, schema: {type: string, enum: [asc, desc]}}
           responses:
             200: {description: "`{data: [work order], meta}`, or the Work Orders list's CSV / XLSX file"}
         """
         query = work_orders.WorkOrderQuery(status=request.args.get("status"), product_code=request.args.get("productCode"),
-                                           line_code=request.args.get("lineCode"), q=request.args.get("q"))
+                                           line_code=request.args.get("lineCode"), q=request.args.get("q"),
+                                           sort=request.args.get("sort"), order=request.args.get("order"))
         fmt = export_format(request.args)
         if fmt:
             return work_orders_export(fmt, work_orders.list_work_orders(actor=actor, query=query, page=1,
@@ -190,11 +195,15 @@ class RunApi(MesBaseApi):
     @expose("", methods=["GET"])
     @requires("run:read")
     def list_runs(self, actor):
-        """Runs (filters: status, lineCode, woNo; paged; `format=csv|xlsx`: every match as a file).
+        """Runs (filters: status, lineCode, woNo; `sort` a column — runNo, status, woNo, productCode, lineCode,
+        planQty, routingCode, startedAt, endedAt — and `order` asc|desc, newest first by default; paged;
+        `format=csv|xlsx`: every match as a file).
         ---
         get:
           parameters:
           - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
+          - {in: query, name: sort, schema: {type: string}}
+          - {in: query, name: order, schema: {type: string, enum: [asc, desc]}}
           responses:
             200: {description: "`{data: [run], meta}`, or the Runs list's CSV / XLSX file"}
         """
@@ -202,12 +211,14 @@ class RunApi(MesBaseApi):
         if fmt:
             rows, _ = runs.list_runs(actor=actor, status=request.args.get("status"),
                                      line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),
-                                     page=1, page_size=EXPORT_ROWS)
+                                     page=1, page_size=EXPORT_ROWS, sort=request.args.get("sort"),
+                                     order=request.args.get("order"))
             return runs_export(fmt, runs.with_unit_tallies(rows))
         page, size = parse_page(request.args)
         rows, total = runs.list_runs(actor=actor, status=request.args.get("status"),
                                      line_code=request.args.get("lineCode"), wo_no=request.args.get("woNo"),
-                                     page=page, page_size=size)
+                                     page=page, page_size=size, sort=request.args.get("sort"),
+                                     order=request.args.get("order"))
         return ok([runs.run_to_dict(r) for r in rows], meta=_page_meta(page, size, total))
 
     @expose("/<run_no>", methods=["GET"])

@@ -214,9 +214,14 @@ class IntegrationStatusApi(MesBaseApi):
     @expose("/messages", methods=["GET"])
     @requires("integration:view")
     def messages(self, actor):
-        """Logged messages with payloads (filters: system, status, from, to; paged).
+        """Logged messages with payloads (filters: system, status, from, to; `sort` a column — id, receivedAt,
+        system, entityType, businessKey, status, source, operator, errorCode — and `order` asc|desc, newest
+        first by default; paged).
         ---
         get:
+          parameters:
+          - {in: query, name: sort, schema: {type: string}}
+          - {in: query, name: order, schema: {type: string, enum: [asc, desc]}}
           responses:
             200: {description: "`{data: [message], meta}`"}
         """
@@ -224,7 +229,8 @@ class IntegrationStatusApi(MesBaseApi):
         rows, total = integration_status.list_messages(
             actor=actor, system=request.args.get("system"), status=request.args.get("status"),
             date_from=parse_datetime(request.args.get("from"), "from"),
-            date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True), page=page, page_size=size)
+            date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True), page=page, page_size=size,
+            sort=request.args.get("sort"), order=request.args.get("order"))
         return ok([integration_status.message_to_dict(m) for m in rows], meta={"page": page, "pageSize": size, "total": total})
 
     @expose("/stencil-status", methods=["POST"])

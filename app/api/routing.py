@@ -77,11 +77,14 @@ class RoutingApi(MesBaseApi):
           parameters:
           - {in: query, name: productCode, schema: {type: string}}
           - {in: query, name: q, schema: {type: string}}
+          - {in: query, name: sort, schema: {type: string, enum: [code, name, productCode, processType, sourceSystem, isActive]}}
+          - {in: query, name: order, schema: {type: string, enum: [asc, desc]}}
           responses:
             200: {description: "`{data: [routing]}`"}
         """
         rows = routing.list_routings(actor=actor, product_code=request.args.get("productCode"),
-                                     q=request.args.get("q"))
+                                     q=request.args.get("q"), sort=request.args.get("sort"),
+                                     order=request.args.get("order"))
         return ok([routing.routing_to_dict(r, with_versions=True) for r in rows])
 
     @expose("", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from flask import flash
+from flask import flash, request
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -145,6 +145,14 @@ class ListExports:
 
     def _export(self, fmt: str):
         raise NotImplementedError
+
+
+def list_sort(sorting) -> dict:
+    """The sort a console list shows — `sort` and `order` of the query string when the list's whitelist
+    (services, platform/sorting.py) has them, else its default order (key None): {key, order}."""
+    key, order = sorting.lenient(request.args.get("sort"), request.args.get("order"))
+    return {"key": key, "order": order}
+
 
 
 def record_key(item) -> str:

@@ -25,7 +25,7 @@ from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
 from ..services.preparation import consumables
 from ..web.export import EXPORT_ROWS, list_export
-from .base import call_and_flash, format_datetime
+from .base import call_and_flash, format_datetime, list_sort
 from ..web.filters import parse_page
 from ..web.times import plant_zone
 
@@ -148,19 +148,22 @@ class IntegrationView(BaseView):
         page, size = parse_page(request.args, default_size=50)
         system = request.args.get("system") or None
         status = request.args.get("status") or None
-        rows, total = integration_status.list_messages(actor=actor, system=system, status=status, page=page, page_size=size)
+        sort = list_sort(integration_status.MESSAGE_SORTING)
+        rows, total = integration_status.list_messages(actor=actor, system=system, status=status, page=page, page_size=size,
+                                                       sort=sort["key"], order=sort["order"])
         return self.render_template(
-            "mes/integration_messages.html", rows=rows, total=total, page=page,
+            "mes/integration_messages.html", rows=rows, total=total, page=page, sort=sort,
             pages=max(1, (total + size - 1) // size), args=request.args, systems=integration_status.SYSTEMS,
             statuses=MESSAGE_STATUSES, fmt=format_datetime, help_doc="degraded-mode", help_anchor="messages")
 
     @expose("/messages/<any(csv, xlsx):fmt>")
     @has_access
     def messages_export(self, fmt):
-        """The filtered message log as a file (newest first, up to 100 000 messages; payloads as JSON)."""
+        """The filtered message log as a file (in the screen's order, up to 100 000 messages; payloads as JSON)."""
+        sort = list_sort(integration_status.MESSAGE_SORTING)
         rows, _ = integration_status.list_messages(actor=authenticate(), system=request.args.get("system") or None,
                                                    status=request.args.get("status") or None, page=1,
-                                                   page_size=EXPORT_ROWS)
+                                                   page_size=EXPORT_ROWS, sort=sort["key"], order=sort["order"])
         header = ["id", "received at", "system", "direction", "entity", "business key", "status", "source", "operator",
                   "error code", "error", "duplicate of", "payload", "result"]
         data = [integration_status.message_to_dict(m) for m in rows]

@@ -20,8 +20,7 @@ from ..services.platform.errors import DomainError
 from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
 from ..services.reporting import worklists
-from .base import ListExports, format_datetime
-from .base import call_and_flash
+from .base import ListExports, call_and_flash, format_datetime, list_sort
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
@@ -48,18 +47,22 @@ class WorkOrderView(ListExports, BaseView):
     base_permissions = ["can_read", "can_receive", "can_release", "can_close"]
 
     def _query(self):
+        sort = list_sort(work_orders.WORK_ORDER_SORTING)
         return work_orders.WorkOrderQuery(status=request.args.get("status") or None,
                                           product_code=request.args.get("productCode") or None,
-                                          line_code=request.args.get("lineCode") or None, q=request.args.get("q") or None)
+                                          line_code=request.args.get("lineCode") or None, q=request.args.get("q") or None,
+                                          sort=sort["key"], order=sort["order"])
 
     @expose("/")
     @has_access
     def list(self):
         actor = authenticate()
         page, size = parse_page(request.args, default_size=50)
-        rows, total = work_orders.list_work_orders(actor=actor, query=self._query(), page=page, page_size=size)
+        query = self._query()
+        rows, total = work_orders.list_work_orders(actor=actor, query=query, page=page, page_size=size)
         return self.render_template(
             "mes/work_order_list.html", rows=[work_orders.work_order_to_dict(w) for w in rows], total=total,
+            sort={"key": query.sort, "order": query.order},
             page=page, pages=max(1, (total + size - 1) // size), args=request.args,
             products=master_data.codes(Product, active_only=True), lines=master_data.codes(Line),
             statuses=["RECEIVED", "RELEASED", "IN_PROGRESS", "COMPLETED"], can_receive=actor.can("wo:receive"),
@@ -130,35 +133,35 @@ class RunView(ListExports, BaseView):
                               "revoke": "authorize", "close": "close"}
     base_permissions = ["can_read", "can_create", "can_authorize", "can_close"]
 
+    def _runs(self, page: int, size: int, worklist: str | None = None):
+        """One page of the list: a home-page worklist's runs (exactly the runs its count counted, newest
+        first), else the filtered list in the chosen order."""
+        sort = list_sort(runs.RUN_SORTING)
+        actor = authenticate()
+        if worklist:
+            return worklists.worklist_runs(actor=actor, key=worklist, page=page, page_size=size), sort
+        return runs.list_runs(actor=actor, status=request.args.get("status") or None,
+                              line_code=request.args.get("lineCode") or None,
+                              wo_contains=request.args.get("woNo") or None, page=page, page_size=size,
+                              sort=sort["key"], order=sort["order"]), sort
+
     @expose("/")
     @has_access
     def list(self):
-        actor = authenticate()
         page, size = parse_page(request.args, default_size=50)
         key = request.args.get("worklist") or None
         title = call_and_flash(lambda: worklists.run_list_title(key)) if key else None
-        if title is not None:  # a home-page worklist: exactly the runs its count counted
-            rows, total = worklists.worklist_runs(actor=actor, key=key, page=page, page_size=size)
-        else:
-            rows, total = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                         line_code=request.args.get("lineCode") or None,
-                                         wo_contains=request.args.get("woNo") or None, page=page, page_size=size)
+        (rows, total), sort = self._runs(page, size, worklist=key if title is not None else None)
         return self.render_template(
             "mes/run_list.html", rows=[{**runs.run_to_dict(r), "counts": runs.unit_counts(r.id)} for r in rows],
             worklist=title, total=total, page=page, pages=max(1, (total + size - 1) // size), args=request.args,
+            sort=sort,
             lines=master_data.codes(Line),
             statuses=["PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD", "COMPLETED", "CLOSED_REWORK", "SCRAPPED",
                       "CANCELLED"], help_doc="planner", help_anchor="runs-and-run-detail")
 
     def _export(self, fmt):
-        actor = authenticate()
-        key = request.args.get("worklist") or None
-        if key:
-            rows, _ = worklists.worklist_runs(actor=actor, key=key, page=1, page_size=EXPORT_ROWS)
-        else:
-            rows, _ = runs.list_runs(actor=actor, status=request.args.get("status") or None,
-                                     line_code=request.args.get("lineCode") or None,
-                                     wo_contains=request.args.get("woNo") or None, page=1, page_size=EXPORT_ROWS)
+        (rows, _), _ = self._runs(1, EXPORT_ROWS, worklist=request.args.get("worklist") or None)
         return runs_export(fmt, runs.with_unit_tallies(rows))
 
     @expose("/create", methods=["POST"])

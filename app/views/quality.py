@@ -21,7 +21,7 @@ from ..services.platform.errors import DomainError
 from ..services.production import runs
 from ..services.quality import defects, inspections, mrb, oqc
 from ..web.export import list_export
-from .base import call_and_flash
+from .base import call_and_flash, list_sort
 
 
 def _whole(text: str, field: str) -> int:
@@ -180,6 +180,10 @@ class MrbView(BaseView):
         return redirect(url_for("RunView.detail", run_no=run_no) + "#mrb")
 
 
+QUEUE_SORT_LABELS = [("since", "Waiting since"), ("sn", "SN"), ("runNo", "Run"), ("lineCode", "Line"),
+                     ("currentStepNo", "Step"), ("reworkCount", "Reworks"), ("nextAction", "Next action")]
+
+
 class DispositionView(BaseView):
     """Quality → Defects & Disposition: the queue of boards with open defects or a hold, oldest
     first, each with its defects, what to do next and the decision form; the board's trace is one
@@ -198,11 +202,14 @@ class DispositionView(BaseView):
         actor = authenticate()
         line = request.args.get("line") or None
         run_no = request.args.get("run") or None
-        entries = call_and_flash(lambda: defects.defect_queue(actor=actor, line_code=line, run_no=run_no)) or []
+        sort = list_sort(defects.QUEUE_SORTING)
+        entries = call_and_flash(lambda: defects.defect_queue(actor=actor, line_code=line, run_no=run_no,
+                                                              sort=sort["key"], order=sort["order"])) or []
         action = request.args.get("action") or None  # DISPOSITION / RELEASE: the home page's worklist items
         if action:
             entries = [e for e in entries if e["nextAction"] == action]
         return self.render_template("mes/disposition.html", entries=entries, codes=active_defect_codes(), args=request.args,
+                                    sort=sort, sort_columns=QUEUE_SORT_LABELS,
                                     help_doc="quality", help_anchor="defects-and-disposition")
 
     @expose("/<any(csv, xlsx):fmt>")
@@ -210,18 +217,22 @@ class DispositionView(BaseView):
     def export(self, fmt):
         """The queue as a file: one row per open or held defect, with its board."""
         actor = authenticate()
+        sort = list_sort(defects.QUEUE_SORTING)
         entries = defects.defect_queue(actor=actor, line_code=request.args.get("line") or None,
-                                       run_no=request.args.get("run") or None)
+                                       run_no=request.args.get("run") or None, sort=sort["key"], order=sort["order"])
         header = ["sn", "run", "line", "board status", "current step", "rework count", "next action", "waiting since",
-                  "defect", "code", "step", "location", "description", "source", "defect status", "recorded at"]
+                  "defect", "code", "step", "location", "description", "source", "defect status", "recorded at",
+                  "station", "recorded by"]
         rows = [[e["sn"], e["runNo"], e["lineCode"], e["unitStatus"], e["currentStepNo"], e["reworkCount"],
                  e["nextAction"], e["since"], d["id"], d["code"], d["stepNo"], d["location"], d["description"],
-                 d["source"], d["status"], d["recordedAt"]] for e in entries for d in e["defects"]]
+                 d["source"], d["status"], d["recordedAt"], d["stationCode"], d["recordedBy"]]
+                for e in entries for d in e["defects"]]
         return list_export(fmt, "disposition-queue", "Disposition queue", header, rows)
 
     def _back(self):
         return redirect(url_for("DispositionView.queue", run=request.args.get("run") or None,
-                                line=request.args.get("line") or None, action=request.args.get("action") or None))
+                                line=request.args.get("line") or None, action=request.args.get("action") or None,
+                                sort=request.args.get("sort") or None, order=request.args.get("order") or None))
 
     @expose("/defects/<int:defect_id>/decide", methods=["POST"])
     @has_access

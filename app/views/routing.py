@@ -18,7 +18,7 @@ from ..services.engineering import routing as routing_service
 from ..services.platform.errors import DomainError
 from ..web.export import list_export
 from ..web.times import local_to_utc
-from .base import ListExports, call_and_flash, flash_domain_error
+from .base import ListExports, call_and_flash, flash_domain_error, list_sort
 
 
 def _int(value: Any) -> int | None:
@@ -59,16 +59,20 @@ class RoutingEditorView(ListExports, BaseView):
     @has_access
     def index(self):
         actor = authenticate()
-        rows = routing_service.list_routings(actor=actor, q=request.args.get("q"))
+        sort = list_sort(routing_service.ROUTING_SORTING)
+        rows = routing_service.list_routings(actor=actor, q=request.args.get("q"), sort=sort["key"], order=sort["order"])
         return self.render_template(
             "mes/routing_list.html", routings=[routing_service.routing_to_dict(r, with_versions=True) for r in rows],
+            sort=sort, args=request.args,
             products=master_data.records(Product, active_only=True), process_types=PROCESS_TYPES,
             can_configure=actor.can("route:configure"),
             q=request.args.get("q", ""), help_doc="engineer", help_anchor="routings-and-compiling")
 
     def _export(self, fmt):
         """The routing list as a file: one row per step, with the routing and its latest version."""
-        rows = routing_service.list_routings(actor=authenticate(), q=request.args.get("q"))
+        sort = list_sort(routing_service.ROUTING_SORTING)
+        rows = routing_service.list_routings(actor=authenticate(), q=request.args.get("q"), sort=sort["key"],
+                                             order=sort["order"])
         header = ["routing", "name", "product", "process", "source", "active", "latest version", "version status",
                   "step", "operation", "station group", "station type", "FAI"]
         out = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tempfile
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -141,7 +142,12 @@ def audit_export(fmt: str, events: Iterable) -> Response:
               "error code", "reason", "diff", "request id", "ip"]
     return list_export(fmt, "audit-events", "Audit events", header, (
         [e.at.isoformat(), e.actor_username, e.actor_type, e.actor_roles, e.action, e.entity_type,
-         e.entity_key, e.status, e.error_code, e.reason, e.diff, e.request_id, e.ip] for e in events))
+         e.entity_key, e.status, e.error_code, e.reason, _json(e.diff), e.request_id, e.ip] for e in events))
+
+
+def _json(value: Any) -> str | None:
+    """A JSON column as JSON text (not Python's repr: double quotes, null, true), for a file's cell."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def recall_export(data: dict, fmt: str) -> Response:

@@ -27,6 +27,7 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_permission
+from ..platform.sorting import Sorting
 from ..platform.uow import fetch_one, unit_of_work
 from .data_specs import operation_by_code
 
@@ -613,9 +614,19 @@ def routing_to_dict(routing: Routing, *, with_versions: bool = False) -> dict[st
     return data
 
 
-def list_routings(*, actor: Actor, product_code: str | None = None, q: str | None = None) -> list[Routing]:
+ROUTING_SORTING = Sorting({
+    "code": Routing.code, "name": Routing.name,
+    "productCode": select(Product.code).where(Product.id == Routing.product_id).correlate(Routing).scalar_subquery(),
+    "processType": Routing.process_type, "sourceSystem": Routing.source_system, "isActive": Routing.is_active,
+})
+
+
+def list_routings(*, actor: Actor, product_code: str | None = None, q: str | None = None, sort: str | None = None,
+                  order: str | None = None) -> list[Routing]:
+    """Routings by code, or by the column `sort` names (ROUTING_SORTING; VALIDATION_ERROR for another)."""
     require_permission(actor, "route:read")
-    stmt = select(Routing).order_by(Routing.code)
+    resolved = ROUTING_SORTING.resolve(sort, order)
+    stmt = select(Routing).order_by(*ROUTING_SORTING.order_by(resolved, default=[Routing.code], tiebreak=Routing.code))
     if product_code:
         stmt = stmt.join(Product, Product.id == Routing.product_id).where(Product.code == product_code)
     if q:

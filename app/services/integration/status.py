@@ -15,6 +15,7 @@ from ...models import IntegrationMessage
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.scope import require_permission
+from ..platform.sorting import Sorting
 
 SYSTEMS = ("ERP", "TPM", "WMS", "SPI", "AOI")
 
@@ -48,10 +49,22 @@ def integration_status(*, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
+MESSAGE_SORTING = Sorting({
+    "id": IntegrationMessage.id, "receivedAt": IntegrationMessage.received_at, "system": IntegrationMessage.system,
+    "entityType": IntegrationMessage.entity_type, "businessKey": IntegrationMessage.business_key,
+    "status": IntegrationMessage.status, "source": IntegrationMessage.source, "operator": IntegrationMessage.operator,
+    "errorCode": IntegrationMessage.error_code,
+})
+
+
 def list_messages(*, actor: Actor, system: str | None = None, status: str | None = None,
                   date_from: datetime | None = None, date_to: datetime | None = None,
-                  page: int = 1, page_size: int = 50) -> tuple[list[IntegrationMessage], int]:
+                  page: int = 1, page_size: int = 50, sort: str | None = None,
+                  order: str | None = None) -> tuple[list[IntegrationMessage], int]:
+    """The message log, newest first, or by the column `sort` names (MESSAGE_SORTING; VALIDATION_ERROR
+    for another), `order` asc or desc."""
     require_permission(actor, "integration:view")
+    resolved = MESSAGE_SORTING.resolve(sort, order)
     stmt = select(IntegrationMessage)
     if system:
         stmt = stmt.where(IntegrationMessage.system == system.upper())
@@ -62,7 +75,8 @@ def list_messages(*, actor: Actor, system: str | None = None, status: str | None
     if date_to:
         stmt = stmt.where(IntegrationMessage.received_at < date_to)
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = db.session.execute(stmt.order_by(IntegrationMessage.id.desc()).limit(page_size)
+    order_by = MESSAGE_SORTING.order_by(resolved, default=[IntegrationMessage.id.desc()], tiebreak=IntegrationMessage.id)
+    rows = db.session.execute(stmt.order_by(*order_by).limit(page_size)
                               .offset((page - 1) * page_size)).scalars().all()
     return list(rows), total
 

@@ -69,6 +69,7 @@ class UnitOfWork:
         self.reason = reason
         self.payload = payload
         self.diff: Optional[dict] = None
+        self.refusal_code: Optional[str] = None
         self._extra: list[dict[str, Any]] = []
         self._silent = False
         self._raise_after_commit: Optional[DomainError] = None
@@ -90,6 +91,11 @@ class UnitOfWork:
     def nothing_changed(self) -> None:
         """The use case turned out to be a no-op (e.g. an idempotent repeat): write no event."""
         self._silent = True
+
+    def refused(self, code: str) -> None:
+        """The use case recorded a refusal and commits it (e.g. a wrong reel scanned: the scan is kept,
+        the slot counts it): its event is audited FAIL with the refusal's code, not SUCCESS."""
+        self.refusal_code = code
 
     def audit(self, action: str, entity_type: str | None, entity_key: str | None, **kwargs: Any) -> None:
         """An additional audit event in this transaction (e.g. a unit moved by a run decision)."""
@@ -117,8 +123,9 @@ class UnitOfWork:
     def _write_audit(self) -> None:
         if self._silent:
             return
+        refused = {"status": "FAIL", "error_code": self.refusal_code} if self.refusal_code else {}
         events = [event_values(self.actor, self.action, self.entity_type, self.entity_key,
-                               diff=self.diff, reason=self.reason, payload=self.payload)]
+                               diff=self.diff, reason=self.reason, payload=self.payload, **refused)]
         for extra in self._extra:
             events.append(event_values(self.actor, extra.pop("action"), extra.pop("entity_type"),
                                        extra.pop("entity_key"), **extra))

@@ -224,6 +224,8 @@ def verify(*, actor: Actor, run_no: str, slot_code: str, barcode: str) -> dict[s
         record = _record(run, slot, expectation, barcode, material, lot, actor)
         uow.payload = {"slot": slot_code, "barcode": barcode, "verifyResult": record.verify_result,
                        "failReason": record.fail_reason, "locked": slot.is_locked}
+        if record.verify_result == "FAIL":
+            uow.refused(record.fail_reason)  # recorded (the slot counts it) and audited as the refusal it is
         return record_to_dict(record, slot)
 
 
@@ -254,7 +256,10 @@ def replace(*, actor: Actor, run_no: str, slot_code: str, barcode: str, reason: 
         db.session.flush()
         record = _record(run, slot, expectation, barcode, material, lot, actor)
         record.replace_reason = reason
-        uow.payload = {"slot": slot_code, "old": current.barcode, "new": barcode, "verifyResult": record.verify_result}
+        uow.payload = {"slot": slot_code, "old": current.barcode, "new": barcode, "verifyResult": record.verify_result,
+                       "failReason": record.fail_reason}
+        if record.verify_result == "FAIL":
+            uow.refused(record.fail_reason)
         return record_to_dict(record, slot)
 
 
@@ -306,6 +311,8 @@ def loading_state(*, actor: Actor, run_no: str) -> dict[str, Any]:
         "slotCode": slot.slot_code, "station": slot.station.code if slot.station else None,
         "expectedMaterialCode": e.expected_material.code, "alternates": e.alternates or [], "status": e.status,
         "loadedMaterialCode": e.loaded_material.code if e.loaded_material else None,
+        # an alternate reel loaded (a WARNING scan): the slot runs on another material than the BOM's
+        "alternate": e.loaded_material is not None and e.loaded_material.id != e.expected_material.id,
         "loadedLotNo": e.loaded_lot.lot_no if e.loaded_lot else None, "loadedBy": e.loaded_by,
         "loadedAt": e.loaded_at.isoformat() if e.loaded_at else None,
         "locked": slot.is_locked, "failedAttempts": slot.failed_attempts} for e, slot in rows]

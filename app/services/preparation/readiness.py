@@ -461,10 +461,27 @@ def readiness_gate(uow, run: Run, plan: RoutePlan, actor: Actor) -> None:
     require_passed(check, "authorize the run")
 
 
+def _checked_run(run_id: int) -> tuple[int, str]:
+    """The run whose readiness checks a trace shows: the run itself, else (a rework run authorized by the
+    MRB without a check of its own) the nearest ancestor run with a check; the run itself when none has one."""
+    current, first = run_id, None
+    for _ in range(20):  # rework of rework: a short chain; the bound only guards against a cycle
+        run_no, parent_id = db.session.execute(select(Run.run_no, Run.parent_run_id).where(Run.id == current)).one()
+        first = first or (current, run_no)
+        if db.session.execute(select(ReadinessCheck.id).where(ReadinessCheck.run_id == current).limit(1)).first():
+            return current, run_no
+        if parent_id is None:
+            break
+        current = parent_id
+    return first
+
+
 def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
     """Unit trace: the readiness outcome of the unit's run — the latest FORMAL check (else PRECHECK),
-    waived items with who and why, and which items used MANUAL (degraded-mode) data."""
-    check = latest_check(context["runId"], "FORMAL") or latest_check(context["runId"], "PRECHECK")
+    waived items with who and why, and which items used MANUAL (degraded-mode) data. A unit reworked in
+    a rework run without a check of its own shows the check of the run it was first built in (`runNo`)."""
+    run_id, run_no = _checked_run(context["runId"])
+    check = latest_check(run_id, "FORMAL") or latest_check(run_id, "PRECHECK")
     if check is None:
         trace["readiness"] = None
         return
@@ -476,7 +493,7 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
         return any(s.get("source") == "MANUAL" for st in evidence.get("steps", []) for s in st.get("stations", []))
     trace["readiness"] = {
         "checkId": check.id, "kind": check.kind, "status": check.status, "checkedAt": check.checked_at.isoformat(),
-        "checkedBy": check.checked_by,
+        "checkedBy": check.checked_by, "runNo": run_no, "inherited": run_id != context["runId"],
         "items": [{"itemType": i.item_type, "itemKey": i.item_key, "status": i.status, "failCode": i.fail_code,
                    "failReason": i.fail_reason, "manual": manual(i.evidence),
                    "operator": (i.evidence or {}).get("operator"),
@@ -486,10 +503,13 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
 
 
 def trace_run_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
-    """Run trace: every readiness check of the run, oldest first, with its items (waivers, evidence)."""
-    checks = db.session.execute(select(ReadinessCheck).where(ReadinessCheck.run_id == context["runId"])
+    """Run trace: every readiness check of the run, oldest first, with its items (waivers, evidence); a
+    rework run without a check of its own shows its parent run's (`readinessRunNo` names the run checked)."""
+    run_id, run_no = _checked_run(context["runId"])
+    checks = db.session.execute(select(ReadinessCheck).where(ReadinessCheck.run_id == run_id)
                                 .order_by(ReadinessCheck.id)).scalars()
     trace["readinessChecks"] = [check_to_dict(c) for c in checks]
+    trace["readinessRunNo"] = run_no
 
 
 # Who clears a failed readiness item (Run Detail names the blocker and who acts, not only "run the check")

@@ -13,13 +13,16 @@ from typing import Any, Optional
 from sqlalchemy import bindparam, delete, func, select
 
 from ...extensions import db
-from ...models import Inspection, Line, Product, Run, Station, StationGroup, Track, Unit, WorkOrder
+from ...models import (
+    ExecutableRouteVersion, Inspection, Line, Product, Routing, Run, Station, StationGroup, Track, Unit, WorkOrder,
+)
 from ..engineering.route_plans import RoutePlan, plan_for
 from ..engineering.routing import latest_version
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import in_line_scope, line_filter, require_line, require_permission, require_visible
+from ..platform.sorting import Sorting
 from ..platform.states import can_transition, is_terminal, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..platform.validation import required_reason
@@ -422,11 +425,31 @@ def rework_runs(run: Run) -> list[tuple[str, str]]:
         select(Run.run_no, Run.status).where(Run.parent_run_id == run.id).order_by(Run.id)).all()]
 
 
+def _run_column(column, *joins):
+    """A column of the run's work order, product, line or routing, as a sort column."""
+    return select(column).select_from(joins[0]).where(*joins[1:]).correlate(Run).scalar_subquery()
+
+
+RUN_SORTING = Sorting({
+    "runNo": Run.run_no, "status": Run.status,
+    "woNo": _run_column(WorkOrder.wo_no, WorkOrder, WorkOrder.id == Run.work_order_id),
+    "productCode": _run_column(Product.code, WorkOrder, WorkOrder.id == Run.work_order_id,
+                               Product.id == WorkOrder.product_id),
+    "lineCode": _run_column(Line.code, Line, Line.id == Run.line_id), "planQty": Run.plan_qty,
+    "routingCode": _run_column(Routing.code, ExecutableRouteVersion, ExecutableRouteVersion.id == Run.route_version_id,
+                               Routing.id == ExecutableRouteVersion.routing_id),
+    "startedAt": Run.started_at, "endedAt": Run.ended_at,
+})
+
+
 def list_runs(*, actor: Actor, status: str | None = None, line_code: str | None = None, wo_no: str | None = None,
-              wo_contains: str | None = None, page: int = 1, page_size: int = 50) -> tuple[list[Run], int]:
+              wo_contains: str | None = None, page: int = 1, page_size: int = 50, sort: str | None = None,
+              order: str | None = None) -> tuple[list[Run], int]:
     """Runs in the actor's lines. `wo_no` matches the work order exactly (API); `wo_contains` matches
-    any part of it, case-insensitively (the console filter, like the work-order list's)."""
+    any part of it, case-insensitively (the console filter, like the work-order list's). Newest first, or
+    by the column `sort` names (RUN_SORTING; VALIDATION_ERROR for another), `order` asc or desc."""
     require_permission(actor, "run:read")
+    resolved = RUN_SORTING.resolve(sort, order)
     stmt = select(Run).where(line_filter(actor, Run.line_id))
     if status:
         stmt = stmt.where(Run.status == status.upper())
@@ -439,7 +462,8 @@ def list_runs(*, actor: Actor, status: str | None = None, line_code: str | None 
     if wo_contains:
         stmt = stmt.where(func.lower(WorkOrder.wo_no).contains(wo_contains.strip().lower(), autoescape=True))
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = db.session.execute(stmt.order_by(Run.id.desc()).limit(page_size).offset((page - 1) * page_size)).scalars().all()
+    order_by = RUN_SORTING.order_by(resolved, default=[Run.id.desc()], tiebreak=Run.id)
+    rows = db.session.execute(stmt.order_by(*order_by).limit(page_size).offset((page - 1) * page_size)).scalars().all()
     return list(rows), total
 
 

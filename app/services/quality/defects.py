@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 
 from ...extensions import db
-from ...models import Defect, Disposition, Line, ReworkTask, Run, Unit
+from ...models import AuditEvent, Defect, Disposition, InspectionResult, Line, ReworkTask, Run, Station, Track, Unit
 from ...models.quality import DISPOSITION_TYPES
 from ..engineering.master_data import active_defect_code
 from ..engineering.route_plans import plan_for
@@ -31,6 +31,7 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import line_filter, require_line, require_permission
+from ..platform.sorting import Sorting
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork, unit_of_work
 from ..platform.validation import required_reason
@@ -425,11 +426,22 @@ NEXT_ACTIONS = {
 }
 
 
-def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | None = None) -> list[dict[str, Any]]:
+QUEUE_SORTING = Sorting({  # the queue's entries (one per board), sorted in memory
+    "since": lambda e: e["since"], "sn": lambda e: e["sn"], "runNo": lambda e: e["runNo"],
+    "lineCode": lambda e: e["lineCode"], "unitStatus": lambda e: e["unitStatus"],
+    "currentStepNo": lambda e: e["currentStepNo"], "reworkCount": lambda e: e["reworkCount"],
+    "nextAction": lambda e: e["nextAction"],
+})
+
+
+def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | None = None, sort: str | None = None,
+                 order: str | None = None) -> list[dict[str, Any]]:
     """The work list of the Defects & Disposition screen (`quality:disposition` or `run:read`): every unit
-    of the actor's lines with open defects (RECORDED) or a hold to release, oldest first, with what
-    to do next, the failure step and the steps a rework may go back to."""
+    of the actor's lines with open defects (RECORDED) or a hold to release, oldest first (or by the column
+    `sort` names: QUEUE_SORTING; VALIDATION_ERROR for another), with what to do next, the failure step and
+    the steps a rework may go back to; each defect with when, at which station and by whom it was recorded."""
     _may_read(actor)
+    resolved = QUEUE_SORTING.resolve(sort, order)
     held = (Defect.status == "DISPOSITIONED") & (Unit.status == "ON_HOLD") & (Disposition.type == "HOLD") \
         & Disposition.released_at.is_(None)
     stmt = (select(Defect, Unit.sn, Run.run_no).join(Unit, Unit.id == Defect.unit_id).join(Run, Run.id == Unit.run_id)
@@ -441,6 +453,9 @@ def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | No
         stmt = stmt.where(Run.run_no == run_no)
     rows = db.session.execute(stmt.order_by(Defect.id)).all()
     dicts = _many_to_dicts(rows)
+    where_by = _recorded_where_and_by([r[0] for r in rows], {r[0].unit_id: r[1] for r in rows})
+    for data in dicts:
+        data["stationCode"], data["recordedBy"] = where_by.get(data["id"], (None, None))
     limit = rework_limit()
     units: dict[int, dict[str, Any]] = {}
     for (defect, sn, run_no_), data in zip(rows, dicts, strict=True):
@@ -464,6 +479,46 @@ def defect_queue(*, actor: Actor, line_code: str | None = None, run_no: str | No
         entry["reworkStepNos"] = [s.step_no for s in plan.steps if s.step_no <= failed_at] \
             if entry["nextAction"] == "DISPOSITION" else []
         out.append(entry)
+    return QUEUE_SORTING.sort_rows(out, resolved)
+
+
+def _recorded_where_and_by(defects: list[Defect], sns: dict[int, str]) -> dict[int, tuple[Optional[str], Optional[str]]]:
+    """At which station and by whom each defect was recorded: a station FAIL — the station and the
+    operator of its track; an SPI/AOI FAIL — the machine's station and the system (or the user who
+    entered the result by hand); a defect found by hand — no station, the user of its DEFECT_RECORD
+    event. A handful of queries for the whole queue."""
+    out: dict[int, tuple[Optional[str], Optional[str]]] = {}
+    track_ids = {d.track_id for d in defects if d.track_id is not None}
+    tracks = {t.id: (t.code, t.operator) for t in db.session.execute(
+        select(Track.id, Station.code, Track.operator).join(Station, Station.id == Track.station_id)
+        .where(Track.id.in_(track_ids)))} if track_ids else {}
+    auto_units = {d.unit_id for d in defects if d.source == "AUTO"}
+    machine: dict[tuple[int, int], tuple[str, str]] = {}
+    if auto_units:
+        for r in db.session.execute(
+                select(InspectionResult.unit_id, InspectionResult.step_no, InspectionResult.type,
+                       InspectionResult.operator, Station.code).join(Station, Station.id == InspectionResult.station_id)
+                .where(InspectionResult.unit_id.in_(auto_units), InspectionResult.result == "FAIL")
+                .order_by(InspectionResult.id)):
+            machine[(r.unit_id, r.step_no)] = (r.code, r.operator or r.type)
+    by_hand = {d.id for d in defects if d.track_id is None and d.source == "MANUAL"}
+    recorders: dict[int, str] = {}
+    if by_hand:
+        for username, payload in db.session.execute(
+                select(AuditEvent.actor_username, AuditEvent.payload).where(
+                    AuditEvent.action == "DEFECT_RECORD", AuditEvent.status == "SUCCESS",
+                    AuditEvent.entity_type == "UNIT", AuditEvent.entity_key.in_(set(sns.values())))):
+            defect_id = (payload or {}).get("defectId")
+            if defect_id in by_hand:
+                recorders[defect_id] = username
+    for d in defects:
+        station, by = tracks.get(d.track_id, (None, None))
+        if d.source == "AUTO":
+            station_m, by_m = machine.get((d.unit_id, d.step_no), (None, None))
+            station, by = station or station_m, by_m or by
+        elif d.id in recorders:
+            by = recorders[d.id]
+        out[d.id] = (station, by)
     return out
 
 
