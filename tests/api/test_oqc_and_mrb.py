@@ -14,8 +14,8 @@ from app.models import (
 )
 from app.services.production.work_orders import quantity_status
 from support import (
-    DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, finish_trial_board,
-    fresh_consumable_statuses, load_reels, new_work_order, ok_data, pass_fai, pass_step, prep_run,
+    DEMO_PASSWORD, DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, finish_trial_board,
+    fresh_consumable_statuses, load_reels, new_work_order, ok_data, pass_fai, pass_step, password_for, prep_run,
 )
 
 HUMANS = ["admin", "planner", "engineer", "quality", "leader", "material", "operator", "manager"]
@@ -95,7 +95,10 @@ def item(api, oqc_id, sn, result="PASS", **extra):
 
 
 def complete(api, oqc_id, decision, remark=None):
-    body = {"decision": decision} if remark is None else {"decision": decision, "remark": remark}
+    # the OQC decision is an electronic signature: quality's password
+    body = {"decision": decision, "password": DEMO_PASSWORD}
+    if remark is not None:
+        body["remark"] = remark
     return api("quality").post(f"/api/v1/inspections/{oqc_id}/complete", json=body)
 
 
@@ -111,6 +114,7 @@ def held_run(api, *, product="P-2001", qty=2):
 
 
 def mrb(api, run_no, user="quality", **body):
+    body.setdefault("password", password_for(user))  # the MRB decision is an electronic signature
     return api(user).post(f"/api/v1/runs/{run_no}/mrb-decision", json=body)
 
 

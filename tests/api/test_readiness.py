@@ -15,7 +15,7 @@ from app.models import (
 )
 from support import (
     DIP_LINE, SMT_REELS, build_unit, count, fresh_consumable_statuses, load_reels, ok_data, pass_fai, prep_run,
-    ready_run,
+    password_for, ready_run,
 )
 
 SMT_ITEMS = ["ROUTE", "EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"]
@@ -61,7 +61,8 @@ def failed(check_data) -> list:
 
 
 def waive(api, item_id, reason="Stencil cleaned and measured by hand; TPM offline", user="quality"):
-    return api(user).post(f"/api/v1/readiness-items/{item_id}/waive", json={"reason": reason})
+    # a waiver is an electronic signature: the user's password
+    return api(user).post(f"/api/v1/readiness-items/{item_id}/waive", json={"reason": reason, "password": password_for(user)})
 
 
 def formal_checks(app, run_no) -> int:
