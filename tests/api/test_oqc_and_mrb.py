@@ -324,7 +324,7 @@ def test_oqc_fail_holds_the_run_and_records_defects_on_done_units(api, app):
         unit = db.session.execute(select(Unit).filter_by(sn=sampled)).scalar_one()
         assert unit.status == "DONE"  # the MRB decides, not the unit's own flow
         defect = db.session.execute(select(Defect).where(Defect.unit_id == unit.id)).scalar_one()
-        assert (defect.code, defect.status) == ("SOLDER_BRIDGE", "RECORDED") and f"OQC {oqc}" in defect.description
+        assert (defect.code, defect.status) == ("SOLDER_BRIDGE", "RECORDED") and f"{inspection.number}: " in defect.description
         assert count(AuditEvent, AuditEvent.action == "RUN_HOLD", AuditEvent.entity_key == run_no) == 1
     refused(app, lambda: api("planner").post(f"/api/v1/runs/{run_no}/close"), 400, "RUN_NOT_CLOSABLE")
     assert ok_data(api("planner").get(f"/api/v1/runs/{run_no}"))["nextAction"]["action"] == "MRB"

@@ -463,10 +463,11 @@ def test_degraded_mode_waiver_scenario_s5(api, app):
     assert (stencil["evidence"]["source"], stencil["evidence"]["operator"]) == ("MANUAL", "leader")
     refused(app, lambda: waive(api, stencil["id"], reason=""), 400, "REASON_REQUIRED")
     refused(app, lambda: waive(api, stencil["id"], reason="   "), 400, "REASON_REQUIRED")
-    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive", json={}),
-            400, "REASON_REQUIRED")
-    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive"),  # no body
-            400, "REASON_REQUIRED")
+    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive",
+                                             json={"password": password_for("quality")}), 400, "REASON_REQUIRED")
+    # no body: a waiver is an electronic signature, the password comes first
+    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive"),
+            422, "SIGNATURE_REQUIRED")
     refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive", data="reason=x",
                                              content_type="text/plain"), 422, "VALIDATION_ERROR")
     refused(app, lambda: waive(api, stencil["id"], user="leader"), 403, "FORBIDDEN")
