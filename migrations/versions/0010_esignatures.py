@@ -62,12 +62,12 @@ def upgrade():
                "WHERE earlier.type = inspection.type AND earlier.id <= inspection.id)")
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f('uq_inspection_type'), ['type', 'seq'])
+        batch_op.create_unique_constraint(batch_op.f('uq_inspection_type_seq'), ['type', 'seq'])
 
 
 def downgrade():
     with op.batch_alter_table('inspection', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_inspection_type'), type_='unique')
+        batch_op.drop_constraint(batch_op.f('uq_inspection_type_seq'), type_='unique')
         batch_op.drop_column('seq')
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS electronic_signature_no_truncate ON electronic_signature")

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models import AuditEvent, ElectronicSignature, Inspection, MesUser, MrbDecision, ReadinessItem, Run
@@ -96,15 +97,20 @@ def test_signatures_are_append_only(api, app):
     fai = passed_fai(api, run_no)
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"password": DEMO_PASSWORD}))
     with app.app_context():
-        with pytest.raises(Exception):
+        with pytest.raises(DBAPIError, match="append-only"):  # the database trigger
             db.session.execute(text("UPDATE electronic_signature SET meaning = 'FAI rejected'"))
             db.session.commit()
         db.session.rollback()
-        with pytest.raises(Exception):
+        with pytest.raises(DBAPIError, match="append-only"):
             db.session.execute(text("DELETE FROM electronic_signature"))
             db.session.commit()
         db.session.rollback()
         assert count(ElectronicSignature) == 1
+        row = db.session.execute(select(ElectronicSignature)).scalar_one()
+        row.meaning = "FAI rejected"
+        with pytest.raises(RuntimeError, match="append-only"):  # the ORM guard
+            db.session.flush()
+        db.session.rollback()
 
 
 def held_run(api):

@@ -81,7 +81,7 @@ _e("SIGNATURE_REQUIRED", 422, "This action is an electronic signature: the signe
 _e("SIGNATURE_INVALID", 403, "The password is not correct, or this account cannot sign: nothing was signed.",
    "Type your own password again. Repeated wrong passwords lock the account (as for sign-in).")
 _e("SIGNATURE_LOCKED", 403, "This account is locked after repeated wrong passwords: nothing was signed.",
-   "Wait 5 minutes, or ask the line leader or an administrator to unlock the account.")
+   "Wait 5 minutes, or ask an administrator to unlock the account.")
 _e("DATABASE_BUSY", 503, "The database was busy with other changes for too long; nothing was saved.",
    "Try again in a moment. If it keeps happening, tell IT support (a long import or backup may be running).")
 

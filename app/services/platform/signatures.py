@@ -86,7 +86,7 @@ def verify(actor: Actor, password: Any, *, action: str, entity: tuple[str, str])
     if _locked(user):
         _refuse(actor, action, entity, DomainError(
             "SIGNATURE_LOCKED", f"Account {user.username} is locked after repeated wrong passwords: nothing was "
-            "signed. Wait 5 minutes, or ask the line leader or an administrator to unlock it."),
+            "signed. Wait 5 minutes, or ask an administrator to unlock it."),
             count_failure=False)
     if not user.password or not check_password_hash(user.password, password):
         _refuse(actor, action, entity, DomainError(
