@@ -4,6 +4,7 @@ an MRB decision and a readiness waiver need the signer's password. The right one
 the trace and the run's audit trail; a wrong one changes nothing, answers SIGNATURE_INVALID, is audited
 and counts toward the login lockout. Over the API and the console's forms."""
 import re
+import threading
 
 import pytest
 from sqlalchemy import select, text
@@ -253,3 +254,25 @@ def test_fai_and_oqc_are_numbered_each_on_their_own(api, app):
             select(Inspection).join(Run, Run.id == Inspection.run_id).where(Run.run_no == run_no)).scalars()}
     assert inspections == {"FAI": f"FAI-{fais:05d}", "OQC": f"OQC-{oqcs:05d}"}
     assert ok_data(api("quality").get(f"/api/v1/inspections/{oqc}"))["number"] == f"OQC-{oqcs:05d}"
+
+
+def test_an_api_key_cannot_sign(app, api):
+    """A signature is a person's: the API key of a quality user does not sign, even with the password."""
+    from app.services.platform.actor import SYSTEM
+    from app.services.platform.users import create_api_key
+    run_no = ready_run(api, qty=2)
+    fai = passed_fai(api, run_no)
+    with app.app_context():
+        key = create_api_key(actor=SYSTEM, username="quality", name="esign-test")["key"]
+    answers = []
+
+    def call():  # in a thread of its own: none of the `api` fixture's preserved request context (and `g`)
+        answers.append(app.test_client().post(f"/api/v1/inspections/{fai}/sign", json={"password": DEMO_PASSWORD},
+                                              headers={"Authorization": f"Bearer {key}"}))
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join(60)
+    [answer] = answers
+    assert answer.status_code == 403, (answer.status_code, answer.get_data(as_text=True)[:300])
+    assert error_of(answer) == (403, "SIGNATURE_INVALID")
+    assert signatures(app) == []

@@ -81,7 +81,7 @@ def verify(actor: Actor, password: Any, *, action: str, entity: tuple[str, str])
         raise DomainError("SIGNATURE_REQUIRED", "This action is an electronic signature: enter your password "
                           "to sign.", {"fields": {"password": "required"}})
     user = db.session.get(MesUser, actor.user_id) if actor.user_id is not None else None
-    if user is None or not user.is_active or actor.actor_type == "SYSTEM":
+    if user is None or not user.is_active or actor.actor_type != "USER":  # not the system, not an API key
         raise DomainError("SIGNATURE_INVALID", "Only a person signed in with their own account can sign.")
     if _locked(user):
         _refuse(actor, action, entity, DomainError(

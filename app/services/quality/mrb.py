@@ -65,7 +65,7 @@ def _check(request: MrbRequest, run: Run) -> Inspection:
     """The rules after the run is known to be ON_HOLD, in the order of 02_rules §9."""
     oqc = latest_oqc(run.id)
     if oqc is None or oqc.status != "FAIL":
-        state = f"{oqc.status} (OQC {oqc.id})" if oqc else "missing"
+        state = f"{oqc.status} ({oqc.number})" if oqc else "missing"
         raise DomainError("NO_FAILED_OQC", f"Run {run.run_no}'s latest OQC is {state}: the MRB decides on a "
                           "failed OQC.", {"inspectionId": oqc.id if oqc else None,
                                           "status": oqc.status if oqc else None})
