@@ -216,6 +216,10 @@ def test_console_forms_sign_with_the_password(app, api):
     for action in ("FAI_CREATE", "FAI_START", "FAI_ITEM", "FAI_COMPLETE", "FAI_SIGN", "E_SIGNATURE"):
         assert f">{action}" in trail, action
     assert "SIGNATURE_FAILED" in trail
+    # the unit trace page: the FAI with its signature
+    trace_page = client.get(f"/trace/units/{run_no}-FAI1").get_data(as_text=True)
+    inspections_table = trace_page[trace_page.index('id="trace-inspections"'):]
+    assert "FAI-" in inspections_table and "FAI approved" in inspections_table
 
 
 def test_console_oqc_and_mrb_forms(app, api):
