@@ -281,7 +281,7 @@ class _Player:
                 body.update(result="FAIL", defectCode="SOLDER_BRIDGE")
             self.post("quality", f"/api/v1/inspections/{inspection}/items", body, minutes=self.rng.uniform(2, 5))
         return self.post("quality", f"/api/v1/inspections/{inspection}/complete",
-                         {"decision": "FAIL" if fail else "PASS"}, minutes=1)
+                         {"decision": "FAIL" if fail else "PASS", "password": DEMO_PASSWORD}, minutes=1)
 
     def play_run(self, line: Line, day: int, days: int, number: int, *, special: str | None = None) -> None:
         rng = self.rng
@@ -311,7 +311,7 @@ class _Player:
         self.post("quality", f"/api/v1/inspections/{fai['id']}/items",
                   {"unitSn": sns[0], "itemName": "first article", "result": "PASS"}, minutes=rng.uniform(5, 12))
         self.post("quality", f"/api/v1/inspections/{fai['id']}/complete", {"decision": "PASS"})
-        self.post("quality", f"/api/v1/inspections/{fai['id']}/sign", {}, minutes=1)
+        self.post("quality", f"/api/v1/inspections/{fai['id']}/sign", {"password": DEMO_PASSWORD}, minutes=1)
         self.post("planner", f"/api/v1/runs/{run_no}/authorize", minutes=rng.uniform(1, 4))
         steps = sorted(line.stations)
         held: list = []
@@ -341,7 +341,8 @@ class _Player:
             if special == "mrb":
                 answer = self.post("quality", f"/api/v1/runs/{run_no}/mrb-decision", {
                     "decision": "REWORK", "reason": "Bridges on U3 across the run: hand repair, AOI again",
-                    "reworkType": "REUSE_PREP", "reworkFromStepNo": 50}, minutes=rng.uniform(30, 90))
+                    "reworkType": "REUSE_PREP", "reworkFromStepNo": 50, "password": DEMO_PASSWORD},
+                    minutes=rng.uniform(30, 90))
                 rework_no = answer["reworkRunNo"]
                 self.summary.mrb_rework_run = rework_no
                 rework_last = None

@@ -203,7 +203,7 @@ def pass_fai(api, run_no: str, *, product: str = "P-1001") -> str:
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/items",
                                 json={"unitSn": sn, "itemName": "first article", "result": "PASS"}))
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "PASS"}))
-    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"password": DEMO_PASSWORD}))
     return sn
 
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import urlencode
 
+from .client import DEMO_PASSWORD
+
 
 class CheckFailed(Exception):
     """A check of a step failed: `code` is the error code involved (the one the server answered, or the
@@ -96,6 +98,11 @@ class Context:
 
     def api(self, user: str) -> "_Recorder":
         return _Recorder(self, self._api(user))
+
+    @property
+    def password(self) -> str:
+        """The demo users' password (the HTTP client's `--password`): signatures re-enter it."""
+        return getattr(self._api, "password", None) or DEMO_PASSWORD
 
     # -- steps --------------------------------------------------------------------------------------
 

@@ -216,8 +216,11 @@ def fai_with_trial(c: Context, run_no: str, trial_sn: str, *, product: str = "P-
             "unitSn": trial_sn, "itemName": "first article", "result": "PASS"}), status=(201,))
         done = c.data(c.api("quality").post(f"/api/v1/inspections/{fai['id']}/complete", json={"decision": "PASS"}))
         c.eq((done["status"], done["decidedBy"]), ("PASS", "quality"), "completed FAI")
-        signed = c.data(c.api("quality").post(f"/api/v1/inspections/{fai['id']}/sign", json={}))
+        signed = c.data(c.api("quality").post(f"/api/v1/inspections/{fai['id']}/sign",
+                                              json={"password": c.password}))  # an electronic signature
         c.eq((signed["status"], signed["signedBy"]), ("PASS", "quality"), "signed FAI")
+        c.eq([(x["meaning"], x["signedBy"]) for x in signed["signatures"]], [("FAI approved", "quality")],
+             "the FAI's electronic signature")
     return fai["id"]
 
 
@@ -254,7 +257,7 @@ def oqc(c: Context, inspection_id: int, sampled: list[str], decision: str, *, fa
                 body.update(result="FAIL", defectCode=fail_code)
             c.data(c.api("quality").post(f"/api/v1/inspections/{inspection_id}/items", json=body), status=(201,))
         return c.data(c.api("quality").post(f"/api/v1/inspections/{inspection_id}/complete",
-                                            json={"decision": decision}))
+                                            json={"decision": decision, "password": c.password}))
 
 
 def materials(unit_trace: dict[str, Any]) -> list[tuple]:
@@ -303,7 +306,7 @@ def failed_oqc(c: Context, run_no: str, closeout: dict[str, Any], code: str = "S
 
 
 def mrb(c: Context, run_no: str, **body: Any) -> Any:
-    return c.api("quality").post(f"/api/v1/runs/{run_no}/mrb-decision", json=body)
+    return c.api("quality").post(f"/api/v1/runs/{run_no}/mrb-decision", json={"password": c.password, **body})
 
 
 # -- S1 -----------------------------------------------------------------------------------------------
@@ -550,7 +553,8 @@ def s5_degraded_mode_and_waiver(c: Context) -> dict[str, Any]:
 
     # quality waives it: an empty reason is refused
     def waive(reason: str) -> Any:
-        return c.api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive", json={"reason": reason})
+        return c.api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive",
+                                     json={"reason": reason, "password": c.password})
 
     with c.step("waive without a reason refused: REASON_REQUIRED", "quality"):
         c.refused(lambda: waive(""), 400, "REASON_REQUIRED", actor="quality", run_no=run_no)

@@ -35,6 +35,7 @@ class MrbDecisionSchema(Schema):
     reworkFromStepNo = Whole("step_no", load_default=None, allow_none=True, strict=True)
     faiWaiver = fields.Boolean(load_default=False)
     faiWaiverReason = Text(load_default=None, allow_none=True)
+    password = fields.String(load_default=None, allow_none=True)  # the signer's, for the electronic signature
 
 
 def _flag(value: str | None) -> bool | None:
@@ -114,8 +115,9 @@ class MrbApi(MesBaseApi):
     @expose("/runs/<run_no>/mrb-decision", methods=["POST"])
     @requires("quality:mrb")
     def decide(self, run_no, actor):
-        """The MRB decision on a held run `{decision RELEASE|SCRAP|REWORK, reason, reworkType?,
-        reworkFromStepNo?, faiWaiver?, faiWaiverReason?}`; a terminal run answers its last decision.
+        """The MRB decision on a held run `{decision RELEASE|SCRAP|REWORK, reason, password, reworkType?,
+        reworkFromStepNo?, faiWaiver?, faiWaiverReason?}`; a terminal run answers its last decision. The
+        decision is an electronic signature: the signer's `password` (403 SIGNATURE_INVALID when wrong).
         ---
         post:
           responses:
@@ -126,7 +128,7 @@ class MrbApi(MesBaseApi):
         result = mrb.decide(actor=actor, run_no=run_no, request=mrb.MrbRequest(
             decision=body["decision"], reason=body["reason"], rework_type=body.get("reworkType"),
             rework_from_step_no=body.get("reworkFromStepNo"), fai_waiver=bool(body.get("faiWaiver")),
-            fai_waiver_reason=body.get("faiWaiverReason")))
+            fai_waiver_reason=body.get("faiWaiverReason")), password=body.get("password"))
         return ok({"run": runs.run_to_dict(result.run, detail=True),
                    "reworkRunNo": result.rework_run.run_no if result.rework_run else None,
                    "decision": mrb.decision_to_dict(result.decision) if result.decision else None,

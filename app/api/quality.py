@@ -19,6 +19,7 @@ class FaiCreateSchema(Schema):
 
 class SignSchema(Schema):
     remark = Text(load_default=None, allow_none=True)
+    password = fields.String(load_default=None, allow_none=True)  # the signer's, for the electronic signature
 
 
 class InspectionApi(MesBaseApi):
@@ -90,7 +91,8 @@ class InspectionApi(MesBaseApi):
     @expose("/inspections/<int:inspection_id>/complete", methods=["POST"])
     @requires("quality:fai", "quality:oqc", any_of=True)
     def complete(self, inspection_id, actor):
-        """Decide `{decision PASS|FAIL, remark?}`.
+        """Decide `{decision PASS|FAIL, remark?, password?}`; an OQC decision is an electronic signature:
+        `password` (the signer's) is required (403 SIGNATURE_INVALID when wrong, nothing changes).
         ---
         post:
           responses:
@@ -104,7 +106,8 @@ class InspectionApi(MesBaseApi):
     @expose("/inspections/<int:inspection_id>/sign", methods=["POST"])
     @requires("quality:fai_sign")
     def sign(self, inspection_id, actor):
-        """Sign a PASS FAI `{remark?}` (once; a signed FAI is immutable).
+        """Sign a PASS FAI `{password, remark?}` (once; a signed FAI is immutable): an electronic signature
+        "FAI approved", the signer re-enters their password (403 SIGNATURE_INVALID when wrong).
         ---
         post:
           responses:
@@ -112,4 +115,5 @@ class InspectionApi(MesBaseApi):
         """
         body = load_json(SignSchema())
         return ok(inspections.inspection_to_dict(inspections.sign(actor=actor, inspection_id=inspection_id,
+                                                                  password=body.get("password"),
                                                                   remark=body.get("remark"))))

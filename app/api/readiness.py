@@ -24,6 +24,10 @@ class ReasonSchema(Schema):
     reason = Text(load_default="")
 
 
+class WaiveSchema(ReasonSchema):
+    password = fields.String(load_default=None, allow_none=True)  # the signer's, for the electronic signature
+
+
 class ScanSchema(Schema):
     runNo = Key("run_no", required=True)
     slotCode = Key("slot_code", required=True)
@@ -78,14 +82,15 @@ class ReadinessApi(MesBaseApi):
     @expose("/readiness-items/<int:item_id>/waive", methods=["POST"])
     @requires("readiness:waive")
     def waive(self, item_id, actor):
-        """Waive a FAILED item `{reason}`.
+        """Waive a FAILED item `{reason, password}` (an electronic signature: the signer's password;
+        403 SIGNATURE_INVALID when it is wrong, nothing changes).
         ---
         post:
           responses:
             200: {description: "`{data: {item, check}}`"}
         """
-        body = load_json(ReasonSchema())
-        item = readiness.waive(actor=actor, item_id=item_id, reason=body["reason"])
+        body = load_json(WaiveSchema())
+        item = readiness.waive(actor=actor, item_id=item_id, reason=body["reason"], password=body.get("password"))
         check = readiness.check_to_dict(item.check)
         return ok({"item": next(i for i in check["items"] if i["id"] == item.id), "check": check})
 

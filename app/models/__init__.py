@@ -17,7 +17,7 @@ from .readiness import (  # noqa: F401
 from .quality import (  # noqa: F401
     Disposition, Inspection, InspectionItem, InspectionResult, MrbDecision, OqcSamplingRule, ReworkTask,
 )
-from .audit import AuditArchive, AuditEvent  # noqa: F401
+from .audit import AuditArchive, AuditEvent, ElectronicSignature  # noqa: F401
 from .reporting import FpySlot, SummaryHour  # noqa: F401
 from .spc import SpcAlarm, SpcChart  # noqa: F401
 from .security import MesUser, RoleScope, SecurityVersion, user_line_binding, user_station_binding  # noqa: F401

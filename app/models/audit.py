@@ -1,6 +1,9 @@
 """AuditEvent (spec 01_domain_model §6): append-only, enforced by the ORM guard below and by a
 database trigger created in the migrations (SQLite and PostgreSQL).
 
+ElectronicSignature: an electronic signature (21 CFR Part 11 §11.50/§11.70): who signed (re-entering
+their password), what it means, when, and the record it signs. As unchangeable as the audit trail.
+
 AuditArchive: one export of older audit events to a checksummed JSONL file (`flask mes audit-archive`,
 services/platform/audit_archive.py). The events stay in audit_event; the archive rows are as
 unchangeable as the events they describe (the same guards)."""
@@ -40,6 +43,24 @@ class AuditEvent(IdMixin, Model):
     ip: Mapped[Optional[str]] = mapped_column(String(64))
 
 
+class ElectronicSignature(IdMixin, Model):
+    """One signature, linked to the record it signs (`entity_type` + `entity_key`, e.g. INSPECTION 12)
+    and to its run; written in the transaction of the signed change (services/platform/signatures.py)."""
+
+    __tablename__ = "electronic_signature"
+    __table_args__ = (Index("ix_electronic_signature_entity", "entity_type", "entity_key"),)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    signer_id: Mapped[int] = mapped_column(Integer, nullable=False)  # no FK: signatures outlive users
+    signer_username: Mapped[str] = mapped_column(String(128), nullable=False)
+    signer_name: Mapped[str] = mapped_column(String(256), nullable=False)  # the printed name at signing time
+    meaning: Mapped[str] = mapped_column(String(128), nullable=False)  # e.g. "FAI approved", "MRB: release"
+    entity_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_key: Mapped[str] = mapped_column(String(256), nullable=False)
+    run_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    remark: Mapped[Optional[str]] = mapped_column(Text)
+    request_id: Mapped[Optional[str]] = mapped_column(String(64))
+
+
 class AuditArchive(IdMixin, Model):
     __tablename__ = "audit_archive"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
@@ -62,11 +83,13 @@ class AuditAppendOnlyError(RuntimeError):
 
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditArchive, "before_update")
+@event.listens_for(ElectronicSignature, "before_update")
 def _no_update(mapper, connection, target):  # pragma: no cover - guard
     raise AuditAppendOnlyError("audit events and archives are append-only")
 
 
 @event.listens_for(AuditEvent, "before_delete")
 @event.listens_for(AuditArchive, "before_delete")
+@event.listens_for(ElectronicSignature, "before_delete")
 def _no_delete(mapper, connection, target):  # pragma: no cover - guard
     raise AuditAppendOnlyError("audit events and archives are append-only")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import IdMixin, JSONType, Model, TimestampMixin, UTCDateTime, utcnow
@@ -29,9 +29,11 @@ class Inspection(IdMixin, TimestampMixin, Model):
     per run and type on SQLite and PostgreSQL alike."""
 
     __tablename__ = "inspection"
-    __table_args__ = (Index("ix_inspection_run_type", "run_id", "type", "id"),)
+    __table_args__ = (Index("ix_inspection_run_type", "run_id", "type", "id"),
+                      UniqueConstraint("type", "seq"))
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), nullable=False)
     type: Mapped[str] = mapped_column(String(8), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)  # numbered per type: FAI-00001, OQC-00001
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     open_key: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     sample_qty: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -50,6 +52,11 @@ class Inspection(IdMixin, TimestampMixin, Model):
 
     items: Mapped[list["InspectionItem"]] = relationship(back_populates="inspection", order_by="InspectionItem.id",
                                                          cascade="all, delete-orphan")
+
+    @property
+    def number(self) -> str:
+        """The inspection's number as people see it (`FAI-00012`); the API's paths use the id."""
+        return f"{self.type}-{self.seq:05d}"
 
     @staticmethod
     def open_key_for(run_id: int, kind: str) -> str:

@@ -35,6 +35,15 @@ class BomItemView(MesModelView):
     label_columns = {"qty_per": "Qty per board", "ref_designators": "Reference designators"}
     base_order = ("id", "asc")
 
+    def _init_forms(self):
+        """A new BOM line starts with no product and no material chosen (a "choose…" prompt; both
+        required): a pre-selected first entry is too easily saved by mistake. Added from a product's
+        page, the product comes filled in from there."""
+        super()._init_forms()
+        for name, text in (("product", "choose a product…"), ("material", "choose a material…")):
+            field = getattr(self.add_form, name)
+            field.kwargs.update(allow_blank=True, blank_text=text)
+
 
 class ProductView(MesModelView):
     datamodel = MasterDataInterface(Product)

@@ -19,6 +19,7 @@ from ..services.platform import audit
 from ..services.platform.errors import DomainError
 from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
+from ..services.quality import inspections
 from ..services.reporting import worklists
 from .base import ListExports, call_and_flash, format_datetime, list_sort
 from .base import call_and_flash as _run_service
@@ -193,7 +194,7 @@ class RunView(ListExports, BaseView):
             "mes/run_detail.html", run=data, phases=runs.phases(run, data["unitCounts"]),
             actions=runs.available_actions(run, actor, data["unitCounts"]), units=units.units,
             units_total=units.total, unit_filter=status_filter,
-            events=audit.entity_events("RUN", run_no), fmt=format_datetime, can_trace=actor.can("trace:read"),
+            events=audit.entity_events("RUN", run_no, also=inspections.audit_entities(run.id)), fmt=format_datetime, can_trace=actor.can("trace:read"),
             can_export=actor.can("trace:export"),
             check=readiness.check_to_dict(shown) if shown else None,
             can_check=readiness_actions.can_check, waivable=readiness_actions.waivable_item_ids,
@@ -314,7 +315,8 @@ class ReadinessView(BaseView):
     def waive(self, item_id):
         run_no = request.form.get("run_no", "")
         item = _run_service(lambda: readiness.waive(actor=authenticate(), item_id=item_id,
-                                                    reason=request.form.get("reason", "")))
+                                                    reason=request.form.get("reason", ""),
+                                                    password=request.form.get("password") or None))
         if item is not None:
-            flash(f"{item.item_type} waived; the check is {item.check.status}.", "success")
+            flash(f"{item.item_type} waived (signed by {item.waived_by}); the check is {item.check.status}.", "success")
         return redirect(url_for("RunView.detail", run_no=run_no) + "#readiness")

@@ -81,13 +81,13 @@ class _InspectionCardView(BaseView):
 
     def _decided(self, inspection) -> None:
         """Flash what the decision did."""
-        flash(f"{self.kind} {inspection.id}: {inspection.status}.", "success" if inspection.status == "PASS" else "warning")
+        flash(f"{inspection.number}: {inspection.status}.", "success" if inspection.status == "PASS" else "warning")
 
     @expose("/<int:inspection_id>/start", methods=["POST"])
     @has_access
     def start(self, inspection_id):
         call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=inspection_id),
-                       success=f"{self.kind} {inspection_id} started.")
+                       success=f"{self.kind} started.")
         return self._back(request.form.get("run_no", ""))
 
     @expose("/<int:inspection_id>/items", methods=["POST"])
@@ -100,6 +100,8 @@ class _InspectionCardView(BaseView):
     @has_access
     def complete(self, inspection_id):
         payload = {"decision": request.form.get("decision", ""), "remark": request.form.get("remark") or None}
+        if self.kind == "OQC":  # the OQC decision is an electronic signature
+            payload["password"] = request.form.get("password") or None
         done = call_and_flash(lambda: inspections.complete(actor=authenticate(), inspection_id=inspection_id,
                                                            payload=payload))
         if done is not None:
@@ -125,15 +127,17 @@ class FaiView(_InspectionCardView):
         created = call_and_flash(call)
         if created is not None:
             call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=created.id),
-                           success=f"FAI {created.id} created and started: build the trial units.")
+                           success=f"{created.number} created and started: build the trial units.")
         return self._back(run_no)
 
     @expose("/<int:inspection_id>/sign", methods=["POST"])
     @has_access
     def sign(self, inspection_id):
-        call_and_flash(lambda: inspections.sign(actor=authenticate(), inspection_id=inspection_id,
-                                                remark=request.form.get("remark") or None),
-                       success=f"FAI {inspection_id} signed.")
+        signed = call_and_flash(lambda: inspections.sign(actor=authenticate(), inspection_id=inspection_id,
+                                                         password=request.form.get("password") or None,
+                                                         remark=request.form.get("remark") or None))
+        if signed is not None:
+            flash(f"{signed.number} signed by {signed.signed_by}: FAI approved.", "success")
         return self._back(request.form.get("run_no", ""))
 
 
@@ -146,7 +150,8 @@ class OqcView(_InspectionCardView):
 
     def _decided(self, inspection) -> None:
         run = inspections.run_of(inspection)
-        flash(f"OQC {inspection.id}: {inspection.status}; run {run.run_no} is {run.status}.",
+        flash(f"{inspection.number}: {inspection.status} (signed by {inspection.decided_by}); run {run.run_no} is "
+              f"{run.status}.",
               "success" if inspection.status == "PASS" else "warning")
 
 
@@ -170,7 +175,8 @@ class MrbView(BaseView):
                 decision=decision, reason=form.get("reason", ""), rework_type=form.get("rework_type") or None,
                 rework_from_step_no=_whole(step, "reworkFromStepNo") if step else None,
                 fai_waiver=form.get("fai_waiver") == "y", fai_waiver_reason=form.get("fai_waiver_reason") or None)
-            return mrb.decide(actor=authenticate(), run_no=run_no, request=request_)
+            return mrb.decide(actor=authenticate(), run_no=run_no, request=request_,
+                              password=form.get("password") or None)
         result = call_and_flash(call)
         if result is not None:
             text = f"MRB {decision}: run {run_no} is {result.run.status}."

@@ -6,8 +6,10 @@ from app.extensions import db
 from app.services.platform.clock import now
 from app.models import Inspection, InspectionItem, Run, Track, Unit
 from support import (
-    SMT_STATIONS, authorized_run, count, ok_data, pass_step, prep_run, ready_run,
+    DEMO_PASSWORD, SMT_STATIONS, authorized_run, count, ok_data, pass_step, prep_run, ready_run,
 )
+
+SIGN = {"password": DEMO_PASSWORD}  # signing an FAI is an electronic signature: quality's password
 
 
 def error_of(response):
@@ -144,12 +146,12 @@ def test_items_complete_and_sign(api, app):
     assert count(InspectionItem) == 0
     ok_data(item(api, fai, sn, actualValue="no bridges", itemSpec="IPC-A-610 class 2"))
     # a sign before the decision, and a PASS that is signed twice
-    assert error_of(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={})) == (400, "FAI_NOT_PASSED")
+    assert error_of(api("quality").post(f"/api/v1/inspections/{fai}/sign", json=SIGN)) == (400, "FAI_NOT_PASSED")
     decided = ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "PASS"}))
     assert (decided["status"], decided["passedQty"], decided["decidedBy"]) == ("PASS", 1, "quality")
-    signed = ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"remark": "first article OK"}))
+    signed = ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"remark": "first article OK", **SIGN}))
     assert signed["signedBy"] == "quality"
-    assert error_of(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={})) == (400, "FAI_ALREADY_SIGNED")
+    assert error_of(api("quality").post(f"/api/v1/inspections/{fai}/sign", json=SIGN)) == (400, "FAI_ALREADY_SIGNED")
     # signed is immutable: no more items, no new decision
     assert error_of(item(api, fai, sn)) == (400, "FAI_NOT_INSPECTING")
     assert count(InspectionItem) == 1
@@ -185,7 +187,7 @@ def test_authorize_gate_needs_a_passed_and_signed_fai(api):
     ok_data(item(api, fai, sn))
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "PASS"}))
     assert error_of(api("planner").post(f"/api/v1/runs/{run_no}/authorize")) == (400, "FAI_NOT_SIGNED")
-    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json=SIGN))
     assert ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))["status"] == "AUTHORIZED"
     # the trial unit stays a production unit; the next board is built normally
     assert api("planner").get(f"/api/v1/runs/{run_no}/units").status_code == 200
@@ -225,7 +227,7 @@ def test_fai_card_in_run_detail(client, api):
     client.post(f"/fai/{fai}/items", data={"csrf_token": token, "run_no": run_no, "unit_sn": sn,
                                           "item_name": "visual", "result": "PASS"})
     client.post(f"/fai/{fai}/complete", data={"csrf_token": token, "run_no": run_no, "decision": "PASS"})
-    page = client.post(f"/fai/{fai}/sign", data={"csrf_token": token, "run_no": run_no},
+    page = client.post(f"/fai/{fai}/sign", data={"csrf_token": token, "run_no": run_no, "password": SIGN["password"]},
                        follow_redirects=True).get_data(as_text=True)
     assert 'id="fai-signed">signed by quality' in page and "PASSED, signed by quality" in page
     # the PREP run may still get a new FAI (the service accepts it): offered folded away, with a confirmation

@@ -14,8 +14,8 @@ from app.models import (
 )
 from app.services.production.work_orders import quantity_status
 from support import (
-    DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, finish_trial_board,
-    fresh_consumable_statuses, load_reels, new_work_order, ok_data, pass_fai, pass_step, prep_run,
+    DEMO_PASSWORD, DIP_LINE, SMT_LINE, authorized_run, build_unit, console_login, count, csrf_from, finish_trial_board,
+    fresh_consumable_statuses, load_reels, new_work_order, ok_data, pass_fai, pass_step, password_for, prep_run,
 )
 
 HUMANS = ["admin", "planner", "engineer", "quality", "leader", "material", "operator", "manager"]
@@ -95,7 +95,10 @@ def item(api, oqc_id, sn, result="PASS", **extra):
 
 
 def complete(api, oqc_id, decision, remark=None):
-    body = {"decision": decision} if remark is None else {"decision": decision, "remark": remark}
+    # the OQC decision is an electronic signature: quality's password
+    body = {"decision": decision, "password": DEMO_PASSWORD}
+    if remark is not None:
+        body["remark"] = remark
     return api("quality").post(f"/api/v1/inspections/{oqc_id}/complete", json=body)
 
 
@@ -111,6 +114,7 @@ def held_run(api, *, product="P-2001", qty=2):
 
 
 def mrb(api, run_no, user="quality", **body):
+    body.setdefault("password", password_for(user))  # the MRB decision is an electronic signature
     return api(user).post(f"/api/v1/runs/{run_no}/mrb-decision", json=body)
 
 
@@ -320,7 +324,7 @@ def test_oqc_fail_holds_the_run_and_records_defects_on_done_units(api, app):
         unit = db.session.execute(select(Unit).filter_by(sn=sampled)).scalar_one()
         assert unit.status == "DONE"  # the MRB decides, not the unit's own flow
         defect = db.session.execute(select(Defect).where(Defect.unit_id == unit.id)).scalar_one()
-        assert (defect.code, defect.status) == ("SOLDER_BRIDGE", "RECORDED") and f"OQC {oqc}" in defect.description
+        assert (defect.code, defect.status) == ("SOLDER_BRIDGE", "RECORDED") and f"{inspection.number}: " in defect.description
         assert count(AuditEvent, AuditEvent.action == "RUN_HOLD", AuditEvent.entity_key == run_no) == 1
     refused(app, lambda: api("planner").post(f"/api/v1/runs/{run_no}/close"), 400, "RUN_NOT_CLOSABLE")
     assert ok_data(api("planner").get(f"/api/v1/runs/{run_no}"))["nextAction"]["action"] == "MRB"

@@ -81,7 +81,7 @@ def test_trace_search_and_exports(client, api, app):
     timeline = page[page.index('id="trace-tracks"'):page.index("</table>", page.index('id="trace-tracks"'))]
     assert timeline.count("<td><strong>PASS</strong></td>") == 5 and "peak_temp_c = <strong>250.0</strong>" in page
     inspections = page[page.index('id="trace-inspections"'):page.index("</table>", page.index('id="trace-inspections"'))]
-    assert "<td>FAI " in inspections and "<td><strong>PASS</strong></td>" in inspections
+    assert "<td>FAI-" in inspections and "<td><strong>PASS</strong></td>" in inspections
     export = client.get(f"/trace/units/{sn}/csv")
     rows = export.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert export.mimetype == "text/csv" and rows[0].startswith("sn,step,operation") and len(rows) == 6

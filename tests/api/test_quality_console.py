@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Run
-from support import authorized_run, build_unit, console_login, csrf_from, ok_data
+from support import DEMO_PASSWORD, authorized_run, build_unit, console_login, csrf_from, ok_data
 
 
 def held_run(api) -> tuple[str, str]:
@@ -28,21 +28,25 @@ def test_oqc_card_fail_then_mrb_rework_from_the_console(client, api, app):
     token = csrf_from(page)
     oqc = int(re.search(r"/oqc/(\d+)/start", page).group(1))
     client.post(f"/oqc/{oqc}/start", data={"csrf_token": token, "run_no": run_no})
-    page = client.post(f"/oqc/{oqc}/complete", data={"csrf_token": token, "run_no": run_no, "decision": "PASS"},
+    page = client.post(f"/oqc/{oqc}/complete", data={"csrf_token": token, "run_no": run_no, "decision": "PASS",
+                                                  "password": DEMO_PASSWORD},
                        follow_redirects=True).get_data(as_text=True)
     assert "OQC_ITEMS_MISSING" in page
     client.post(f"/oqc/{oqc}/items", data={"csrf_token": token, "run_no": run_no, "unit_sn": sampled,
                                           "item_name": "visual", "result": "FAIL", "defect_code": "SOLDER_BRIDGE"})
-    page = client.post(f"/oqc/{oqc}/complete", data={"csrf_token": token, "run_no": run_no, "decision": "FAIL"},
+    page = client.post(f"/oqc/{oqc}/complete", data={"csrf_token": token, "run_no": run_no, "decision": "FAIL",
+                                                  "password": DEMO_PASSWORD},
                        follow_redirects=True).get_data(as_text=True)
     assert f"run {run_no} is ON_HOLD" in page and 'id="mrb-form"' in page
     assert '<option selected>50</option>' in page  # the console suggests the AOI step
-    refused = client.post(f"/mrb/runs/{run_no}", data={"csrf_token": token, "decision": "REWORK", "reason": "no"},
+    refused = client.post(f"/mrb/runs/{run_no}", data={"csrf_token": token, "decision": "REWORK", "reason": "no",
+                                                       "password": DEMO_PASSWORD},
                           follow_redirects=True).get_data(as_text=True)
     assert "REASON_TOO_SHORT" in refused
     page = client.post(f"/mrb/runs/{run_no}", data={
         "csrf_token": token, "decision": "REWORK", "reason": "bridges on U3, rework at AOI",
-        "rework_type": "REUSE_PREP", "rework_from_step_no": "50"}, follow_redirects=True).get_data(as_text=True)
+        "rework_type": "REUSE_PREP", "rework_from_step_no": "50", "password": DEMO_PASSWORD},
+        follow_redirects=True).get_data(as_text=True)
     assert f"run {run_no} is CLOSED_REWORK" in page and f"{run_no}-RW1" in page
     with app.app_context():
         child = db.session.execute(select(Run).filter_by(run_no=f"{run_no}-RW1")).scalar_one()
@@ -57,10 +61,11 @@ def test_oqc_and_mrb_actions_follow_permissions(client, api):
     page = client.get(f"/runs/{run_no}").get_data(as_text=True)
     assert 'id="oqc-card"' in page and 'id="oqc-start"' not in page
     token = csrf_from(page)
-    oqc = int(re.search(r"OQC (\d+)", page).group(1))
+    assert re.search(r'id="oqc-number">OQC-\d{5}<', page)  # numbered per type, not the shared id
+    oqc = ok_data(api("planner").get(f"/api/v1/runs/{run_no}/inspections?type=OQC"))[0]["id"]
     assert client.post(f"/oqc/{oqc}/start", data={"csrf_token": token, "run_no": run_no}).status_code in (302, 403)
     assert client.post(f"/mrb/runs/{run_no}", data={"csrf_token": token, "decision": "RELEASE",
-                                                    "reason": "accept"}).status_code in (302, 403)
+                                                    "reason": "accept", "password": DEMO_PASSWORD}).status_code in (302, 403)
     assert ok_data(api("planner").get(f"/api/v1/inspections/{oqc}"))["status"] == "PENDING"
 
 
@@ -70,9 +75,10 @@ def test_unit_trace_page_shows_dispositions_spi_aoi_and_mrb(client, api):
     ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/start"))
     ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/items", json={
         "unitSn": sampled, "itemName": "visual", "result": "FAIL", "defectCode": "SOLDER_BRIDGE"}))
-    ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/complete", json={"decision": "FAIL"}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/complete", json={"decision": "FAIL",
+                                                                            "password": DEMO_PASSWORD}))
     ok_data(api("quality").post(f"/api/v1/runs/{run_no}/mrb-decision", json={
-        "decision": "RELEASE", "reason": "cosmetic only, customer deviation 42"}))
+        "decision": "RELEASE", "reason": "cosmetic only, customer deviation 42", "password": DEMO_PASSWORD}))
     console_login(client, "quality")
     page = client.get(f"/trace/units/{sampled}").get_data(as_text=True)
     assert 'id="trace-mrb"' in page and "customer deviation 42" in page

@@ -15,7 +15,7 @@ from app.models import (
 )
 from support import (
     DIP_LINE, SMT_REELS, build_unit, count, fresh_consumable_statuses, load_reels, ok_data, pass_fai, prep_run,
-    ready_run,
+    password_for, ready_run,
 )
 
 SMT_ITEMS = ["ROUTE", "EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"]
@@ -61,7 +61,8 @@ def failed(check_data) -> list:
 
 
 def waive(api, item_id, reason="Stencil cleaned and measured by hand; TPM offline", user="quality"):
-    return api(user).post(f"/api/v1/readiness-items/{item_id}/waive", json={"reason": reason})
+    # a waiver is an electronic signature: the user's password
+    return api(user).post(f"/api/v1/readiness-items/{item_id}/waive", json={"reason": reason, "password": password_for(user)})
 
 
 def formal_checks(app, run_no) -> int:
@@ -462,10 +463,11 @@ def test_degraded_mode_waiver_scenario_s5(api, app):
     assert (stencil["evidence"]["source"], stencil["evidence"]["operator"]) == ("MANUAL", "leader")
     refused(app, lambda: waive(api, stencil["id"], reason=""), 400, "REASON_REQUIRED")
     refused(app, lambda: waive(api, stencil["id"], reason="   "), 400, "REASON_REQUIRED")
-    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive", json={}),
-            400, "REASON_REQUIRED")
-    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive"),  # no body
-            400, "REASON_REQUIRED")
+    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive",
+                                             json={"password": password_for("quality")}), 400, "REASON_REQUIRED")
+    # no body: a waiver is an electronic signature, the password comes first
+    refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive"),
+            422, "SIGNATURE_REQUIRED")
     refused(app, lambda: api("quality").post(f"/api/v1/readiness-items/{stencil['id']}/waive", data="reason=x",
                                              content_type="text/plain"), 422, "VALIDATION_ERROR")
     refused(app, lambda: waive(api, stencil["id"], user="leader"), 403, "FORBIDDEN")

@@ -378,7 +378,7 @@ def authorized_run(staff: Staff, wo_no: str, qty: int) -> str:
     expect(quality.post(f"/api/v1/inspections/{fai}/items", {"unitSn": sn, "itemName": "first article",
                                                              "result": "PASS"}), 201, f"FAI {fai} item")
     expect(quality.post(f"/api/v1/inspections/{fai}/complete", {"decision": "PASS"}), 200, f"decide FAI {fai}")
-    expect(quality.post(f"/api/v1/inspections/{fai}/sign", {}), 200, f"sign FAI {fai}")
+    expect(quality.post(f"/api/v1/inspections/{fai}/sign", {"password": DEMO_PASSWORD}), 200, f"sign FAI {fai}")
     expect(planner.post(f"/api/v1/runs/{run_no}/authorize"), 200, f"authorize {run_no}")
     return run_no
 
@@ -394,7 +394,8 @@ def finish_oqc(staff: Staff, run_no: str) -> None:
         for sn in oqc["sampledSns"]:
             expect(staff.quality.post(f"/api/v1/inspections/{oqc['id']}/items",
                                       {"unitSn": sn, "itemName": "final visual", "result": "PASS"}), 201, "OQC item")
-        expect(staff.quality.post(f"/api/v1/inspections/{oqc['id']}/complete", {"decision": "PASS"}), 200,
+        expect(staff.quality.post(f"/api/v1/inspections/{oqc['id']}/complete",
+                                  {"decision": "PASS", "password": DEMO_PASSWORD}), 200,
                f"decide OQC {oqc['id']}")
 
 

@@ -6,7 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from support import LiveApi, build_unit, ok_data, pass_step, ready_run, screenshot
+from support import DEMO_PASSWORD, LiveApi, build_unit, ok_data, pass_step, ready_run, screenshot
 from ui.test_execution_console import sign_in
 
 pytestmark = pytest.mark.browser
@@ -14,6 +14,14 @@ pytestmark = pytest.mark.browser
 
 def text_of(browser, element_id):
     return browser.find_element(By.ID, element_id).text
+
+
+def confirm(browser, *words):
+    """Accept the confirmation the console asks before a consequential action, after checking it names
+    the consequence."""
+    alert = WebDriverWait(browser, 5).until(EC.alert_is_present())
+    assert all(w in alert.text for w in words), alert.text
+    alert.accept()
 
 
 def test_fai_then_oqc_fail_and_mrb_rework(browser, live_server):
@@ -58,8 +66,11 @@ def test_fai_then_oqc_fail_and_mrb_rework(browser, live_server):
     Select(browser.find_element(By.ID, "fai-decision")).select_by_visible_text("PASS")
     browser.find_element(By.ID, "fai-complete").click()
     wait.until(EC.text_to_be_present_in_element((By.ID, "fai-status"), "PASS"))
+    browser.find_element(By.ID, "fai-sign-password").send_keys(DEMO_PASSWORD)  # the electronic signature
     browser.find_element(By.ID, "fai-sign").click()
+    confirm(browser, "APPROVED", "final")
     wait.until(EC.text_to_be_present_in_element((By.ID, "fai-signed"), "signed by quality"))
+    assert "FAI approved" in text_of(browser, "fai-signatures")
     screenshot(browser, "fai-signed")
     browser.get(base + "/logout/")
 
@@ -87,8 +98,10 @@ def test_fai_then_oqc_fail_and_mrb_rework(browser, live_server):
     Select(form.find_element(By.NAME, "defect_code")).select_by_value("SOLDER_BRIDGE")
     form.find_element(By.ID, "oqc-item-add").click()
     wait.until(EC.text_to_be_present_in_element((By.ID, "oqc-items"), "SOLDER_BRIDGE"))
-    Select(browser.find_element(By.ID, "oqc-decision")).select_by_visible_text("FAIL")
+    Select(browser.find_element(By.ID, "oqc-decision")).select_by_value("FAIL")
+    browser.find_element(By.ID, "oqc-password").send_keys(DEMO_PASSWORD)
     browser.find_element(By.ID, "oqc-complete").click()
+    confirm(browser, "ON HOLD")
     wait.until(EC.text_to_be_present_in_element((By.ID, "run-status"), "ON_HOLD"))
     screenshot(browser, "oqc-failed-mrb")
 
@@ -97,8 +110,11 @@ def test_fai_then_oqc_fail_and_mrb_rework(browser, live_server):
     browser.find_element(By.ID, "mrb-reason").send_keys("solder bridges on U3: rework and re-inspect at AOI")
     Select(browser.find_element(By.ID, "mrb-type")).select_by_visible_text("REUSE_PREP")
     assert Select(browser.find_element(By.ID, "mrb-step")).first_selected_option.text == "50"
+    browser.find_element(By.ID, "mrb-password").send_keys(DEMO_PASSWORD)
     browser.find_element(By.ID, "mrb-submit").click()
+    confirm(browser, "cannot be undone")
     wait.until(EC.text_to_be_present_in_element((By.ID, "run-status"), "CLOSED_REWORK"))
+    assert "MRB: rework" in text_of(browser, "mrb-card") and "OQC rejected" in text_of(browser, "oqc-signatures")
     links = text_of(browser, "rework-links")
     assert f"{run_no}-RW1" in links
     screenshot(browser, "mrb-rework-run")

@@ -8,7 +8,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from support import SMT_REELS, LiveApi, fresh_consumable_statuses, prep_run, screenshot
+from support import DEMO_PASSWORD, SMT_REELS, LiveApi, fresh_consumable_statuses, prep_run, screenshot
 from ui.test_execution_console import sign_in, type_keys
 
 pytestmark = pytest.mark.browser
@@ -86,9 +86,14 @@ def test_loading_manual_stencil_status_and_waiver(browser, live_server):
         assert "PASSED" in browser.find_element(By.CSS_SELECTOR, f'#readiness-items tr[data-item="{other}"]').text
     screenshot(browser, "run-detail-stencil-failed")
     reason = browser.find_element(By.ID, "waive-reason-STENCIL")
-    reason.send_keys("Stencil inspected at the line by quality; TPM offline, maintenance entry is stale" + Keys.ENTER)
+    reason.send_keys("Stencil inspected at the line by quality; TPM offline, maintenance entry is stale")
+    # the waiver is an electronic signature: quality's password, then Enter and the confirmation
+    browser.find_element(By.ID, "waive-password-STENCIL").send_keys(DEMO_PASSWORD + Keys.ENTER)
+    alert = WebDriverWait(browser, 5).until(EC.alert_is_present())
+    assert "Waive STENCIL" in alert.text and "final" in alert.text
+    alert.accept()
     wait.until(EC.text_to_be_present_in_element((By.ID, "readiness-status"), "PASSED"))
     row = browser.find_element(By.CSS_SELECTOR, '#readiness-items tr[data-item="STENCIL"]')
     assert "WAIVED" in row.text and "Waived by quality" in row.text and "Stencil inspected" in row.text
-    assert "MANUAL" in row.text
+    assert "MANUAL" in row.text and "Waiver of STENCIL" in row.text and "e-signature" in row.text
     screenshot(browser, "run-detail-stencil-waived")

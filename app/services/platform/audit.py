@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 from flask_appbuilder.security.sqla.models import (
     ApiKey, Group, PermissionView, Role, User,
 )
-from sqlalchemy import and_, bindparam, event, func, insert, inspect, select, update
+from sqlalchemy import and_, bindparam, event, func, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 
@@ -393,11 +393,17 @@ def iter_events(*, actor: Actor, query: AuditQuery, limit: int = 100_000) -> Ite
     yield from db.session.execute(stmt.execution_options(yield_per=1000)).scalars()
 
 
-def entity_events(entity_type: str, entity_key: str, *, limit: int = 100) -> list[AuditEvent]:
+def entity_events(entity_type: str, entity_key: str, *, limit: int = 100,
+                  also: Iterable[tuple[str, str]] = ()) -> list[AuditEvent]:
     """The latest events of one entity, newest first (a run's history on Run Detail, for those who
-    may read the run)."""
-    return list(db.session.execute(select(AuditEvent).where(AuditEvent.entity_type == entity_type,
-                                                            AuditEvent.entity_key == entity_key)
+    may read the run) — with those of the entities `also` names (type, key), e.g. the run's FAIs and
+    OQCs, whose items, decisions and signatures are events of the inspection."""
+    keys: dict[str, list[str]] = {entity_type: [entity_key]}
+    for other_type, other_key in also:
+        keys.setdefault(other_type, []).append(str(other_key))
+    condition = or_(*(and_(AuditEvent.entity_type == kind, AuditEvent.entity_key.in_(values))
+                      for kind, values in keys.items()))
+    return list(db.session.execute(select(AuditEvent).where(condition)
                                    .order_by(AuditEvent.id.desc()).limit(limit)).scalars())
 
 

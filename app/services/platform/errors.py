@@ -76,6 +76,12 @@ _e("PASSWORD_TOO_WEAK", 422, "The password does not meet the password policy.",
 _e("USER_NOT_FOUND", 400, "No user with this username.", "Check the username.", "username")
 _e("USERNAME_DUPLICATE", 409, "A user with this username or e-mail already exists.", "Choose another username or e-mail.")
 _e("ROLE_NOT_FOUND", 400, "No role with this name.", "Check the role name (`flask mes sync-roles` creates the preset roles).")
+_e("SIGNATURE_REQUIRED", 422, "This action is an electronic signature: the signer's password is missing.",
+   "Type your own password in the password field (API: `password` in the body) and send it again.")
+_e("SIGNATURE_INVALID", 403, "The password is not correct, or this account cannot sign: nothing was signed.",
+   "Type your own password again. Repeated wrong passwords lock the account (as for sign-in).")
+_e("SIGNATURE_LOCKED", 403, "This account is locked after repeated wrong passwords: nothing was signed.",
+   "Wait 5 minutes, or ask the line leader or an administrator to unlock the account.")
 _e("DATABASE_BUSY", 503, "The database was busy with other changes for too long; nothing was saved.",
    "Try again in a moment. If it keeps happening, tell IT support (a long import or backup may be running).")
 

@@ -33,6 +33,7 @@ from ...models import (
     Station, StationGroup, StencilStatus, Unit, WorkOrder,
 )
 from ..engineering.route_plans import RoutePlan, plan_for
+from ..platform import signatures
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
@@ -384,9 +385,11 @@ def _waive_refusal(run: Run, check: ReadinessCheck, item: ReadinessItem,
     return None
 
 
-def waive(*, actor: Actor, item_id: int, reason: str) -> ReadinessItem:
-    """Waive a FAILED item of the run's latest FORMAL check with a reason (`readiness:waive`), on a PREP run."""
+def waive(*, actor: Actor, item_id: int, reason: str, password: Any = None) -> ReadinessItem:
+    """Waive a FAILED item of the run's latest FORMAL check with a reason (`readiness:waive`), on a PREP run.
+    A waiver is an electronic signature ("Waiver of STENCIL …"): the signer re-enters their `password`."""
     require_permission(actor, "readiness:waive")
+    signer = signatures.verify(actor, password, action="READINESS_WAIVE", entity=("READINESS_ITEM", str(item_id)))
     with unit_of_work(actor, "READINESS_WAIVE", "READINESS_ITEM", str(item_id), reason=reason) as uow:
         item = db.session.execute(uow.lock(select(ReadinessItem).where(ReadinessItem.id == item_id))).scalar_one_or_none()
         if item is None:
@@ -399,12 +402,15 @@ def waive(*, actor: Actor, item_id: int, reason: str) -> ReadinessItem:
         if refusal is not None:
             raise refusal
         item.status = transition("READINESS_ITEM", item.status, "WAIVE")
-        item.waived_by, item.waived_at, item.waive_reason = actor.username, now(), reason
+        at = now()
+        item.waived_by, item.waived_at, item.waive_reason = actor.username, at, reason
         before = check.status
         check.status = check_status(check)
         uow.entity_type, uow.entity_key = "RUN", run.run_no
         uow.diff = {"before": {"item": f"{item.item_type} FAILED", "check": before},
                     "after": {"item": f"{item.item_type} WAIVED", "check": check.status}}
+        signatures.record(uow, signer, meaning=f"Waiver of {item.item_type} {item.item_key}".strip(),
+                          entity=("READINESS_ITEM", str(item.id)), run=run, remark=reason, at=at)
     return item
 
 
@@ -426,11 +432,22 @@ def actions(run: Run, actor: Actor, check: Optional[ReadinessCheck]) -> Readines
     return ReadinessActions(can_check, waivable)
 
 
+def _waiver_signatures(run_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The signatures of a run's waivers by the waiver's time: a waiver carried over to a later check
+    keeps the time, so it finds the signature given on the item first waived."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for signature in signatures.signatures_of_run(run_id, "READINESS_ITEM"):
+        out.setdefault(signature["signedAt"], []).append(signature)
+    return out
+
+
 def check_to_dict(check: ReadinessCheck) -> dict[str, Any]:
+    signed = _waiver_signatures(check.run_id) if any(i.status == "WAIVED" for i in check.items) else {}
     items = [{"id": i.id, "itemType": i.item_type, "itemKey": i.item_key, "status": i.status,
               "failCode": i.fail_code, "failReason": i.fail_reason, "evidence": i.evidence,
               "waivedBy": i.waived_by, "waivedAt": i.waived_at.isoformat() if i.waived_at else None,
-              "waiveReason": i.waive_reason} for i in check.items]
+              "waiveReason": i.waive_reason,
+              "signatures": signed.get(i.waived_at.isoformat(), []) if i.waived_at else []} for i in check.items]
     summary = {s: sum(1 for i in check.items if i.status == s) for s in ("PASSED", "FAILED", "WAIVED")}
     return {"id": check.id, "kind": check.kind, "status": check.status, "checkedAt": check.checked_at.isoformat(),
             "checkedBy": check.checked_by, "items": items, "summary": summary}
@@ -485,6 +502,7 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
     if check is None:
         trace["readiness"] = None
         return
+    signed = _waiver_signatures(check.run_id)
     def manual(evidence: dict | None) -> bool:
         if not evidence:
             return False
@@ -498,7 +516,8 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
                    "failReason": i.fail_reason, "manual": manual(i.evidence),
                    "operator": (i.evidence or {}).get("operator"),
                    "waivedBy": i.waived_by, "waiveReason": i.waive_reason,
-                   "waivedAt": i.waived_at.isoformat() if i.waived_at else None} for i in check.items],
+                   "waivedAt": i.waived_at.isoformat() if i.waived_at else None,
+                   "signatures": signed.get(i.waived_at.isoformat(), []) if i.waived_at else []} for i in check.items],
     }
 
 

@@ -31,7 +31,9 @@ from ..platform.states import can_transition, transition
 from ..platform.uow import UnitOfWork, fetch_one, unit_of_work
 from ..preparation import readiness
 from ..production.runs import get_run, read_run
+from ..platform import signatures
 from . import oqc
+from .numbering import next_seq
 
 PERMISSION = {"FAI": "quality:fai", "OQC": "quality:oqc"}
 NOT_INSPECTING = {"FAI": "FAI_NOT_INSPECTING", "OQC": "OQC_NOT_INSPECTING"}
@@ -71,7 +73,7 @@ def _inspecting(uow: UnitOfWork, inspection_id: int, actor: Actor) -> Inspection
     inspection = get_inspection(inspection_id, uow=uow)
     _authorized_for(actor, inspection)
     if inspection.status != "INSPECTING":
-        raise DomainError(NOT_INSPECTING[inspection.type], f"{inspection.type} {inspection.id} is {inspection.status}: "
+        raise DomainError(NOT_INSPECTING[inspection.type], f"{inspection.number} is {inspection.status}: "
                           + ("start it first." if inspection.status == "PENDING" else "it is decided and cannot change."),
                           {"status": inspection.status})
     return inspection
@@ -110,11 +112,12 @@ def create_fai(*, actor: Actor, run_no: str, sample_qty: Any, remark: str | None
         if isinstance(sample_qty, bool) or not isinstance(sample_qty, int) or not 1 <= sample_qty <= run.plan_qty:
             raise DomainError("VALIDATION_ERROR", f"sampleQty must be a whole number from 1 to {run.plan_qty}.",
                               {"fields": {"sampleQty": f"1..{run.plan_qty}"}})
-        inspection = Inspection(run_id=run.id, type="FAI", status="PENDING", open_key=Inspection.open_key_for(run.id, "FAI"),
+        inspection = Inspection(run_id=run.id, type="FAI", seq=next_seq(uow, "FAI"), status="PENDING", open_key=Inspection.open_key_for(run.id, "FAI"),
                                 sample_qty=sample_qty, created_by=actor.username, remark=remark or None)
         uow.session.add(inspection)
         uow.session.flush()
-        uow.payload = {"inspectionId": inspection.id, "sampleQty": sample_qty, "lastFaiStepNo": plan.last_fai_step_no}
+        uow.payload = {"inspectionId": inspection.id, "inspectionNo": inspection.number, "sampleQty": sample_qty,
+                       "lastFaiStepNo": plan.last_fai_step_no}
     return inspection
 
 
@@ -234,9 +237,22 @@ class CompleteSchema(Schema):
     remark = Text(load_default=None, allow_none=True)
 
 
+# What a signed decision means (21 CFR Part 11 §11.50): the OQC decision is an electronic signature.
+OQC_MEANING = {"PASS": "OQC accepted", "FAIL": "OQC rejected"}
+
+
 def complete(*, actor: Actor, inspection_id: int, payload: Any) -> Inspection:
     """Decide PASS or FAIL `{decision, remark?}` by the type's rules (`COMPLETERS`); the inspection
-    is decided for good (an OQC also completes or holds its run)."""
+    is decided for good (an OQC also completes or holds its run). An OQC decision is an electronic
+    signature: `password` in the payload (services/platform/signatures.py)."""
+    password = payload.get("password") if isinstance(payload, dict) else None
+    if isinstance(payload, dict):
+        payload = {k: v for k, v in payload.items() if k != "password"}
+    signer = None
+    target = get_inspection(inspection_id)
+    if target.type == "OQC":
+        _authorized_for(actor, target)
+        signer = signatures.verify(actor, password, action="OQC_COMPLETE", entity=("INSPECTION", str(inspection_id)))
     with unit_of_work(actor, "INSPECTION_COMPLETE", "INSPECTION", str(inspection_id)) as uow:
         inspection = _inspecting(uow, inspection_id, actor)
         data = _load(CompleteSchema(), payload)
@@ -253,12 +269,18 @@ def complete(*, actor: Actor, inspection_id: int, payload: Any) -> Inspection:
         uow.entity_key = str(inspection.id)
         uow.diff = {"before": {"status": "INSPECTING"}, "after": {"status": inspection.status}}
         uow.reason = remark
+        uow.payload = {"inspectionNo": inspection.number, "runNo": run_of(inspection).run_no}
+        if signer is not None:
+            signatures.record(uow, signer, meaning=OQC_MEANING[decision], entity=("INSPECTION", str(inspection.id)),
+                              run=run_of(inspection), remark=remark)
     return inspection
 
 
-def sign(*, actor: Actor, inspection_id: int, remark: str | None = None) -> Inspection:
-    """`quality:fai_sign`: only a PASS FAI, once; a signed FAI never changes again."""
+def sign(*, actor: Actor, inspection_id: int, password: Any = None, remark: str | None = None) -> Inspection:
+    """`quality:fai_sign`: only a PASS FAI, once; a signed FAI never changes again. The signature is an
+    electronic signature "FAI approved": the signer re-enters their `password`."""
     require_permission(actor, "quality:fai_sign")
+    signer = signatures.verify(actor, password, action="FAI_SIGN", entity=("INSPECTION", str(inspection_id)))
     with unit_of_work(actor, "FAI_SIGN", "INSPECTION", str(inspection_id)) as uow:
         inspection = get_inspection(inspection_id, uow=uow)
         require_line(actor, run_of(inspection).line_id)
@@ -266,10 +288,14 @@ def sign(*, actor: Actor, inspection_id: int, remark: str | None = None) -> Insp
             raise DomainError("FAI_NOT_PASSED", f"Inspection {inspection_id} is {inspection.type} {inspection.status}: "
                               "only a PASS FAI is signed.", {"status": inspection.status})
         if inspection.signed_by:
-            raise DomainError("FAI_ALREADY_SIGNED", f"FAI {inspection_id} was signed by {inspection.signed_by}.")
+            raise DomainError("FAI_ALREADY_SIGNED", f"{inspection.number} was signed by {inspection.signed_by}.")
         inspection.signed_by, inspection.signed_at = actor.username, now()
         uow.reason = (remark or "").strip() or None
         uow.diff = {"before": {"signedBy": None}, "after": {"signedBy": actor.username}}
+        run = run_of(inspection)
+        uow.payload = {"inspectionNo": inspection.number, "runNo": run.run_no}
+        signatures.record(uow, signer, meaning="FAI approved", entity=("INSPECTION", str(inspection.id)), run=run,
+                          remark=uow.reason)
     return inspection
 
 
@@ -280,13 +306,14 @@ def sign(*, actor: Actor, inspection_id: int, remark: str | None = None) -> Insp
 def inspection_to_dict(inspection: Inspection, *, with_items: bool = True) -> dict[str, Any]:
     def iso(value):
         return value.isoformat() if value else None
-    out = {"id": inspection.id, "type": inspection.type, "status": inspection.status,
+    out = {"id": inspection.id, "number": inspection.number, "type": inspection.type, "status": inspection.status,
            "runNo": run_of(inspection).run_no, "sampleQty": inspection.sample_qty,
            "passedQty": inspection.passed_qty, "failedQty": inspection.failed_qty,
            "createdBy": inspection.created_by, "createdAt": iso(inspection.created_at),
            "inspector": inspection.inspector, "startedAt": iso(inspection.started_at),
            "decidedBy": inspection.decided_by, "decidedAt": iso(inspection.decided_at),
-           "signedBy": inspection.signed_by, "signedAt": iso(inspection.signed_at), "remark": inspection.remark}
+           "signedBy": inspection.signed_by, "signedAt": iso(inspection.signed_at), "remark": inspection.remark,
+           "signatures": signatures.signatures_of("INSPECTION", [str(inspection.id)]).get(str(inspection.id), [])}
     if inspection.type == "OQC":
         out["sampledSns"] = inspection.sampled_sns or []
     else:
@@ -391,7 +418,7 @@ def fai_authorize_gate(uow: UnitOfWork, run: Run, plan, actor: Actor) -> None:
                           "through the FAI step, items, PASS) before the run is authorized.",
                           {"inspectionId": fai.id if fai else None})
     if not fai.signed_by:
-        raise DomainError("FAI_NOT_SIGNED", f"FAI {fai.id} of run {run.run_no} passed but is not signed: quality "
+        raise DomainError("FAI_NOT_SIGNED", f"{fai.number} of run {run.run_no} passed but is not signed: quality "
                           "signs it first.", {"inspectionId": fai.id})
 
 
@@ -414,6 +441,13 @@ def trace_run_inspections(trace: dict[str, Any], context: dict[str, Any]) -> Non
     trace["inspections"] = [inspection_to_dict(i, with_items=True) for i in rows]
 
 
+def audit_entities(run_id: int) -> list[tuple[str, str]]:
+    """The run's inspections as audit entities: their start, items, decision and signature are events
+    of the inspection, shown in the run's audit trail beside the run's own."""
+    ids = db.session.execute(select(Inspection.id).where(Inspection.run_id == run_id)).scalars()
+    return [("INSPECTION", str(i)) for i in ids]
+
+
 def fai_count(run_id: int) -> int:
     return db.session.execute(select(func.count()).select_from(Inspection).where(
         Inspection.run_id == run_id, Inspection.type == "FAI")).scalar_one()
@@ -432,13 +466,13 @@ def fai_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]
             return ("FAI", "SKIPPED", "No FAI was made.")
         return ("FAI", "CURRENT", f"Quality creates the FAI; trial units go up to step {plan.last_fai_step_no}.")
     if fai.status == "PENDING":
-        return ("FAI", "CURRENT", f"FAI {fai.id} created: quality starts it.")
+        return ("FAI", "CURRENT", f"{fai.number} created: quality starts it.")
     if fai.status == "INSPECTING":
         done = len(_fai_trial_units(fai))
         return ("FAI", "CURRENT", f"Trial: {done} of {fai.sample_qty} unit(s) through step {plan.last_fai_step_no}; "
                 f"{len(fai.items)} item(s) recorded.")
     if fai.status == "FAIL":
-        return ("FAI", "CURRENT" if run.status == "PREP" else "DONE", f"FAI {fai.id} FAILED: a new FAI is needed.")
+        return ("FAI", "CURRENT" if run.status == "PREP" else "DONE", f"{fai.number} FAILED: a new FAI is needed.")
     if not fai.signed_by:
-        return ("FAI", "CURRENT", f"FAI {fai.id} PASSED: quality signs it.")
-    return ("FAI", "DONE", f"FAI {fai.id} PASSED, signed by {fai.signed_by}.")
+        return ("FAI", "CURRENT", f"{fai.number} PASSED: quality signs it (with their password).")
+    return ("FAI", "DONE", f"{fai.number} PASSED, signed by {fai.signed_by}.")

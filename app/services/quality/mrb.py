@@ -26,6 +26,7 @@ from ...models.quality import MRB_DECISIONS, REWORK_TYPES
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
+from ..platform import signatures
 from ..platform.errors import DomainError
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import is_terminal, transition
@@ -64,7 +65,7 @@ def _check(request: MrbRequest, run: Run) -> Inspection:
     """The rules after the run is known to be ON_HOLD, in the order of 02_rules §9."""
     oqc = latest_oqc(run.id)
     if oqc is None or oqc.status != "FAIL":
-        state = f"{oqc.status} (OQC {oqc.id})" if oqc else "missing"
+        state = f"{oqc.status} ({oqc.number})" if oqc else "missing"
         raise DomainError("NO_FAILED_OQC", f"Run {run.run_no}'s latest OQC is {state}: the MRB decides on a "
                           "failed OQC.", {"inspectionId": oqc.id if oqc else None,
                                           "status": oqc.status if oqc else None})
@@ -102,10 +103,11 @@ def suggested_rework_step(run: Run) -> Optional[int]:
     return key[-1] if key else plan.steps[-1].step_no
 
 
-def decide(*, actor: Actor, run_no: str, request: MrbRequest) -> MrbResult:
+def decide(*, actor: Actor, run_no: str, request: MrbRequest, password: Any = None) -> MrbResult:
     """`POST /runs/{runNo}/mrb-decision` (`quality:mrb`): reason ≥ 4 characters → a terminal run is
     an idempotent success → run ON_HOLD → latest OQC FAIL → REWORK: rework type and a step of the
-    snapshot → FAI waiver only for REWORK with FULL_PREP, with a reason."""
+    snapshot → FAI waiver only for REWORK with FULL_PREP, with a reason. The decision is an electronic
+    signature ("MRB: release" …): the signer re-enters their `password`."""
     require_permission(actor, "quality:mrb")
     if request.decision not in MRB_DECISIONS:  # the API's schema says so first (422)
         raise DomainError("VALIDATION_ERROR", f"decision must be one of {', '.join(MRB_DECISIONS)}.",
@@ -114,6 +116,7 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest) -> MrbResult:
         raise DomainError("VALIDATION_ERROR", f"reworkType must be one of {', '.join(REWORK_TYPES)}.",
                           {"fields": {"reworkType": list(REWORK_TYPES)}})
     reason = (request.reason or "").strip()
+    signer = signatures.verify(actor, password, action="MRB_DECISION", entity=("RUN", run_no))
     with unit_of_work(actor, "MRB_DECISION", "RUN", run_no, reason=reason or None,
                       payload={"decision": request.decision}) as uow:
         run = get_run(run_no, uow=uow)
@@ -165,6 +168,9 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest) -> MrbResult:
                        "units": len(done), "reworkRunNo": rework.run_no if rework else None,
                        "reworkType": record.rework_type, "reworkFromStepNo": record.rework_from_step_no,
                        "faiWaiver": record.fai_waiver}
+        signatures.record(uow, signer, meaning=f"MRB: {request.decision.lower()}"
+                          + (f" ({record.rework_type}, FAI waived)" if record.fai_waiver else ""),
+                          entity=("MRB_DECISION", str(record.id)), run=run, remark=reason)
     if rework is not None:
         run_created(rework, actor)  # as for any new run: the advisory readiness precheck of a PREP run
     return MrbResult(run, record, rework)
@@ -212,7 +218,8 @@ def decision_to_dict(record: MrbDecision) -> dict[str, Any]:
             "reworkFromStepNo": record.rework_from_step_no, "faiWaiver": record.fai_waiver,
             "faiWaiverReason": record.fai_waiver_reason, "decidedBy": record.decided_by,
             "decidedAt": record.decided_at.isoformat() if record.decided_at else None,
-            "reworkRunNo": numbers.get(record.rework_run_id)}
+            "reworkRunNo": numbers.get(record.rework_run_id),
+            "signatures": signatures.signatures_of("MRB_DECISION", [str(record.id)]).get(str(record.id), [])}
 
 
 def decisions_for_run(*, actor: Actor, run_no: str) -> list[dict[str, Any]]:

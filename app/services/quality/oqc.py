@@ -26,6 +26,7 @@ from ..engineering.oqc_rules import match_rule, sample_size
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
 from ..platform.uow import UnitOfWork
+from .numbering import next_seq
 from ..production.extension_points import CloseoutOutcome
 from ..production.runs import all_units_terminal, complete_run, hold_run, unit_counts
 
@@ -66,9 +67,9 @@ def rule_for(run: Run):
 
 def _required(inspection: Inspection, run: Run, *, created: bool) -> CloseoutOutcome:
     sns = list(inspection.sampled_sns or [])
-    details = {"inspectionId": inspection.id, "sampledSns": sns, "runNo": run.run_no}
+    details = {"inspectionId": inspection.id, "inspectionNo": inspection.number, "sampledSns": sns, "runNo": run.run_no}
     error = DomainError("OQC_REQUIRED", f"Run {run.run_no} needs its OQC before it completes: quality inspects "
-                        f"{', '.join(sns)} (OQC {inspection.id}, {inspection.status}).", details)
+                        f"{', '.join(sns)} ({inspection.number}, {inspection.status}).", details)
     return CloseoutOutcome(False, error, details, changed=created)
 
 
@@ -92,12 +93,12 @@ def oqc_closeout(uow: UnitOfWork, run: Run, plan, actor: Actor) -> Optional[Clos
     if size == 0:
         return None
     sampled = sorted(_random.sample(done, size))
-    inspection = Inspection(run_id=run.id, type="OQC", status="PENDING", open_key=key, sample_qty=size,
+    inspection = Inspection(run_id=run.id, type="OQC", seq=next_seq(uow, "OQC"), status="PENDING", open_key=key, sample_qty=size,
                             sampled_sns=sampled, sampling_rule_id=rule.id, created_by=actor.username)
     uow.session.add(inspection)
     uow.session.flush()
     uow.audit("OQC_CREATE", "INSPECTION", str(inspection.id),
-              payload={"runNo": run.run_no, "ruleId": rule.id, "ruleName": rule.name, "doneUnits": len(done),
+              payload={"runNo": run.run_no, "inspectionNo": inspection.number, "ruleId": rule.id, "ruleName": rule.name, "doneUnits": len(done),
                        "sampleQty": size, "sampledSns": sampled})
     return _required(inspection, run, created=True)
 
@@ -125,7 +126,7 @@ def complete_oqc(uow: UnitOfWork, inspection: Inspection, decision: str, remark:
         if missing or failed:
             reason = (f"no item yet for {', '.join(missing)}" if missing else
                       f"{', '.join(failed)} {'has' if len(failed) == 1 else 'have'} a FAIL item: decide FAIL")
-            raise DomainError("OQC_ITEMS_MISSING", f"OQC {inspection.id} cannot pass: {reason}.",
+            raise DomainError("OQC_ITEMS_MISSING", f"{inspection.number} cannot pass: {reason}.",
                               {"missing": missing, "failItems": failed})
     elif not failed and not remark:
         raise DomainError("INVALID_OQC_DECISION", "A FAIL decision needs a FAIL item or a remark saying why.")
@@ -145,6 +146,6 @@ def complete_oqc(uow: UnitOfWork, inspection: Inspection, decision: str, remark:
             continue
         unit = units[item.unit_sn]
         uow.session.add(Defect(unit_id=unit.id, step_no=unit.current_step_no, code=item.defect_code,
-                               description=f"OQC {inspection.id}: {item.item_name}"
+                               description=f"{inspection.number}: {item.item_name}"
                                + (f" ({item.actual_value})" if item.actual_value else ""),
                                qty=1, status="RECORDED", source="MANUAL"))

@@ -2,8 +2,8 @@
 of its run rules (spc_alarm), and the index the charts read data values by (spec, time). Nothing to
 backfill: no spec is charted until an engineer configures it.
 
-Revision ID: 0010_spc
-Revises: 0009_session_version
+Revision ID: 0011_spc
+Revises: 0010_esignatures
 Create Date: 2026-12-04 14:00:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0010_spc'
-down_revision = '0009_session_version'
+revision = '0011_spc'
+down_revision = '0010_esignatures'
 branch_labels = None
 depends_on = None
 
