@@ -16,10 +16,9 @@ the `Signer` that `verify` returned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Optional
 
-from flask import current_app
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash
 
@@ -31,6 +30,7 @@ from .clock import now
 from .context import request_id_var
 from .errors import DomainError, StaleSecurity
 from .uow import UnitOfWork, begin_write_transaction, confirm_deferred_security
+from .users import locked_until
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,9 @@ class Signer:
 
 
 def _locked(user: MesUser) -> bool:
-    """The login lockout's rule (MES_LOGIN_LOCKOUT_FAILURES failures, the latest within
-    MES_LOGIN_LOCKOUT_MINUTES): a locked account cannot sign either."""
-    limit = current_app.config.get("MES_LOGIN_LOCKOUT_FAILURES", 5)
-    minutes = current_app.config.get("MES_LOGIN_LOCKOUT_MINUTES", 5)
-    if (user.fail_login_count or 0) < limit or user.last_failed_login_at is None:
-        return False
-    return user.last_failed_login_at > now() - timedelta(minutes=minutes)
+    """Locked out of signing in (users.locked_until: the one lockout rule): a locked account cannot sign
+    either."""
+    return locked_until(user) is not None
 
 
 def _refuse(actor: Actor, action: str, entity: tuple[str, str], error: DomainError, *, count_failure: bool) -> None:
@@ -86,7 +82,7 @@ def verify(actor: Actor, password: Any, *, action: str, entity: tuple[str, str])
     if _locked(user):
         _refuse(actor, action, entity, DomainError(
             "SIGNATURE_LOCKED", f"Account {user.username} is locked after repeated wrong passwords: nothing was "
-            "signed. Wait 5 minutes, or ask an administrator to unlock it."),
+            "signed. Wait 5 minutes, or ask the line leader or an administrator to unlock it."),
             count_failure=False)
     if not user.password or not check_password_hash(user.password, password):
         _refuse(actor, action, entity, DomainError(
