@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Run
 from app.services.engineering.master_data import active_defect_codes, defect_category_process
 from app.services.engineering.route_plans import plan_for
-from support import authorized_run, build_unit, ok_data, pass_step, ready_run
+from support import DEMO_PASSWORD, authorized_run, build_unit, ok_data, pass_step, ready_run
 from test_execution import refused, track_in, track_out
 
 
@@ -70,7 +70,7 @@ def test_fai_trial_pass_says_the_board_waits_for_the_fai(api, app):
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/items",
                                 json={"unitSn": sn, "itemName": "first article", "result": "PASS"}))
     ok_data(api("quality").post(f"/api/v1/inspections/{fai}/complete", json={"decision": "PASS"}))
-    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"password": DEMO_PASSWORD}))
     ok_data(api("planner").post(f"/api/v1/runs/{run_no}/authorize"))
     later = pass_step(api, run_no, sn, 20, product="P-2001")
     assert "nextStepWaits" not in later and later["nextStep"]["stepNo"] == 30

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, LoadingRecord
 from support import (
+    DEMO_PASSWORD,
     authorized_run, build_unit, console_login, count, finish_trial_board, ok_data, prep_run,
 )
 
@@ -76,10 +77,10 @@ def test_a_board_reworked_in_a_rework_run_shows_the_readiness_check_of_its_first
     ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/start"))
     ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/items", json={
         "unitSn": sampled[0], "itemName": "visual", "result": "FAIL", "defectCode": "SOLDER_BRIDGE"}))
-    ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/complete", json={"decision": "FAIL"}))
+    ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/complete", json={"decision": "FAIL", "password": DEMO_PASSWORD}))
     rework = ok_data(api("quality").post(f"/api/v1/runs/{run_no}/mrb-decision", json={
         "decision": "REWORK", "reason": "bridges on U3, rework at AOI", "reworkType": "REUSE_PREP",
-        "reworkFromStepNo": 50}))["reworkRunNo"]
+        "reworkFromStepNo": 50, "password": DEMO_PASSWORD}))["reworkRunNo"]
     own = ok_data(api("quality").get(f"/api/v1/trace/runs/{run_no}"))
     assert own["readinessRunNo"] == run_no and own["readinessChecks"]
     formal = [c for c in own["readinessChecks"] if c["kind"] == "FORMAL"][-1]

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from app.extensions import db
 from app.models import Line, MesUser, Run
 from support import (
+    DEMO_PASSWORD,
     DIP_DATA, DIP_STATIONS, StatementCounter, authorized_run, build_unit, console_login, finish_trial_board,
     ok_data, pass_fai, prep_run, ready_run,
 )
@@ -94,7 +95,8 @@ def shop(api, app):
     ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/start"))
     ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/items", json={
         "unitSn": closeouts["mrb"]["sampledSns"][0], "itemName": "visual", "result": "FAIL", "defectCode": "WS_BRIDGE"}))
-    assert ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/complete", json={"decision": "FAIL"}))["runStatus"] \
+    assert ok_data(api("quality").post(f"/api/v1/inspections/{oqc}/complete", json={
+        "decision": "FAIL", "password": DEMO_PASSWORD}))["runStatus"] \
         == "ON_HOLD"
     # a locked account of an operator on the DIP line
     with app.app_context():
