@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench acceptance
+.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench acceptance \
+	translations translations-extract
 
 help:
 	@echo "make run   - set up (venv, install, migrate, seed demo data) and serve http://127.0.0.1:5000"
@@ -26,7 +27,19 @@ $(VENV)/.installed-test: requirements-test.txt requirements.txt $(VENV)/.install
 venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 
-run: venv
+# The interface's languages (app/translations/README.md): compile the .po catalogues into .mo files;
+# translations-extract refreshes messages.pot (Python, templates, the error catalogue) and merges it
+# into each language's .po (translate the new entries, then `make translations`).
+translations: venv
+	$(BIN)/pybabel compile -d app/translations
+
+translations-extract: venv
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --sort-output -w 100 \
+	  --project LineMES --copyright-holder LineMES -o app/translations/messages.pot .
+	$(BIN)/python -m app.web.i18n_extract app/translations/messages.pot
+	$(BIN)/pybabel update -N --ignore-obsolete -w 100 -i app/translations/messages.pot -d app/translations
+
+run: venv translations
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask mes seed --demo
@@ -51,7 +64,7 @@ browsers:
 	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
 	else echo "chromium/chromedriver missing and not root: browser tests will be skipped"; fi
 
-test: venv-test browsers test-sqlite test-postgresql
+test: venv-test browsers translations test-sqlite test-postgresql
 
 # Each pass runs on PYTEST_WORKERS pytest-xdist worker processes (2: CI's machine has 2 cores),
 # tests handed out one by one as workers free up (--dist worksteal). PYTEST_WORKERS=0 runs serially

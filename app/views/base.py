@@ -17,6 +17,7 @@ from ..services.platform import audit as audit_service
 from ..services.platform.context import ambient_actor
 from ..services.platform.errors import DomainError
 from ..web.export import csv_response, xlsx_response
+from ..web.i18n import error_text
 from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
@@ -214,7 +215,8 @@ def show_on_form(form, error: DomainError) -> None:
 
 
 def console_message(error: DomainError) -> str:
-    return f"{error.message} [{error.code}] {error.entry.hint}"
+    message, hint = error_text(error.code, error.message)  # the user's language (app/web/i18n.py)
+    return f"{message} [{error.code}] {hint}"
 
 
 def flash_domain_error(error: DomainError) -> None:

@@ -1,6 +1,11 @@
-"""Help: the SOP library (Markdown files under sop/, rendered in the console; no internet needed)."""
+"""Help: the SOP library (Markdown files under sop/, rendered in the console; no internet needed).
+
+Translations of a guide live under sop/<language>/ with the same file name and the same section ids
+(e.g. sop/zh_CN/operator.md): the console shows the translation when the user's language has one,
+else the English guide; the same Help links (slug#anchor) work in every language."""
 from __future__ import annotations
 
+from pathlib import Path
 
 import markdown
 from flask import abort, send_from_directory
@@ -10,14 +15,29 @@ from markupsafe import Markup
 
 import config as config_module
 
+from ..web.i18n import guides_folder
+
 SOP_DIR = config_module.PROJECT_ROOT / "sop"
+TRANSLATED_DIRS = ("zh_CN",)  # sop/<folder>/ (LANGUAGES "guides"): translations, not guides of their own
+
+
+def localized_path(slug: str) -> Path:
+    """The guide's file in the user's language when it exists, else the English one."""
+    folder = guides_folder()
+    if folder in TRANSLATED_DIRS and "/" not in slug:
+        translated = SOP_DIR / folder / f"{slug}.md"
+        if translated.is_file():
+            return translated
+    return SOP_DIR / f"{slug}.md"
 
 
 def list_docs() -> list[dict]:
     docs = []
     for path in sorted(SOP_DIR.rglob("*.md")):
         rel = path.relative_to(SOP_DIR).with_suffix("").as_posix()
-        first = path.read_text(encoding="utf-8").splitlines()[:1]
+        if rel.split("/")[0] in TRANSLATED_DIRS:
+            continue
+        first = localized_path(rel).read_text(encoding="utf-8").splitlines()[:1]
         title = first[0].lstrip("# ").strip() if first else rel
         docs.append({"slug": rel, "title": title, "section": rel.split("/")[0] if "/" in rel else "guides"})
     return docs
@@ -27,8 +47,9 @@ def render_doc(slug: str) -> tuple[str, Markup]:
     path = (SOP_DIR / f"{slug}.md").resolve()
     if SOP_DIR.resolve() not in path.parents or not path.is_file():
         abort(404)
+    path = localized_path(slug)
     text = path.read_text(encoding="utf-8")
-    html = markdown.markdown(text, extensions=["tables", "toc", "fenced_code", "sane_lists"])
+    html = markdown.markdown(text, extensions=["tables", "attr_list", "toc", "fenced_code", "sane_lists"])
     title = text.splitlines()[0].lstrip("# ").strip() if text else slug
     return title, Markup(html)
 
