@@ -73,7 +73,7 @@ def test_accept_language_matching():
     assert match_language(["de", "*"], available) is None
 
 
-GUIDES = sorted(path.stem for path in (SOP / "zh").glob("*.md"))
+GUIDES = sorted(path.stem for path in (SOP / "zh_CN").glob("*.md"))
 
 
 def section_ids(path: Path) -> set[str]:
