@@ -19,7 +19,7 @@ def html_lang(html: str) -> str:
 
 
 def js_messages(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="mes-i18n">(.*?)</script>', html, re.S)
+    match = re.search(r'<script type="application/json" id="mes-i18n"[^>]*>(.*?)</script>', html, re.S)
     assert match, "no message catalogue for the scripts on the page"
     return json.loads(match.group(1))
 
