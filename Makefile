@@ -55,7 +55,8 @@ run: venv translations
 	  else exec $(BIN)/gunicorn -c python:app.gunicorn_conf 'app:create_app()'; fi
 
 # Debian's chromium + chromium-driver for the browser tests: installed when missing and we are root;
-# otherwise the browser tests skip with the reason.
+# otherwise the browser tests skip with the reason. A Chinese font (fonts-wqy-microhei) too: the zh-CN
+# screenshots would show empty boxes without one.
 browsers:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -63,6 +64,13 @@ browsers:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
 	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
 	else echo "chromium/chromedriver missing and not root: browser tests will be skipped"; fi
+	@if ! command -v fc-list >/dev/null || [ -n "$$(fc-list :lang=zh 2>/dev/null)" ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "installing a Chinese font (fonts-wqy-microhei, zh-CN screenshots)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei >/dev/null; } \
+	    || echo "no Chinese font: zh-CN screenshots show boxes"; \
+	else echo "no Chinese font and not root: zh-CN screenshots show boxes"; fi
 
 test: venv-test browsers translations test-sqlite test-postgresql
 
