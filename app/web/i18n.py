@@ -9,9 +9,10 @@ Which language a request gets, first match wins:
 5. English (BABEL_DEFAULT_LOCALE).
 
 Catalogues: Flask-AppBuilder's own and ours in app/translations, under the same code ("zh": Simplified
-Chinese, as FAB names it; ours is merged after FAB's, so ours wins where both translate a string). The .mo files are compiled from the .po
-files by `make translations` (a step of `make run` and `make test`); `compile_catalogues()` does the
-same for the test suite and for a checkout started without make.
+Chinese, as FAB names it; ours is merged after FAB's, so ours wins where both translate a string). The
+.mo files are compiled from the .po files by `make translations` (a step of `make run` and `make test`);
+`compile_catalogues()` does the same at start-up when a .mo is missing or older than its .po (an install
+or upgrade without make), and for the test suite (tests/conftest.py).
 
 Error catalogue: the codes stay English and stable; `error_text(code)` gives an entry's message and hint
 in the request's language (msgids: the English texts of app/services/platform/errors.py, added to
@@ -160,10 +161,11 @@ def install(app: Flask) -> None:
     template globals (mes_locale, mes_html_lang, mes_js_messages)."""
     babel = app.extensions["babel"]
     babel.locale_selector = select_locale
-    for po_path in TRANSLATIONS_DIR.glob("*/LC_MESSAGES/messages.po"):
-        if not po_path.with_suffix(".mo").exists():
-            log.warning("translation %s is not compiled: run `make translations` (the interface shows "
-                        "English for it)", po_path.parent.parent.name)
+    try:  # normally done by `make translations`; an install or upgrade that skipped it still gets them
+        compile_catalogues()
+    except OSError as error:
+        log.warning("translations could not be compiled (%s): run `make translations` (the interface "
+                    "shows English where a .mo file is missing)", error)
 
     @app.after_request
     def _remember_locale(response):
