@@ -131,4 +131,8 @@ def test_help_serves_the_chinese_guide_when_there_is_one(app, fresh_db):
     assert 'id="station-terminal"' in english and "工位终端" not in english
     # the library lists each guide once (the translations are not guides of their own)
     index = client.get("/help/").get_data(as_text=True)
-    assert "zh_CN/" not in index
+    assert "zh_CN/" not in index and "作业员指南" in index and "错误代码目录" in index
+    # the error catalogue, generated in Chinese from the code and the translations
+    catalogue = client.get("/help/error-catalogue").get_data(as_text=True)
+    assert "<code>RUN_NOT_FOUND</code>" in catalogue and "请检查生产批号。" in catalogue and "处理方法" in catalogue
+    assert "Check the run number." in signed_in(app, "operator").get("/help/error-catalogue").get_data(as_text=True)
