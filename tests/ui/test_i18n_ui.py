@@ -45,6 +45,11 @@ def test_language_menu_switches_to_chinese_and_is_remembered(browser, live_serve
     wait.until(EC.visibility_of_element_located((By.PARTIAL_LINK_TEXT, "工单")))
     assert browser.execute_script("return MES.t('Are you sure?')") == "确定吗？"
     screenshot(browser, "zh_home_navbar")
+    # Help in Chinese: the planner guide, at the section a screen's Help link names
+    browser.get(base + "/help/planner#runs-and-run-detail")
+    heading = wait.until(EC.presence_of_element_located((By.ID, "runs-and-run-detail")))
+    assert heading.text == "生产批和生产批详情"
+    screenshot(browser, "zh_help_planner")
 
     # a shared terminal: log out, the next login comes up in Chinese
     browser.get(base + "/logout/")
