@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench acceptance
+.PHONY: run test test-sqlite test-postgresql browsers venv venv-test check clean help bench acceptance \
+	translations translations-extract
 
 help:
 	@echo "make run   - set up (venv, install, migrate, seed demo data) and serve http://127.0.0.1:5000"
@@ -26,7 +27,19 @@ $(VENV)/.installed-test: requirements-test.txt requirements.txt $(VENV)/.install
 venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 
-run: venv
+# The interface's languages (app/translations/README.md): compile the .po catalogues into .mo files;
+# translations-extract refreshes messages.pot (Python, templates, the error catalogue) and merges it
+# into each language's .po (translate the new entries, then `make translations`).
+translations: venv
+	$(BIN)/pybabel compile -d app/translations
+
+translations-extract: venv
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --sort-output -w 100 \
+	  --project LineMES --copyright-holder LineMES -o app/translations/messages.pot .
+	$(BIN)/python -m app.web.i18n_extract app/translations/messages.pot
+	$(BIN)/pybabel update -N --ignore-obsolete -w 100 -i app/translations/messages.pot -d app/translations
+
+run: venv translations
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask mes seed --demo
@@ -42,7 +55,8 @@ run: venv
 	  else exec $(BIN)/gunicorn -c python:app.gunicorn_conf 'app:create_app()'; fi
 
 # Debian's chromium + chromium-driver for the browser tests: installed when missing and we are root;
-# otherwise the browser tests skip with the reason.
+# otherwise the browser tests skip with the reason. A Chinese font (fonts-wqy-microhei) too: the zh-CN
+# screenshots would show empty boxes without one.
 browsers:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
@@ -50,8 +64,15 @@ browsers:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
 	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
 	else echo "chromium/chromedriver missing and not root: browser tests will be skipped"; fi
+	@if ! command -v fc-list >/dev/null || [ -n "$$(fc-list :lang=zh 2>/dev/null)" ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "installing a Chinese font (fonts-wqy-microhei, zh-CN screenshots)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei >/dev/null; } \
+	    || echo "no Chinese font: zh-CN screenshots show boxes"; \
+	else echo "no Chinese font and not root: zh-CN screenshots show boxes"; fi
 
-test: venv-test browsers test-sqlite test-postgresql
+test: venv-test browsers translations test-sqlite test-postgresql
 
 # Each pass runs on PYTEST_WORKERS pytest-xdist worker processes (2: CI's machine has 2 cores),
 # tests handed out one by one as workers free up (--dist worksteal). PYTEST_WORKERS=0 runs serially

@@ -106,6 +106,15 @@ class BaseConfig:
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=int(os.environ.get("MES_JWT_HOURS", "12")))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=7)
 
+    # Languages (Flask-Babel, app/web/i18n.py): English is the default; the user's choice (the navbar's
+    # language menu, kept in a long-lived cookie), else the browser's Accept-Language, picks another.
+    # Codes as Flask-AppBuilder's catalogues name them ("zh": Simplified Chinese, FAB's and ours side by
+    # side); "tag" is the page's <html lang>, "guides" the folder of the translated guides (sop/zh_CN).
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = {"en": {"flag": "gb", "name": "English", "tag": "en"},
+                 "zh": {"flag": "cn", "name": "简体中文", "tag": "zh-CN", "guides": "zh_CN"}}
+    BABEL_TRANSLATION_DIRECTORIES = "translations"  # app/translations, after Flask-AppBuilder's own
+
     MES_TIMEZONE = os.environ.get("MES_TIMEZONE", "UTC")
     # The plant's shifts, "NAME=HH:MM,…" (start times in MES_TIMEZONE): the reports' shift buckets and
     # the line board's "this shift".

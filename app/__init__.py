@@ -51,6 +51,8 @@ def create_app(overrides: Optional[dict[str, Any]] = None) -> Flask:
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
+        from .web import i18n
+        i18n.install(app)  # our locale selector (user's choice, else Accept-Language) over FAB's
         from .api import register_apis
         from .views import register_views
         register_views(appbuilder)

@@ -60,7 +60,8 @@ def _write_error(sock, status_int, reason, mesg):
     from app.services.platform.errors import CATALOGUE
     code = _GUNICORN_CODES.get(status_int, "BAD_REQUEST")
     details = {"reason": mesg} if mesg and status_int < 500 else {}
-    body = json.dumps({"error": {"code": code, "message": CATALOGUE[code].message, "details": details}}).encode()
+    body = json.dumps({"error": {"code": code, "message": CATALOGUE[code].message, "hint": CATALOGUE[code].hint,
+                                 "details": details}}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n")
     _gunicorn_util.write_nonblock(sock, head.encode("latin1") + body)

@@ -43,6 +43,9 @@ from support import (  # noqa: E402
 )
 from support import libpq as _libpq  # noqa: E402
 from support import pg_unavailable_reason as _pg_unavailable_reason  # noqa: E402
+from app.web.i18n import compile_catalogues  # noqa: E402
+
+compile_catalogues()  # the .mo files `make translations` builds: `cd tests && pytest` works without make
 
 
 def pytest_report_header(config):

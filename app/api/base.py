@@ -1,5 +1,6 @@
-"""API conventions (spec 03_api): the `{"data": …}` / `{"error": {code, message, details}}` envelopes,
-authentication and permission checks for domain endpoints, and the master-data ModelRestApi base.
+"""API conventions (spec 03_api): the `{"data": …}` / `{"error": {code, message, hint, details}}` envelopes
+(`hint`: what to do next; the catalogue's message and the hint follow the request's Accept-Language,
+app/web/i18n.py; `code` never changes), authentication and permission checks for domain endpoints, and the master-data ModelRestApi base.
 
 Views and APIs stay thin: parse → call one service → respond. Every `/api` error, including the ones
 Flask-AppBuilder and flask-jwt-extended produce themselves, leaves through `error_response`.
@@ -26,6 +27,7 @@ from ..services.platform.context import ambient_actor
 from ..services.platform.errors import CATALOGUE, DomainError, StaleSecurity
 from ..services.platform.uow import confirm_deferred_security, forget_deferred_security
 from ..services.platform.inputs import field_details
+from ..web.i18n import error_text
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 def error_response(code: str, message: str | None = None, details: dict | None = None,
                    status: int | None = None):
     entry = CATALOGUE[code]
-    body = {"error": {"code": code, "message": message or entry.message, "details": details or {}}}
+    text, hint = error_text(code, message or entry.message)  # in the request's language (Accept-Language)
+    body = {"error": {"code": code, "message": text, "hint": hint, "details": details or {}}}
     response = make_response(jsonify(body), status or entry.status)
     g.mes_error_code = code
     return response

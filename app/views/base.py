@@ -18,6 +18,7 @@ from ..web.export import csv_response, xlsx_response
 from ..web.messages import NamedRowMessages
 from ..web.times import format_datetime  # noqa: F401  (the views' one display format of a time)
 from ..web.times import register as register_times
+from ..web.i18n import error_text
 from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
@@ -200,7 +201,8 @@ def show_on_form(form, error: DomainError) -> None:
 
 
 def console_message(error: DomainError) -> str:
-    return f"{error.message} [{error.code}] {error.entry.hint}"
+    message, hint = error_text(error.code, error.message)  # the user's language (app/web/i18n.py)
+    return f"{message} [{error.code}] {hint}"
 
 
 def flash_domain_error(error: DomainError) -> None:

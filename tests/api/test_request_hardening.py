@@ -19,7 +19,7 @@ def error_code(response, status: int) -> str:
     assert response.status_code == status, response.get_data(as_text=True)[:300]
     assert response.mimetype == "application/json", response.get_data(as_text=True)[:300]
     body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "hint", "details"}, body
     return body["error"]["code"]
 
 

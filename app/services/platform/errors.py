@@ -8,7 +8,7 @@ path the API answers 404 instead (an unknown run in the path is 404, an unknown 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -356,10 +356,13 @@ def hint_for(code: str) -> str:
     return entry.hint if entry else ""
 
 
-def catalogue_markdown() -> str:
+def catalogue_markdown(translate: Callable[[str], str] | None = None, header: list[str] | None = None) -> str:
     """The SOP error catalogue (sop/error-catalogue.md), generated from this module; a test keeps the
-    file in sync (`flask mes error-catalogue --write` regenerates it)."""
-    lines = [
+    file in sync (`flask mes error-catalogue --write` regenerates it). With `translate` (and a
+    translated `header`) the same table in another language: the Help screen's error catalogue for a
+    Chinese user (app/views/help.py); the codes stay as they are."""
+    tr = translate or (lambda text: text)
+    lines = header or [
         "# Error catalogue",
         "",
         "Every error code the API and the console can answer with: the HTTP status, what it means, and",
@@ -372,9 +375,10 @@ def catalogue_markdown() -> str:
         "| Code | HTTP | Meaning | What to do |",
         "|---|---|---|---|",
     ]
+    lines = list(lines)
     for code in sorted(CATALOGUE):
         entry = CATALOGUE[code]
-        status = f"{entry.status}" + (" (404 in path)" if entry.path_param else "")
-        message, hint = (text.replace("|", "\\|") for text in (entry.message, entry.hint))
+        status = f"{entry.status}" + (f" {tr('(404 in path)')}" if entry.path_param else "")
+        message, hint = (tr(text).replace("|", "\\|") for text in (entry.message, entry.hint))
         lines.append(f"| `{code}` | {status} | {message} | {hint} |")
     return "\n".join(lines) + "\n"

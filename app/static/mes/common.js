@@ -8,15 +8,40 @@
  *   data-back                click: go back one page
  *   data-autosubmit          on a select: submit its form when the choice changes
  *   data-no-submit           on a form: never submitted by Enter (the page's script handles it)
+ *
+ * MES.t(message, params): a script's message in the page's language. The page carries the translations
+ * as JSON (<script id="mes-i18n">, base_layout.html, from app/web/i18n.py JS_MESSAGES); a message
+ * without one is shown as written (English). Placeholders: MES.t("Unit %(sn)s", {sn: "PB-1"}).
  */
 (function () {
   "use strict";
+  var catalogue = null;
+  function messages() {
+    if (catalogue === null) {
+      var node = document.getElementById("mes-i18n");
+      try { catalogue = node ? JSON.parse(node.textContent || "{}") : {}; } catch (e) { catalogue = {}; }
+    }
+    return catalogue;
+  }
+  function t(message, params) {
+    var text = Object.prototype.hasOwnProperty.call(messages(), message) ? messages()[message] : message;
+    if (params) {
+      text = text.replace(/%\((\w+)\)s/g, function (whole, name) {
+        return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
+      });
+    }
+    return text;
+  }
+  window.MES = window.MES || {};
+  window.MES.t = t;
+  window.MES.lang = document.documentElement.getAttribute("lang") || "en";
+
   function closest(node, selector) {
     return node && node.closest ? node.closest(selector) : null;
   }
   document.addEventListener("click", function (event) {
     var asking = closest(event.target, "[data-confirm]");
-    if (asking && asking.tagName !== "FORM" && !window.confirm(asking.getAttribute("data-confirm"))) {
+    if (asking && asking.tagName !== "FORM" && !window.confirm(asking.getAttribute("data-confirm") || t("Are you sure?"))) {
       event.preventDefault();
       return;
     }
@@ -32,7 +57,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.hasAttribute("data-no-submit")) { event.preventDefault(); return; }
-    if (form.hasAttribute("data-confirm") && asksNow(form) && !window.confirm(form.getAttribute("data-confirm"))) {
+    if (form.hasAttribute("data-confirm") && asksNow(form) && !window.confirm(form.getAttribute("data-confirm") || t("Are you sure?"))) {
       event.preventDefault();
     }
   });
