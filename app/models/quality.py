@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import IdMixin, JSONType, Model, TimestampMixin, UTCDateTime, utcnow
@@ -30,7 +30,7 @@ class Inspection(IdMixin, TimestampMixin, Model):
 
     __tablename__ = "inspection"
     __table_args__ = (Index("ix_inspection_run_type", "run_id", "type", "id"),
-                      UniqueConstraint("type", "seq"))
+                      Index("uq_inspection_type_seq", "type", "seq", unique=True))
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), nullable=False)
     type: Mapped[str] = mapped_column(String(8), nullable=False)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)  # numbered per type: FAI-00001, OQC-00001

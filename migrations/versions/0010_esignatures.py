@@ -56,19 +56,19 @@ def upgrade():
     for statement in (TRIGGERS_POSTGRES if op.get_bind().dialect.name == "postgresql" else TRIGGERS_SQLITE):
         op.execute(statement)
 
-    with op.batch_alter_table('inspection', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('seq', sa.Integer(), nullable=True))
+    # Plain ALTER TABLE and CREATE INDEX, never a batch rebuild of `inspection`: on SQLite a rebuild drops the
+    # old table with foreign keys on, which would cascade-delete every inspection item (and fail on an MRB
+    # decision). NOT NULL with a server default is what SQLite's ADD COLUMN allows; every row is then
+    # numbered in id order per type, and the unique index keeps the numbers unique.
+    op.add_column('inspection', sa.Column('seq', sa.Integer(), nullable=False, server_default='0'))
     op.execute("UPDATE inspection SET seq = (SELECT count(*) FROM inspection AS earlier "
                "WHERE earlier.type = inspection.type AND earlier.id <= inspection.id)")
-    with op.batch_alter_table('inspection', schema=None) as batch_op:
-        batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f('uq_inspection_type_seq'), ['type', 'seq'])
+    op.create_index('uq_inspection_type_seq', 'inspection', ['type', 'seq'], unique=True)
 
 
 def downgrade():
-    with op.batch_alter_table('inspection', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_inspection_type_seq'), type_='unique')
-        batch_op.drop_column('seq')
+    op.drop_index('uq_inspection_type_seq', table_name='inspection')
+    op.drop_column('inspection', 'seq')  # plain DROP COLUMN (SQLite ≥ 3.35): no rebuild, as above
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS electronic_signature_no_truncate ON electronic_signature")
         op.execute("DROP TRIGGER IF EXISTS electronic_signature_no_update_delete ON electronic_signature")

@@ -168,3 +168,20 @@ def test_a_baseline_without_spread_is_refused(api, app):
     assert _audit(app, "SPC_BASELINE", spec_id) == 0
     chart = api("engineer").get(f"/api/v1/spc/{spec_id}").get_json()["data"]
     assert chart["baseline"] is None and chart["capability"]["cp"] is None  # no division by a zero sigma
+
+
+def test_the_chart_shows_only_the_lines_in_the_readers_scope(api, app):
+    """A reader bound to lines sees the values of runs on those lines only (the SNs are production data)."""
+    from app.extensions import db
+    from app.services.platform.actor import Actor, DataScope
+    from app.services.quality import spc
+    spec_id = _spec_id(app, SPEC)
+    run_no = authorized_run(api, qty=3)
+    _collect(api, run_no, [6.0, 6.1], "L")   # on LINE-SMT-A
+    with app.app_context():
+        lines = dict(db.session.execute(text("SELECT code, id FROM line")).all())
+        def reader(*codes):
+            return Actor(user_id=None, username="reader", permissions=frozenset({"data_spec:read"}),
+                         scope=DataScope("LINES", frozenset(lines[c] for c in codes)))
+        assert len(spc.chart(actor=reader("LINE-SMT-A"), spec_id=spec_id)["points"]) == 3  # + the FAI board
+        assert spc.chart(actor=reader("LINE-DIP-A"), spec_id=spec_id)["points"] == []

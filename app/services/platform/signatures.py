@@ -30,7 +30,7 @@ from .clock import now
 from .context import request_id_var
 from .errors import DomainError, StaleSecurity
 from .uow import UnitOfWork, begin_write_transaction, confirm_deferred_security
-from .users import locked_until
+from .users import locked_until, lockout_policy
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def verify(actor: Actor, password: Any, *, action: str, entity: tuple[str, str])
     if _locked(user):
         _refuse(actor, action, entity, DomainError(
             "SIGNATURE_LOCKED", f"Account {user.username} is locked after repeated wrong passwords: nothing was "
-            "signed. Wait 5 minutes, or ask the line leader or an administrator to unlock it."),
+            f"signed. Wait {lockout_policy()[1]} minutes, or ask the line leader or an administrator to unlock it."),
             count_failure=False)
     if not user.password or not check_password_hash(user.password, password):
         _refuse(actor, action, entity, DomainError(

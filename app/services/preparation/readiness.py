@@ -389,6 +389,9 @@ def waive(*, actor: Actor, item_id: int, reason: str, password: Any = None) -> R
     """Waive a FAILED item of the run's latest FORMAL check with a reason (`readiness:waive`), on a PREP run.
     A waiver is an electronic signature ("Waiver of STENCIL …"): the signer re-enters their `password`."""
     require_permission(actor, "readiness:waive")
+    scoped = db.session.get(ReadinessItem, item_id)
+    if scoped is not None:  # scope before the password is checked (an unknown item is refused below)
+        require_line(actor, db.session.get(Run, scoped.check.run_id).line_id)
     signer = signatures.verify(actor, password, action="READINESS_WAIVE", entity=("READINESS_ITEM", str(item_id)))
     with unit_of_work(actor, "READINESS_WAIVE", "READINESS_ITEM", str(item_id), reason=reason) as uow:
         item = db.session.execute(uow.lock(select(ReadinessItem).where(ReadinessItem.id == item_id))).scalar_one_or_none()

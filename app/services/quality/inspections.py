@@ -280,6 +280,7 @@ def sign(*, actor: Actor, inspection_id: int, password: Any = None, remark: str 
     """`quality:fai_sign`: only a PASS FAI, once; a signed FAI never changes again. The signature is an
     electronic signature "FAI approved": the signer re-enters their `password`."""
     require_permission(actor, "quality:fai_sign")
+    require_line(actor, run_of(get_inspection(inspection_id)).line_id)  # scope before the password is checked
     signer = signatures.verify(actor, password, action="FAI_SIGN", entity=("INSPECTION", str(inspection_id)))
     with unit_of_work(actor, "FAI_SIGN", "INSPECTION", str(inspection_id)) as uow:
         inspection = get_inspection(inspection_id, uow=uow)

@@ -116,6 +116,7 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest, password: Any = No
         raise DomainError("VALIDATION_ERROR", f"reworkType must be one of {', '.join(REWORK_TYPES)}.",
                           {"fields": {"reworkType": list(REWORK_TYPES)}})
     reason = (request.reason or "").strip()
+    require_line(actor, get_run(run_no).line_id)  # scope first: a wrong password on another line's run counts for nothing
     signer = signatures.verify(actor, password, action="MRB_DECISION", entity=("RUN", run_no))
     with unit_of_work(actor, "MRB_DECISION", "RUN", run_no, reason=reason or None,
                       payload={"decision": request.decision}) as uow:

@@ -6,12 +6,14 @@ their baseline limits, and the chart of a period with its capability and the run
   alarm does (ALARM, or HOLD the unit like a FAIL limit action). Changing the chart type or the subgroup
   size drops the baseline: limits of another chart do not apply.
 - The baseline limits come from the values of a chosen period (at least MIN_BASELINE_POINTS plotted
-  points) and stay frozen until an engineer recomputes them; both changes are audited with before/after.
+  points, at most the period's last MAX_CHART_POINTS) and stay frozen until an engineer recomputes them; both changes are audited with before/after.
 - The chart of a period (`data_spec:read`) plots the values in collection order against the frozen
   limits — or, before there is a baseline, against trial limits from the plotted values themselves
   (`limits.frozen` false) — with Cp/Cpk (within-subgroup sigma of those limits) and Pp/Ppk (overall sigma)
   against the spec's LSL/USL, and the enabled rules that fire at each point.
-The arithmetic is spc_math's; this module reads and writes.
+Known limit: X̄ subgroups are consecutive values counted from the first value read (the period's, or the
+last MAX_CHART_POINTS' first), so another window may group differently; a fixed numbering comes with the
+TrackOut alarms. The arithmetic is spc_math's; this module reads and writes.
 """
 from __future__ import annotations
 
@@ -21,12 +23,12 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import DataCollectionSpec, DataValue, Operation, Track, Unit
+from ...models import DataCollectionSpec, DataValue, Operation, Run, Track, Unit
 from ...models.spc import SPC_ALARM_ACTIONS, SpcChart
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.scope import require_permission
+from ..platform.scope import line_filter, require_permission
 from ..platform.uow import unit_of_work
 from ..platform.validation import fields_error
 from . import spc_math
@@ -113,12 +115,17 @@ def recompute_baseline(*, actor: Actor, spec_id: int, date_from: Optional[dateti
                        date_to: Optional[datetime]) -> SpcChart:
     """Freeze new limits from the values collected in [date_from, date_to) (`data_spec:config`)."""
     require_permission(actor, "data_spec:config")
+    # read before the write transaction (on SQLite the write lock holds every TrackOut while it is held);
+    # at most the period's last MAX_CHART_POINTS plotted points
+    configured = _chart_of(spec_id)
+    size = configured.subgroup_size if configured else 1
+    read = [row.value for row in _values(spec_id, date_from, date_to, MAX_CHART_POINTS * size, actor)]
     with unit_of_work(actor, "SPC_BASELINE", "DATA_SPEC", str(spec_id)) as uow:
         _numeric_spec(spec_id)
         chart = _chart_of(spec_id)
         if chart is None:
             raise DomainError("SPC_CHART_NOT_CONFIGURED", f"Spec {spec_id} has no SPC chart yet.", {"specId": spec_id})
-        values = [row.value for row in _values(spec_id, date_from, date_to, None)]
+        values = read if chart.subgroup_size == size else []  # changed meanwhile: too short, try again
         points = len(values) // chart.subgroup_size
         if points < MIN_BASELINE_POINTS:
             raise DomainError("SPC_BASELINE_TOO_SHORT",
@@ -144,14 +151,17 @@ def recompute_baseline(*, actor: Actor, spec_id: int, date_from: Optional[dateti
 # Reading
 # ---------------------------------------------------------------------------------------------
 
-def _values(spec_id: int, date_from: Optional[datetime], date_to: Optional[datetime], limit: Optional[int]):
-    """The spec's numeric values in collection order (the most recent `limit` when given), with their unit."""
-    dv = DataValue.__table__
+def _values(spec_id: int, date_from: Optional[datetime], date_to: Optional[datetime], limit: Optional[int],
+            actor: Actor):
+    """The spec's numeric values in collection order (the most recent `limit` when given), with their unit —
+    of the runs on the actor's lines only (platform/scope.py), like every other read of production data."""
+    dv, track = DataValue.__table__, Track.__table__
     stmt = (select(dv.c.value_number.label("value"), dv.c.collected_at.label("at"), dv.c.track_id,
                    Unit.__table__.c.sn)
-            .join(Track.__table__, Track.__table__.c.id == dv.c.track_id)
-            .join(Unit.__table__, Unit.__table__.c.id == Track.__table__.c.unit_id)
-            .where(dv.c.spec_id == spec_id, dv.c.value_number.is_not(None)))
+            .join(track, track.c.id == dv.c.track_id)
+            .join(Unit.__table__, Unit.__table__.c.id == track.c.unit_id)
+            .join(Run.__table__, Run.__table__.c.id == track.c.run_id)
+            .where(dv.c.spec_id == spec_id, dv.c.value_number.is_not(None), line_filter(actor, Run.__table__.c.line_id)))
     if date_from is not None:
         stmt = stmt.where(dv.c.collected_at >= date_from)
     if date_to is not None:
@@ -170,7 +180,7 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
     config = _chart_of(spec_id)
     kind = config.chart_type if config else "IMR"
     size = config.subgroup_size if config else 1
-    rows = _values(spec_id, date_from, date_to, MAX_CHART_POINTS * size)
+    rows = _values(spec_id, date_from, date_to, MAX_CHART_POINTS * size, actor)
     values = [row.value for row in rows]  # subgroups in collection order; an incomplete last one waits
     frozen = config is not None and config.center is not None
     limits = _frozen_limits(config) if frozen else _trial_limits(kind, values, size)
