@@ -280,3 +280,23 @@ def test_an_api_key_cannot_sign(app, api):
     assert answer.status_code == 403, (answer.status_code, answer.get_data(as_text=True)[:300])
     assert error_of(answer) == (403, "SIGNATURE_INVALID")
     assert signatures(app) == []
+    with app.app_context():  # the attempt is in the audit trail, and the person's lockout count untouched
+        failed = db.session.execute(text("SELECT actor_type, error_code FROM audit_event WHERE action = "
+                                         "'SIGNATURE_FAILED'")).all()
+        count = db.session.execute(text("SELECT fail_login_count FROM ab_user WHERE username = 'quality'")).scalar()
+    assert [tuple(r) for r in failed] == [("INTEGRATION", "SIGNATURE_INVALID")] and not count
+
+
+def test_a_good_signature_ends_a_run_of_wrong_passwords(api, app):
+    """Like a sign-in: wrong passwords count toward the lockout until the right one is given."""
+    run_no = ready_run(api, qty=2)
+    fai = passed_fai(api, run_no)
+    wrong = api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"password": "not-it-1A!"})
+    assert error_of(wrong) == (403, "SIGNATURE_INVALID")
+
+    def failures():
+        with app.app_context():
+            return db.session.execute(select(MesUser.fail_login_count).filter_by(username="quality")).scalar()
+    assert failures() == 1
+    assert api("quality").post(f"/api/v1/inspections/{fai}/sign", json={"password": DEMO_PASSWORD}).status_code == 200
+    assert failures() == 0

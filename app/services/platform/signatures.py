@@ -78,7 +78,10 @@ def verify(actor: Actor, password: Any, *, action: str, entity: tuple[str, str])
                           "to sign.", {"fields": {"password": "required"}})
     user = db.session.get(MesUser, actor.user_id) if actor.user_id is not None else None
     if user is None or not user.is_active or actor.actor_type != "USER":  # not the system, not an API key
-        raise DomainError("SIGNATURE_INVALID", "Only a person signed in with their own account can sign.")
+        error = DomainError("SIGNATURE_INVALID", "Only a person signed in with their own account can sign.")
+        if user is None:
+            raise error
+        _refuse(actor, action, entity, error, count_failure=False)  # an API key's or inactive user's attempt
     if _locked(user):
         _refuse(actor, action, entity, DomainError(
             "SIGNATURE_LOCKED", f"Account {user.username} is locked after repeated wrong passwords: nothing was "
@@ -104,6 +107,9 @@ def record(uow: UnitOfWork, signer: Signer, *, meaning: str, entity: tuple[str, 
                                     remark=remark or None, request_id=request_id_var.get())
     uow.session.add(signature)
     uow.session.flush()
+    table = MesUser.__table__  # a good password ends the run of wrong ones, as a sign-in does (FAB)
+    uow.session.execute(update(table).where(table.c.id == signer.user_id, table.c.fail_login_count > 0)
+                        .values(fail_login_count=0))
     on_type, on_key = ("RUN", run.run_no) if run is not None else entity
     uow.audit("E_SIGNATURE", on_type, on_key, reason=remark or None,
               payload={"signatureId": signature.id, "meaning": meaning, "signer": signer.username,
