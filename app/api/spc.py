@@ -7,7 +7,9 @@ from flask import request
 from flask_appbuilder.api import expose
 from marshmallow import Schema, fields
 
+from ..services.production import trace
 from ..services.quality import spc
+from ..web.export import spc_export
 from ..web.filters import parse_datetime
 from .base import MesBaseApi, load_json, ok, requires
 
@@ -45,13 +47,17 @@ class SpcApi(MesBaseApi):
           parameters:
             - {in: query, name: from, schema: {type: string}, description: "ISO-8601 date or date-time"}
             - {in: query, name: to, schema: {type: string}, description: "ISO-8601, exclusive"}
+            - {in: query, name: format, schema: {type: string, enum: [json, csv, xlsx]}}
           responses:
-            200: {description: "`{data: {spec, chart, baseline, limits, points, capability, rules}}`"}
+            200: {description: "`{data: {spec, chart, baseline, limits, points, capability, rules}}`, or the points as CSV / XLSX (`trace:export`)"}
             404: {description: SPC_SPEC_NOT_FOUND}
         """
-        return ok(spc.chart(actor=actor, spec_id=spec_id,
-                            date_from=parse_datetime(request.args.get("from"), "from"),
-                            date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True)))
+        fmt = request.args.get("format", "json")
+        if fmt != "json":
+            trace.require_export(actor, fmt)
+        data = spc.chart(actor=actor, spec_id=spec_id, date_from=parse_datetime(request.args.get("from"), "from"),
+                         date_to=parse_datetime(request.args.get("to"), "to", end_of_day=True))
+        return ok(data) if fmt == "json" else spc_export(fmt, data)
 
     @expose("/<int:spec_id>", methods=["PUT"])
     @requires("data_spec:config")

@@ -10,7 +10,9 @@ from flask_appbuilder.security.decorators import has_access
 
 from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
+from ..services.production import trace
 from ..services.quality import spc
+from ..web.export import spc_export
 from ..web.filters import parse_datetime
 from .base import call_and_flash
 
@@ -19,7 +21,7 @@ class SpcView(BaseView):
     route_base = "/spc"
     default_view = "index"
     class_permission_name = "DataSpec"
-    method_permission_name = {"index": "read", "chart": "read"}
+    method_permission_name = {"index": "read", "chart": "read", "export": "read"}
     base_permissions = resource_permissions("data_spec")
 
     @expose("/")
@@ -38,4 +40,15 @@ class SpcView(BaseView):
                                                 date_from=parse_datetime(date_from, "from"),
                                                 date_to=parse_datetime(date_to, "to", end_of_day=True)))
         return self.render_template("mes/spc_chart.html", data=data, spec_id=spec_id, date_from=date_from,
+                                    can_export=actor.can("trace:export"),
                                     date_to=date_to, help_doc="engineer", help_anchor="spc-charts-of-collected-data")
+
+    @expose("/<int:spec_id>/<any(csv, xlsx):fmt>")
+    @has_access
+    def export(self, spec_id, fmt):
+        actor = authenticate()
+        trace.require_export(actor, fmt)
+        data = spc.chart(actor=actor, spec_id=spec_id,
+                         date_from=parse_datetime(request.args.get("from") or "", "from"),
+                         date_to=parse_datetime(request.args.get("to") or "", "to", end_of_day=True))
+        return spc_export(fmt, data)

@@ -341,3 +341,21 @@ def report_export(stem: str, tables: list[Table], fmt: str, section: str | None 
     keys = [key for key, *_ in tables]
     raise DomainError("VALIDATION_ERROR", f"section must be one of {', '.join(keys)}, not {section!r}.",
                       {"fields": {"section": keys}})
+
+
+SPC_HEADER = ["point", "time (UTC)", "value", "dispersion", "boards", "rules fired", "center", "lcl", "ucl"]
+
+
+def spc_export(fmt: str, data: dict) -> Response:
+    """An SPC chart's points (`GET /api/v1/spc/{specId}?format=csv|xlsx`, the SPC Charts screen) with the
+    limits they were judged against; the XLSX adds a sheet with the limits and the capability."""
+    limits = data.get("limits") or {}
+    rows = [[p["index"] + 1, p["at"], p["value"], p["dispersion"], " ".join(p["sns"]),
+             " ".join(str(r) for r in p["rules"]), limits.get("center"), limits.get("lcl"), limits.get("ucl")]
+            for p in data["points"]]
+    stem = f"spc-{data['spec']['name']}"
+    if fmt == "csv":
+        return csv_response(stem, SPC_HEADER, rows)
+    figures = [["frozen limits", limits.get("frozen")]] + [[k, v] for k, v in limits.items() if k != "frozen"]
+    figures += [[k, v] for k, v in (data.get("capability") or {}).items()]
+    return xlsx_response(stem, [("Points", SPC_HEADER, rows), ("Limits and capability", ["figure", "value"], figures)])

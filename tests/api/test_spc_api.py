@@ -185,3 +185,31 @@ def test_the_chart_shows_only_the_lines_in_the_readers_scope(api, app):
                          scope=DataScope("LINES", frozenset(lines[c] for c in codes)))
         assert len(spc.chart(actor=reader("LINE-SMT-A"), spec_id=spec_id)["points"]) == 3  # + the FAI board
         assert spc.chart(actor=reader("LINE-DIP-A"), spec_id=spec_id)["points"] == []
+
+
+def test_the_chart_exports_as_csv_and_xlsx(api, app):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+    from support import console_login
+    spec_id = _spec_id(app, SPEC)
+    run_no = authorized_run(api, qty=4)
+    sns = _collect(api, run_no, [6.0, 6.3, 5.9], "X")
+    data = api("quality").get(f"/api/v1/spc/{spec_id}").get_json()["data"]
+    answer = api("quality").get(f"/api/v1/spc/{spec_id}?format=csv")
+    assert answer.status_code == 200 and "text/csv" in answer.headers["Content-Type"]
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["point", "time (UTC)", "value"] and len(rows) == len(data["points"]) + 1
+    assert [float(r[2]) for r in rows[1:]] == pytest.approx([p["value"] for p in data["points"]])
+    assert rows[-1][4] == sns[-1]
+    workbook = load_workbook(io.BytesIO(api("quality").get(f"/api/v1/spc/{spec_id}?format=xlsx").data))
+    assert workbook.sheetnames == ["Points", "Limits and capability"]
+    assert workbook["Points"].max_row == len(data["points"]) + 1
+    assert api("engineer").get(f"/api/v1/spc/{spec_id}?format=csv").status_code == 403  # trace:export
+    assert api("quality").get(f"/api/v1/spc/{spec_id}?format=pdf").status_code == 422
+    browser = app.test_client()
+    assert console_login(browser, "quality").status_code == 302
+    page = browser.get(f"/spc/{spec_id}").get_data(as_text=True)
+    assert f'href="/spc/{spec_id}/xlsx"' in page
+    assert browser.get(f"/spc/{spec_id}/csv").get_data(as_text=True).count(run_no) == len(data["points"])
