@@ -116,6 +116,8 @@ class BaseConfig:
     BABEL_TRANSLATION_DIRECTORIES = "translations"  # app/translations, after Flask-AppBuilder's own
 
     MES_TIMEZONE = os.environ.get("MES_TIMEZONE", "UTC")
+    # Moisture-sensitive reels (J-STD-033): loading warns when less floor life than this is left.
+    MES_MSD_WARN_HOURS = float(os.environ.get("MES_MSD_WARN_HOURS", "4"))
     # The plant's shifts, "NAME=HH:MM,…" (start times in MES_TIMEZONE): the reports' shift buckets and
     # the line board's "this shift".
     MES_SHIFTS = os.environ.get("MES_SHIFTS", "EARLY=06:00,LATE=14:00,NIGHT=22:00")

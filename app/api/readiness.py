@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
 from ..services.platform.inputs import Key, Text
-from ..services.preparation import consumables, genealogy, loading, readiness
+from ..services.preparation import consumables, genealogy, loading, msd, readiness
 from ..services.production import runs
 from ..web.export import recall_export
 from ..web.filters import parse_datetime, parse_page
@@ -44,6 +44,12 @@ class StencilBindSchema(Schema):
 
 class PasteBindSchema(Schema):
     lotNo = Key("lot_no", required=True)
+
+
+class MsdEventSchema(Schema):
+    kind = fields.String(required=True)  # the service says which kinds exist
+    at = fields.String(load_default=None, allow_none=True)  # ISO-8601; default: now
+    labelHours = fields.Float(load_default=None, allow_none=True)  # MSL 6: the floor life on the label
 
 
 class ReadinessApi(MesBaseApi):
@@ -128,6 +134,32 @@ class ReadinessApi(MesBaseApi):
         """
         body = load_json(ScanSchema())
         return ok(loading.verify(actor=actor, run_no=body["runNo"], slot_code=body["slotCode"], barcode=body["barcode"]))
+
+    @expose("/material-lots/<material_code>/<lot_no>/msd-events", methods=["POST"])
+    @requires("loading:verify")
+    def msd_event(self, material_code, lot_no, actor):
+        """A moisture-sensitive reel's clock event `{kind: OPENED|DRY_IN|DRY_OUT|BAKED, at?, labelHours?}`
+        (J-STD-033: out of the dry pack, into / out of dry storage, baked); answers the reel's clock.
+        ---
+        post:
+          responses:
+            201: {description: "`{data: {materialCode, lotNo, kind, at, msl, clock}}`"}
+            400: {description: MATERIAL_LOT_NOT_FOUND, MSD_NOT_MOISTURE_SENSITIVE}
+        """
+        body = load_json(MsdEventSchema())
+        return ok(msd.record_event(actor=actor, material_code=material_code, lot_no=lot_no, kind=body["kind"],
+                                   at=parse_datetime(body["at"], "at"), label_hours=body["labelHours"]), 201)
+
+    @expose("/material-lots/<material_code>/<lot_no>/msd", methods=["GET"])
+    @requires("loading:verify", "trace:read", any_of=True)
+    def msd_state(self, material_code, lot_no, actor):
+        """A reel's floor-life clock (state, exposure, remaining, expiry) and its events.
+        ---
+        get:
+          responses:
+            200: {description: "`{data: {materialCode, lotNo, msl, labelHours, clock, events}}`"}
+        """
+        return ok(msd.lot_state(actor=actor, material_code=material_code, lot_no=lot_no))
 
     @expose("/loading/replace", methods=["POST"])
     @requires("loading:verify")

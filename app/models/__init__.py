@@ -1,7 +1,7 @@
 """All models, imported once so Alembic and the app see the same metadata."""
 from .base import Model, metadata  # noqa: F401  (sets the naming convention first)
 from .master import (  # noqa: F401
-    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, Operation, Product, Station,
+    BomItem, DefectCode, Equipment, Line, Material, MaterialLot, MsdEvent, Operation, Product, Station,
     StationGroup,
 )
 from .routing import (  # noqa: F401

@@ -5,11 +5,11 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import (
-    Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+    Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import IdMixin, JSONType, Model, TimestampMixin, UTCDateTime
+from .base import IdMixin, JSONType, Model, TimestampMixin, UTCDateTime, utcnow
 
 PROCESS_TYPES = ("SMT", "DIP")
 STATION_TYPES = ("MANUAL", "AUTO", "BATCH", "TEST")
@@ -80,6 +80,7 @@ class MaterialLot(IdMixin, TimestampMixin, Model):
     qty: Mapped[Optional[float]] = mapped_column(Float)
     iqc_result: Mapped[str] = mapped_column(String(16), default="PENDING", nullable=False)
     iqc_date: Mapped[Optional[date]] = mapped_column(Date)
+    msd_label_hours: Mapped[Optional[float]] = mapped_column(Float)  # MSL 6: the floor life on the label
 
     material: Mapped[Material] = relationship()
 
@@ -172,3 +173,18 @@ class DefectCode(IdMixin, TimestampMixin, Model):
 
     def __repr__(self) -> str:
         return self.code
+
+
+class MsdEvent(IdMixin, Model):
+    """A moisture-sensitive reel's clock event (J-STD-033; services/preparation/msd.py): OPENED (out of its
+    dry pack), DRY_IN / DRY_OUT (dry cabinet or resealed dry bag: the clock pauses), BAKED (exposure reset).
+    Append-only; recorded at the Loading Terminal / by the API, or by WMS."""
+
+    __tablename__ = "msd_event"
+    __table_args__ = (Index("ix_msd_event_lot", "lot_id", "at"),)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("material_lot.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    source: Mapped[str] = mapped_column(String(8), default="MANUAL", nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -230,6 +230,10 @@ _e("FEEDER_SLOTS_NOT_FOUND", 400, "The line has no feeder slots.", "Ask engineer
 _e("SLOT_MAPPING_MISSING", 400, "Some slots have no material mapping.", "Ask engineering to complete the slot table.")
 _e("BARCODE_INVALID", 400, "The barcode cannot be read as MATERIAL|LOT.", "Scan the reel's lot label.")
 _e("MATERIAL_LOT_NOT_FOUND", 400, "Unknown material lot.", "Check the reel label.", "lot_no")
+_e("MSD_FLOOR_LIFE_EXPIRED", 409, "The reel's floor life is spent (moisture-sensitive device, J-STD-033): it "
+   "must not be loaded.", "Take the reel off the line and have it baked; record the bake, then scan it again.")
+_e("MSD_NOT_MOISTURE_SENSITIVE", 400, "The material has no floor-life clock (no moisture sensitivity level, or "
+   "level 1).", "Check the material's MSL in Engineering → Materials, or record nothing for this reel.")
 _e("MATERIAL_LOT_AMBIGUOUS", 400, "The lot number matches several materials.", "Scan the full MATERIAL|LOT barcode.")
 _e("SLOT_NOT_FOUND", 400, "No feeder slot with this code on the line.", "Scan the slot label.", "slot_code")
 _e("SLOT_LOCKED", 409, "The slot is locked after 3 failed scans.", "Call the line leader to unlock it.")

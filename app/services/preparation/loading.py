@@ -20,6 +20,7 @@ from ..platform.states import transition
 from ..platform.uow import UnitOfWork, unit_of_work
 from ..platform.validation import required_reason
 from ..production.runs import get_run, read_run, run_missing
+from . import msd
 from .consumables import current_bindings
 
 LOCK_AFTER = 3
@@ -168,8 +169,11 @@ def _record(run: Run, slot: FeederSlot, expectation: RunSlotExpectation, barcode
             lot: MaterialLot, actor: Actor) -> LoadingRecord:
     """Judge one reel for a slot and record it (PASS / WARNING load the slot; FAIL counts)."""
     expected = expectation.expected_material
+    clock = msd.lot_clock(material, lot)
     if lot.iqc_result == "REJECTED":
         verdict, reason = "FAIL", "MATERIAL_LOT_REJECTED"
+    elif clock is not None and clock.status == "EXPIRED":
+        verdict, reason = "FAIL", "MSD_FLOOR_LIFE_EXPIRED"
     elif material.id == expected.id:
         verdict, reason = "PASS", None
     elif material.code in (expectation.alternates or []):
@@ -194,6 +198,7 @@ def _record(run: Run, slot: FeederSlot, expectation: RunSlotExpectation, barcode
         expectation.loaded_at, expectation.loaded_by = at, actor.username
         slot.failed_attempts, slot.current_lot_id = 0, lot.id
     db.session.flush()
+    record.msd = msd.clock_to_dict(clock)  # for the answer: the reel's floor life, when it has a clock
     return record
 
 
@@ -290,7 +295,8 @@ def record_to_dict(record: LoadingRecord, slot: FeederSlot, *, idempotent: bool 
             "expectedMaterialCode": record.expected_material_code, "verifyResult": record.verify_result,
             "failReason": record.fail_reason, "status": record.status, "loadedBy": record.loaded_by,
             "loadedAt": record.loaded_at.isoformat(), "replaceReason": record.replace_reason,
-            "locked": slot.is_locked, "failedAttempts": slot.failed_attempts, "idempotent": idempotent}
+            "locked": slot.is_locked, "failedAttempts": slot.failed_attempts, "idempotent": idempotent,
+            "msd": getattr(record, "msd", None)}
 
 
 def trace_run_loading(trace: dict[str, Any], context: dict[str, Any]) -> None:

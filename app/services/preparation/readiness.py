@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...models import (
     BomItem, Equipment, EquipmentStatusEvent, FeederSlot, Line, LineSolderPaste, LineStencil, LoadingRecord,
-    Material, MrbDecision, Product, ReadinessCheck, ReadinessItem, Run, RunSlotExpectation, SolderPasteStatus,
+    Material, MaterialLot, MrbDecision, Product, ReadinessCheck, ReadinessItem, Run, RunSlotExpectation, SolderPasteStatus,
     Station, StationGroup, StencilStatus, Unit, WorkOrder,
 )
 from ..engineering.route_plans import RoutePlan, plan_for
@@ -43,6 +43,7 @@ from ..platform.states import transition
 from ..platform.uow import unit_of_work
 from ..platform.validation import required_reason
 from ..production.runs import get_run, incompatible_steps
+from . import msd
 
 WAIVABLE = {"EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"}
 
@@ -238,6 +239,14 @@ def _loading_item(run: Run, line: Line, inputs: dict) -> ItemResult:
     if pending:
         return ItemResult("LOADING", run.run_no, False, "LOADING_INCOMPLETE",
                           f"Slot(s) not loaded: {', '.join(pending)}.", evidence)
+    spent = msd.spent_reels(db.session.execute(
+        select(Material, MaterialLot).join(MaterialLot, MaterialLot.material_id == Material.id)
+        .join(RunSlotExpectation, RunSlotExpectation.loaded_lot_id == MaterialLot.id)
+        .where(RunSlotExpectation.run_id == run.id, RunSlotExpectation.status == "LOADED")).all())
+    if spent:  # a moisture-sensitive reel ran out of floor life on the line
+        evidence["msdExpired"] = spent
+        return ItemResult("LOADING", run.run_no, False, "MSD_FLOOR_LIFE_EXPIRED",
+                          f"Floor life spent: {', '.join(s['reel'] for s in spent)} — replace the reel(s).", evidence)
     return ItemResult("LOADING", run.run_no, True, evidence=evidence)
 
 

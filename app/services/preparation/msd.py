@@ -1,0 +1,148 @@
+"""Moisture-sensitive devices (issue 18, IPC/JEDEC J-STD-033): a reel's floor-life clock from its events,
+and the gates that use it.
+
+- A material's `msl` (1, 2, 2a, 3, 4, 5, 5a, 6) gives the floor life (exposure.FLOOR_LIFE_HOURS; level 6:
+  the hours on the lot's label, `msd_label_hours`). Level 1, or no level, has no clock.
+- A lot's events (OPENED, DRY_IN, DRY_OUT, BAKED) are recorded by people at the line (`loading:verify`)
+  or by WMS (`integration:inbound`), audited, append-only; a lot without events is still sealed.
+- Loading verification refuses a reel whose floor life is spent (MSD_FLOOR_LIFE_EXPIRED: recorded and
+  counted like a wrong reel) and warns when less than MES_MSD_WARN_HOURS are left; the LOADING readiness
+  item fails while a loaded reel of the run is spent (a reel that ran out during production).
+The clock arithmetic is exposure.py's; this module reads and writes.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Optional
+
+from flask import current_app
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Material, MaterialLot, MsdEvent
+from ..platform.actor import Actor
+from ..platform.clock import now
+from ..platform.errors import DomainError
+from ..platform.scope import require_permission
+from ..platform.uow import unit_of_work
+from .exposure import MSD_EVENTS, MsdClock, floor_life, msd_clock
+
+SOURCES = ("MANUAL", "WMS")
+FUTURE_SKEW = timedelta(minutes=5)  # a scanner's clock a little ahead of the server's
+
+
+def warn_before() -> timedelta:
+    return timedelta(hours=float(current_app.config.get("MES_MSD_WARN_HOURS", 4)))
+
+
+def lot_life(material: Material, lot: MaterialLot) -> Optional[timedelta]:
+    """The floor life of the lot's level; None without a clock (no level, level 1, or an unknown level —
+    master data validates the level, so an unknown one is old data: no gate rather than a crash)."""
+    level = (material.msl or "").strip().lower()
+    if not level or level == "1":
+        return None
+    try:
+        return floor_life(level, lot.msd_label_hours)
+    except ValueError:
+        return None
+
+
+def events_of(lot_ids: Iterable[int]) -> dict[int, list[tuple[str, datetime]]]:
+    ids = sorted(set(lot_ids))
+    out: dict[int, list[tuple[str, datetime]]] = {i: [] for i in ids}
+    if ids:
+        for lot_id, kind, at in db.session.execute(
+                select(MsdEvent.lot_id, MsdEvent.kind, MsdEvent.at).where(MsdEvent.lot_id.in_(ids))
+                .order_by(MsdEvent.lot_id, MsdEvent.at, MsdEvent.id)):
+            out[lot_id].append((kind, at))
+    return out
+
+
+def lot_clock(material: Material, lot: MaterialLot, at: Optional[datetime] = None) -> Optional[MsdClock]:
+    """Where the lot's clock stands (None: the material has no floor-life clock)."""
+    life = lot_life(material, lot)
+    if life is None:
+        return None
+    return msd_clock(events_of([lot.id])[lot.id], at or now(), life, warn_before())
+
+
+def clock_to_dict(clock: Optional[MsdClock]) -> Optional[dict[str, Any]]:
+    if clock is None:
+        return None
+    hours = (lambda d: None if d is None else round(d.total_seconds() / 3600, 2))
+    return {"state": clock.state, "status": clock.status, "exposureHours": hours(clock.exposure),
+            "floorLifeHours": hours(clock.floor_life), "remainingHours": hours(clock.remaining),
+            "expiresAt": clock.expires_at.isoformat() if clock.expires_at else None}
+
+
+def record_event(*, actor: Actor, material_code: str, lot_no: str, kind: str, at: Optional[datetime] = None,
+                 source: str = "MANUAL", label_hours: Optional[float] = None) -> dict[str, Any]:
+    """Record a clock event of a lot (`loading:verify`; WMS: `integration:inbound`), audited; answers the
+    lot's clock after it. `label_hours` sets an MSL 6 lot's floor life from its label."""
+    require_permission(actor, "integration:inbound" if source == "WMS" else "loading:verify")
+    kind = (kind or "").strip().upper()
+    if kind not in MSD_EVENTS:
+        raise DomainError("VALIDATION_ERROR", f"kind must be one of {', '.join(MSD_EVENTS)}.",
+                          {"fields": {"kind": list(MSD_EVENTS)}})
+    if source not in SOURCES:
+        raise DomainError("VALIDATION_ERROR", "source must be MANUAL or WMS.", {"fields": {"source": list(SOURCES)}})
+    moment = at or now()
+    if moment > now() + FUTURE_SKEW:
+        raise DomainError("VALIDATION_ERROR", "The event's time is in the future.", {"fields": {"at": "not in the future"}})
+    if label_hours is not None and (isinstance(label_hours, bool) or not isinstance(label_hours, (int, float))
+                                    or not 0 < label_hours <= 8760):
+        raise DomainError("VALIDATION_ERROR", "labelHours must be a number of hours (0–8760].",
+                          {"fields": {"labelHours": "hours, more than 0"}})
+    with unit_of_work(actor, "MSD_EVENT", "MATERIAL_LOT", f"{material_code}|{lot_no}",
+                      payload={"kind": kind, "at": moment.isoformat(), "source": source}) as uow:
+        lot = db.session.execute(uow.lock(
+            select(MaterialLot).join(Material, Material.id == MaterialLot.material_id)
+            .where(Material.code == material_code, MaterialLot.lot_no == lot_no))).scalar_one_or_none()
+        if lot is None:
+            raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no} of material {material_code}.",
+                              {"materialCode": material_code, "lotNo": lot_no})
+        material = db.session.get(Material, lot.material_id)
+        if lot_life(material, lot) is None and not (label_hours and (material.msl or "").strip() == "6"):
+            raise DomainError("MSD_NOT_MOISTURE_SENSITIVE", f"Material {material_code} has no floor-life clock "
+                              f"(moisture sensitivity level {material.msl or 'not set'}).",
+                              {"materialCode": material_code, "msl": material.msl})
+        if label_hours is not None:
+            lot.msd_label_hours = float(label_hours)
+        db.session.add(MsdEvent(lot_id=lot.id, kind=kind, at=moment, source=source, recorded_by=actor.username))
+        db.session.flush()
+        clock = clock_to_dict(lot_clock(material, lot))
+        uow.diff = {"after": {"kind": kind, "clock": clock}}
+        return {"materialCode": material_code, "lotNo": lot_no, "kind": kind, "at": moment.isoformat(),
+                "msl": material.msl, "clock": clock}
+
+
+def lot_state(*, actor: Actor, material_code: str, lot_no: str) -> dict[str, Any]:
+    """A lot's clock and its events (`loading:verify` or `trace:read`)."""
+    if not (actor.can("loading:verify") or actor.can("trace:read")):
+        require_permission(actor, "trace:read")
+    row = db.session.execute(
+        select(MaterialLot, Material).join(Material, Material.id == MaterialLot.material_id)
+        .where(Material.code == material_code, MaterialLot.lot_no == lot_no)).first()
+    if row is None:
+        raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no} of material {material_code}.",
+                          {"materialCode": material_code, "lotNo": lot_no})
+    lot, material = row
+    events = db.session.execute(select(MsdEvent).where(MsdEvent.lot_id == lot.id)
+                                .order_by(MsdEvent.at, MsdEvent.id)).scalars()
+    return {"materialCode": material_code, "lotNo": lot_no, "msl": material.msl,
+            "labelHours": lot.msd_label_hours, "clock": clock_to_dict(lot_clock(material, lot)),
+            "events": [{"kind": e.kind, "at": e.at.isoformat(), "source": e.source, "recordedBy": e.recorded_by}
+                       for e in events]}
+
+
+def spent_reels(lots: Iterable[tuple[Material, MaterialLot]], at: Optional[datetime] = None) -> list[dict[str, Any]]:
+    """Of (material, lot) pairs, those whose floor life is spent `at` (the readiness item's check)."""
+    pairs = [(m, lot) for m, lot in lots if lot_life(m, lot) is not None]
+    moment = at or now()
+    events = events_of(lot.id for _, lot in pairs)
+    spent = []
+    for material, lot in pairs:
+        clock = msd_clock(events[lot.id], moment, lot_life(material, lot), warn_before())
+        if clock.status == "EXPIRED":
+            spent.append({"reel": f"{material.code}|{lot.lot_no}", "clock": clock_to_dict(clock)})
+    return spent

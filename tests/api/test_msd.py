@@ -1,0 +1,102 @@
+"""Moisture-sensitive reels (issue 18, J-STD-033): a reel's clock from its events, loading verification
+refusing a reel whose floor life is spent (and warning when it is close), and the LOADING readiness item
+failing when a loaded reel runs out during production. MAT-MCU is MSL 3 in the demo data: 168 h."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
+
+from support import fresh_consumable_statuses, ok_data, prep_run
+
+MCU, LOT = "MAT-MCU", "LOT-M-001"
+
+
+def _event(api, kind: str, hours_ago: float, *, user="material", lot=LOT, material=MCU):
+    at = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+    return api(user).post(f"/api/v1/material-lots/{material}/{lot}/msd-events", json={"kind": kind, "at": at.isoformat()})
+
+
+def _scan(api, run_no: str, slot: str, barcode: str) -> dict:
+    return ok_data(api("material").post("/api/v1/loading/verify", json={"runNo": run_no, "slotCode": slot, "barcode": barcode}))
+
+
+def _sql(app, query: str, **params):
+    from app.extensions import db
+    with app.app_context():
+        result = db.session.execute(text(query), params)
+        rows = result.all() if result.returns_rows else []
+        db.session.commit()
+        return rows
+
+
+def test_a_reel_past_its_floor_life_is_refused_at_loading(api, app):
+    opened = _event(api, "OPENED", 200)
+    assert opened.status_code == 201, opened.get_json()
+    clock = opened.get_json()["data"]["clock"]
+    assert clock["status"] == "EXPIRED" and clock["floorLifeHours"] == 168 and clock["remainingHours"] <= 0
+    run_no = prep_run(api)
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    record = _scan(api, run_no, "2-01", f"{MCU}|{LOT}")
+    assert (record["verifyResult"], record["failReason"], record["status"]) == ("FAIL", "MSD_FLOOR_LIFE_EXPIRED", None)
+    assert record["failedAttempts"] == 1 and record["msd"]["status"] == "EXPIRED"
+    assert _sql(app, "SELECT status, error_code FROM audit_event WHERE action = 'LOADING_VERIFY' ORDER BY id DESC "
+                     "LIMIT 1") == [("FAIL", "MSD_FLOOR_LIFE_EXPIRED")]
+    # baked: the clock starts again and the reel loads
+    assert _event(api, "BAKED", 1).status_code == 201
+    again = _scan(api, run_no, "2-01", f"{MCU}|{LOT}")
+    assert again["verifyResult"] == "PASS" and again["msd"]["status"] == "OK" and 0.9 < again["msd"]["exposureHours"] < 1.1
+
+
+def test_a_reel_close_to_its_end_loads_with_a_warning_and_dry_storage_pauses(api, app):
+    assert _event(api, "OPENED", 170).status_code == 201
+    assert _event(api, "DRY_IN", 160).status_code == 201     # 10 h exposed, then in the dry cabinet
+    assert _event(api, "DRY_OUT", 2).status_code == 201      # back on the floor 2 h ago: 12 h in all
+    state = ok_data(api("quality").get(f"/api/v1/material-lots/{MCU}/{LOT}/msd"))
+    assert [e["kind"] for e in state["events"]] == ["OPENED", "DRY_IN", "DRY_OUT"]
+    assert state["clock"]["state"] == "ON_FLOOR" and 11.9 < state["clock"]["exposureHours"] < 12.1
+    assert _event(api, "BAKED", 165).status_code == 201      # an older bake changes nothing after it… 
+    # …but the clock is read in time order: OPENED 170 h, BAKED 165 h (reset), DRY_IN 160 h, DRY_OUT 2 h → 7 h
+    state = ok_data(api("quality").get(f"/api/v1/material-lots/{MCU}/{LOT}/msd"))
+    assert 6.9 < state["clock"]["exposureHours"] < 7.1
+    run_no = prep_run(api)
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    lot2 = "LOT-M-CLOSE"
+    _sql(app, "INSERT INTO material_lot (material_id, lot_no, iqc_result, created_at, updated_at) "
+              "SELECT id, :lot, 'ACCEPTED', :now, :now FROM material WHERE code = :m RETURNING id",
+         lot=lot2, m=MCU, now=datetime.now(timezone.utc))
+    assert _event(api, "OPENED", 165, lot=lot2).status_code == 201   # 3 h left: less than the 4 h warning
+    record = _scan(api, run_no, "2-01", f"{MCU}|{lot2}")
+    assert record["verifyResult"] == "PASS" and record["msd"]["status"] == "WARN" and record["msd"]["remainingHours"] < 4
+
+
+def test_a_loaded_reel_that_runs_out_fails_the_loading_readiness_item(api, app):
+    from app.services.platform.clock import simulated
+    fresh_consumable_statuses(api)
+    assert _event(api, "OPENED", 100).status_code == 201    # 68 h left when it is loaded
+    run_no = prep_run(api)
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    for slot, barcode in {"1-01": "MAT-R10K|LOT-R-001", "1-02": "MAT-C100N|LOT-C-001", "2-01": f"{MCU}|{LOT}"}.items():
+        assert _scan(api, run_no, slot, barcode)["verifyResult"] == "PASS"
+    check = ok_data(api("leader").post(f"/api/v1/runs/{run_no}/readiness/check", json={"kind": "PRECHECK"}))
+    loading = [i for i in check["items"] if i["itemType"] == "LOADING"][0]
+    assert loading["status"] == "PASSED", loading
+    with simulated(datetime.now(timezone.utc) + timedelta(hours=70)):   # two days and more later
+        later = ok_data(api("leader").post(f"/api/v1/runs/{run_no}/readiness/check", json={"kind": "PRECHECK"}))
+    loading = [i for i in later["items"] if i["itemType"] == "LOADING"][0]
+    assert loading["status"] == "FAILED" and loading["failCode"] == "MSD_FLOOR_LIFE_EXPIRED", loading
+    assert f"{MCU}|{LOT}" in loading["failReason"]
+
+
+def test_msd_event_refusals_change_nothing(api, app):
+    cases = [
+        (_event(api, "WASHED", 1), 422, "VALIDATION_ERROR"),
+        (api("material").post(f"/api/v1/material-lots/{MCU}/{LOT}/msd-events", json={
+            "kind": "OPENED", "at": (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()}), 422, "VALIDATION_ERROR"),
+        (_event(api, "OPENED", 1, lot="NO-SUCH-LOT"), 404, "MATERIAL_LOT_NOT_FOUND"),
+        (_event(api, "OPENED", 1, material="MAT-R10K", lot="LOT-R-001"), 400, "MSD_NOT_MOISTURE_SENSITIVE"),
+        (_event(api, "OPENED", 1, user="operator"), 403, "FORBIDDEN"),
+    ]
+    for answer, status, code in cases:
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (status, code), answer.get_json()
+    assert _sql(app, "SELECT count(*) FROM msd_event") == [(0,)]
