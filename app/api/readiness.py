@@ -292,6 +292,18 @@ class IntegrationStatusApi(MesBaseApi):
         """
         return ok(consumables.receive_solder_paste_status(actor=actor, payload=_raw_json()).data)
 
+    @expose("/msd-events", methods=["POST"])
+    @requires("integration:inbound")
+    def msd_event(self, actor):
+        """A moisture-sensitive reel's clock event from WMS `{eventId, eventTime, materialCode, lotNo,
+        kind: OPENED|DRY_IN|DRY_OUT|BAKED, labelHours?}` (J-STD-033; the same event id again is a duplicate).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: {eventId, materialCode, lotNo, kind, at, msl, clock} + duplicate}`"}
+        """
+        return ok(msd.receive_event(actor=actor, payload=_raw_json()).data)
+
     @expose("/equipment-status", methods=["POST"])
     @requires("integration:inbound", "integration:manual_entry", any_of=True)
     def equipment_status(self, actor):

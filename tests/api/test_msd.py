@@ -100,3 +100,22 @@ def test_msd_event_refusals_change_nothing(api, app):
     for answer, status, code in cases:
         assert (answer.status_code, answer.get_json()["error"]["code"]) == (status, code), answer.get_json()
     assert _sql(app, "SELECT count(*) FROM msd_event") == [(0,)]
+
+
+def test_wms_sends_msd_events_once_each(api, app):
+    """WMS posts the clock events through the integration API: logged, the same event id again is a
+    duplicate that changes nothing, a person without `integration:inbound` is refused."""
+    at = (datetime.now(timezone.utc) - timedelta(hours=10)).isoformat()
+    body = {"eventId": "WMS-MSD-1", "eventTime": at, "materialCode": MCU, "lotNo": LOT, "kind": "OPENED"}
+    first = ok_data(api("integration").post("/api/v1/integration/msd-events", json=body))
+    assert first["duplicate"] is False and first["clock"]["state"] == "ON_FLOOR"
+    again = ok_data(api("integration").post("/api/v1/integration/msd-events", json=body))
+    assert again["duplicate"] is True
+    assert _sql(app, "SELECT kind, source FROM msd_event") == [("OPENED", "WMS")]
+    assert _sql(app, "SELECT system, status FROM integration_message WHERE entity_type = 'MSD_EVENT' ORDER BY id") == \
+        [("WMS", "SUCCESS"), ("WMS", "DUPLICATE")]  # the message log keeps both
+    refused = api("material").post("/api/v1/integration/msd-events", json={**body, "eventId": "WMS-MSD-2"})
+    assert refused.status_code == 403
+    bad = api("integration").post("/api/v1/integration/msd-events", json={**body, "eventId": "WMS-MSD-3",
+                                                                           "kind": "SOAKED"})
+    assert bad.status_code == 422 and _sql(app, "SELECT count(*) FROM msd_event") == [(1,)]

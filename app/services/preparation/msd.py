@@ -4,7 +4,8 @@ and the gates that use it.
 - A material's `msl` (1, 2, 2a, 3, 4, 5, 5a, 6) gives the floor life (exposure.FLOOR_LIFE_HOURS; level 6:
   the hours on the lot's label, `msd_label_hours`). Level 1, or no level, has no clock.
 - A lot's events (OPENED, DRY_IN, DRY_OUT, BAKED) are recorded by people at the line (`loading:verify`)
-  or by WMS (`integration:inbound`), audited, append-only; a lot without events is still sealed.
+  or by WMS (`integration:inbound`, `POST /api/v1/integration/msd-events`, deduplicated by event id), audited,
+  append-only; a lot without events is still sealed.
 - Loading verification refuses a reel whose floor life is spent (MSD_FLOOR_LIFE_EXPIRED: recorded and
   counted like a wrong reel) and warns when less than MES_MSD_WARN_HOURS are left; the LOADING readiness
   item fails while a loaded reel of the run is spent (a reel that ran out during production).
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional
 
 from flask import current_app
+from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import select
 
 from ...extensions import db
@@ -24,10 +26,11 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_permission
-from ..platform.uow import unit_of_work
+from ..integration.inbox import InboundResult, receive
+from ..platform.inputs import EventTime, Key
+from ..platform.uow import UnitOfWork, unit_of_work
 from .exposure import MSD_EVENTS, MsdClock, floor_life, msd_clock
 
-SOURCES = ("MANUAL", "WMS")
 FUTURE_SKEW = timedelta(minutes=5)  # a scanner's clock a little ahead of the server's
 
 
@@ -75,45 +78,82 @@ def clock_to_dict(clock: Optional[MsdClock]) -> Optional[dict[str, Any]]:
             "expiresAt": clock.expires_at.isoformat() if clock.expires_at else None}
 
 
-def record_event(*, actor: Actor, material_code: str, lot_no: str, kind: str, at: Optional[datetime] = None,
-                 source: str = "MANUAL", label_hours: Optional[float] = None) -> dict[str, Any]:
-    """Record a clock event of a lot (`loading:verify`; WMS: `integration:inbound`), audited; answers the
-    lot's clock after it. `label_hours` sets an MSL 6 lot's floor life from its label."""
-    require_permission(actor, "integration:inbound" if source == "WMS" else "loading:verify")
-    kind = (kind or "").strip().upper()
+def _check_event(kind: Any, moment: datetime, label_hours: Any) -> str:
+    kind = (kind or "").strip().upper() if isinstance(kind, str) else ""
     if kind not in MSD_EVENTS:
         raise DomainError("VALIDATION_ERROR", f"kind must be one of {', '.join(MSD_EVENTS)}.",
                           {"fields": {"kind": list(MSD_EVENTS)}})
-    if source not in SOURCES:
-        raise DomainError("VALIDATION_ERROR", "source must be MANUAL or WMS.", {"fields": {"source": list(SOURCES)}})
-    moment = at or now()
     if moment > now() + FUTURE_SKEW:
         raise DomainError("VALIDATION_ERROR", "The event's time is in the future.", {"fields": {"at": "not in the future"}})
     if label_hours is not None and (isinstance(label_hours, bool) or not isinstance(label_hours, (int, float))
                                     or not 0 < label_hours <= 8760):
         raise DomainError("VALIDATION_ERROR", "labelHours must be a number of hours (0–8760].",
                           {"fields": {"labelHours": "hours, more than 0"}})
+    return kind
+
+
+def _apply_event(uow: UnitOfWork, actor: Actor, material_code: str, lot_no: str, kind: str, moment: datetime,
+                 source: str, label_hours: Optional[float]) -> dict[str, Any]:
+    """The event on the lot, in the caller's unit of work: the one place an MSD event is written."""
+    lot = db.session.execute(uow.lock(
+        select(MaterialLot).join(Material, Material.id == MaterialLot.material_id)
+        .where(Material.code == material_code, MaterialLot.lot_no == lot_no))).scalar_one_or_none()
+    if lot is None:
+        raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no} of material {material_code}.",
+                          {"materialCode": material_code, "lotNo": lot_no})
+    material = db.session.get(Material, lot.material_id)
+    if label_hours is not None and (material.msl or "").strip() == "6":
+        lot.msd_label_hours = float(label_hours)
+    if lot_life(material, lot) is None:
+        raise DomainError("MSD_NOT_MOISTURE_SENSITIVE", f"Material {material_code} has no floor-life clock "
+                          f"(moisture sensitivity level {material.msl or 'not set'}).",
+                          {"materialCode": material_code, "msl": material.msl})
+    db.session.add(MsdEvent(lot_id=lot.id, kind=kind, at=moment, source=source, recorded_by=actor.username))
+    db.session.flush()
+    clock = clock_to_dict(lot_clock(material, lot))
+    uow.diff = {"after": {"kind": kind, "clock": clock}}
+    return {"materialCode": material_code, "lotNo": lot_no, "kind": kind, "at": moment.isoformat(),
+            "msl": material.msl, "clock": clock}
+
+
+def record_event(*, actor: Actor, material_code: str, lot_no: str, kind: str, at: Optional[datetime] = None,
+                 label_hours: Optional[float] = None) -> dict[str, Any]:
+    """Record a clock event of a lot at the line (`loading:verify`), audited; answers the lot's clock
+    after it. `label_hours` sets an MSL 6 lot's floor life from its label."""
+    require_permission(actor, "loading:verify")
+    moment = at or now()
+    kind = _check_event(kind, moment, label_hours)
     with unit_of_work(actor, "MSD_EVENT", "MATERIAL_LOT", f"{material_code}|{lot_no}",
-                      payload={"kind": kind, "at": moment.isoformat(), "source": source}) as uow:
-        lot = db.session.execute(uow.lock(
-            select(MaterialLot).join(Material, Material.id == MaterialLot.material_id)
-            .where(Material.code == material_code, MaterialLot.lot_no == lot_no))).scalar_one_or_none()
-        if lot is None:
-            raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no} of material {material_code}.",
-                              {"materialCode": material_code, "lotNo": lot_no})
-        material = db.session.get(Material, lot.material_id)
-        if lot_life(material, lot) is None and not (label_hours and (material.msl or "").strip() == "6"):
-            raise DomainError("MSD_NOT_MOISTURE_SENSITIVE", f"Material {material_code} has no floor-life clock "
-                              f"(moisture sensitivity level {material.msl or 'not set'}).",
-                              {"materialCode": material_code, "msl": material.msl})
-        if label_hours is not None:
-            lot.msd_label_hours = float(label_hours)
-        db.session.add(MsdEvent(lot_id=lot.id, kind=kind, at=moment, source=source, recorded_by=actor.username))
-        db.session.flush()
-        clock = clock_to_dict(lot_clock(material, lot))
-        uow.diff = {"after": {"kind": kind, "clock": clock}}
-        return {"materialCode": material_code, "lotNo": lot_no, "kind": kind, "at": moment.isoformat(),
-                "msl": material.msl, "clock": clock}
+                      payload={"kind": kind, "at": moment.isoformat(), "source": "MANUAL"}) as uow:
+        return _apply_event(uow, actor, material_code, lot_no, kind, moment, "MANUAL", label_hours)
+
+
+class MsdEventSchema(Schema):
+    """WMS's message: `{eventId, eventTime, materialCode, lotNo, kind, labelHours?}`."""
+    eventId = Key("event_id", required=True)
+    eventTime = EventTime(required=True)
+    materialCode = Key("code", required=True)
+    lotNo = Key("lot_no", required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(MSD_EVENTS))
+    labelHours = fields.Float(load_default=None, allow_none=True)
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def receive_event(*, actor: Actor, payload: Any) -> InboundResult:
+    """A clock event from WMS (`integration:inbound`): logged and deduplicated by event id like every
+    inbound message (integration/inbox.py), applied like one recorded at the line."""
+    require_permission(actor, "integration:inbound")
+
+    def handler(uow: UnitOfWork, data: dict) -> dict:
+        kind = _check_event(data["kind"], data["eventTime"], data["labelHours"])
+        return {"eventId": data["eventId"], **_apply_event(uow, actor, data["materialCode"], data["lotNo"], kind,
+                                                             data["eventTime"], "WMS", data["labelHours"])}
+
+    return receive(actor=actor, system="WMS", entity_type="MSD_EVENT", action="MSD_EVENT_RECORD", payload=payload,
+                   schema=MsdEventSchema(), key=lambda d: f"{d['materialCode']}|{d['lotNo']}", handler=handler,
+                   event_id=lambda d: d["eventId"])
 
 
 def lot_state(*, actor: Actor, material_code: str, lot_no: str) -> dict[str, Any]:
