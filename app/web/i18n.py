@@ -148,6 +148,8 @@ JS_MESSAGES = (
     N_("the sampled boards"),
     N_("why unlock?"),
     N_("yes"),
+    N_("none"),
+    N_("WARN"),
     N_("PREP"), N_("AUTHORIZED"), N_("IN_PROGRESS"), N_("ON_HOLD"), N_("COMPLETED"), N_("PENDING"), N_("LOADED"), N_("MISMATCH"), N_("LOCKED"),
 )
 

@@ -23,9 +23,10 @@ WIDTH, HEIGHT = 1024, 768
 SEED = Path(__file__).resolve().parents[2] / "seed" / "demo.yaml"
 
 # Latin words that may stay on a Chinese screen: abbreviations used as such on a Chinese shop floor,
-# key names, units, the product's name and the language menu's own entry for English.
+# key names, units, the product's name, the language menu's own entry for English and the SYSTEM actor (who
+# bound what, when the seed or an integration did).
 ALLOWED = {"SN", "Enter", "Esc", "Tab", "Home", "End", "UTC", "IT", "API", "Wi-Fi", "FAI", "OQC", "SMT", "DIP",
-           "SPI", "AOI", "LineMES", "English", "kg", "µm", "°C", "m/min", "V", "PCS", "mm", "s"}
+           "SPI", "AOI", "LineMES", "English", "SYSTEM", "kg", "µm", "°C", "m/min", "V", "PCS", "mm", "s"}
 # a code or identifier: has a digit, an underscore, a dash or a bar (ST-DIP-TEST-01, RUN-…-0001,
 # FCT_FAIL, MAT-C100N|LOT-C-001, F9, 1-01)
 CODE = re.compile(r"^[A-Za-z0-9µ°/+.:|]*[0-9_|-][A-Za-z0-9µ°/+.:|_-]*$")
@@ -60,7 +61,7 @@ def english_words(text: str, username: str = "") -> list[str]:
     for phrase in PHRASES + ([username] if username else []):
         text = re.sub(r"(?<![A-Za-z0-9_-])" + re.escape(phrase) + r"(?![A-Za-z0-9_-])", " ", text)
     left = []
-    for token in re.split(r"[\s,;·…—–()（）\[\]“”\"'：:。，、？！*=/<>]+", text):
+    for token in re.split(r"[\s,;；·…—–()（）\[\]“”\"'：:。，、？！*=/<>]+", text):
         token = token.strip(".")
         if not re.search(r"[A-Za-z]", token) or token in ALLOWED or CODE.match(token):
             continue
@@ -153,7 +154,7 @@ def test_station_terminal_in_chinese_at_1024(browser, live_server):
     # the defect picker (F9), then Back and PASS
     type_keys(browser, Keys.BACKSPACE + "5.0" + Keys.ENTER + "1.4.2" + Keys.F9)
     wait.until(lambda d: focused(d) == "defect-filter")
-    type_keys(browser, "zzz")
+    type_keys(browser, "999")
     wait.until(lambda d: "没有与" in d.find_element(By.ID, "defect-note").text)
     assert_chinese(browser, "terminal, defect picker", "operator2")
     type_keys(browser, Keys.ESCAPE)
@@ -184,11 +185,18 @@ def test_loading_terminal_in_chinese_at_1024_and_run_detail(browser, live_server
     assert browser.find_element(By.ID, "scan-label").text == "扫描料站"
     assert browser.find_element(By.CSS_SELECTOR, "#slot-1-01 .slot-status").text == "已上料"
     assert_chinese(browser, "loading terminal", "material")
+    # replace mode (F2): the reason, the slot, then a wrong reel: FAIL, said in Chinese
+    type_keys(browser, Keys.F2)
+    wait.until(lambda d: focused(d) == "replace-reason")
+    assert "换料模式" in browser.find_element(By.ID, "feedback").text
+    type_keys(browser, "料盘用完" + Keys.ENTER)
+    wait.until(lambda d: focused(d) == "scan")
     type_keys(browser, "1-01" + Keys.ENTER)
     wait.until(EC.text_to_be_present_in_element((By.ID, "scan-label"), "扫描料站 1-01 的料盘"))
-    type_keys(browser, "MAT-C100N|LOT-C-001" + Keys.ENTER)  # the wrong reel: refused, in Chinese
+    assert "料站 1-01 应上 MAT-R10K" in browser.find_element(By.ID, "feedback").text
+    type_keys(browser, "MAT-C100N|LOT-C-001" + Keys.ENTER)
     text = answer(browser, wait, "不合格")
-    assert "不是料站 1-01 所需的物料" in text
+    assert "不是料站 1-01 所需的物料" in text and "连续扫描失败" in text, text
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#scan-log li"))
     screenshot(browser, "zh-loading-terminal")
     assert_chinese(browser, "loading terminal, wrong reel", "material")

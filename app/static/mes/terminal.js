@@ -159,7 +159,7 @@
     parts.push(spec.lsl !== null ? spec.lsl : "–");
     if (spec.target !== null && spec.target !== undefined) { parts.push(spec.target); }
     parts.push(spec.usl !== null ? spec.usl : "–");
-    return parts.join(" … ") + (spec.uom ? " " + spec.uom : "") + (spec.limitAction ? " · " + spec.limitAction : "");
+    return parts.join(" … ") + (spec.uom ? " " + spec.uom : "") + (spec.limitAction ? " · " + t(spec.limitAction) : "")  // FAIL or WARN beyond the limits;
   }
 
   /* The field's label: the spec's description (the engineer's words), else its name made readable
@@ -503,10 +503,10 @@
       var q = r.body.data;
       el("queue-in").innerHTML = q.inStation.map(function (u) {
         return '<li class="mes-q-in"><strong>' + esc(u.sn) + "</strong> " + esc(t("step %(no)s", {no: u.stepNo})) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
-      }).join("") || '<li class="mes-muted">none</li>';
+      }).join("") || '<li class="mes-muted">' + esc(t("none")) + "</li>";
       el("queue-waiting").innerHTML = q.waiting.slice(0, 30).map(function (u) {
         return "<li><strong>" + esc(u.sn) + "</strong> " + esc(t("step %(no)s", {no: u.stepNo})) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
-      }).join("") || '<li class="mes-muted">none</li>';
+      }).join("") || '<li class="mes-muted">' + esc(t("none")) + "</li>";
     });
   }
 
