@@ -4,7 +4,8 @@ Terminal (choose the run, the slot table, a wrong reel) show no untranslated Eng
 identifiers (SNs, station and run codes, defect and material codes, units, keys) and the plant's own
 master data (names and descriptions of stations, operations, specs, defects, materials: seed/demo.yaml),
 which is data, not interface text. Screenshots: tests/artifacts/zh-terminal.png, zh-loading-terminal.png,
-zh-run-detail.png (Run Detail as the planner: only partly translated so far)."""
+zh-run-detail.png (Run Detail as the planner: its own texts are Chinese, the phases, the next action and the
+statuses that come from the services are still English)."""
 import re
 from pathlib import Path
 
@@ -201,9 +202,11 @@ def test_loading_terminal_in_chinese_at_1024_and_run_detail(browser, live_server
     screenshot(browser, "zh-loading-terminal")
     assert_chinese(browser, "loading terminal, wrong reel", "material")
 
-    # Run Detail as the planner (its own texts are not all translated yet: screenshot only)
+    # Run Detail as the planner: its own headings are Chinese (the services' phases and next action are
+    # still English: screenshot, no word check)
     sign_in_in_chinese(browser, base, "planner")
     browser.get(f"{base}/runs/{run_no}")
     wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
-    assert run_no in browser.find_element(By.TAG_NAME, "body").text
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith(f"生产批 {run_no}")
+    assert browser.find_element(By.ID, "readiness").text == "生产就绪"
     screenshot(browser, "zh-run-detail")
