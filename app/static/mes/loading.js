@@ -7,6 +7,10 @@
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
   var el = function (id) { return document.getElementById(id); };
   var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
+  function whatToDo() {  // "What to do: " — no space after a full-width colon (处理方法：)
+    var label = t("What to do:");
+    return /：$/.test(label) ? label : label + " ";
+  }
   var scan = el("scan"), feedback = el("feedback"), grid = el("slot-grid").querySelector("tbody");
   var slots = {}, selected = null, replaceMode = false, busy = false;
 
@@ -32,7 +36,7 @@
     if (e.code === "UNAUTHORIZED") { e = {code: t("SIGNED OUT"), message: t("Your session has expired: sign in again.")}; }
     var hint = e.hint || cfg.hints[e.code] || "";  // the API's hint is in the page's language
     say("error", '<div class="mes-term-code">' + esc(e.code) + "</div>" + esc(e.message) +
-        (hint ? '<div class="mes-term-hint">' + esc(t("What to do:")) + " " + esc(hint) + "</div>" : ""));
+        (hint ? '<div class="mes-term-hint">' + esc(whatToDo()) + esc(hint) + "</div>" : ""));
   }
   /* 24-hour time in the plant's time zone (MES_TIMEZONE), never the browser's own clock format. */
   function plantTime(date) {

@@ -15,6 +15,10 @@
   var QUEUE_REFRESH_MS = 15000, RUNS_REFRESH_MS = 60000;
   var el = function (id) { return document.getElementById(id); };
   var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
+  function whatToDo() {  // "What to do: " — no space after a full-width colon (处理方法：)
+    var label = t("What to do:");
+    return /：$/.test(label) ? label : label + " ";
+  }
   var scan = el("scan"), feedback = el("feedback"), unitPanel = el("unit-panel"), fields = el("data-fields");
   var defectPanel = el("defect-panel"), defectFilter = el("defect-filter"), defectList = el("defect-code");
   var defectNote = el("defect-note"), runSelect = el("run-select");
@@ -106,7 +110,7 @@
     }
     var hint = error.hint || cfg.hints[error.code] || "";  // the API's hint is in the page's language
     say("error", '<div class="mes-term-code">' + esc(error.code) + "</div>" + esc(error.message) +
-        (hint ? '<div class="mes-term-hint">' + esc(t("What to do:")) + " " + esc(hint) + "</div>" : ""));
+        (hint ? '<div class="mes-term-hint">' + esc(whatToDo()) + esc(hint) + "</div>" : ""));
   }
 
   function stepLabel(step) {
