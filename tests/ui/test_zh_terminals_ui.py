@@ -2,7 +2,7 @@
 station, TrackIn a board, the data form, the defect picker, PASS) and the material handler's Loading
 Terminal (choose the run, the slot table, a wrong reel) show no untranslated English — only codes and
 identifiers (SNs, station and run codes, defect and material codes, units, keys) and the plant's own
-master data (names and descriptions of stations, operations, specs, defects, materials: seed/demo.yaml),
+master data (codes, names and descriptions of stations, operations, specs, defects, materials: seed/demo.yaml),
 which is data, not interface text. Screenshots: tests/artifacts/zh-terminal.png, zh-loading-terminal.png,
 zh-run-detail.png (Run Detail as the planner: its own texts are Chinese, the phases, the next action and the
 statuses that come from the services are still English)."""
@@ -34,7 +34,8 @@ CODE = re.compile(r"^[A-Za-z0-9µ°/+.:|]*[0-9_|-][A-Za-z0-9µ°/+.:|_-]*$")
 
 
 def master_data_phrases() -> list[str]:
-    """Names and descriptions of the demo plant's master data and users (longest first)."""
+    """Codes, names and descriptions of the demo plant's master data, and its users' full names (longest
+    first)."""
     phrases = set()
 
     def walk(node):
@@ -43,7 +44,7 @@ def master_data_phrases() -> list[str]:
                 phrases.add(f"{node.get('first_name', '')} {node.get('last_name', '')}".strip())
                 return
             for key, value in node.items():
-                if key in ("name", "description") and isinstance(value, str):
+                if key in ("code", "name", "description") and isinstance(value, str):
                     phrases.add(value)
                 walk(value)
         elif isinstance(node, list):
@@ -170,6 +171,21 @@ def test_station_terminal_in_chinese_at_1024(browser, live_server):
     text = answer(browser, wait, "UNIT_")
     hint = browser.find_element(By.CSS_SELECTOR, "#feedback .mes-term-hint").text
     assert re.match(r"^处理方法：[^A-Za-z]*[\u4e00-\u9fff]", hint), hint
+
+
+def test_manual_inspection_result_form_in_chinese(browser, live_server):
+    """The AOI station's manual result form (F4, while the machine's link is down)."""
+    base, wait = live_server.url, waiter(browser)
+    at_1024(browser)
+    sign_in_in_chinese(browser, base, "operator")
+    browser.get(base + "/terminal/ST-AOI-01")
+    wait.until(lambda d: focused(d) == "scan")
+    assert browser.find_element(By.ID, "manual-toggle").text.startswith("手工录入 AOI 结果")
+    type_keys(browser, Keys.F4)
+    wait.until(lambda d: focused(d) == "manual-sn")
+    assert [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#manual-verdict option")] == ["合格", "不合格"]
+    assert [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#manual-verdict option")] == ["PASS", "FAIL"]
+    assert_chinese(browser, "terminal, manual AOI result", "operator")
 
 
 def test_loading_terminal_in_chinese_at_1024_and_run_detail(browser, live_server):
