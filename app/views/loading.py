@@ -13,6 +13,7 @@ from ..security.permissions import resource_permissions
 from ..services.platform.errors import CATALOGUE
 from ..services.preparation import consumables, loading
 from ..services.reporting import worklists
+from ..web.i18n import error_text
 from .base import call_and_flash
 
 
@@ -48,7 +49,7 @@ class LoadingTerminalView(BaseView):
         return self.render_template(
             "mes/loading.html", run_no=run["run_no"], run_status=run["status"], line_code=run["line_code"],
             can_unlock=actor.can("loading:unlock"), time_zone=current_app.config.get("MES_TIMEZONE") or "UTC",
-            hints={code: entry.hint for code, entry in CATALOGUE.items()},
+            hints={code: error_text(code)[1] for code in CATALOGUE},  # in the page's language
             help_doc="material", help_anchor="loading-terminal")
 
 

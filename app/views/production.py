@@ -25,6 +25,7 @@ from .base import ListExports, call_and_flash, format_datetime, list_sort
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
 from ..web.filters import parse_page
+from ..web.i18n import N_
 from .help import run_detail_help
 from .quality import fai_context, oqc_mrb_context
 
@@ -122,6 +123,11 @@ class WorkOrderView(ListExports, BaseView):
         return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
 
 
+# Run Detail shows these service words in the page's language (`_(word)` in run_detail.html): the phase
+# names of runs.phases() and the run statuses (the phases' texts and the next action stay English)
+RUN_DETAIL_WORDS = (N_("Readiness"), N_("Loading"), N_("FAI"), N_("Authorize"), N_("Execution"), N_("Closeout"),
+                    N_("PREP"), N_("AUTHORIZED"), N_("IN_PROGRESS"), N_("COMPLETED"), N_("ON_HOLD"),
+                    N_("CLOSED_REWORK"), N_("SCRAPPED"), N_("CANCELLED"))
 UNITS_SHOWN = 500  # Run Detail lists the first units; the rest through the status filter, Trace or the API
 
 

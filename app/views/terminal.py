@@ -17,6 +17,7 @@ from ..services.engineering.master_data import active_defect_codes
 from ..services.platform.errors import CATALOGUE
 from ..services.production import execution
 from ..services.quality.inspection_results import manual_entry_type
+from ..web.i18n import error_text
 from .base import call_and_flash
 
 
@@ -43,7 +44,7 @@ class StationTerminalView(BaseView):
             return redirect(url_for("StationTerminalView.choose"))
         return self.render_template(
             "mes/terminal.html", station=current, stations=execution.terminal_stations(actor),
-            hints={code: entry.hint for code, entry in CATALOGUE.items()},
+            hints={code: error_text(code)[1] for code in CATALOGUE},  # in the page's language
             defect_codes=active_defect_codes(current["process_type"]), spec_labels=spec_labels(),
             operator=actor.username, help_doc="operator", help_anchor="station-terminal",
             inspection_type=manual_entry_type(actor, current["code"]),

@@ -6,6 +6,11 @@
   var cfg = JSON.parse(document.getElementById("loading-config").textContent);
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
   var el = function (id) { return document.getElementById(id); };
+  var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
+  function whatToDo() {  // "What to do: " — no space after a full-width colon (处理方法：)
+    var label = t("What to do:");
+    return /：$/.test(label) ? label : label + " ";
+  }
   var scan = el("scan"), feedback = el("feedback"), grid = el("slot-grid").querySelector("tbody");
   var slots = {}, selected = null, replaceMode = false, busy = false;
 
@@ -16,7 +21,7 @@
     return fetch("/api/v1" + path, options).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) { return {status: r.status, body: j}; });
     }, function () {
-      return {status: 0, body: {error: {code: "NETWORK", message: "The server cannot be reached: check the network, then scan again."}}};
+      return {status: 0, body: {error: {code: t("NETWORK"), message: t("The server cannot be reached: check the network, then scan again.")}}};
     });
   }
   // Text for markup built as a string, in element content AND in quoted attributes (slot codes,
@@ -27,10 +32,11 @@
   }
   function say(kind, html) { feedback.className = "mes-term-feedback mes-term-" + kind; feedback.innerHTML = html; }
   function sayError(body) {
-    var e = (body && body.error) || {code: "ERROR", message: "Unexpected answer from the server."};
-    if (e.code === "UNAUTHORIZED") { e = {code: "SIGNED OUT", message: "Your session has expired: sign in again."}; }
+    var e = (body && body.error) || {code: t("ERROR"), message: t("Unexpected answer from the server.")};
+    if (e.code === "UNAUTHORIZED") { e = {code: t("SIGNED OUT"), message: t("Your session has expired: sign in again.")}; }
+    var hint = e.hint || cfg.hints[e.code] || "";  // the API's hint is in the page's language
     say("error", '<div class="mes-term-code">' + esc(e.code) + "</div>" + esc(e.message) +
-        (cfg.hints[e.code] ? '<div class="mes-term-hint">What to do: ' + esc(cfg.hints[e.code]) + "</div>" : ""));
+        (hint ? '<div class="mes-term-hint">' + esc(whatToDo()) + esc(hint) + "</div>" : ""));
   }
   /* 24-hour time in the plant's time zone (MES_TIMEZONE), never the browser's own clock format. */
   function plantTime(date) {
@@ -47,7 +53,7 @@
     el("scan-log").insertBefore(li, el("scan-log").firstChild);
   }
   function prompt() {
-    el("scan-label").textContent = selected ? "Scan the reel for slot " + selected : "Scan the slot";
+    el("scan-label").textContent = selected ? t("Scan the reel for slot %(slot)s", {slot: selected}) : t("Scan the slot");
     Array.prototype.forEach.call(grid.querySelectorAll("tr"), function (tr) {
       tr.classList.toggle("mes-slot-selected", tr.dataset.slot === selected);
     });
@@ -55,7 +61,7 @@
   }
 
   function render(state) {
-    el("run-status").textContent = state.runStatus;
+    el("run-status").textContent = t(state.runStatus);
     el("load-table").classList.toggle("hidden", !(state.runStatus === "PREP" && state.records.length === 0));
     slots = {};
     grid.innerHTML = state.expectations.map(function (e) {
@@ -63,24 +69,24 @@
       var status = e.locked ? "LOCKED" : e.status;
       return '<tr class="mes-slot-' + esc(status) + '" data-slot="' + esc(e.slotCode) + '" id="slot-' + esc(e.slotCode) + '">' +
         "<td><strong>" + esc(e.slotCode) + "</strong></td><td>" + esc(e.expectedMaterialCode) +
-        (e.alternates.length ? ' <span class="mes-muted">or ' + esc(e.alternates.join(", ")) + "</span>" : "") +
-        '</td><td class="slot-status">' + esc(status) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + "</td>" +
+        (e.alternates.length ? ' <span class="mes-muted">' + esc(t("or %(codes)s", {codes: e.alternates.join(", ")})) + "</span>" : "") +
+        '</td><td class="slot-status" data-status="' + esc(status) + '">' + esc(t(status)) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + "</td>" +
         (cfg.canUnlock ? "<td>" + (e.locked ? '<form class="form-inline mes-unlock" data-slot="' + esc(e.slotCode) + '">' +
-          '<input class="form-control input-sm" name="reason" placeholder="why unlock?" aria-label="Unlock reason for slot ' + esc(e.slotCode) + '"> ' +
-          '<button class="btn btn-warning btn-sm" type="submit">Unlock</button></form>' : "") + "</td>" : "") + "</tr>";
-    }).join("") || '<tr><td colspan="4" class="mes-muted">No slot table yet: press "Load slot table".</td></tr>';
+          '<input class="form-control input-sm" name="reason" placeholder="' + esc(t("why unlock?")) + '" aria-label="' + esc(t("Unlock reason for slot %(slot)s", {slot: e.slotCode})) + '"> ' +
+          '<button class="btn btn-warning btn-sm" type="submit">' + esc(t("Unlock")) + "</button></form>" : "") + "</td>" : "") + "</tr>";
+    }).join("") || '<tr><td colspan="4" class="mes-muted">' + esc(t("No slot table yet: press “Load slot table”.")) + "</td></tr>";
     prompt();
   }
 
   grid.addEventListener("submit", function (event) {
     event.preventDefault();
     var form = event.target, slot = form.getAttribute("data-slot"), reason = form.elements.reason.value.trim();
-    if (!reason) { say("error", '<div class="mes-term-code">REASON</div>Type why slot ' + esc(slot) + " may be unlocked."); form.elements.reason.focus(); return; }
+    if (!reason) { say("error", '<div class="mes-term-code">' + esc(t("REASON")) + "</div>" + esc(t("Type why slot %(slot)s may be unlocked.", {slot: slot}))); form.elements.reason.focus(); return; }
     call("POST", "/lines/" + encodeURIComponent(cfg.lineCode) + "/feeder-slots/" + encodeURIComponent(slot) + "/unlock", {reason: reason})
       .then(function (r) {
         if (r.status !== 200) { sayError(r.body); return; }
-        say("ok", "Slot <strong>" + esc(slot) + "</strong> unlocked: scan the slot and the right reel.");
-        log(slot + " unlocked: " + reason);
+        say("ok", t("Slot %(slot)s unlocked: scan the slot and the right reel.", {slot: "<strong>" + esc(slot) + "</strong>"}));
+        log(t("%(slot)s unlocked: %(reason)s", {slot: slot, reason: reason}));
         refresh().then(function () { scan.focus(); });
       });
   });
@@ -93,21 +99,21 @@
 
   function onScan(text) {
     if (!text) { return; }
-    if (busy) { say("busy", "Still working on the last scan — scan again in a moment."); return; }
+    if (busy) { say("busy", esc(t("Still working on the last scan — scan again in a moment."))); return; }
     if (!selected) {
       if (!slots[text]) {
-        say("error", '<div class="mes-term-code">NOT A SLOT</div>' + esc(text) + " is not a slot of this run's table: scan the slot label first.");
+        say("error", '<div class="mes-term-code">' + esc(t("NOT A SLOT")) + "</div>" + esc(t("%(scan)s is not a slot of this run's table: scan the slot label first.", {scan: text})));
         return;
       }
       if (replaceMode && !el("replace-reason").value.trim()) {
-        say("error", '<div class="mes-term-code">REASON</div>Type why the reel is replaced first.');
+        say("error", '<div class="mes-term-code">' + esc(t("REASON")) + "</div>" + esc(t("Type why the reel is replaced first.")));
         el("replace-reason").focus();
         return;
       }
       selected = text;
       var e = slots[text];
-      say("idle", "Slot <strong>" + esc(text) + "</strong> expects " + esc(e.expectedMaterialCode) +
-          (e.alternates.length ? " (or " + esc(e.alternates.join(", ")) + ")" : "") + ": scan the reel.");
+      say("idle", t(e.alternates.length ? "Slot %(slot)s expects %(material)s (or %(alternates)s): scan the reel." : "Slot %(slot)s expects %(material)s: scan the reel.",
+                    {slot: "<strong>" + esc(text) + "</strong>", material: esc(e.expectedMaterialCode), alternates: esc(e.alternates.join(", "))}));
       prompt();
       return;
     }
@@ -119,20 +125,23 @@
     if (replaceMode) { body.reason = el("replace-reason").value.trim(); }
     call("POST", path, body).then(function (r) {
       busy = false;
-      if (r.status !== 200) { sayError(r.body); log(slot + " " + text + " refused"); refresh(); return; }
+      if (r.status !== 200) { sayError(r.body); log(slot + " " + text + " " + t("refused")); refresh(); return; }
       var d = r.body.data;
       if (d.verifyResult === "PASS") {
-        say("ok", '<div class="mes-term-code">PASS</div>Slot ' + esc(slot) + " loaded with " + esc(d.materialCode) + " lot " + esc(d.lotNo) +
-            (d.idempotent ? " (already loaded: nothing changed)" : "") + ".");
+        say("ok", '<div class="mes-term-code">' + esc(t("PASS")) + "</div>" + esc(t(d.idempotent
+            ? "Slot %(slot)s loaded with %(material)s lot %(lot)s (already loaded: nothing changed)." : "Slot %(slot)s loaded with %(material)s lot %(lot)s.",
+            {slot: slot, material: d.materialCode, lot: d.lotNo})));
       } else if (d.verifyResult === "WARNING") {
-        say("warn", '<div class="mes-term-code">WARNING</div>Slot ' + esc(slot) + " loaded with the approved alternate " + esc(d.materialCode) + " lot " + esc(d.lotNo) + ".");
+        say("warn", '<div class="mes-term-code">' + esc(t("WARNING")) + "</div>" +
+            esc(t("Slot %(slot)s loaded with the approved alternate %(material)s lot %(lot)s.", {slot: slot, material: d.materialCode, lot: d.lotNo})));
       } else {
-        say("fail", '<div class="mes-term-code">FAIL ' + esc(d.failReason) + "</div>" + esc(d.materialCode) + " lot " + esc(d.lotNo) +
-            " is wrong for slot " + esc(slot) + " (expected " + esc(d.expectedMaterialCode) + ")." +
-            (d.locked ? '<div class="mes-term-hint">Slot ' + esc(slot) + " is now LOCKED: call the line leader.</div>"
-                      : '<div class="mes-term-hint">Failed scans in a row: ' + esc(d.failedAttempts) + " of 3.</div>"));
+        say("fail", '<div class="mes-term-code">' + esc(t("FAIL")) + " " + esc(d.failReason) + "</div>" +
+            esc(t("%(material)s lot %(lot)s is wrong for slot %(slot)s (expected %(expected)s).",
+                  {material: d.materialCode, lot: d.lotNo, slot: slot, expected: d.expectedMaterialCode})) +
+            '<div class="mes-term-hint">' + esc(d.locked ? t("Slot %(slot)s is now LOCKED: call the line leader.", {slot: slot})
+                                                         : t("Failed scans in a row: %(count)s of 3.", {count: d.failedAttempts})) + "</div>");
       }
-      log(slot + " " + text + " " + d.verifyResult + (d.failReason ? " " + d.failReason : ""));
+      log(slot + " " + text + " " + t(d.verifyResult) + (d.failReason ? " " + d.failReason : ""));
       if (replaceMode) { setReplace(false); }
       refresh();
     });
@@ -142,12 +151,12 @@
     replaceMode = on;
     el("replace-panel").classList.toggle("hidden", !on);
     el("replace-mode").classList.toggle("btn-warning", on);
-    if (on) { say("warn", "Replace mode: type the reason, then scan the slot and the new reel."); el("replace-reason").focus(); }
+    if (on) { say("warn", esc(t("Replace mode: type the reason, then scan the slot and the new reel."))); el("replace-reason").focus(); }
     else { el("replace-reason").value = ""; prompt(); }
   }
 
   scan.addEventListener("keydown", function (event) {
-    if (event.key === "Enter") { event.preventDefault(); var t = scan.value.trim(); scan.value = ""; onScan(t); }
+    if (event.key === "Enter") { event.preventDefault(); var text = scan.value.trim(); scan.value = ""; onScan(text); }
   });
   el("replace-reason").addEventListener("keydown", function (event) {
     if (event.key === "Enter") { event.preventDefault(); scan.focus(); }
@@ -155,13 +164,13 @@
   el("replace-mode").addEventListener("click", function () { setReplace(!replaceMode); });
   el("load-table").addEventListener("click", function () {
     call("POST", "/runs/" + encodeURIComponent(cfg.runNo) + "/loading/load-table").then(function (r) {
-      if (r.status !== 200) { sayError(r.body); } else { say("ok", "Slot table loaded: scan the first slot."); }
+      if (r.status !== 200) { sayError(r.body); } else { say("ok", esc(t("Slot table loaded: scan the first slot."))); }
       refresh();
     });
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "F2") { event.preventDefault(); setReplace(!replaceMode); }
-    if (event.key === "Escape") { event.preventDefault(); selected = null; if (replaceMode) { setReplace(false); } say("idle", "Ready."); prompt(); }
+    if (event.key === "Escape") { event.preventDefault(); selected = null; if (replaceMode) { setReplace(false); } say("idle", esc(t("Ready."))); prompt(); }
   });
   refresh();
 })();

@@ -14,6 +14,11 @@
   var API = "/api/v1";
   var QUEUE_REFRESH_MS = 15000, RUNS_REFRESH_MS = 60000;
   var el = function (id) { return document.getElementById(id); };
+  var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
+  function whatToDo() {  // "What to do: " — no space after a full-width colon (处理方法：)
+    var label = t("What to do:");
+    return /：$/.test(label) ? label : label + " ";
+  }
   var scan = el("scan"), feedback = el("feedback"), unitPanel = el("unit-panel"), fields = el("data-fields");
   var defectPanel = el("defect-panel"), defectFilter = el("defect-filter"), defectList = el("defect-code");
   var defectNote = el("defect-note"), runSelect = el("run-select");
@@ -43,16 +48,17 @@
         try { json = JSON.parse(text); } catch (e) { json = null; }
         var envelope = json && typeof json === "object" && (response.ok ? "data" in json : json.error && json.error.code);
         if (!envelope) {
-          return {status: response.status || 0, body: failure("SERVER ERROR",
-            "The server (or a proxy in between) answered with an error" + (response.status ? " (HTTP " + response.status + ")" : "") +
-            " instead of a result. Scan the board again: the terminal then shows whether it was recorded. If it repeats, call IT.")};
+          return {status: response.status || 0, body: failure(t("SERVER ERROR"),
+            t("The server (or a proxy in between) answered with an error%(http)s instead of a result. Scan the board again: " +
+              "the terminal then shows whether it was recorded. If it repeats, call IT.",
+              {http: response.status ? " (HTTP " + response.status + ")" : ""}))};
         }
         return {status: response.status, body: json};
       }, function () {
-        return {status: 0, body: failure("NETWORK", "The answer from the server was cut off. Scan the board again.")};
+        return {status: 0, body: failure(t("NETWORK"), t("The answer from the server was cut off. Scan the board again."))};
       });
     }, function () {
-      return {status: 0, body: failure("NETWORK", "The server cannot be reached. Check the network cable or Wi-Fi, then scan again.")};
+      return {status: 0, body: failure(t("NETWORK"), t("The server cannot be reached. Check the network cable or Wi-Fi, then scan again."))};
     });
   }
 
@@ -63,7 +69,7 @@
     var promise;
     try { promise = Promise.resolve(work()); } catch (e) { promise = Promise.reject(e); }
     promise.catch(function () {
-      say("error", '<div class="mes-term-code">ERROR</div>Something went wrong on this screen. Press F5 and scan again.');
+      say("error", '<div class="mes-term-code">' + esc(t("ERROR")) + "</div>" + esc(t("Something went wrong on this screen. Press F5 and scan again.")));
     }).then(function () {
       setBusy(false);
       if (!document.activeElement || document.activeElement === document.body) { focusWork(); }
@@ -79,7 +85,7 @@
 
   function ignored() {
     scan.value = "";
-    say("busy", esc(busyText) + '<div class="mes-term-hint">Scan ignored: wait for the answer, then scan again.</div>');
+    say("busy", esc(busyText) + '<div class="mes-term-hint">' + esc(t("Scan ignored: wait for the answer, then scan again.")) + "</div>");
   }
 
   // ---- showing answers -------------------------------------------------------------------------
@@ -95,32 +101,32 @@
   }
 
   function sayError(body) {
-    var error = (body && body.error) || failure("ERROR", "Unexpected answer from the server.").error;
+    var error = (body && body.error) || failure(t("ERROR"), t("Unexpected answer from the server.")).error;
     if (error.code === "UNAUTHORIZED") {
-      say("error", '<div class="mes-term-code">SIGNED OUT</div>Your session has expired — sign in again. ' +
-          '<a class="btn btn-primary btn-lg" id="sign-in-again" href="' + esc(cfg.loginUrl) + '">Sign in</a>' +
-          '<div class="mes-term-hint">Nothing was recorded for this scan: scan the board again after signing in.</div>');
+      say("error", '<div class="mes-term-code">' + esc(t("SIGNED OUT")) + "</div>" + esc(t("Your session has expired — sign in again.")) + " " +
+          '<a class="btn btn-primary btn-lg" id="sign-in-again" href="' + esc(cfg.loginUrl) + '">' + esc(t("Sign in")) + "</a>" +
+          '<div class="mes-term-hint">' + esc(t("Nothing was recorded for this scan: scan the board again after signing in.")) + "</div>");
       return;
     }
-    var hint = cfg.hints[error.code] || "";
+    var hint = error.hint || cfg.hints[error.code] || "";  // the API's hint is in the page's language
     say("error", '<div class="mes-term-code">' + esc(error.code) + "</div>" + esc(error.message) +
-        (hint ? '<div class="mes-term-hint">What to do: ' + esc(hint) + "</div>" : ""));
+        (hint ? '<div class="mes-term-hint">' + esc(whatToDo()) + esc(hint) + "</div>" : ""));
   }
 
   function stepLabel(step) {
-    return "Step " + step.stepNo + " · " + (step.operationCode || "") +
+    return t("Step %(no)s", {no: step.stepNo}) + " · " + (step.operationCode || "") +
       (step.operationName ? " (" + step.operationName + ")" : "");
   }
 
   function closeoutText(closeout, runNo) {
     if (!closeout) { return ""; }
-    if (closeout.completed) { return "Run " + runNo + " is COMPLETED: all its boards are finished."; }
+    if (closeout.completed) { return t("Run %(run)s is COMPLETED: all its boards are finished.", {run: runNo}); }
     if (closeout.code === "OQC_REQUIRED") {
       var sampled = closeout.sampledSns && closeout.sampledSns.length;
-      return "Run " + runNo + " is finished and waits for OQC: quality inspects " +
-        (sampled ? sampled + " sampled board(s)" : "the sampled boards") + ". Keep the boards of this run together.";
+      return t("Run %(run)s is finished and waits for OQC: quality inspects %(boards)s. Keep the boards of this run together.",
+               {run: runNo, boards: sampled ? t("%(count)s sampled board(s)", {count: sampled}) : t("the sampled boards")});
     }
-    return "Run " + runNo + " is not completed yet (" + (closeout.code || "closeout pending") + ")" +
+    return t("Run %(run)s is not completed yet (%(code)s)", {run: runNo, code: closeout.code || t("closeout pending")}) +
       (cfg.hints[closeout.code] ? ": " + cfg.hints[closeout.code] : ".");
   }
 
@@ -157,7 +163,7 @@
     parts.push(spec.lsl !== null ? spec.lsl : "–");
     if (spec.target !== null && spec.target !== undefined) { parts.push(spec.target); }
     parts.push(spec.usl !== null ? spec.usl : "–");
-    return parts.join(" … ") + (spec.uom ? " " + spec.uom : "") + (spec.limitAction ? " · " + spec.limitAction : "");
+    return parts.join(" … ") + (spec.uom ? " " + spec.uom : "") + (spec.limitAction ? " · " + t(spec.limitAction) : "")  // FAIL or WARN beyond the limits;
   }
 
   /* The field's label: the spec's description (the engineer's words), else its name made readable
@@ -186,7 +192,7 @@
         ' <span class="mes-term-limits">' + esc(limitText(spec)) + "</span></label>";
       var input;
       if (spec.dataType === "ENUM" || spec.dataType === "BOOLEAN") {
-        var options = spec.dataType === "BOOLEAN" ? [["", "—"], ["true", "yes"], ["false", "no"]]
+        var options = spec.dataType === "BOOLEAN" ? [["", "—"], ["true", t("yes")], ["false", t("no")]]
           : [["", "—"]].concat((spec.enumOptions || []).map(function (o) { return [o, o]; }));
         input = '<select id="' + id + '" class="form-control input-lg mes-term-input">' + options.map(function (o) {
           return '<option value="' + esc(o[0]) + '">' + esc(o[1]) + "</option>";
@@ -221,13 +227,13 @@
     var value = Number(text);
     if (isNaN(value)) {
       control.classList.add("mes-invalid");
-      note.textContent = "not a number";
+      note.textContent = t("not a number");
       return;
     }
     if ((spec.lsl !== null && value < spec.lsl) || (spec.usl !== null && value > spec.usl)) {
       control.classList.add("mes-out-of-limit");
-      note.textContent = spec.limitAction === "WARN" ? "out of limit: recorded as a warning"
-        : "out of limit: the board will FAIL";
+      note.textContent = spec.limitAction === "WARN" ? t("out of limit: recorded as a warning")
+        : t("out of limit: the board will FAIL");
     }
   }
 
@@ -251,7 +257,7 @@
     current = {sn: sn, runNo: runNo, step: step, specs: specs || []};
     el("unit-sn").textContent = sn;
     el("unit-step").textContent = stepLabel(step);
-    el("unit-run").textContent = "run " + runNo;
+    el("unit-run").textContent = t("run %(run)s", {run: runNo});
     buildForm(current.specs);
     el("unit-no-data").classList.toggle("hidden", current.specs.length > 0);
     unitPanel.classList.remove("hidden");
@@ -261,8 +267,8 @@
   }
 
   function inText(sn, step, specs, lead) {
-    return '<div class="mes-term-code">IN</div>' + esc(sn) + " " + (lead || "—") + " " + esc(stepLabel(step)) +
-      (specs.length ? ". Enter the values, then PASS or FAIL." : ". No data: scan it again (or Enter) = PASS, F9 = FAIL.");
+    return '<div class="mes-term-code">' + esc(t("IN")) + "</div>" + esc(sn) + " " + esc(lead || "—") + " " + esc(stepLabel(step)) +
+      esc(specs.length ? t(". Enter the values, then PASS or FAIL.") : t(". No data: scan it again (or Enter) = PASS, F9 = FAIL."));
   }
 
   // ---- actions -------------------------------------------------------------------------------
@@ -283,13 +289,13 @@
         if (r.status === 200) {
           var d = r.body.data;
           if (d.openTrack && d.openTrack.station === cfg.station) {
-            say("ok", inText(text, d.step, d.dataSpecs || [], "is tracked in here —"));
+            say("ok", inText(text, d.step, d.dataSpecs || [], t("is tracked in here —")));
             showUnit(text, d.runNo, d.step, d.dataSpecs);
             return null;
           }
           if (d.openTrack) {  // tracked in elsewhere: say where, without a refused track-in
-            sayError(failure("UNIT_ALREADY_IN_STATION", "Unit " + text + " is already tracked in at " +
-              d.openTrack.station + " (step " + d.openTrack.stepNo + "): track it out there first."));
+            sayError(failure("UNIT_ALREADY_IN_STATION", t("Unit %(sn)s is already tracked in at %(station)s (step %(step)s): " +
+              "track it out there first.", {sn: text, station: d.openTrack.station, step: d.openTrack.stepNo})));
             return null;
           }
           return trackIn(text, d.runNo);
@@ -297,8 +303,8 @@
         var code = r.body && r.body.error && r.body.error.code;
         if (code === "UNIT_NOT_FOUND") {
           if (!runSelect.value) {
-            say("error", '<div class="mes-term-code">NO RUN</div>New board ' + esc(text) +
-                ": choose the run for new boards at the top, then scan again.");
+            say("error", '<div class="mes-term-code">' + esc(t("NO RUN")) + "</div>" +
+                esc(t("New board %(sn)s: choose the run for new boards at the top, then scan again.", {sn: text})));
             return null;
           }
           return trackIn(text, runSelect.value);
@@ -319,9 +325,10 @@
         return;
       }
       if (cfg.stations.indexOf(text) < 0) {
-        say("error", '<div class="mes-term-code">FINISH FIRST</div>' + esc(text) +
-            " was not taken: finish " + esc(current.sn) + " first (PASS" + (noData ? " = scan it again" : "") +
-            ", FAIL, or Esc to leave it tracked in here), then scan " + esc(text) + " again.");
+        say("error", '<div class="mes-term-code">' + esc(t("FINISH FIRST")) + "</div>" + esc(t(noData
+            ? "%(scan)s was not taken: finish %(sn)s first (PASS = scan it again, FAIL, or Esc to leave it tracked in here), then scan %(scan)s again."
+            : "%(scan)s was not taken: finish %(sn)s first (PASS, FAIL, or Esc to leave it tracked in here), then scan %(scan)s again.",
+            {scan: text, sn: current.sn})));
         focusWork();
         return;
       }
@@ -331,7 +338,7 @@
       if (text !== cfg.station) { window.location.href = cfg.terminalBase + encodeURIComponent(text); }
       return;
     }
-    exclusive("Checking " + text + "…", function () { return lookUp(text); });
+    exclusive(t("Checking %(sn)s…", {sn: text}), function () { return lookUp(text); });
   }
 
   function trackOut(result, defect) {
@@ -341,7 +348,7 @@
     var body = {sn: current.sn, runNo: current.runNo, result: result, data: collect()};
     if (defect) { body.defect = defect; }
     var sn = current.sn, runNo = current.runNo;
-    exclusive("Recording " + result + " for " + sn + "…", function () {
+    exclusive(t("Recording %(result)s for %(sn)s…", {result: t(result), sn: sn}), function () {
       return call("POST", "/stations/" + encodeURIComponent(cfg.station) + "/track-out", body).then(function (r) {
         if (r.status !== 200) {
           sayError(r.body);
@@ -352,20 +359,22 @@
         var closeout = closeoutText(d.runCloseout, runNo);
         var closeoutHtml = closeout ? '<div class="mes-term-closeout" id="run-closeout">' + esc(closeout) + "</div>" : "";
         if (d.result === "PASS") {
-          var next = d.nextStep ? "next: " + stepLabel(d.nextStep) + (d.nextStepWaits ? " (after the FAI)" : "")
-            : "DONE — the board has finished its route";
+          var next = d.nextStep ? t(d.nextStepWaits ? "next: %(step)s (after the FAI)" : "next: %(step)s", {step: stepLabel(d.nextStep)})
+            : t("DONE — the board has finished its route");
           var waits = d.nextStepWaits ? '<div class="mes-term-hint" id="next-step-waits">' + esc(d.nextStepWaits) + "</div>" : "";
           var warn = (d.dataValues || []).filter(function (v) { return v.alarmed; }).map(function (v) { return v.spec + " = " + v.value; });
-          say("ok", '<div class="mes-term-code">PASS</div>' + esc(sn) + " — " + esc(next) +
-              waits + (warn.length ? '<div class="mes-term-hint">Warning recorded: ' + esc(warn.join(", ")) + "</div>" : "") +
+          say("ok", '<div class="mes-term-code">' + esc(t("PASS")) + "</div>" + esc(sn) + " — " + esc(next) +
+              waits + (warn.length ? '<div class="mes-term-hint">' + esc(t("Warning recorded: %(values)s", {values: warn.join(", ")})) + "</div>" : "") +
               closeoutHtml);
         } else {
           var codes = (d.defects || []).map(function (x) { return x.code; }).join(", ");
           var why = d.forcedBy === "SPEC_LIMIT" ? (d.dataValues || []).filter(function (v) { return v.judge === "FAIL"; })
-            .map(function (v) { return v.spec + " = " + v.value + " (limits " + (v.lsl !== null ? v.lsl : "–") + "–" + (v.usl !== null ? v.usl : "–") + ")"; }).join(", ") : "";
-          say("fail", '<div class="mes-term-code">FAIL ' + esc(codes) + "</div>" + esc(sn) +
-              (d.forcedBy ? " — forced by " + esc(d.forcedBy) + (why ? ": " + esc(why) : "") : "") +
-              '<div class="mes-term-hint">Put the board aside for quality (disposition).</div>' + closeoutHtml);
+            .map(function (v) {
+              return v.spec + " = " + v.value + " " + t("(limits %(lsl)s–%(usl)s)", {lsl: v.lsl !== null ? v.lsl : "–", usl: v.usl !== null ? v.usl : "–"});
+            }).join(", ") : "";
+          say("fail", '<div class="mes-term-code">' + esc(t("FAIL")) + " " + esc(codes) + "</div>" + esc(sn) +
+              (d.forcedBy ? esc(t(" — forced by %(cause)s", {cause: d.forcedBy})) + (why ? ": " + esc(why) : "") : "") +
+              '<div class="mes-term-hint">' + esc(t("Put the board aside for quality (disposition).")) + "</div>" + closeoutHtml);
         }
         clearUnit();
         refreshQueue();
@@ -388,7 +397,7 @@
     var keep = matches.some(function (d) { return d.code === chosen; });
     defectList.value = keep ? chosen : "";
     if (!keep) { defectList.selectedIndex = matches.length === 1 && term ? 0 : -1; }
-    defectNote.textContent = matches.length ? "" : "No defect code matches “" + defectFilter.value.trim() + "”.";
+    defectNote.textContent = matches.length ? "" : t("No defect code matches “%(term)s”.", {term: defectFilter.value.trim()});
   }
 
   function moveDefect(step) {
@@ -415,7 +424,7 @@
     if (!current || busy) { return; }
     var code = defectList.value;
     if (!code) {
-      defectNote.textContent = "Pick a defect code first: type part of its code or name, then ↓/↑.";
+      defectNote.textContent = t("Pick a defect code first: type part of its code or name, then ↓/↑.");
       defectFilter.focus();
       return;
     }
@@ -473,18 +482,18 @@
     control.classList.remove("mes-out-of-limit", "mes-invalid");
     el(control.id + "-note").textContent = "";
     if (typed && spec.dataType === "NUMBER") { hintLimits(spec, control); }
-    var where = "It was scanned into the " + specLabel(spec) + " field" +
-      (typed ? ", which keeps what was typed before it (" + typed + ")." : ", which is cleared.");
+    var where = typed ? t("It was scanned into the %(field)s field, which keeps what was typed before it (%(typed)s).", {field: specLabel(spec), typed: typed})
+      : t("It was scanned into the %(field)s field, which is cleared.", {field: specLabel(spec)});
     if (text === current.sn) {
-      say("error", '<div class="mes-term-code">SCAN, NOT A VALUE</div>' + esc(text) + " is this board's SN. " + esc(where) +
-          '<div class="mes-term-hint">Type the ' + esc(specLabel(spec)) + " value, then Enter.</div>");
+      say("error", '<div class="mes-term-code">' + esc(t("SCAN, NOT A VALUE")) + "</div>" + esc(t("%(sn)s is this board's SN.", {sn: text})) + " " + esc(where) +
+          '<div class="mes-term-hint">' + esc(t("Type the %(field)s value, then Enter.", {field: specLabel(spec)})) + "</div>");
     } else if (cfg.stations.indexOf(text) >= 0) {
       onScan(text);  // a station label of the operator's: switch station, as from the scan field
       return true;
     } else {
-      say("error", '<div class="mes-term-code">FINISH FIRST</div>' + esc(text) + " was not taken: finish " +
-          esc(current.sn) + " first (PASS, FAIL, or Esc to leave it tracked in here), then scan " + esc(text) +
-          " again. " + esc(where));
+      say("error", '<div class="mes-term-code">' + esc(t("FINISH FIRST")) + "</div>" +
+          esc(t("%(scan)s was not taken: finish %(sn)s first (PASS, FAIL, or Esc to leave it tracked in here), then scan %(scan)s again.",
+                {scan: text, sn: current.sn})) + " " + esc(where));
     }
     control.focus();
     return true;
@@ -497,11 +506,11 @@
       if (r.status !== 200) { return; }
       var q = r.body.data;
       el("queue-in").innerHTML = q.inStation.map(function (u) {
-        return '<li class="mes-q-in"><strong>' + esc(u.sn) + "</strong> step " + esc(u.stepNo) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
-      }).join("") || '<li class="mes-muted">none</li>';
+        return '<li class="mes-q-in"><strong>' + esc(u.sn) + "</strong> " + esc(t("step %(no)s", {no: u.stepNo})) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
+      }).join("") || '<li class="mes-muted">' + esc(t("none")) + "</li>";
       el("queue-waiting").innerHTML = q.waiting.slice(0, 30).map(function (u) {
-        return "<li><strong>" + esc(u.sn) + "</strong> step " + esc(u.stepNo) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
-      }).join("") || '<li class="mes-muted">none</li>';
+        return "<li><strong>" + esc(u.sn) + "</strong> " + esc(t("step %(no)s", {no: u.stepNo})) + ' <span class="mes-muted">' + esc(u.runNo) + "</span></li>";
+      }).join("") || '<li class="mes-muted">' + esc(t("none")) + "</li>";
     });
   }
 
@@ -519,10 +528,10 @@
       var wanted = runSelect.value || remembered;
       var options = active.map(function (run) {
         return '<option value="' + esc(run.runNo) + '">' + esc(run.runNo) + " · " + esc(run.productCode) + " · " +
-          (run.faiTrial ? "FAI trial" : run.status) + "</option>";
+          esc(run.faiTrial ? t("FAI trial") : t(run.status)) + "</option>";
       }).join("");
-      if (!active.length) { options = '<option value="">(no active run)</option>'; }
-      else if (active.length > 1) { options = '<option value="">(choose the run for new boards…)</option>' + options; }
+      if (!active.length) { options = '<option value="">' + esc(t("(no active run)")) + "</option>"; }
+      else if (active.length > 1) { options = '<option value="">' + esc(t("(choose the run for new boards…)")) + "</option>" + options; }
       runSelect.innerHTML = options;
       if (active.length === 1) { runSelect.value = active[0].runNo; }
       else if (wanted && active.some(function (run) { return run.runNo === wanted; })) { runSelect.value = wanted; }
@@ -618,12 +627,12 @@
                   eventTime: new Date().toISOString(), type: cfg.inspectionType, sn: el("manual-sn").value.trim(),
                   stationCode: cfg.station, result: verdict,
                   defects: verdict === "FAIL" && code ? [{code: code, location: el("manual-location").value.trim() || null}] : []};
-      exclusive("Recording the " + cfg.inspectionType + " result…", function () {
+      exclusive(t("Recording the %(type)s result…", {type: cfg.inspectionType}), function () {
         return call("POST", "/integration/inspection-results", body).then(function (r) {
           if (r.status !== 200) { sayError(r.body); return; }
-          say(verdict === "PASS" ? "ok" : "fail", '<div class="mes-term-code">' + esc(cfg.inspectionType) + " " + esc(verdict) +
-              " (MANUAL)</div>Recorded for " + esc(body.sn) + "." +
-              (verdict === "FAIL" ? '<div class="mes-term-hint">Its TrackOut at this step will be FAIL with this defect.</div>' : ""));
+          say(verdict === "PASS" ? "ok" : "fail", '<div class="mes-term-code">' + esc(cfg.inspectionType) + " " + esc(t(verdict)) +
+              " " + esc(t("(MANUAL)")) + "</div>" + esc(t("Recorded for %(sn)s.", {sn: body.sn})) +
+              (verdict === "FAIL" ? '<div class="mes-term-hint">' + esc(t("Its TrackOut at this step will be FAIL with this defect.")) + "</div>" : ""));
           manual.reset();
           manual.classList.add("hidden");
           scan.focus();
