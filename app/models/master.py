@@ -70,6 +70,9 @@ class BomItem(IdMixin, TimestampMixin, Model):
         return f"{self.product} / {self.material} x{self.qty_per:g}"
 
 
+MSL_LEVELS = ("1", "2", "2a", "3", "4", "5", "5a", "6")  # moisture sensitivity levels, J-STD-033
+
+
 class MaterialLot(IdMixin, TimestampMixin, Model):
     __tablename__ = "material_lot"
     __table_args__ = (UniqueConstraint("material_id", "lot_no"),)

@@ -73,7 +73,8 @@ class MaterialView(MesModelView):
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "category", "model", "is_active"]
     label_columns = {"uom": "Unit", "msl": "MSL", "is_active": "Active"}
-    description_columns = {"msl": "Moisture sensitivity level (optional)."}
+    description_columns = {"msl": "Moisture sensitivity level, J-STD-033: 1, 2, 2a, 3, 4, 5, 5a or 6 (optional; "
+                                  "from 2 on, loading checks each reel's floor life)."}
     base_order = ("code", "asc")
 
 

@@ -119,3 +119,14 @@ def test_wms_sends_msd_events_once_each(api, app):
     bad = api("integration").post("/api/v1/integration/msd-events", json={**body, "eventId": "WMS-MSD-3",
                                                                            "kind": "SOAKED"})
     assert bad.status_code == 422 and _sql(app, "SELECT count(*) FROM msd_event") == [(1,)]
+
+
+def test_master_data_takes_only_the_standard_levels(api, app):
+    bad = api("engineer").post("/api/v1/materials/", json={"code": "MAT-MSD-7", "name": "bad level", "uom": "PCS",
+                                                          "msl": "7"})
+    assert bad.status_code == 422 and "msl" in bad.get_json()["error"]["details"]["fields"], bad.get_json()
+    good = api("engineer").post("/api/v1/materials/", json={"code": "MAT-MSD-2A", "name": "BGA", "uom": "PCS",
+                                                           "msl": " 2A "})
+    assert good.status_code == 201, good.get_json()
+    assert _sql(app, "SELECT msl FROM material WHERE code = 'MAT-MSD-2A'") == [("2a",)]
+    assert _sql(app, "SELECT count(*) FROM material WHERE code = 'MAT-MSD-7'") == [(0,)]

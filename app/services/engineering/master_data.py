@@ -26,7 +26,7 @@ from ...models import (
     Routing, Station, StationGroup,
 )
 from ...models.master import (
-    EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
+    EQUIPMENT_STATUSES, IQC_RESULTS, MSL_LEVELS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
 )
 from ...models.quality import SAMPLING_TYPES, OqcSamplingRule
 from ...models.readiness import FeederSlot, SlotMaterialMapping
@@ -241,6 +241,10 @@ def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = 
             errors[ref] = f"A {ref.replace('_', ' ')} is required."
     if isinstance(item, BomItem) and (item.qty_per is None or item.qty_per <= 0):
         errors["qty_per"] = "The quantity per board must be greater than 0."
+    if isinstance(item, Material) and item.msl:
+        item.msl = item.msl.strip().lower()
+        if item.msl not in MSL_LEVELS:
+            errors["msl"] = f"A moisture sensitivity level of J-STD-033 ({', '.join(MSL_LEVELS)}), or empty."
     if isinstance(item, MaterialLot) and not item.lot_no:
         errors["lot_no"] = "A lot number is required."
     if isinstance(item, FeederSlot) and not item.slot_code:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
+from ...models.master import MSL_LEVELS
+
 FLOOR_LIFE_HOURS: dict[str, Optional[float]] = {
     "1": None,          # unlimited
     "2": 365 * 24.0,
@@ -29,6 +31,7 @@ FLOOR_LIFE_HOURS: dict[str, Optional[float]] = {
     "6": None,          # time on label: the reel's label says
 }
 MSD_LEVELS = tuple(FLOOR_LIFE_HOURS)
+assert MSD_LEVELS == MSL_LEVELS, "the floor lives cover exactly the levels master data accepts"
 MSD_EVENTS = ("OPENED", "DRY_IN", "DRY_OUT", "BAKED")
 
 
