@@ -59,6 +59,8 @@ JS_MESSAGES = (
     N_(" — forced by %(cause)s"),
     N_("%(count)s sampled board(s)"),
     N_("%(material)s lot %(lot)s is wrong for slot %(slot)s (expected %(expected)s)."),
+    N_("%(material)s lot %(lot)s has spent its floor life (moisture-sensitive): take it off the line to be baked."),
+    N_("Floor life left: %(hours)s h — plan this reel's replacement."),
     N_("%(scan)s is not a slot of this run's table: scan the slot label first."),
     N_("%(scan)s was not taken: finish %(sn)s first (PASS = scan it again, FAIL, or Esc to leave it tracked in here), then scan %(scan)s again."),
     N_("%(scan)s was not taken: finish %(sn)s first (PASS, FAIL, or Esc to leave it tracked in here), then scan %(scan)s again."),

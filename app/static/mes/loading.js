@@ -127,17 +127,23 @@
       busy = false;
       if (r.status !== 200) { sayError(r.body); log(slot + " " + text + " " + t("refused")); refresh(); return; }
       var d = r.body.data;
+      var msdHint = d.msd && d.msd.status === "WARN"  // a moisture-sensitive reel close to the end of its floor life
+        ? '<div class="mes-term-hint">' + esc(t("Floor life left: %(hours)s h — plan this reel's replacement.",
+                                                 {hours: d.msd.remainingHours})) + "</div>" : "";
       if (d.verifyResult === "PASS") {
         say("ok", '<div class="mes-term-code">' + esc(t("PASS")) + "</div>" + esc(t(d.idempotent
             ? "Slot %(slot)s loaded with %(material)s lot %(lot)s (already loaded: nothing changed)." : "Slot %(slot)s loaded with %(material)s lot %(lot)s.",
-            {slot: slot, material: d.materialCode, lot: d.lotNo})));
+            {slot: slot, material: d.materialCode, lot: d.lotNo})) + msdHint);
       } else if (d.verifyResult === "WARNING") {
         say("warn", '<div class="mes-term-code">' + esc(t("WARNING")) + "</div>" +
-            esc(t("Slot %(slot)s loaded with the approved alternate %(material)s lot %(lot)s.", {slot: slot, material: d.materialCode, lot: d.lotNo})));
+            esc(t("Slot %(slot)s loaded with the approved alternate %(material)s lot %(lot)s.", {slot: slot, material: d.materialCode, lot: d.lotNo})) + msdHint);
       } else {
         say("fail", '<div class="mes-term-code">' + esc(t("FAIL")) + " " + esc(d.failReason) + "</div>" +
-            esc(t("%(material)s lot %(lot)s is wrong for slot %(slot)s (expected %(expected)s).",
-                  {material: d.materialCode, lot: d.lotNo, slot: slot, expected: d.expectedMaterialCode})) +
+            esc(d.failReason === "MSD_FLOOR_LIFE_EXPIRED"
+                ? t("%(material)s lot %(lot)s has spent its floor life (moisture-sensitive): take it off the line to be baked.",
+                    {material: d.materialCode, lot: d.lotNo})
+                : t("%(material)s lot %(lot)s is wrong for slot %(slot)s (expected %(expected)s).",
+                    {material: d.materialCode, lot: d.lotNo, slot: slot, expected: d.expectedMaterialCode})) +
             '<div class="mes-term-hint">' + esc(d.locked ? t("Slot %(slot)s is now LOCKED: call the line leader.", {slot: slot})
                                                          : t("Failed scans in a row: %(count)s of 3.", {count: d.failedAttempts})) + "</div>");
       }
