@@ -10,7 +10,8 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from support import LiveApi, ok_data, prep_run
 from test_dashboard_ui import sign_in
-from test_zh_terminals_ui import answer, focused, sign_in_in_chinese, type_keys, waiter
+from test_execution_console import answer, focused, type_keys
+from test_zh_terminals_ui import sign_in_in_chinese, waiter
 
 pytestmark = pytest.mark.browser
 

@@ -15,6 +15,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from support import DEMO_PASSWORD, LiveApi, authorized_run, build_unit, ok_data, ready_run, screenshot
+from test_execution_console import answer, focused, type_keys  # the terminals' keyboard helpers
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1024, 768
@@ -36,25 +37,6 @@ def sign_in_with_keys(browser, base, username):
     browser.find_element(By.ID, "username").send_keys(username + Keys.TAB)
     browser.switch_to.active_element.send_keys(DEMO_PASSWORD + Keys.ENTER)
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".mes-home h1")))
-
-
-def type_keys(browser, text):
-    browser.switch_to.active_element.send_keys(text)
-
-
-def focused(browser):
-    return browser.switch_to.active_element.get_attribute("id")
-
-
-def headline(browser):
-    codes = browser.find_elements(By.CSS_SELECTOR, "#feedback .mes-term-code")
-    return codes[0].text if codes else ""
-
-
-def answer(browser, wait, code):
-    wait.until(lambda d: "mes-term-busy" not in d.find_element(By.ID, "feedback").get_attribute("class")
-               and headline(d).startswith(code))
-    return browser.find_element(By.ID, "feedback").text
 
 
 def visible_without_scrolling(browser, element_id):

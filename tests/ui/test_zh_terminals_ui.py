@@ -18,6 +18,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import DEMO_PASSWORD, LiveApi, authorized_run, build_unit, ready_run, screenshot
+from test_execution_console import answer, focused, type_keys  # the terminals' keyboard helpers
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1024, 768
@@ -98,23 +99,6 @@ def sign_in_in_chinese(browser, base, username):
     browser.find_element(By.ID, "password").send_keys(DEMO_PASSWORD + Keys.ENTER)
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".mes-home h1")))
     assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
-
-
-def type_keys(browser, text):
-    browser.switch_to.active_element.send_keys(text)
-
-
-def focused(browser):
-    return browser.switch_to.active_element.get_attribute("id")
-
-
-def answer(browser, wait, code):
-    def headline(d):
-        codes = d.find_elements(By.CSS_SELECTOR, "#feedback .mes-term-code")
-        return codes[0].text if codes else ""
-    wait.until(lambda d: "mes-term-busy" not in d.find_element(By.ID, "feedback").get_attribute("class")
-               and headline(d).startswith(code))
-    return browser.find_element(By.ID, "feedback").text
 
 
 def test_the_word_check_finds_english_and_passes_codes():
