@@ -51,6 +51,11 @@ def unit_tallies(column, ids: list[int]) -> dict[int, dict[str, int]]:
     return {key: tally(c) for key, c in counts.items()}
 
 
+def short_by(wo: WorkOrder, counts: dict[str, int]) -> int:
+    """How many good (DONE) units the work order lacks against its plan (0: not short)."""
+    return max(0, wo.planned_qty - counts["good"])
+
+
 def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, Any]:
     data = {
         "woNo": wo.wo_no, "status": wo.status, "plannedQty": wo.planned_qty,
@@ -68,6 +73,7 @@ def work_order_to_dict(wo: WorkOrder, *, with_runs: bool = False) -> dict[str, A
                          "line": r.line.code, "parentRunNo": r.parent.run_no if r.parent else None,
                          **per_run[r.id]} for r in wo.runs]
         data["counts"] = unit_tallies(Unit.work_order_id, [wo.id])[wo.id]
+        data["shortBy"] = short_by(wo, data["counts"])  # what closing now would leave unbuilt (WORK_ORDER_SHORT)
     return data
 
 
@@ -233,11 +239,12 @@ def close(*, actor: Actor, wo_no: str, confirm_short: bool = False, reason: str 
             raise DomainError("WORK_ORDER_RUNS_NOT_TERMINAL", f"Runs not finished: {listed}.",
                               {"runs": [{"runNo": r.run_no, "status": r.status} for r in open_runs]})
         counts = unit_tallies(Unit.work_order_id, [wo.id])[wo.id]
-        short = counts["good"] < wo.planned_qty
+        missing = short_by(wo, counts)
+        short = missing > 0
         if short and not confirm_short:
             raise DomainError("WORK_ORDER_SHORT",
                               f"Work order {wo_no} has {counts['good']} good of {wo.planned_qty} planned "
-                              f"({counts['scrap']} scrapped): build the missing {wo.planned_qty - counts['good']} "
+                              f"({counts['scrap']} scrapped): build the missing {missing} "
                               f"in a new run, or confirm closing it short with a reason.",
                               {"plannedQty": wo.planned_qty, **counts})
         if short:
