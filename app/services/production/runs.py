@@ -8,7 +8,7 @@ Preparation and quality take part through the lists of services/production/exten
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from sqlalchemy import bindparam, delete, func, select
 
@@ -506,27 +506,34 @@ def buildable_runs(line_id: int) -> list[dict[str, Any]]:
 
 def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
     """What should happen next to the run, for planners and the run detail screen."""
-    unfinished = open_units(counts)
     if run.status == "PREP":  # the first unfinished preparation phase (readiness, loading, FAI), then authorize
         for phase in extension_points.PREPARATION_PHASES:
             result = phase(run, counts)
             if result is not None and result[1] == "CURRENT":
                 return {"action": result[0].upper(), "text": f"{result[0]}: {result[2]}"}
         return {"action": "AUTHORIZE", "text": "The run is prepared: authorize the run."}
+    return production_action(run.status, counts, run.plan_qty, lambda: db.session.execute(select(Inspection.id).where(
+        Inspection.open_key == Inspection.open_key_for(run.id, "OQC"))).first() is not None)
+
+
+def production_action(status: str, counts: dict[str, int], plan_qty: int,
+                      oqc_open: Callable[[], bool]) -> dict[str, str]:
+    """The next action of a run past its preparation, from its status, unit counts and plan — next_action's
+    rule, also used by the home page's worklists over many runs at once. `oqc_open()` (whether the run's OQC
+    is open) is asked only of an IN_PROGRESS run whose units are all finished."""
+    unfinished = open_units(counts)
     total = sum(counts.values())
-    finished = total - unfinished
-    if run.status in ("AUTHORIZED", "IN_PROGRESS") and all_units_terminal(counts) and total < run.plan_qty:
-        return {"action": "BUILD", "text": f"{finished} of {run.plan_qty} planned unit(s) finished: operators build "
-                                           f"the other {run.plan_qty - total} (track in at the first step). Close the "
-                                           f"run only to end it short."}
-    if run.status == "AUTHORIZED":
-        if all_planned_finished(run, counts):  # every planned unit was built in the FAI trial
+    if status in ("AUTHORIZED", "IN_PROGRESS") and all_units_terminal(counts) and total < plan_qty:
+        return {"action": "BUILD", "text": f"{total - unfinished} of {plan_qty} planned unit(s) finished: operators "
+                                           f"build the other {plan_qty - total} (track in at the first step). Close "
+                                           f"the run only to end it short."}
+    if status == "AUTHORIZED":
+        if all_units_terminal(counts):  # every planned unit was built in the FAI trial
             return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
         return {"action": "BUILD", "text": "Operators track units in at the first step."}
-    if run.status == "IN_PROGRESS":
+    if status == "IN_PROGRESS":
         if all_units_terminal(counts):
-            if db.session.execute(select(Inspection.id).where(
-                    Inspection.open_key == Inspection.open_key_for(run.id, "OQC"))).first():
+            if oqc_open():
                 return {"action": "OQC", "text": "Every unit is finished: quality inspects the OQC sample."}
             return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
         failed = counts.get("OUT_FAILED", 0) + counts.get("ON_HOLD", 0)
@@ -534,9 +541,9 @@ def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
             return {"action": "DISPOSITION", "text": f"{failed} unit(s) wait for a quality decision; "
                                                      f"{unfinished - failed} in production."}
         return {"action": "BUILD", "text": f"{unfinished} unit(s) in production."}
-    if run.status == "ON_HOLD":
+    if status == "ON_HOLD":
         return {"action": "MRB", "text": "The run is on hold: MRB decides."}
-    return {"action": "NONE", "text": f"The run is {run.status}."}
+    return {"action": "NONE", "text": f"The run is {status}."}
 
 
 def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:

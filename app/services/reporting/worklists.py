@@ -2,9 +2,10 @@
 console screen that lists exactly those items (issue 17).
 
 Reads only. The runs' next actions are classified for every open run of the actor's lines with a
-handful of grouped queries (not one `next_action` per run): `_classify` mirrors
-`production.runs.next_action` and the preparation phases (readiness, loading, FAI) step by step, and a
-test compares the two on every open run. The run lists a worklist links to (`/runs/?worklist=<key>`,
+handful of grouped queries (not one `next_action` per run): past preparation it applies
+`production.runs.production_action`, the rule next_action uses, to counts read for all runs at once; the
+preparation phases (readiness, loading, FAI) are mirrored step by step from grouped reads, and a test
+compares the classification with next_action on every open run. The run lists a worklist links to (`/runs/?worklist=<key>`,
 the Loading Terminal's `?waiting=1`) are built from the same classification, so a count is the number
 of rows its screen shows.
 
@@ -28,9 +29,9 @@ from ..platform.errors import DomainError
 from ..platform import users
 from ..platform.scope import line_filter, require_permission, sees_all_lines
 from ..preparation.readiness import loading_applies
+from ..production.runs import all_units_terminal, production_action
 
 OPEN_RUN_STATUSES = ("PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD")
-_TERMINAL_UNIT = ("DONE", "SCRAPPED")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def classify_runs(actor: Actor) -> list[RunState]:
                 .where(Inspection.id.in_(_latest_ids(Inspection, Inspection.type, "FAI", prep_ids)))):
             fai[run_id] = (status, signed_by)
 
-    finished = [r.id for r in rows if r.status == "IN_PROGRESS" and _all_terminal(counts.get(r.id, {}))]
+    finished = [r.id for r in rows if r.status == "IN_PROGRESS" and all_units_terminal(counts.get(r.id, {}))]
     open_oqc = set(db.session.execute(select(Inspection.run_id).where(
         Inspection.open_key.in_([Inspection.open_key_for(i, "OQC") for i in finished])) ).scalars()) if finished else set()
 
@@ -151,26 +152,9 @@ def classify_runs(actor: Actor) -> list[RunState]:
                 state.fai_to_sign = latest is not None and latest[0] == "PASS" and not latest[1]
             else:
                 state.action = "AUTHORIZE"
-        elif r.status in ("AUTHORIZED", "IN_PROGRESS") and _all_terminal(unit_counts) \
-                and sum(unit_counts.values()) < r.plan_qty:
-            state.action = "BUILD"  # every unit finished but fewer than planned: build the rest (runs.next_action)
-        elif r.status == "AUTHORIZED":
-            state.action = "CLOSE" if _all_terminal(unit_counts) else "BUILD"
-        elif r.status == "IN_PROGRESS":
-            if r.id in finished:
-                state.action = "OQC" if r.id in open_oqc else "CLOSE"
-            elif unit_counts.get("OUT_FAILED", 0) + unit_counts.get("ON_HOLD", 0):
-                state.action = "DISPOSITION"
-            else:
-                state.action = "BUILD"
-        elif r.status == "ON_HOLD":
-            state.action = "MRB"
+        else:  # past preparation: the run detail's own rule, with the OQCs read for all runs at once
+            state.action = production_action(r.status, unit_counts, r.plan_qty, lambda run_id=r.id: run_id in open_oqc)["action"]
     return [states[i] for i in ids]
-
-
-def _all_terminal(counts: dict[str, int]) -> bool:
-    total = sum(counts.values())
-    return total > 0 and total == sum(counts.get(s, 0) for s in _TERMINAL_UNIT)
 
 
 def _fai_current(row, latest: Optional[tuple[str, Optional[str]]]) -> bool:
