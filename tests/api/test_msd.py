@@ -130,3 +130,79 @@ def test_master_data_takes_only_the_standard_levels(api, app):
     assert good.status_code == 201, good.get_json()
     assert _sql(app, "SELECT msl FROM material WHERE code = 'MAT-MSD-2A'") == [("2a",)]
     assert _sql(app, "SELECT count(*) FROM material WHERE code = 'MAT-MSD-7'") == [(0,)]
+
+
+def test_a_rescan_of_a_loaded_reel_checks_its_floor_life(api, app):
+    """Scanning the reel already on the slot again is not a free pass: once its floor life is spent on the
+    line the re-scan is refused (audited, nothing changed: the slot stays loaded and readiness fails until
+    the reel is replaced); while it is close, the answer carries the clock for the warning."""
+    from app.services.platform.clock import simulated
+    assert _event(api, "OPENED", 100).status_code == 201    # 68 h left when it is loaded
+    run_no = prep_run(api)
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    assert _scan(api, run_no, "2-01", f"{MCU}|{LOT}")["verifyResult"] == "PASS"
+    with simulated(datetime.now(timezone.utc) + timedelta(hours=66)):    # 2 h left
+        again = _scan(api, run_no, "2-01", f"{MCU}|{LOT}")
+    assert again["idempotent"] is True and again["msd"]["status"] == "WARN" and again["msd"]["remainingHours"] < 4
+    with simulated(datetime.now(timezone.utc) + timedelta(hours=70)):    # spent on the line
+        refused = api("material").post("/api/v1/loading/verify", json={"runNo": run_no, "slotCode": "2-01",
+                                                                       "barcode": f"{MCU}|{LOT}"})
+    error = refused.get_json()["error"]
+    assert (refused.status_code, error["code"]) == (409, "MSD_FLOOR_LIFE_EXPIRED"), error
+    assert error["details"]["slotCode"] == "2-01" and error["details"]["msd"]["status"] == "EXPIRED"
+    assert _sql(app, "SELECT status, error_code FROM audit_event WHERE action = 'LOADING_VERIFY' ORDER BY id DESC "
+                     "LIMIT 1") == [("FAIL", "MSD_FLOOR_LIFE_EXPIRED")]
+    assert _sql(app, "SELECT e.status FROM run_slot_expectation e JOIN feeder_slot s ON s.id = e.slot_id "
+                     "JOIN run r ON r.id = e.run_id WHERE r.run_no = :run AND s.slot_code = '2-01'",
+                run=run_no) == [("LOADED",)]
+    assert _sql(app, "SELECT count(*) FROM loading_record r JOIN run ON run.id = r.run_id WHERE run.run_no = :run",
+                run=run_no) == [(1,)]
+
+
+def test_run_detail_and_the_line_board_show_the_loaded_reels_clocks(api, app):
+    """GET /runs/{run}/loading gives each loaded slot its reel's clock and lists the reels that are close or
+    spent (msdAlerts); the line board lists the line's reels close to or past their floor life."""
+    from app.services.platform.clock import simulated
+    assert _event(api, "OPENED", 100).status_code == 201
+    run_no = prep_run(api)
+    ok_data(api("material").post(f"/api/v1/runs/{run_no}/loading/load-table"))
+    for slot, barcode in {"1-01": "MAT-R10K|LOT-R-001", "1-02": "MAT-C100N|LOT-C-001", "2-01": f"{MCU}|{LOT}"}.items():
+        assert _scan(api, run_no, slot, barcode)["verifyResult"] == "PASS"
+    state = ok_data(api("leader").get(f"/api/v1/runs/{run_no}/loading"))
+    by_slot = {e["slotCode"]: e for e in state["expectations"]}
+    assert by_slot["1-01"]["msd"] is None and by_slot["1-01"]["msl"] is None     # a resistor: no clock
+    assert by_slot["2-01"]["msl"] == "3" and by_slot["2-01"]["msd"]["status"] == "OK"
+    assert 67.9 < by_slot["2-01"]["msd"]["remainingHours"] < 68.1 and state["msdAlerts"] == []
+    assert ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))["msdReels"] == []
+    with simulated(datetime.now(timezone.utc) + timedelta(hours=66)):
+        state = ok_data(api("leader").get(f"/api/v1/runs/{run_no}/loading"))
+        board = ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))
+    assert [(a["slotCode"], a["lotNo"], a["status"]) for a in state["msdAlerts"]] == [("2-01", LOT, "WARN")]
+    assert [(r["slotCode"], r["runNo"], r["lotNo"], r["clock"]["status"]) for r in board["msdReels"]] == \
+        [("2-01", run_no, LOT, "WARN")]
+    with simulated(datetime.now(timezone.utc) + timedelta(hours=70)):
+        state = ok_data(api("leader").get(f"/api/v1/runs/{run_no}/loading"))
+        board = ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))
+        dip = ok_data(api("manager").get("/api/v1/boards/LINE-DIP-A"))
+    assert state["msdAlerts"][0]["status"] == "EXPIRED" and state["msdAlerts"][0]["remainingHours"] < 0
+    assert board["msdReels"][0]["clock"]["status"] == "EXPIRED" and dip["msdReels"] == []
+
+
+def test_run_detail_names_a_spent_loaded_reel_and_what_to_do(api, client):
+    """The console's Run Detail: the loading grid's reel clock in red and a banner naming the reel, the
+    slot and what to do; a reel close to its end in amber."""
+    from support import console_login, load_reels
+    assert _event(api, "OPENED", 100).status_code == 201
+    run_no = prep_run(api)
+    load_reels(api, run_no)
+    console_login(client, "leader")
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert "mes-msd-alert" not in page and "68.0 h left" in page
+    assert _event(api, "OPENED", 166).status_code == 201     # reported late: 2 h left
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert 'data-status="WARN"' in page and "has 2.0 h of floor life left" in page
+    assert _event(api, "OPENED", 200).status_code == 201     # spent on the line
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert 'class="alert alert-danger mes-msd-alert" data-slot="2-01" data-status="EXPIRED"' in page, page
+    assert f"MAT-MCU lot {LOT} on slot 2-01 (MSL 3) has spent its floor life on the line" in page
+    assert "floor life spent" in page

@@ -202,6 +202,20 @@ def _record(run: Run, slot: FeederSlot, expectation: RunSlotExpectation, barcode
     return record
 
 
+def _recheck_floor_life(run: Run, slot: FeederSlot, material: Material, lot: MaterialLot,
+                        current: LoadingRecord) -> None:
+    """A re-scan of the reel already loaded on the slot checks its floor life like a first scan: a reel
+    that ran out on the line is refused (MSD_FLOOR_LIFE_EXPIRED, audited; the slot stays loaded and the
+    LOADING readiness item fails until the reel is replaced), one close to it answers its clock."""
+    clock = msd.lot_clock(material, lot)
+    if clock is not None and clock.status == "EXPIRED":
+        raise DomainError("MSD_FLOOR_LIFE_EXPIRED", f"{material.code}|{lot.lot_no} on slot {slot.slot_code} has spent its "
+                          f"floor life on the line: replace the reel (Replace mode) and have it baked.",
+                          {"slotCode": slot.slot_code, "materialCode": material.code, "lotNo": lot.lot_no,
+                           "runNo": run.run_no, "msd": msd.clock_to_dict(clock)})
+    current.msd = msd.clock_to_dict(clock)  # for the answer, like a first scan's
+
+
 def verify(*, actor: Actor, run_no: str, slot_code: str, barcode: str) -> dict[str, Any]:
     """Scan a reel onto a slot (`loading:verify`): PASS, WARNING (an alternate) or FAIL with a reason
     (HTTP 200 either way); the same reel again on a loaded slot is idempotent."""
@@ -222,6 +236,7 @@ def verify(*, actor: Actor, run_no: str, slot_code: str, barcode: str) -> dict[s
                 LoadingRecord.run_id == run.id, LoadingRecord.slot_id == slot.id, LoadingRecord.status == "LOADED")
                 .order_by(LoadingRecord.id.desc()).limit(1)).scalar_one_or_none()
             if current is not None and current.lot_id == lot.id:
+                _recheck_floor_life(run, slot, material, lot, current)
                 uow.nothing_changed()
                 return record_to_dict(current, slot, idempotent=True)
             raise DomainError("SLOT_ALREADY_LOADED", f"Slot {slot_code} is already loaded for run {run_no}: use replace "
@@ -322,11 +337,25 @@ def loading_state(*, actor: Actor, run_no: str) -> dict[str, Any]:
         "loadedLotNo": e.loaded_lot.lot_no if e.loaded_lot else None, "loadedBy": e.loaded_by,
         "loadedAt": e.loaded_at.isoformat() if e.loaded_at else None,
         "locked": slot.is_locked, "failedAttempts": slot.failed_attempts} for e, slot in rows]
+    _add_reel_clocks(expectations, [e for e, _ in rows])
     records = db.session.execute(select(LoadingRecord).where(LoadingRecord.run_id == run.id)
                                  .order_by(LoadingRecord.id)).scalars().all()
     return {"runNo": run.run_no, "runStatus": run.status, "expectations": expectations,
             "records": [record_to_dict(r, r.slot) for r in records],
+            "msdAlerts": [{"slotCode": x["slotCode"], "materialCode": x["loadedMaterialCode"], "lotNo": x["loadedLotNo"],
+                           "msl": x["msl"], **x["msd"]} for x in expectations if x["msd"] and x["msd"]["status"] != "OK"],
             "summary": {s: sum(1 for e in expectations if e["status"] == s) for s in ("PENDING", "LOADED", "MISMATCH")}}
+
+
+def _add_reel_clocks(expectations: list[dict[str, Any]], rows: list[RunSlotExpectation]) -> None:
+    """Each loaded slot's reel clock (`msd`: None for a reel without a floor-life clock), read live: a
+    reel that runs out during production shows on Run Detail and the Loading Terminal as it happens."""
+    clocks = msd.clocks_of((e.loaded_material, e.loaded_lot) for e in rows
+                           if e.status == "LOADED" and e.loaded_lot is not None)
+    for shown, e in zip(expectations, rows):
+        clock = clocks.get(e.loaded_lot_id) if e.status == "LOADED" else None
+        shown["msd"] = msd.clock_to_dict(clock)
+        shown["msl"] = e.loaded_material.msl if clock is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

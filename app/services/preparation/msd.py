@@ -21,7 +21,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import Material, MaterialLot, MsdEvent
+from ...models import FeederSlot, Material, MaterialLot, MsdEvent, Run, RunSlotExpectation
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
@@ -175,14 +175,47 @@ def lot_state(*, actor: Actor, material_code: str, lot_no: str) -> dict[str, Any
                        for e in events]}
 
 
-def spent_reels(lots: Iterable[tuple[Material, MaterialLot]], at: Optional[datetime] = None) -> list[dict[str, Any]]:
-    """Of (material, lot) pairs, those whose floor life is spent `at` (the readiness item's check)."""
+def clocks_of(lots: Iterable[tuple[Material, MaterialLot]], at: Optional[datetime] = None
+              ) -> dict[int, MsdClock]:
+    """The clocks of (material, lot) pairs `at`, by lot id, with one read of the events; lots without a
+    floor-life clock are left out."""
     pairs = [(m, lot) for m, lot in lots if lot_life(m, lot) is not None]
     moment = at or now()
     events = events_of(lot.id for _, lot in pairs)
-    spent = []
-    for material, lot in pairs:
-        clock = msd_clock(events[lot.id], moment, lot_life(material, lot), warn_before())
-        if clock.status == "EXPIRED":
-            spent.append({"reel": f"{material.code}|{lot.lot_no}", "clock": clock_to_dict(clock)})
-    return spent
+    return {lot.id: msd_clock(events[lot.id], moment, lot_life(material, lot), warn_before()) for material, lot in pairs}
+
+
+def spent_reels(lots: Iterable[tuple[Material, MaterialLot]], at: Optional[datetime] = None) -> list[dict[str, Any]]:
+    """Of (material, lot) pairs, those whose floor life is spent `at` (the readiness item's check)."""
+    pairs = list(lots)
+    clocks = clocks_of(pairs, at)
+    return [{"reel": f"{material.code}|{lot.lot_no}", "clock": clock_to_dict(clocks[lot.id])}
+            for material, lot in pairs if lot.id in clocks and clocks[lot.id].status == "EXPIRED"]
+
+
+# Runs whose loaded reels sit on the line's feeders (the line board's reel clocks)
+ON_THE_LINE = ("PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD")
+
+
+def line_reel_alerts(line_id: int, at: Optional[datetime] = None) -> list[dict[str, Any]]:
+    """The line board's reels: every moisture-sensitive reel loaded on a slot of a run on the line
+    (PREP … ON_HOLD) whose floor life is spent (EXPIRED) or ends within MES_MSD_WARN_HOURS (WARN), the
+    spent first, then the shortest time left. A reel loaded for two runs counts once."""
+    rows = db.session.execute(
+        select(Material, MaterialLot, FeederSlot.slot_code, Run.run_no)
+        .join(MaterialLot, MaterialLot.material_id == Material.id)
+        .join(RunSlotExpectation, RunSlotExpectation.loaded_lot_id == MaterialLot.id)
+        .join(FeederSlot, FeederSlot.id == RunSlotExpectation.slot_id)
+        .join(Run, Run.id == RunSlotExpectation.run_id)
+        .where(Run.line_id == line_id, Run.status.in_(ON_THE_LINE), RunSlotExpectation.status == "LOADED")
+        .order_by(FeederSlot.position, FeederSlot.slot_code, Run.id.desc())).all()
+    clocks = clocks_of(((m, lot) for m, lot, _, _ in rows), at)
+    alerts, seen = [], set()
+    for material, lot, slot_code, run_no in rows:
+        clock = clocks.get(lot.id)
+        if clock is None or clock.status == "OK" or (slot_code, lot.id) in seen:
+            continue
+        seen.add((slot_code, lot.id))
+        alerts.append({"slotCode": slot_code, "runNo": run_no, "materialCode": material.code, "lotNo": lot.lot_no,
+                       "msl": material.msl, "clock": clock_to_dict(clock)})
+    return sorted(alerts, key=lambda a: (a["clock"]["status"] != "EXPIRED", a["clock"]["remainingHours"]))

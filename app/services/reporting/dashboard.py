@@ -8,7 +8,8 @@ figure on a chart is the figure of its report.
 The line board is what a TV beside one line shows all shift: the runs in progress, output against
 plan this shift (the reports' plan: the line's target per hour over the time it had a run in
 production; the shift's full target beside it), boards per station this shift and in the stations
-now, the last FAILs and the open holds.
+now, the last FAILs, the open holds and the moisture-sensitive reels on the line whose floor life is
+spent or ends within the warning window (MES_MSD_WARN_HOURS).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_line, require_permission
+from ..preparation import msd
 from .period import Period, period_from, plant_shifts, plant_zone
 from .production import ended_units, output_section, tally, unit_counts, wip_section
 from .quality import defect_pareto, first_pass_yield, open_holds
@@ -105,6 +107,7 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
         "stations": _stations(line.id, catalog, shift.start, active),
         "lastFails": _last_fails(catalog, at - timedelta(hours=12)),
         "holds": open_holds(catalog),
+        "msdReels": msd.line_reel_alerts(line.id, at),  # spent or close to it (issue 18)
     }
 
 

@@ -67,9 +67,26 @@
     var count = el("board-hold-count");
     count.textContent = String(holds.length);
     count.classList.toggle("board-alert", holds.length > 0);
+    showReels(data.msdReels || []);
     drawChart(out.perHour);
     text("board-updated", time(new Date().toISOString(), true));
     body.dataset.loaded = "1";
+  }
+
+  /* Moisture-sensitive reels on the line whose floor life is spent (red) or ends within the warning
+     window (amber): slot, reel, what is left. The words come translated from the page (data-*). */
+  function showReels(reels) {
+    var tile = el("tile-msd");
+    rows("board-msd", reels, function (r) {
+      var spent = r.clock.status === "EXPIRED";
+      return [r.slotCode, r.materialCode + " " + r.lotNo,
+              { text: spent ? tile.dataset.spent : tile.dataset.left.replace("%(hours)s", r.clock.remainingHours.toFixed(1)),
+                cls: spent ? "board-fail" : "board-amber" }];
+    });
+    var count = el("board-msd-count");
+    count.textContent = String(reels.length);
+    count.classList.toggle("board-alert", reels.some(function (r) { return r.clock.status === "EXPIRED"; }));
+    count.classList.toggle("board-amber-count", reels.length > 0);
   }
 
   function drawChart(perHour) {

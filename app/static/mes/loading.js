@@ -70,7 +70,7 @@
       return '<tr class="mes-slot-' + esc(status) + '" data-slot="' + esc(e.slotCode) + '" id="slot-' + esc(e.slotCode) + '">' +
         "<td><strong>" + esc(e.slotCode) + "</strong></td><td>" + esc(e.expectedMaterialCode) +
         (e.alternates.length ? ' <span class="mes-muted">' + esc(t("or %(codes)s", {codes: e.alternates.join(", ")})) + "</span>" : "") +
-        '</td><td class="slot-status" data-status="' + esc(status) + '">' + esc(t(status)) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + "</td>" +
+        '</td><td class="slot-status" data-status="' + esc(status) + '">' + esc(t(status)) + "</td><td>" + esc(e.loadedMaterialCode || "") + " " + esc(e.loadedLotNo || "") + reelClockCell(e) + "</td>" +
         (cfg.canUnlock ? "<td>" + (e.locked ? '<form class="form-inline mes-unlock" data-slot="' + esc(e.slotCode) + '">' +
           '<input class="form-control input-sm" name="reason" placeholder="' + esc(t("why unlock?")) + '" aria-label="' + esc(t("Unlock reason for slot %(slot)s", {slot: e.slotCode})) + '"> ' +
           '<button class="btn btn-warning btn-sm" type="submit">' + esc(t("Unlock")) + "</button></form>" : "") + "</td>" : "") + "</tr>";
@@ -101,6 +101,7 @@
     if (!text) { return; }
     if (busy) { say("busy", esc(t("Still working on the last scan — scan again in a moment."))); return; }
     if (!selected) {
+      if (!slots[text] && text.indexOf("|") > 0) { showReel(text.split("|")[0], text.split("|")[1], true); return; }
       if (!slots[text]) {
         say("error", '<div class="mes-term-code">' + esc(t("NOT A SLOT")) + "</div>" + esc(t("%(scan)s is not a slot of this run's table: scan the slot label first.", {scan: text})));
         return;
@@ -125,8 +126,12 @@
     if (replaceMode) { body.reason = el("replace-reason").value.trim(); }
     call("POST", path, body).then(function (r) {
       busy = false;
-      if (r.status !== 200) { sayError(r.body); log(slot + " " + text + " " + t("refused")); refresh(); return; }
+      if (r.status !== 200) {
+        if (!msdRefused(r.body)) { sayError(r.body); }
+        log(slot + " " + text + " " + t("refused")); refresh(); return;
+      }
       var d = r.body.data;
+      if (d.msd) { showReel(d.materialCode, d.lotNo, false); } else { hideReel(); }
       var msdHint = d.msd && d.msd.status === "WARN"  // a moisture-sensitive reel close to the end of its floor life
         ? '<div class="mes-term-hint">' + esc(t("Floor life left: %(hours)s h — plan this reel's replacement.",
                                                  {hours: d.msd.remainingHours})) + "</div>" : "";
@@ -152,6 +157,111 @@
       refresh();
     });
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Moisture-sensitive reels (issue 18, J-STD-033): the scanned reel's floor-life clock and the events
+  // that move it (Opened, Into / Out of dry storage, Baked), recorded through
+  // POST /material-lots/{material}/{lot}/msd-events; the msd service keeps the clock. F8 goes to the
+  // buttons, the arrows move between them, Enter records, Esc goes back to the scan field.
+  // ---------------------------------------------------------------------------------------------
+  var msdPanel = el("msd-panel"), msdReel = null;
+  var MSD_STATES = {SEALED: "sealed (dry pack)", ON_FLOOR: "open on the floor", DRY: "in dry storage"};
+  function hours(value) { return value === null || value === undefined ? "—" : (Math.round(value * 10) / 10).toFixed(1); }
+  function msdState(clock) { return clock.status === "EXPIRED" ? t("spent") : t(MSD_STATES[clock.state] || clock.state); }
+  function reelClockCell(e) {  // the Loaded cell's clock: "61.5 h left" (amber when close, red when spent)
+    if (!e.msd) { return ""; }
+    return ' <button type="button" class="btn btn-xs mes-msd-clock mes-msd-' + esc(e.msd.status) + '" data-msd-reel="' +
+      esc(e.loadedMaterialCode + "|" + e.loadedLotNo) + '" tabindex="-1">' + esc(e.msd.status === "EXPIRED" ? t("floor life spent")
+      : t("%(hours)s h left", {hours: hours(e.msd.remainingHours)})) + "</button>";
+  }
+  function hideReel() { msdReel = null; msdPanel.classList.add("hidden"); }
+  function renderReel(state) {
+    var clock = state.clock;
+    msdReel = {material: state.materialCode, lot: state.lotNo};
+    el("msd-reel").textContent = state.materialCode + " " + state.lotNo;
+    el("msd-msl").textContent = state.msl ? t("MSL %(level)s", {level: state.msl}) : t("no MSL");
+    msdPanel.classList.remove("hidden");
+    el("msd-actions").classList.toggle("hidden", !clock);
+    if (!clock) {
+      el("msd-clock").className = "mes-msd-body";
+      el("msd-clock").textContent = t("No floor-life clock (MSL 1 or none): nothing to record for this reel.");
+      return;
+    }
+    el("msd-clock").className = "mes-msd-body mes-msd-" + clock.status;
+    el("msd-clock").setAttribute("data-status", clock.status);
+    el("msd-clock").setAttribute("data-state", clock.state);
+    el("msd-clock").innerHTML = '<div class="mes-msd-left" id="msd-remaining">' + esc(clock.status === "EXPIRED"
+        ? t("Floor life spent: bake the reel before it is used.")
+        : t("%(hours)s h of floor life left", {hours: hours(clock.remainingHours)})) + "</div>" +
+      "<div>" + esc(t("State: %(state)s · exposed %(exposure)s h of %(life)s h", {state: msdState(clock),
+        exposure: hours(clock.exposureHours), life: hours(clock.floorLifeHours)})) + "</div>" +
+      (clock.status === "WARN" ? '<div class="mes-term-hint">' + esc(t("Close to the end of its floor life: use it up, or put it into dry storage.")) + "</div>" : "");
+  }
+  function showReel(material, lot, announce) {
+    if (!material || !lot) { hideReel(); return; }
+    return call("GET", "/material-lots/" + encodeURIComponent(material) + "/" + encodeURIComponent(lot) + "/msd").then(function (r) {
+      if (r.status !== 200) { hideReel(); if (announce) { sayError(r.body); } return; }
+      renderReel(r.body.data);
+      if (announce) { say("idle", esc(t("Reel %(reel)s: its floor life is below. F8 records an event.", {reel: material + "|" + lot}))); }
+    });
+  }
+  function msdRefused(body) {  // a re-scan of a loaded reel that ran out on the line (the service refuses it)
+    var e = body && body.error;
+    if (!e || e.code !== "MSD_FLOOR_LIFE_EXPIRED" || !e.details || !e.details.slotCode) { return false; }
+    var d = e.details;
+    say("fail", '<div class="mes-term-code">' + esc(e.code) + "</div>" +
+        esc(t("%(material)s lot %(lot)s on slot %(slot)s has spent its floor life on the line: replace the reel (Replace mode) and have it baked.",
+              {material: d.materialCode, lot: d.lotNo, slot: d.slotCode})) +
+        '<div class="mes-term-hint">' + esc(whatToDo()) + esc(cfg.hints[e.code] || "") + "</div>");
+    showReel(d.materialCode, d.lotNo, false);
+    return true;
+  }
+  var MSD_DONE = {OPENED: "%(reel)s recorded as opened: its floor-life clock runs.",
+                  DRY_IN: "%(reel)s recorded into dry storage: its clock is paused.",
+                  DRY_OUT: "%(reel)s recorded out of dry storage: its clock runs again.",
+                  BAKED: "%(reel)s recorded as baked: its floor life starts again from zero."};
+  function recordMsd(kind) {
+    if (!msdReel || busy) { return; }
+    var reel = msdReel.material + "|" + msdReel.lot;
+    if (kind === "BAKED" && !window.confirm(t("Record that %(reel)s was baked (J-STD-033)? Its exposure goes back to zero: only after a real bake.", {reel: reel}))) {
+      el("msd-actions").querySelector('[data-msd-kind="BAKED"]').focus();
+      return;
+    }
+    busy = true;
+    call("POST", "/material-lots/" + encodeURIComponent(msdReel.material) + "/" + encodeURIComponent(msdReel.lot) + "/msd-events",
+         {kind: kind}).then(function (r) {
+      busy = false;
+      if (r.status !== 201 && r.status !== 200) { sayError(r.body); scan.focus(); return; }
+      say("ok", esc(t(MSD_DONE[kind], {reel: reel})));
+      log(reel + " " + t(kind === "DRY_IN" ? "Into dry storage" : kind === "DRY_OUT" ? "Out of dry storage" : kind === "BAKED" ? "Baked" : "Opened"));
+      showReel(msdReel.material, msdReel.lot, false);
+      refresh();
+      scan.focus();
+    });
+  }
+  function msdButtons() { return Array.prototype.slice.call(el("msd-actions").querySelectorAll("button")); }
+  el("msd-actions").addEventListener("click", function (event) {
+    var button = event.target.closest("[data-msd-kind]");
+    if (button) { recordMsd(button.getAttribute("data-msd-kind")); }
+  });
+  el("msd-actions").addEventListener("keydown", function (event) {
+    var buttons = msdButtons(), at = buttons.indexOf(document.activeElement);
+    if (event.key === "ArrowRight" || event.key === "ArrowDown" || event.key === "ArrowLeft" || event.key === "ArrowUp") {
+      event.preventDefault();
+      var step = event.key === "ArrowRight" || event.key === "ArrowDown" ? 1 : -1;
+      buttons[(at + step + buttons.length) % buttons.length].focus();
+    }
+  });
+  grid.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-msd-reel]");
+    if (button) { var parts = button.getAttribute("data-msd-reel").split("|"); showReel(parts[0], parts[1], true); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "F8" && msdReel && !el("msd-actions").classList.contains("hidden")) {
+      event.preventDefault();
+      msdButtons()[0].focus();
+    }
+  });
 
   function setReplace(on) {
     replaceMode = on;
