@@ -65,7 +65,7 @@ def seed_command(demo: bool, demo_history: bool, days: int, random_seed: int):
             from seed.history import history_start
             from .services.platform.clock import simulated
             with simulated(history_start(days) - timedelta(days=1)):
-                report = seed_demo()
+                report = seed_demo(msd_reels=False)  # the opened reels are dated from now: after the history
         else:
             report = seed_demo() if demo else seed_base()
     except DomainError as error:
@@ -89,6 +89,9 @@ def seed_command(demo: bool, demo_history: bool, days: int, random_seed: int):
         except HistoryError as error:
             click.secho(f"Error: {error}", fg="red", err=True)
             sys.exit(1)
+        from seed.loader import seed_msd_reels
+        for reel in seed_msd_reels().created.get("msd_reels", []):
+            click.echo(f"  moisture-sensitive reel {reel}")
         click.echo(f"  history: {summary.runs} runs, {summary.units} boards, {summary.tracks} tracks, "
                    f"{summary.defects} defects, {summary.scrapped} scrapped")
         click.echo(f"  on hold: run {summary.held_run}; MRB rework run: {summary.mrb_rework_run}; "

@@ -106,10 +106,11 @@ def _seed_dev_integration_key(report: SeedReport) -> None:
         report.add("api_keys", "integration (instance/integration_api_key.txt)")
 
 
-def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True) -> SeedReport:
+def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True, msd_reels: bool = True) -> SeedReport:
     """The master data and users of the demo data set (04_acceptance §1). `oqc_rules=False` leaves out
     the OQC sampling rules (the test suite's template: a test's run completes at closeout unless the
-    test adds a rule)."""
+    test adds a rule); `msd_reels=False` leaves the demo's moisture-sensitive reels sealed (the test
+    suite's template; the demo history seeds them after playing the past: seed_msd_reels)."""
     report = seed_base(report)
     _seed_dev_integration_key(report)
     data = load_yaml()
@@ -121,6 +122,8 @@ def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True) -> Se
     _seed_consumables(data, report)
     if oqc_rules:
         _seed_oqc_rules(data, report)
+    if msd_reels:
+        seed_msd_reels(report, data)
     for spec in data["users"]:
         if user_service.find_user(spec["username"]) is not None:
             continue
@@ -246,6 +249,30 @@ def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
                 "status": row["paste_status"],
                 "expiresAt": (now + timedelta(days=row.get("paste_expires_days", 30))).isoformat()})
             report.add("solder_paste", row["paste"])
+
+
+def seed_msd_reels(report: SeedReport | None = None, data: dict[str, Any] | None = None) -> SeedReport:
+    """The demo's opened moisture-sensitive reels (issue 18): a lot with `msd_opened_hours_ago` gets its
+    OPENED event that many hours before now (the services' clock), through the msd service like one
+    recorded at the line, so right after seeding its floor life is close to its end. Only for a lot that
+    has no event yet (idempotent)."""
+    from datetime import timedelta
+
+    from app.models import MsdEvent
+    from app.services.platform.clock import now as clock_now
+    from app.services.preparation import msd
+    report = report or SeedReport()
+    data = data or load_yaml()
+    for row in data["lots"]:
+        if row.get("msd_opened_hours_ago") is None:
+            continue
+        lot = db.session.execute(select(MaterialLot).join(Material, Material.id == MaterialLot.material_id)
+                                 .where(Material.code == row["material"], MaterialLot.lot_no == row["lot_no"])).scalar_one()
+        if db.session.execute(select(MsdEvent.id).where(MsdEvent.lot_id == lot.id).limit(1)).first() is None:
+            msd.record_event(actor=SYSTEM, material_code=row["material"], lot_no=row["lot_no"], kind="OPENED",
+                             at=clock_now() - timedelta(hours=float(row["msd_opened_hours_ago"])))
+            report.add("msd_reels", f"{row['material']}|{row['lot_no']} opened")
+    return report
 
 
 def _seed_system_defect_codes(report: SeedReport) -> None:

@@ -169,7 +169,7 @@ def app(database):
         upgrade()
         # the demo data without its OQC sampling rules: a test's run completes at closeout unless the
         # test adds a rule (test_seed_and_cli checks the demo's rules)
-        seed_demo(oqc_rules=False)
+        seed_demo(oqc_rules=False, msd_reels=False)  # and the demo's reels sealed: tests open their own
         db.session.remove()
         db.engine.dispose()
     database.snapshot()
