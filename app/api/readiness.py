@@ -119,7 +119,8 @@ class ReadinessApi(MesBaseApi):
         ---
         get:
           responses:
-            200: {description: "`{data: {expectations, records}}`"}
+            200: {description: "`{data: {expectations (each loaded reel's msl and msd clock), records,
+              msdAlerts (loaded reels close to or past their floor life), summary}}`"}
         """
         return ok(loading.loading_state(actor=actor, run_no=run_no))
 
@@ -130,7 +131,9 @@ class ReadinessApi(MesBaseApi):
         ---
         post:
           responses:
-            200: {description: "`{data: record with verifyResult, failReason?, idempotent}`"}
+            200: {description: "`{data: record with verifyResult, failReason?, idempotent, msd?}`"}
+            409: {description: "SLOT_ALREADY_LOADED, SLOT_LOCKED, MSD_FLOOR_LIFE_EXPIRED (a re-scan of the loaded reel
+              whose floor life is spent)"}
         """
         body = load_json(ScanSchema())
         return ok(loading.verify(actor=actor, run_no=body["runNo"], slot_code=body["slotCode"], barcode=body["barcode"]))

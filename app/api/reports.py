@@ -108,7 +108,8 @@ class BoardApi(MesBaseApi):
     @requires("reports:board", "reports:read", any_of=True)
     def board(self, line_code, actor):
         """A line board: the runs in progress, output against plan this shift (per hour), boards per
-        station this shift and in the stations now, the last FAILs, open holds.
+        station this shift and in the stations now, the last FAILs, open holds, and the loaded
+        moisture-sensitive reels close to or past their floor life (msdReels).
         ---
         get:
           parameters:
