@@ -23,6 +23,13 @@ def test_seed_demo_twice_changes_nothing(app, fresh_db):
         rules = db.session.execute(select(OqcSamplingRule)).scalars().all()
         assert sorted((r.product.code, r.sampling_type, r.sample_value, r.line_id, r.routing_id) for r in rules) == [
             ("P-1001", "FIXED", 1, None, None), ("P-2001", "PERCENTAGE", 10, None, None)]
+        # and the demo's opened moisture-sensitive reel (issue 18): inside the warning window, not spent
+        from app.services.platform.actor import SYSTEM
+        from app.services.preparation import msd
+        reel = msd.lot_state(actor=SYSTEM, material_code="MAT-MCU", lot_no="LOT-M-002")
+        assert reel["msl"] == "3" and reel["clock"]["status"] == "WARN" and 2.9 < reel["clock"]["remainingHours"] <= 3
+        assert {m.code: m.msl for m in db.session.execute(select(Material)).scalars()
+                if m.code in ("MAT-R10K", "MAT-C100N")} == {"MAT-R10K": "1", "MAT-C100N": "1"}
         before = _counts()
     result = runner.invoke(args=["mes", "seed", "--demo"])
     assert result.exit_code == 0, result.output
