@@ -1,0 +1,122 @@
+"""Browser at 1366×768 in Simplified Chinese (issue 17): quality's screens (Defects & Disposition, Lot
+Recall, Unit Trace) and the manager's (Production and Quality Report, Dashboard, a line board) on two
+days of demo history show no untranslated English — the word check of the terminals' zh test
+(test_zh_terminals_ui.py), with the abbreviations these screens use as such on a Chinese shop floor
+(FPY, RTY, WIP, MRB, IQC, CSV, XLSX) and the data they show removed first: master data, user names, the
+reasons typed in the demo history (seed/history.py) and the plant's shift names (MES_SHIFTS).
+Screenshots: tests/artifacts/zh-dashboard.png, zh-line-board.png. The chart texts (canvas) are checked
+through the page's MES.t catalogue."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+
+from app.services.reporting.period import DEFAULT_SHIFTS
+from support import LiveApi, ok_data, screenshot
+from test_zh_terminals_ui import SEED, assert_chinese, sign_in_in_chinese, waiter
+
+pytestmark = pytest.mark.browser
+WIDTH, HEIGHT = 1366, 768
+HISTORY = Path(__file__).resolve().parents[2] / "seed" / "history.py"
+
+# abbreviations used as such on a Chinese shop floor and in its reports, the files' formats
+ALLOWED = {"FPY", "RTY", "WIP", "MRB", "IQC", "CSV", "XLSX", "h"}
+
+
+def data_phrases() -> list[str]:
+    """What the screens show that is data, not interface: the demo users' user names (who decided,
+    recorded, signed), the lots' suppliers, the reasons and inspection items typed in the demo history, the
+    plant's shift names."""
+    demo = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    users = [u["username"] for u in demo["users"]] + [lot["supplier"] for lot in demo["lots"] if lot.get("supplier")]
+    typed = re.findall(r'"(?:reason|remark|description|itemName)": "([^"]+)"', HISTORY.read_text(encoding="utf-8"))
+    shifts = [part.partition("=")[0] for part in DEFAULT_SHIFTS.split(",")]
+    return users + typed + shifts
+
+
+DATA = data_phrases()
+
+
+def at_1366(browser):
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+
+
+def check(browser, where, username):
+    assert_chinese(browser, where, username, ALLOWED, DATA)
+
+
+def test_the_data_phrases_are_found():
+    assert "quality" in DATA and "EARLY" in DATA
+    assert "Hold for engineering analysis" in DATA and "final visual" in DATA
+
+
+def test_quality_screens_in_chinese(browser, history_server):
+    base, wait, live = history_server.url, waiter(browser), LiveApi(history_server.url)
+    at_1366(browser)
+    sign_in_in_chinese(browser, base, "quality")
+
+    # Defects & Disposition: the history leaves boards waiting (held or failed)
+    browser.get(base + "/disposition/")
+    wait.until(EC.presence_of_element_located((By.ID, "queue-sort")))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "不良与处置"
+    entries = browser.find_elements(By.CSS_SELECTOR, ".mes-queue-entry")
+    assert entries, "the demo history leaves boards in the queue"
+    sn = entries[0].get_attribute("data-sn")
+    check(browser, "disposition queue", "quality")
+
+    # Unit Trace of a board of the queue: tracks, defects, materials, readiness, inspections
+    browser.get(f"{base}/trace/units/{sn}")
+    wait.until(EC.presence_of_element_located((By.ID, "trace-tracks")))
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith(f"电路板 {sn}")
+    check(browser, "unit trace", "quality")
+
+    # Lot Recall of a reel the board was built with (or of the first loaded lot of the plant)
+    materials = ok_data(live("quality").get(f"/api/v1/trace/units/{sn}"))["materials"]
+    assert materials, "the board's trace names its reels"
+    browser.get(f"{base}/lot-recall/?q={materials[0]['materialCode']}|{materials[0]['lotNo']}")
+    wait.until(EC.presence_of_element_located((By.ID, "recall-counts")))
+    assert "块板" in browser.find_element(By.ID, "recall-counts").text
+    check(browser, "lot recall", "quality")
+
+    browser.get(base + "/trace/")
+    wait.until(EC.presence_of_element_located((By.ID, "trace-q")))
+    check(browser, "trace search", "quality")
+
+
+def test_manager_reports_dashboard_and_line_board_in_chinese(browser, history_server):
+    base, wait = history_server.url, waiter(browser)
+    at_1366(browser)
+    sign_in_in_chinese(browser, base, "manager", landing="#dashboard-kpis")
+
+    for path, table, heading in (("/reports/production?period=7d", "plan-runs", "生产报表"),
+                                 ("/reports/quality?period=7d", "fpy-table", "品质报表")):
+        browser.get(base + path)
+        wait.until(EC.presence_of_element_located((By.ID, table)))
+        assert browser.find_element(By.TAG_NAME, "h1").text == heading
+        assert browser.find_element(By.ID, "export-xlsx").text.startswith("XLSX（全部表格）")
+        check(browser, path, "manager")
+
+    browser.get(base + "/dashboard/?period=7d")
+    wait.until(lambda b: b.execute_script("return document.body.dataset.chartsReady === '1'"))
+    assert browser.find_element(By.ID, "period-7d").text == "最近 7 天"
+    # the charts' legends and axes are drawn on canvas: they come from MES.t, in Chinese
+    legends = browser.execute_script(
+        "return Chart.getChart('chart-output').data.datasets.map(function (d) { return d.label; })")
+    assert legends == ["产出", "报废", "计划"]
+    assert browser.execute_script("return Chart.getChart('chart-pareto').options.scales.y.title.text") == "不良数"
+    screenshot(browser, "zh-dashboard")
+    check(browser, "dashboard", "manager")
+
+    # the line board with the manager's session (a TV signs in with a Board account's key)
+    browser.get(base + "/board/LINE-SMT-A")
+    wait.until(lambda b: b.execute_script("return document.body.dataset.loaded === '1'"))
+    assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
+    assert browser.find_element(By.CSS_SELECTOR, "#tile-output h2").text == "本班次产出"
+    assert browser.execute_script(
+        "return Chart.getChart('board-chart').data.datasets.map(function (d) { return d.label; })") == ["产出", "计划"]
+    screenshot(browser, "zh-line-board")
+    check(browser, "line board", "manager")
