@@ -15,23 +15,25 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from app.services.reporting.period import DEFAULT_SHIFTS
-from support import LiveApi, ok_data, screenshot
+from support import SMT_STATIONS, LiveApi, authorized_run, build_unit, ok_data, screenshot
 from test_zh_terminals_ui import SEED, assert_chinese, sign_in_in_chinese, waiter
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1366, 768
 HISTORY = Path(__file__).resolve().parents[2] / "seed" / "history.py"
 
-# abbreviations used as such on a Chinese shop floor and in its reports, the files' formats
-ALLOWED = {"FPY", "RTY", "WIP", "MRB", "IQC", "CSV", "XLSX", "h"}
+# abbreviations used as such on a Chinese shop floor and in its reports, the files' formats, and the OQC
+# sampling types, codes of the rules (API, import) that the form's help text explains in Chinese
+ALLOWED = {"FPY", "RTY", "WIP", "MRB", "IQC", "CSV", "XLSX", "h", "FIXED", "PERCENTAGE"}
 
 
 def data_phrases() -> list[str]:
     """What the screens show that is data, not interface: the demo users' user names (who decided,
-    recorded, signed), the lots' suppliers, the reasons and inspection items typed in the demo history, the
+    recorded, signed), the lots' suppliers, the defect codes' categories, the reasons and inspection items typed in the demo history, the
     plant's shift names."""
     demo = yaml.safe_load(SEED.read_text(encoding="utf-8"))
     users = [u["username"] for u in demo["users"]] + [lot["supplier"] for lot in demo["lots"] if lot.get("supplier")]
+    users += [code["category"] for code in demo["defect_codes"] if code.get("category")]
     typed = re.findall(r'"(?:reason|remark|description|itemName)": "([^"]+)"', HISTORY.read_text(encoding="utf-8"))
     shifts = [part.partition("=")[0] for part in DEFAULT_SHIFTS.split(",")]
     return users + typed + shifts
@@ -59,13 +61,20 @@ def test_quality_screens_in_chinese(browser, history_server):
     at_1366(browser)
     sign_in_in_chinese(browser, base, "quality")
 
-    # Defects & Disposition: the history leaves boards waiting (held or failed)
+    # Defects & Disposition: the history leaves boards waiting; one more FAILs at SPI now (its decision form)
+    run_no = authorized_run(live, qty=1, units=1)
+    failed = f"{run_no}-0001"
+    build_unit(live, run_no, failed, until=10)
+    ok_data(live("leader").post(f"/api/v1/stations/{SMT_STATIONS[20]}/track-in", json={"sn": failed, "runNo": run_no}))
+    ok_data(live("leader").post(f"/api/v1/stations/{SMT_STATIONS[20]}/track-out", json={
+        "sn": failed, "runNo": run_no, "result": "FAIL", "data": [], "defect": {"code": "INSUFFICIENT_SOLDER"}}))
     browser.get(base + "/disposition/")
-    wait.until(EC.presence_of_element_located((By.ID, "queue-sort")))
+    wait.until(EC.presence_of_element_located((By.ID, f"decide-{failed}")))
     assert browser.find_element(By.TAG_NAME, "h1").text == "不良与处置"
+    assert [o.text for o in browser.find_elements(By.CSS_SELECTOR, f"#type-{failed} option")] == [
+        "请选择…", "返工", "报废", "暂停"]
     entries = browser.find_elements(By.CSS_SELECTOR, ".mes-queue-entry")
-    assert entries, "the demo history leaves boards in the queue"
-    sn = entries[0].get_attribute("data-sn")
+    sn = entries[0].get_attribute("data-sn")  # the oldest: a board of the history
     check(browser, "disposition queue", "quality")
 
     # Unit Trace of a board of the queue: tracks, defects, materials, readiness, inspections
@@ -85,6 +94,12 @@ def test_quality_screens_in_chinese(browser, history_server):
     browser.get(base + "/trace/")
     wait.until(EC.presence_of_element_located((By.ID, "trace-q")))
     check(browser, "trace search", "quality")
+
+    # quality's master data: the OQC sampling rules and the defect codes (Flask-AppBuilder lists and forms)
+    for path in ("/oqc-sampling-rules/list/", "/oqc-sampling-rules/add", "/defect-codes/list/"):
+        browser.get(base + path)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".panel-title, .mes-page h1, form")))
+        check(browser, path, "quality")
 
 
 def test_manager_reports_dashboard_and_line_board_in_chinese(browser, history_server):
