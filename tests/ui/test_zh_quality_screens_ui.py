@@ -1,9 +1,10 @@
-"""Browser at 1366×768 in Simplified Chinese (issue 17): quality's screens (Defects & Disposition, Lot
-Recall, Unit Trace) and the manager's (Production and Quality Report, Dashboard, a line board) on two
-days of demo history show no untranslated English — the word check of the terminals' zh test
-(test_zh_terminals_ui.py), with the abbreviations these screens use as such on a Chinese shop floor
-(FPY, RTY, WIP, MRB, IQC, CSV, XLSX) and the data they show removed first: master data, user names, the
-reasons typed in the demo history (seed/history.py) and the plant's shift names (MES_SHIFTS).
+"""Browser at 1366×768 in Simplified Chinese (issue 17): quality's screens (Defects & Disposition with a
+decision form, Unit Trace, Lot Recall, Trace, OQC Sampling Rules, Defect Codes), the manager's
+(Production and Quality Report, Dashboard, a line board) and the engineer's feeder screens (Feeder Slots,
+Slot Table) on two days of demo history show no untranslated English — the word check of the terminals'
+zh test (test_zh_terminals_ui.py), with the abbreviations these screens use as such on a Chinese shop
+floor (FPY, RTY, WIP, MRB, IQC, CSV, XLSX) and the data they show removed first: master data, user names,
+what the demo history typed (seed/history.py) and the plant's shift names (MES_SHIFTS).
 Screenshots: tests/artifacts/zh-dashboard.png, zh-line-board.png. The chart texts (canvas) are checked
 through the page's MES.t catalogue."""
 import re
@@ -29,11 +30,12 @@ ALLOWED = {"FPY", "RTY", "WIP", "MRB", "IQC", "CSV", "XLSX", "h", "FIXED", "PERC
 
 def data_phrases() -> list[str]:
     """What the screens show that is data, not interface: the demo users' user names (who decided,
-    recorded, signed), the lots' suppliers, the defect codes' categories, the reasons and inspection items typed in the demo history, the
+    recorded, signed), the lots' suppliers, the defect codes' categories, the feeder slots' names, the reasons and inspection items typed in the demo history, the
     plant's shift names."""
     demo = yaml.safe_load(SEED.read_text(encoding="utf-8"))
     users = [u["username"] for u in demo["users"]] + [lot["supplier"] for lot in demo["lots"] if lot.get("supplier")]
     users += [code["category"] for code in demo["defect_codes"] if code.get("category")]
+    users += [f"Feeder {slot['slot_code']}" for slot in demo["feeder_slots"]]  # the slots' names (seed/loader.py)
     typed = re.findall(r'"(?:reason|remark|description|itemName)": "([^"]+)"', HISTORY.read_text(encoding="utf-8"))
     shifts = [part.partition("=")[0] for part in DEFAULT_SHIFTS.split(",")]
     return users + typed + shifts
@@ -135,3 +137,14 @@ def test_manager_reports_dashboard_and_line_board_in_chinese(browser, history_se
         "return Chart.getChart('board-chart').data.datasets.map(function (d) { return d.label; })") == ["产出", "计划"]
     screenshot(browser, "zh-line-board")
     check(browser, "line board", "manager")
+
+
+def test_engineer_feeder_screens_in_chinese(browser, history_server):
+    """Engineering → Feeder Slots and Slot Table (Flask-AppBuilder lists and forms)."""
+    base, wait = history_server.url, waiter(browser)
+    at_1366(browser)
+    sign_in_in_chinese(browser, base, "engineer")
+    for path in ("/feeder-slots/list/", "/feeder-slots/add", "/slot-table/list/", "/slot-table/add"):
+        browser.get(base + path)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".panel-title, form")))
+        check(browser, path, "engineer")
