@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from flask import flash, request
+from flask_babel import gettext
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -168,11 +169,12 @@ def record_name(item) -> str:
 
 def format_cell(value):
     """A cell of a Flask-AppBuilder list, also the Jinja filter `mes_cell`: blank for an empty value,
-    Yes/No for a flag, a relation's items comma-separated (FAB prints None, True, [] and [a, b])."""
+    Yes/No for a flag (in the page's language), a relation's items comma-separated (FAB prints None, True, []
+    and [a, b])."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     if isinstance(value, (list, tuple, set)):
         return ", ".join(str(item) for item in value)
     return value

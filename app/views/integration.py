@@ -27,6 +27,7 @@ from ..services.preparation import consumables
 from ..web.export import EXPORT_ROWS, list_export
 from .base import call_and_flash, format_datetime, list_sort
 from ..web.filters import parse_page
+from ..web.i18n import N_
 from ..web.times import plant_zone
 
 FORMS = ("stencil", "solder-paste", "equipment")
@@ -164,10 +165,11 @@ class IntegrationView(BaseView):
         rows, _ = integration_status.list_messages(actor=authenticate(), system=request.args.get("system") or None,
                                                    status=request.args.get("status") or None, page=1,
                                                    page_size=EXPORT_ROWS, sort=sort["key"], order=sort["order"])
-        header = ["id", "received at", "system", "direction", "entity", "business key", "status", "source", "operator",
-                  "error code", "error", "duplicate of", "payload", "result"]
+        header = [N_("id"), N_("received at"), N_("system"), N_("direction"), N_("entity"), N_("business key"),
+                  N_("status"), N_("source"), N_("operator"), N_("error code"), N_("error"), N_("duplicate of"),
+                  N_("payload"), N_("result")]
         data = [integration_status.message_to_dict(m) for m in rows]
-        return list_export(fmt, "integration-messages", "Integration messages", header, [
+        return list_export(fmt, "integration-messages", N_("Integration messages"), header, [
             [d["id"], d["receivedAt"], d["system"], d["direction"], d["entityType"], d["businessKey"], d["status"],
              d["source"], d["operator"], d["errorCode"], d["error"], d["duplicateOf"],
              json.dumps(d["payload"], ensure_ascii=False, default=str), json.dumps(d["result"], ensure_ascii=False,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_babel import lazy_gettext
 from wtforms import SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Optional
 
@@ -190,15 +191,20 @@ class DefectCodeView(MesModelView):
     datamodel = MasterDataInterface(DefectCode)
     class_permission_name = "DefectCode"
     route_base = "/defect-codes"
-    list_title = "Defect codes"
+    list_title = lazy_gettext("Defect codes")
+    add_title = lazy_gettext("New defect code")
+    edit_title = lazy_gettext("Edit defect code")
+    show_title = lazy_gettext("Defect code")
     list_columns = ["code", "name", "category", "is_active"]
     add_columns = edit_columns = ["code", "name", "category", "is_active"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "category", "is_active"]
-    label_columns = {"is_active": "Active"}
-    description_columns = {"category": "Decides where the Station Terminal offers the code: a category naming SMT or "
-                                       "DIP (SMT solder, DIP insertion), placement (SMT) or wave (DIP) only on lines of "
-                                       "that process; any other (test…) on every line."}
+    label_columns = {"code": lazy_gettext("Code"), "name": lazy_gettext("Name"), "category": lazy_gettext("Category"),
+                     "is_active": lazy_gettext("Active"), "created_at": lazy_gettext("Created at"),
+                     "updated_at": lazy_gettext("Updated at")}
+    description_columns = {"category": lazy_gettext(
+        "Decides where the Station Terminal offers the code: a category naming SMT or DIP (SMT solder, DIP "
+        "insertion), placement (SMT) or wave (DIP) only on lines of that process; any other (test…) on every line.")}
     help_doc = "quality"
     help_anchor = "defect-codes"
     base_order = ("code", "asc")

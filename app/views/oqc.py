@@ -10,6 +10,8 @@ cannot be deleted: deactivate it.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
+
 from ..models import OqcSamplingRule
 from ..models.quality import SAMPLING_TYPES
 from ..security.permissions import resource_permissions
@@ -24,25 +26,33 @@ class OqcSamplingRuleView(MesModelView):
     read_permission = write_permission = "oqc"
     base_permissions = resource_permissions("quality")
     route_base = "/oqc-sampling-rules"
-    list_title = "OQC sampling rules"
-    add_title = "New OQC sampling rule"
-    edit_title = "Edit OQC sampling rule"
+    list_title = lazy_gettext("OQC sampling rules")
+    add_title = lazy_gettext("New OQC sampling rule")
+    edit_title = lazy_gettext("Edit OQC sampling rule")
+    show_title = lazy_gettext("OQC sampling rule")
     list_columns = ["name", "product", "line", "routing", "sampling_type", "sample_value", "priority", "is_active"]
     add_columns = edit_columns = ["name", "product", "line", "routing", "sampling_type", "sample_value", "priority",
                                   "is_active"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["name", "product", "line", "routing", "sampling_type", "is_active"]
-    label_columns = {"sampling_type": "Sampling", "sample_value": "Sample value", "is_active": "Active"}
+    label_columns = {"name": lazy_gettext("Name"), "product": lazy_gettext("Product"), "line": lazy_gettext("Line"),
+                     "routing": lazy_gettext("Routing"),
+                     "sampling_type": lazy_gettext("Sampling"), "sample_value": lazy_gettext("Sample value"),
+                     "priority": lazy_gettext("Priority"),
+                     "is_active": lazy_gettext("Active"), "created_at": lazy_gettext("Created at"),
+                     "updated_at": lazy_gettext("Updated at")}
     description_columns = {
-        "product": "Empty = every product.",
-        "line": "Empty = every line.",
-        "routing": "Empty = every routing (a routing of another product than the rule's is refused).",
-        "sample_value": "FIXED: number of units (whole number); PERCENTAGE: 0–100 % of the DONE units, rounded "
-                        "up, at least 1. 0 = no OQC.",
-        "priority": "Among equally specific rules the higher priority wins (then the newest).",
+        "product": lazy_gettext("Empty = every product."),
+        "line": lazy_gettext("Empty = every line."),
+        "routing": lazy_gettext(
+            "Empty = every routing (a routing of another product than the rule's is refused)."),
+        "sample_value": lazy_gettext("FIXED: number of units (whole number); PERCENTAGE: the share of the DONE "
+                                     "units in percent (0–100), rounded up, at least 1. 0 = no OQC."),
+        "priority": lazy_gettext("Among equally specific rules the higher priority wins (then the newest)."),
     }
     add_form_extra_fields = edit_form_extra_fields = {
-        "sampling_type": choice("Sampling", SAMPLING_TYPES, "FIXED: a number of units; PERCENTAGE: a share of them."),
+        "sampling_type": choice(lazy_gettext("Sampling"), SAMPLING_TYPES,
+                                lazy_gettext("FIXED: a number of units; PERCENTAGE: a share of them.")),
     }
     help_doc = "quality"
     help_anchor = "oqc-sampling-rules"

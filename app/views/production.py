@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -272,7 +273,8 @@ class TraceView(BaseView):
                 return redirect(url_for("LotRecallView.lot", material_code=material_code, lot_no=lot_no))
             except DomainError:
                 pass
-            flash(f"No unit, run or lot {term}. Check the label (SN), the run number or the reel label.", "warning")
+            flash(gettext("No unit, run or lot %(term)s. Check the label (SN), the run number or the reel label.", term=term),
+                  "warning")
         return self.render_template("mes/trace_search.html", q=term, help_doc="planner", help_anchor="trace")
 
     @expose("/units/<sn>")

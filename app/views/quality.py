@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -21,6 +22,7 @@ from ..services.platform.errors import DomainError
 from ..services.production import runs
 from ..services.quality import defects, inspections, mrb, oqc
 from ..web.export import list_export
+from ..web.i18n import N_
 from .base import call_and_flash, list_sort
 
 
@@ -65,7 +67,7 @@ def _record_item(inspection_id: int) -> None:
                "itemSpec": form.get("item_spec") or None, "actualValue": form.get("actual_value") or None,
                "result": form.get("result", ""), "defectCode": form.get("defect_code") or None}
     call_and_flash(lambda: inspections.add_item(actor=authenticate(), inspection_id=inspection_id, payload=payload),
-                   success=f"Item recorded for {payload['unitSn']}.")
+                   success=_("Item recorded for %(sn)s.", sn=payload["unitSn"]))
 
 
 class _InspectionCardView(BaseView):
@@ -81,13 +83,13 @@ class _InspectionCardView(BaseView):
 
     def _decided(self, inspection) -> None:
         """Flash what the decision did."""
-        flash(f"{inspection.number}: {inspection.status}.", "success" if inspection.status == "PASS" else "warning")
+        flash(f"{inspection.number}: {_(inspection.status)}.", "success" if inspection.status == "PASS" else "warning")
 
     @expose("/<int:inspection_id>/start", methods=["POST"])
     @has_access
     def start(self, inspection_id):
         call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=inspection_id),
-                       success=f"{self.kind} started.")
+                       success=_("%(kind)s started.", kind=self.kind))
         return self._back(request.form.get("run_no", ""))
 
     @expose("/<int:inspection_id>/items", methods=["POST"])
@@ -127,7 +129,7 @@ class FaiView(_InspectionCardView):
         created = call_and_flash(call)
         if created is not None:
             call_and_flash(lambda: inspections.start(actor=authenticate(), inspection_id=created.id),
-                           success=f"{created.number} created and started: build the trial units.")
+                           success=_("%(number)s created and started: build the trial units.", number=created.number))
         return self._back(run_no)
 
     @expose("/<int:inspection_id>/sign", methods=["POST"])
@@ -137,7 +139,7 @@ class FaiView(_InspectionCardView):
                                                          password=request.form.get("password") or None,
                                                          remark=request.form.get("remark") or None))
         if signed is not None:
-            flash(f"{signed.number} signed by {signed.signed_by}: FAI approved.", "success")
+            flash(_("%(number)s signed by %(user)s: FAI approved.", number=signed.number, user=signed.signed_by), "success")
         return self._back(request.form.get("run_no", ""))
 
 
@@ -150,8 +152,8 @@ class OqcView(_InspectionCardView):
 
     def _decided(self, inspection) -> None:
         run = inspections.run_of(inspection)
-        flash(f"{inspection.number}: {inspection.status} (signed by {inspection.decided_by}); run {run.run_no} is "
-              f"{run.status}.",
+        flash(_("%(number)s: %(status)s (signed by %(user)s); run %(run)s is %(run_status)s.", number=inspection.number,
+                status=_(inspection.status), user=inspection.decided_by, run=run.run_no, run_status=_(run.status)),
               "success" if inspection.status == "PASS" else "warning")
 
 
@@ -179,15 +181,37 @@ class MrbView(BaseView):
                               password=form.get("password") or None)
         result = call_and_flash(call)
         if result is not None:
-            text = f"MRB {decision}: run {run_no} is {result.run.status}."
+            text = _("MRB %(decision)s: run %(run)s is %(status)s.", decision=_(decision), run=run_no,
+                     status=_(result.run.status))
             if result.rework_run is not None:
-                text += f" Rework run {result.rework_run.run_no} created ({result.rework_run.status})."
+                text += " " + _("Rework run %(run)s created (%(status)s).", run=result.rework_run.run_no,
+                                status=_(result.rework_run.status))
             flash(text, "success")
         return redirect(url_for("RunView.detail", run_no=run_no) + "#mrb")
 
 
-QUEUE_SORT_LABELS = [("since", "Waiting since"), ("sn", "SN"), ("runNo", "Run"), ("lineCode", "Line"),
-                     ("currentStepNo", "Step"), ("reworkCount", "Reworks"), ("nextAction", "Next action")]
+QUEUE_SORT_LABELS = [("since", N_("Waiting since")), ("sn", "SN"), ("runNo", N_("Run")), ("lineCode", N_("Line")),
+                     ("currentStepNo", N_("Step")), ("reworkCount", N_("Reworks")), ("nextAction", N_("Next action"))]
+# The quality screens (disposition queue, Unit Trace, the FAI/OQC/MRB cards, the reports) show these service
+# words in the page's language (`_(word)` in the templates): statuses, results, sources, next actions and
+# their hints (services/quality/defects.py NEXT_ACTIONS), readiness item types and check kinds (Unit Trace),
+# the fixed meanings of e-signatures. Codes stay
+# codes in the files and the API.
+QUALITY_WORDS = (
+    N_("QUEUED"), N_("IN_STATION"), N_("OUT_FAILED"), N_("ON_HOLD"), N_("DONE"), N_("SCRAPPED"),
+    N_("OPEN"), N_("RECORDED"), N_("DISPOSITIONED"), N_("CLOSED"), N_("RELEASED"), N_("PASS"), N_("FAIL"), N_("NA"),
+    N_("PASSED"), N_("FAILED"), N_("WAIVED"), N_("PENDING"), N_("INSPECTING"), N_("CANCELLED"), N_("DONE"),
+    N_("MANUAL"), N_("AUTO"), N_("NORMAL"), N_("REWORK"), N_("FAI_TRIAL"), N_("MACHINE"), N_("OPERATOR"),
+    N_("REWORK"), N_("SCRAP"), N_("HOLD"), N_("RELEASE"), N_("DISPOSITION"), N_("OQC_MRB"), N_("TRACK_OUT"),
+    N_("NONE"), N_("ACCEPTED"), N_("REJECTED"), N_("RELEASED"), N_("CREATED"), N_("IN_PROGRESS"), N_("CLOSED"),
+    N_("ROUTE"), N_("EQUIPMENT"), N_("MATERIAL"), N_("STENCIL"), N_("SOLDER_PASTE"), N_("LOADING"), N_("FORMAL"),
+    N_("PRECHECK"),
+    N_("Decide REWORK, SCRAP or HOLD."), N_("Release the hold when the unit may continue (or keep it held)."),
+    N_("The unit finished its route: the run's OQC/MRB decides."),
+    N_("The unit continues; its open defect waits for the next decision."),
+    N_("The unit is tracked in: its TrackOut is decided at the station."),
+    N_("FAI approved"), N_("OQC accepted"), N_("OQC rejected"), N_("MRB: release"), N_("MRB: scrap"), N_("MRB: rework"),
+)
 
 
 class DispositionView(BaseView):
@@ -226,14 +250,15 @@ class DispositionView(BaseView):
         sort = list_sort(defects.QUEUE_SORTING)
         entries = defects.defect_queue(actor=actor, line_code=request.args.get("line") or None,
                                        run_no=request.args.get("run") or None, sort=sort["key"], order=sort["order"])
-        header = ["sn", "run", "line", "board status", "current step", "rework count", "next action", "waiting since",
-                  "defect", "code", "step", "location", "description", "source", "defect status", "recorded at",
-                  "station", "recorded by"]
+        header = [N_("sn"), N_("run"), N_("line"), N_("board status"), N_("current step"), N_("rework count"),
+                  N_("next action"), N_("waiting since"), N_("defect"), N_("code"), N_("step"), N_("location"),
+                  N_("description"), N_("source"), N_("defect status"), N_("recorded at"), N_("station"),
+                  N_("recorded by")]
         rows = [[e["sn"], e["runNo"], e["lineCode"], e["unitStatus"], e["currentStepNo"], e["reworkCount"],
                  e["nextAction"], e["since"], d["id"], d["code"], d["stepNo"], d["location"], d["description"],
                  d["source"], d["status"], d["recordedAt"], d["stationCode"], d["recordedBy"]]
                 for e in entries for d in e["defects"]]
-        return list_export(fmt, "disposition-queue", "Disposition queue", header, rows)
+        return list_export(fmt, "disposition-queue", N_("Disposition queue"), header, rows)
 
     def _back(self):
         return redirect(url_for("DispositionView.queue", run=request.args.get("run") or None,
@@ -248,7 +273,7 @@ class DispositionView(BaseView):
         kind = form.get("type", "")
         call_and_flash(lambda: defects.decide(actor=authenticate(), defect_id=defect_id, disposition_type=kind,
                                               reason=form.get("reason"), to_step_no=_whole(step, "toStepNo") if step else None),
-                       success=f"{form.get('sn', 'Unit')}: {kind} recorded.")
+                       success=_("%(sn)s: %(decision)s recorded.", sn=form.get("sn", ""), decision=_(kind)))
         return self._back()
 
     @expose("/defects/<int:defect_id>/release", methods=["POST"])
@@ -256,7 +281,7 @@ class DispositionView(BaseView):
     def release(self, defect_id):
         call_and_flash(lambda: defects.release(actor=authenticate(), defect_id=defect_id,
                                                reason=request.form.get("reason")),
-                       success=f"{request.form.get('sn', 'Unit')}: hold released.")
+                       success=_("%(sn)s: hold released.", sn=request.form.get("sn", "")))
         return self._back()
 
     @expose("/record", methods=["POST"])
@@ -266,5 +291,5 @@ class DispositionView(BaseView):
         call_and_flash(lambda: defects.record_defect(actor=authenticate(), sn=form.get("sn", ""),
                                                      code=form.get("code", ""), location=form.get("location") or None,
                                                      description=form.get("description") or None),
-                       success=f"Defect recorded on {form.get('sn', '')}: decide its disposition below.")
+                       success=_("Defect recorded on %(sn)s: decide its disposition below.", sn=form.get("sn", "")))
         return self._back()

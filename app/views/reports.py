@@ -21,6 +21,7 @@ from ..services.reporting.period import QUICK_PERIODS, quick_period
 from ..services.reporting.runs import report_options
 from ..web.export import production_tables, quality_tables, recall_export, report_export
 from ..web.filters import report_query
+from ..web.i18n import N_
 from .base import call_and_flash
 
 
@@ -68,10 +69,14 @@ REPORTS = {  # kind -> (service, export tables, file stem, template)
     "production": (production.production_report, production_tables, "production-report", "mes/report_production.html"),
     "quality": (quality.quality_report, quality_tables, "quality-report", "mes/report_quality.html"),
 }
-CSV_SECTIONS = {  # the report tables offered as CSV buttons (the XLSX has them all)
-    "production": (("output", "output"), ("runs", "runs"), ("workOrders", "work orders"), ("wip", "WIP")),
-    "quality": (("fpy", "FPY"), ("pareto", "defects"), ("holds", "holds"), ("oqc", "OQC")),
+CSV_SECTIONS = {  # the report tables offered as CSV buttons (the XLSX has them all); labels shown translated
+    "production": (("output", N_("output")), ("runs", N_("runs")), ("workOrders", N_("work orders")), ("wip", "WIP")),
+    "quality": (("fpy", "FPY"), ("pareto", N_("defects")), ("holds", N_("holds")), ("oqc", "OQC")),
 }
+# shown in the page's language by the report templates (`_(word)`): the quick periods' labels
+# (reporting/period.py QUICK_PERIODS) and the bucket sizes
+REPORT_WORDS = (N_("Today"), N_("Yesterday"), N_("Last 7 days"), N_("Last 30 days"),
+                N_("hour"), N_("shift"), N_("day"), N_("Hour"), N_("Shift"), N_("Day"))
 
 
 def _filters() -> dict:

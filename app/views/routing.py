@@ -17,6 +17,7 @@ from ..services.engineering import data_specs, master_data
 from ..services.engineering import routing as routing_service
 from ..services.platform.errors import DomainError
 from ..web.export import list_export
+from ..web.i18n import N_
 from ..web.times import local_to_utc
 from .base import ListExports, call_and_flash, flash_domain_error, list_sort
 
@@ -73,8 +74,9 @@ class RoutingEditorView(ListExports, BaseView):
         sort = list_sort(routing_service.ROUTING_SORTING)
         rows = routing_service.list_routings(actor=authenticate(), q=request.args.get("q"), sort=sort["key"],
                                              order=sort["order"])
-        header = ["routing", "name", "product", "process", "source", "active", "latest version", "version status",
-                  "step", "operation", "station group", "station type", "FAI"]
+        header = [N_("routing"), N_("name"), N_("product"), N_("process"), N_("source"), N_("active"),
+                  N_("latest version"), N_("version status"), N_("step"), N_("operation"), N_("station group"),
+                  N_("station type"), "FAI"]
         out = []
         for data in (routing_service.routing_to_dict(r, with_versions=True) for r in rows):
             latest = data["latestVersion"] or {}
@@ -83,7 +85,7 @@ class RoutingEditorView(ListExports, BaseView):
             for step in data["steps"] or [None]:
                 out.append(head + ([step["stepNo"], step["operationCode"], step["stationGroupCode"],
                                     step["stationType"], step["requiresFai"]] if step else [None] * 5))
-        return list_export(fmt, "routings", "Routings", header, out)
+        return list_export(fmt, "routings", N_("Routings"), header, out)
 
     @expose("/<routing_code>")
     @has_access

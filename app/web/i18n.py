@@ -14,6 +14,10 @@ Chinese, as FAB names it; ours is merged after FAB's, so ours wins where both tr
 `compile_catalogues()` does the same at start-up when a .mo is missing or older than its .po (an install
 or upgrade without make), and for the test suite (tests/conftest.py).
 
+Exports: `export_locale()` says in which language a CSV/XLSX file's headers are written (the console's
+files in the user's language, the API's in English unless `lang` is asked); `in_export_language(text)`
+translates one header.
+
 Error catalogue: the codes stay English and stable; `error_text(code)` gives an entry's message and hint
 in the request's language (msgids: the English texts of app/services/platform/errors.py, added to
 messages.pot by `make translations-extract`).
@@ -30,7 +34,7 @@ from pathlib import Path
 
 from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale, gettext
+from flask_babel import force_locale, get_locale, gettext
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +182,19 @@ JS_MESSAGES = (
     N_("none"),
     N_("WARN"),
     N_("PREP"), N_("AUTHORIZED"), N_("IN_PROGRESS"), N_("ON_HOLD"), N_("COMPLETED"), N_("PENDING"), N_("LOADED"), N_("MISMATCH"), N_("LOCKED"),
+    # the Dashboard's charts and the line board (dashboard.js, board.js: titles, axes, legends, notes)
+    N_("Output"), N_("Scrapped"), N_("Plan"), N_("boards"), N_("Queued"), N_("In station"), N_("Failed, waiting"),
+    N_("On hold"), N_("No board in work now."), N_("RTY %"), N_("No board was tracked out in this period."),
+    N_("Defects"), N_("Cumulative %"), N_("defects"), N_("No defect recorded in this period."),
+    N_("%(count)s / h"), N_("no target"), N_("OQC failed"), N_("%(hours)s h"), N_("the board could not be read"),
+    N_("This board needs the API key of a Board account: open %(address)s#key=… (ask the administrator)."),
+    N_("The server does not answer: retrying every %(seconds)s s."),
 )
+
+
+# Flask-AppBuilder's own words that its Chinese catalogue lacks (the list rows' Add / Edit / Delete
+# buttons' screen-reader labels): translated in ours, which is merged after FAB's
+FAB_WORDS = (N_("Add"), N_("Edit"), N_("Delete"))
 
 
 def languages() -> dict:
@@ -252,6 +268,28 @@ def error_text(code: str, message: str | None = None) -> tuple[str, str]:
         return message or code, ""
     text = message if message and message != entry.message else gettext(entry.message)
     return text, gettext(entry.hint)
+
+
+def export_locale() -> str:
+    """The language of an export's column headers and sheet titles (app/web/export.py): a file downloaded
+    from a console screen follows the user's language (a plant's Excel users read their own words); the
+    API's files keep stable English headers, which integrations and scripts parse, unless the call asks for
+    a language with `?lang=<code>` (e.g. `lang=zh`). The cells keep their codes and numbers either way."""
+    if not has_request_context():
+        return default_locale()
+    if request.path.startswith("/api/"):
+        asked = request.args.get("lang")
+        return asked if asked in languages() else default_locale()
+    return current_locale()
+
+
+def in_export_language(text: str) -> str:
+    """A column header or sheet title (an N_-marked msgid) in the export's language (export_locale)."""
+    locale = export_locale()
+    if locale == default_locale():
+        return text
+    with force_locale(locale):
+        return gettext(text)
 
 
 def js_catalogue() -> dict:

@@ -38,6 +38,21 @@ def browser(tmp_path):
     assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
+@pytest.fixture(scope="module")
+def history_server(database, live_servers):
+    """A live server on a copy of the seeded database with two days of demo history (the dashboard, the
+    reports and the line boards have something to show)."""
+    from support import flask_cli
+
+    start, stop = live_servers
+    url = database.copy_to("dash_history")
+    played = flask_cli(url, "mes", "seed", "--demo-history", "--days", "2", "--seed", "3")
+    assert played.returncode == 0, played.stdout[-2000:] + played.stderr[-2000:]
+    server = start(db_url=url)
+    yield server
+    stop(server)
+
+
 def csp_violations(driver) -> list[str]:
     """The console messages about the Content-Security-Policy since the last call (the log is read
     once: a test that checks mid-way keeps what it read)."""

@@ -16,18 +16,6 @@ from support import DEMO_PASSWORD, LiveApi, flask_cli, ok_data, screenshot
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def history_server(database, live_servers):
-    """A live server on a copy of the seeded database with two days of demo history."""
-    start, stop = live_servers
-    url = database.copy_to("dash_history")
-    played = flask_cli(url, "mes", "seed", "--demo-history", "--days", "2", "--seed", "3")
-    assert played.returncode == 0, played.stdout[-2000:] + played.stderr[-2000:]
-    server = start(db_url=url)
-    yield server
-    stop(server)
-
-
 def sign_in(browser, base, username):
     browser.get(base + "/login/")
     browser.find_element(By.ID, "username").send_keys(username)

@@ -58,24 +58,25 @@ def master_data_phrases() -> list[str]:
 PHRASES = master_data_phrases()
 
 
-def english_words(text: str, username: str = "") -> list[str]:
-    """The Latin words of `text` that are neither codes nor allowed, master data (and the signed-in
-    user's name) removed first."""
-    for phrase in PHRASES + ([username] if username else []):
+def english_words(text: str, username: str = "", allowed=(), phrases=()) -> list[str]:
+    """The Latin words of `text` that are neither codes nor allowed (ALLOWED and `allowed`), master data,
+    the signed-in user's name and the other `phrases` (data the screen shows: typed reasons, user names)
+    removed first."""
+    for phrase in sorted(PHRASES + list(phrases) + ([username] if username else []), key=len, reverse=True):
         text = re.sub(r"(?<![A-Za-z0-9_-])" + re.escape(phrase) + r"(?![A-Za-z0-9_-])", " ", text)
     left = []
     for token in re.split(r"[\s,;；·…—–()（）\[\]“”\"'：:。，、？！*=/<>]+", text):
         token = token.strip(".")
-        if not re.search(r"[A-Za-z]", token) or token in ALLOWED or CODE.match(token):
+        if not re.search(r"[A-Za-z]", token) or token in ALLOWED or token in allowed or CODE.match(token):
             continue
         left.append(token)
     return left
 
 
-def assert_chinese(browser, where, username):
+def assert_chinese(browser, where, username, allowed=(), phrases=()):
     text = browser.execute_script("return document.body.innerText")
     assert re.search(r"[\u4e00-\u9fff]", text), f"{where}: no Chinese at all"
-    left = english_words(text, username)
+    left = english_words(text, username, allowed, phrases)
     assert not left, f"{where}: untranslated English {sorted(set(left))}\n---\n{text}"
 
 
@@ -88,8 +89,9 @@ def at_1024(browser):
                             {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
 
 
-def sign_in_in_chinese(browser, base, username):
-    """The terminal's language is kept in the `mes_lang` cookie (set by the language menu)."""
+def sign_in_in_chinese(browser, base, username, landing=".mes-home h1"):
+    """The terminal's language is kept in the `mes_lang` cookie (set by the language menu); `landing`:
+    a selector of the user's home page (the manager's is the dashboard)."""
     browser.delete_all_cookies()
     browser.get(base + "/login/")
     browser.add_cookie({"name": "mes_lang", "value": "zh", "path": "/"})
@@ -97,7 +99,7 @@ def sign_in_in_chinese(browser, base, username):
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "username")))
     browser.find_element(By.ID, "username").send_keys(username)
     browser.find_element(By.ID, "password").send_keys(DEMO_PASSWORD + Keys.ENTER)
-    WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".mes-home h1")))
+    WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, landing)))
     assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
 
 

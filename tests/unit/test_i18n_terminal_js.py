@@ -1,6 +1,6 @@
-"""Issue 17 (zh-CN): every message the Station Terminal and Loading Terminal scripts pass to MES.t is
-listed in JS_MESSAGES (app/web/i18n.py), so it reaches the page's catalogue and has a Chinese
-translation; a message missing from the list would show in English on a Chinese terminal."""
+"""Issue 17 (zh-CN): every message the Station Terminal, Loading Terminal, Dashboard and line board scripts
+pass to MES.t is listed in JS_MESSAGES (app/web/i18n.py), so it reaches the page's catalogue and has a
+Chinese translation; a message missing from the list would show in English on a Chinese screen."""
 from __future__ import annotations
 
 import re
@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from app.web.i18n import JS_MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = [ROOT / "app" / "static" / "mes" / name for name in ("terminal.js", "loading.js")]
+SCRIPTS = [ROOT / "app" / "static" / "mes" / name for name in ("terminal.js", "loading.js", "dashboard.js", "board.js")]
 PO = ROOT / "app" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -56,7 +56,7 @@ def messages_of(source: str) -> set[str]:
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_every_script_message_is_listed_and_translated(script):
     messages = messages_of(script.read_text(encoding="utf-8"))
-    assert len(messages) > 20, messages  # the parser found the script's messages
+    assert len(messages) > 5, messages  # the parser found the script's messages
     missing = sorted(messages - set(JS_MESSAGES))
     assert not missing, f"add to JS_MESSAGES (app/web/i18n.py), then make translations-extract: {missing}"
     with PO.open("rb") as handle:

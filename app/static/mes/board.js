@@ -9,6 +9,7 @@
   var key = match ? decodeURIComponent(match[1]) : null;
   var chart = null;
   var zone = "UTC";
+  var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
 
   function el(id) { return document.getElementById(id); }
   function text(id, value) { el(id).textContent = value === null || value === undefined ? "—" : String(value); }
@@ -50,7 +51,7 @@
     text("board-done", out.done);
     text("board-plan", out.plan);
     text("board-shift-plan", out.shiftPlan);
-    text("board-rate", data.line.targetPerHour ? data.line.targetPerHour + " / h" : "no target");
+    text("board-rate", data.line.targetPerHour ? t("%(count)s / h", { count: data.line.targetPerHour }) : t("no target"));
     var tile = el("tile-output");
     tile.classList.remove("board-good", "board-warn", "board-bad");
     if (out.plan) { tile.classList.add(out.done >= 0.95 * out.plan ? "board-good" : out.done >= 0.8 * out.plan ? "board-warn" : "board-bad"); }
@@ -61,8 +62,8 @@
     rows("board-fails", data.lastFails, function (f) {
       return [time(f.at), f.sn, f.station, { text: f.defects.join(", "), cls: "board-fail" }];
     });
-    var holds = data.holds.runs.map(function (r) { return ["run " + r.runNo, "OQC failed", r.ageHours + " h"]; })
-      .concat(data.holds.units.map(function (u) { return [u.sn, u.defectCodes.join(", "), u.ageHours + " h"]; }));
+    var holds = data.holds.runs.map(function (r) { return [t("run %(run)s", { run: r.runNo }), t("OQC failed"), t("%(hours)s h", { hours: r.ageHours })]; })
+      .concat(data.holds.units.map(function (u) { return [u.sn, u.defectCodes.join(", "), t("%(hours)s h", { hours: u.ageHours })]; }));
     rows("board-holds", holds, function (h) { return h; });
     var count = el("board-hold-count");
     count.textContent = String(holds.length);
@@ -95,8 +96,8 @@
     var config = {
       type: "bar",
       data: { labels: labels, datasets: [
-        { type: "bar", label: "Output", data: perHour.map(function (b) { return b.output; }), backgroundColor: "#3d8bd9" },
-        { type: "line", label: "Plan", data: perHour.map(function (b) { return b.plan; }), borderColor: "#f0c040",
+        { type: "bar", label: t("Output"), data: perHour.map(function (b) { return b.output; }), backgroundColor: "#3d8bd9" },
+        { type: "line", label: t("Plan"), data: perHour.map(function (b) { return b.plan; }), borderColor: "#f0c040",
           backgroundColor: "#f0c040", pointRadius: 0, borderDash: [8, 6] }] },
       options: { animation: false, responsive: true, maintainAspectRatio: false,
                  plugins: { legend: { labels: { color: "#e8edf3", font: { size: 20 } } } },
@@ -117,13 +118,13 @@
         if (answer.status === 200) { message(null); show(answer.payload.data); return; }
         var error = answer.payload.error || {};
         if (answer.status === 401 || answer.status === 403) {
-          message("This board needs the API key of a Board account: open " + window.location.pathname +
-                  "#key=… (ask the administrator). " + (error.message || ""));
+          message(t("This board needs the API key of a Board account: open %(address)s#key=… (ask the administrator).",
+                    { address: window.location.pathname }) + " " + (error.message || ""));
         } else {
-          message((error.code || answer.status) + ": " + (error.message || "the board could not be read"));
+          message((error.code || answer.status) + ": " + (error.message || t("the board could not be read")));
         }
       })
-      .catch(function () { message("The server does not answer: retrying every " + refresh / 1000 + " s."); });
+      .catch(function () { message(t("The server does not answer: retrying every %(seconds)s s.", { seconds: refresh / 1000 })); });
   }
   load();
   window.setInterval(load, refresh);

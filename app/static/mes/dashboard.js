@@ -5,6 +5,7 @@
   var source = document.getElementById("dashboard-data");
   if (!source || typeof Chart === "undefined") { return; }
   var data = JSON.parse(source.textContent);
+  var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
   var palette = ["#337ab7", "#5cb85c", "#f0ad4e", "#d9534f", "#5bc0de", "#8e6bbf", "#777777"];
   Chart.defaults.font.size = 14;
   Chart.defaults.animation = false;
@@ -38,18 +39,18 @@
     data: {
       labels: data.output.map(function (b) { return b.bucket; }),
       datasets: [
-        { type: "bar", label: "Output", data: data.output.map(function (b) { return b.output; }), backgroundColor: palette[0] },
-        { type: "bar", label: "Scrapped", data: data.output.map(function (b) { return b.scrapped; }), backgroundColor: palette[3] },
-        { type: "line", label: "Plan", data: data.output.map(function (b) { return b.plan; }), borderColor: palette[2],
+        { type: "bar", label: t("Output"), data: data.output.map(function (b) { return b.output; }), backgroundColor: palette[0] },
+        { type: "bar", label: t("Scrapped"), data: data.output.map(function (b) { return b.scrapped; }), backgroundColor: palette[3] },
+        { type: "line", label: t("Plan"), data: data.output.map(function (b) { return b.plan; }), borderColor: palette[2],
           backgroundColor: palette[2], pointRadius: 0, borderDash: [6, 4], spanGaps: true }
       ]
     },
-    options: { scales: { y: { beginAtZero: true, title: { display: true, text: "boards" } } } }
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: t("boards") } } } }
   });
 
   // WIP by line and step, stacked by status
   var steps = data.wip.map(function (r) { return r.lineCode + " " + r.stepNo + " " + r.operationCode; });
-  var statuses = [["queued", "Queued"], ["inStation", "In station"], ["outFailed", "Failed, waiting"], ["onHold", "On hold"]];
+  var statuses = [["queued", t("Queued")], ["inStation", t("In station")], ["outFailed", t("Failed, waiting")], ["onHold", t("On hold")]];
   draw("chart-wip", {
     type: "bar",
     data: {
@@ -59,7 +60,7 @@
       })
     },
     options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true }, y: { stacked: true } } }
-  }, data.wip.length ? null : "No board in work now.");
+  }, data.wip.length ? null : t("No board in work now."));
 
   // first-pass yield trend: the rolled throughput yield of each line per bucket
   var buckets = [];
@@ -80,8 +81,8 @@
         };
       })
     },
-    options: { scales: { y: { suggestedMin: 80, max: 100, title: { display: true, text: "RTY %" } } } }
-  }, data.fpyTrend.length ? null : "No board was tracked out in this period.");
+    options: { scales: { y: { suggestedMin: 80, max: 100, title: { display: true, text: t("RTY %") } } } }
+  }, data.fpyTrend.length ? null : t("No board was tracked out in this period."));
 
   // defect Pareto: quantity per code (bars) and the cumulative share (line, right axis)
   draw("chart-pareto", {
@@ -89,13 +90,13 @@
     data: {
       labels: data.pareto.map(function (p) { return p.code; }),
       datasets: [
-        { type: "bar", label: "Defects", data: data.pareto.map(function (p) { return p.qty; }), backgroundColor: palette[3], yAxisID: "y" },
-        { type: "line", label: "Cumulative %", data: data.pareto.map(function (p) { return Math.round(p.cumulativeShare * 1000) / 10; }),
+        { type: "bar", label: t("Defects"), data: data.pareto.map(function (p) { return p.qty; }), backgroundColor: palette[3], yAxisID: "y" },
+        { type: "line", label: t("Cumulative %"), data: data.pareto.map(function (p) { return Math.round(p.cumulativeShare * 1000) / 10; }),
           borderColor: palette[0], backgroundColor: palette[0], yAxisID: "y2" }
       ]
     },
-    options: { scales: { y: { beginAtZero: true, grace: "10%", title: { display: true, text: "defects" } },
+    options: { scales: { y: { beginAtZero: true, grace: "10%", title: { display: true, text: t("defects") } },
                          y2: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "%" } } } }
-  }, data.pareto.length ? null : "No defect recorded in this period.");
+  }, data.pareto.length ? null : t("No defect recorded in this period."));
   document.body.dataset.chartsReady = "1";
 })();
