@@ -198,3 +198,17 @@ def test_master_data_takes_paste_windows_only_on_paste_and_within_bounds(api, ap
     material_id = good.get_json()["id"]
     changed = api("engineer").put(f"/api/v1/materials/{material_id}", json={"category": "FLUX"})
     assert changed.status_code == 422 and "paste_min_thaw_hours" in changed.get_json()["error"]["details"]["fields"]
+
+
+def test_the_demo_seed_leaves_its_jar_thawing(api, app):
+    """`flask mes seed --demo` (and the demo history's command, after the history) leaves the demo line's jar
+    an hour out of the refrigerator: the readiness shows the thaw window with the time left."""
+    from seed.loader import start_demo_paste_thaw
+    with app.app_context():
+        start_demo_paste_thaw()
+    fresh_consumable_statuses(api)
+    state = ok_data(api("leader").get(f"/api/v1/lines/{LINE}/solder-paste"))["binding"]
+    assert state["clock"]["status"] == "THAWING" and 178 <= state["clock"]["remainingMinutes"] <= 180, state
+    item = _paste_item(api, prep_run(api))
+    assert (item["status"], item["failCode"]) == ("FAILED", "PASTE_THAW_INCOMPLETE")
+    assert item["evidence"]["timers"]["clock"]["until"] is not None
