@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Material
+from app.services.engineering import master_import
+from app.services.platform.actor import SYSTEM
 from support import fresh_consumable_statuses, ok_data, prep_run
 from support import sql as _sql
 
@@ -212,3 +218,17 @@ def test_the_demo_seed_leaves_its_jar_thawing(api, app):
     item = _paste_item(api, prep_run(api))
     assert (item["status"], item["failCode"]) == ("FAILED", "PASTE_THAW_INCOMPLETE")
     assert item["evidence"]["timers"]["clock"]["until"] is not None
+
+
+def test_the_material_import_takes_the_paste_windows_by_the_same_rules(app_ctx):
+    content = ("Code,Name,Category,Paste min thaw h,Paste max open h,Paste max stencil h\n"
+               "MAT-SP-IMP,Paste imported,SOLDER_PASTE,3,12,6\n"
+               "MAT-RES-IMP,Resistor imported,RESISTOR,2,,\n").encode()
+    dry = master_import.import_file(actor=SYSTEM, filename="materials.csv", content=content, dry_run=True)
+    assert [(r.row, [(e.column, e.code) for e in r.errors]) for r in dry.refused] == [
+        (3, [("Paste min thaw h", "VALIDATION_ERROR")])]
+    good = content.decode().splitlines()[:2]
+    report = master_import.import_file(actor=SYSTEM, filename="materials.csv", content="\n".join(good).encode())
+    assert report.applied and [r.action for r in report.rows] == ["CREATE"]
+    material = db.session.execute(select(Material).filter_by(code="MAT-SP-IMP")).scalar_one()
+    assert (material.paste_min_thaw_hours, material.paste_max_open_hours, material.paste_max_stencil_hours) == (3, 12, 6)
