@@ -5,6 +5,7 @@ windows and saying how long is left inside them. In the demo data MAT-PASTE-SAC3
 to LINE-SMT-A) has 4 h / 24 h / 8 h; the test template seeds its jar thawed long ago."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from app.extensions import db
 from app.models import Material
 from app.services.engineering import master_import
 from app.services.platform.actor import SYSTEM
-from support import fresh_consumable_statuses, ok_data, prep_run
+from support import console_login, fresh_consumable_statuses, ok_data, prep_run
 from support import sql as _sql
 
 LINE, LOT = "LINE-SMT-A", "SP-LOT-0001"
@@ -232,3 +233,13 @@ def test_the_material_import_takes_the_paste_windows_by_the_same_rules(app_ctx):
     assert report.applied and [r.action for r in report.rows] == ["CREATE"]
     material = db.session.execute(select(Material).filter_by(code="MAT-SP-IMP")).scalar_one()
     assert (material.paste_min_thaw_hours, material.paste_max_open_hours, material.paste_max_stencil_hours) == (3, 12, 6)
+
+
+def test_run_detail_names_the_paste_times(api, client):
+    fresh_consumable_statuses(api)
+    ok_data(_time(api, "THAW_START", 1))
+    run_no = prep_run(api)   # its PRECHECK, on creation, finds the jar thawing
+    console_login(client, "leader")
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert "PASTE_THAW_INCOMPLETE" in page and "Out of the refrigerator" in page, page
+    assert re.search(r"time left: 1(79|78) min", page)
