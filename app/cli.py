@@ -92,6 +92,8 @@ def seed_command(demo: bool, demo_history: bool, days: int, random_seed: int):
         from seed.loader import seed_msd_reels
         for reel in seed_msd_reels().created.get("msd_reels", []):
             click.echo(f"  moisture-sensitive reel {reel}")
+        from seed.loader import start_demo_paste_thaw
+        start_demo_paste_thaw()  # the history played its own jars: the demo starts with one thawing again
         click.echo(f"  history: {summary.runs} runs, {summary.units} boards, {summary.tracks} tracks, "
                    f"{summary.defects} defects, {summary.scrapped} scrapped")
         click.echo(f"  on hold: run {summary.held_run}; MRB rework run: {summary.mrb_rework_run}; "

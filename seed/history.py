@@ -9,7 +9,8 @@ What it plays (deterministic for a given `--seed`, relative to the day it runs; 
 yesterday, and no run starts later than three hours before the command runs):
 - two shifts a day (06:00–22:00 UTC) on LINE-SMT-A (P-1001) and LINE-DIP-A (P-2001), runs of 8–20
   boards one after another, each with its own work order `WO-H-<yymmdd>-<S|D><n>` (closed when done);
-- per run: fresh stencil/paste statuses (SMT), the FORMAL readiness check, the slot table loaded and
+- per run: fresh stencil/paste statuses (SMT) and a fresh paste jar's thaw start (thawed: the paste timers,
+  services/preparation/paste.py), the FORMAL readiness check, the slot table loaded and
   scanned (SMT), an FAI with its trial board, the authorization, every board through every step;
 - data values with a realistic spread (normal around the target, now and then one outside the limits);
 - defects with a Pareto (solder bridges first), dispositions REWORK (most), SCRAP and HOLD → release;
@@ -166,6 +167,13 @@ class _Player:
         self.post("integration", "/api/v1/integration/solder-paste-status", {
             "eventId": f"H-SP-{self.rng.getrandbits(48):012x}", "eventTime": self.t.isoformat(),
             "lotNo": "SP-LOT-0001", "status": "COMPLIANT", "expiresAt": expiry})
+        # a fresh jar per run, as WMS reports it: out of the refrigerator 5 h ago (thawed: the demo paste's 4 h).
+        # Only its thaw start: a jar recorded open or on the stencil would still be, and expired, when the
+        # demo starts after the history (the paste timers: services/preparation/paste.py)
+        self.post("integration", "/api/v1/integration/solder-paste-events", {
+            "eventId": f"H-SPT-{secrets.token_hex(6)}",  # not the history's random stream: a --seed plays as before
+            "eventTime": (self.t - timedelta(hours=5)).isoformat(), "lineCode": "LINE-SMT-A", "lotNo": "SP-LOT-0001",
+            "kind": "THAW_START"}, minutes=0)
 
     def reels(self, day: int, days: int) -> dict[str, str]:
         r10k = "MAT-R10K|LOT-R-001"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +107,14 @@ def _seed_dev_integration_key(report: SeedReport) -> None:
         report.add("api_keys", "integration (instance/integration_api_key.txt)")
 
 
-def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True, msd_reels: bool = True) -> SeedReport:
+def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True, msd_reels: bool = True,
+              paste_thawing: bool = True) -> SeedReport:
     """The master data and users of the demo data set (04_acceptance §1). `oqc_rules=False` leaves out
     the OQC sampling rules (the test suite's template: a test's run completes at closeout unless the
     test adds a rule); `msd_reels=False` leaves the demo's moisture-sensitive reels sealed (the test
-    suite's template; the demo history seeds them after playing the past: seed_msd_reels)."""
+    suite's template; the demo history seeds them after playing the past: seed_msd_reels);
+    `paste_thawing=False` seeds the paste jar thawed long ago instead of thawing (the test suite's
+    template: a readiness check does not wait for the demo's jar)."""
     report = seed_base(report)
     _seed_dev_integration_key(report)
     data = load_yaml()
@@ -119,7 +123,7 @@ def seed_demo(report: SeedReport | None = None, *, oqc_rules: bool = True, msd_r
     _seed_routings(data, report)
     _seed_work_orders(data, report)
     _seed_feeder_slots(data, report)
-    _seed_consumables(data, report)
+    _seed_consumables(data, report, paste_thawing=paste_thawing)
     if oqc_rules:
         _seed_oqc_rules(data, report)
     if msd_reels:
@@ -226,9 +230,24 @@ def _seed_feeder_slots(data: dict[str, Any], report: SeedReport) -> None:
         uow.payload = {"slots": [r["slot_code"] for r in missing]}
 
 
-def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
-    from datetime import timedelta
+PASTE_THAWED_LONG_AGO = timedelta(hours=49)  # beyond the longest thaw time master data accepts (48 h)
 
+
+def start_demo_paste_thaw(*, thawing: bool = True, line_code: str | None = None) -> None:
+    """The demo's paste jar out of the refrigerator (THAW_START, as recorded at the line): the demo data's
+    minutes ago (thawing: the readiness shows the time left), or long enough ago to be thawed. After the
+    demo history played its own jars, the command calls it again so the demo starts with a thawing jar."""
+    from app.services.platform.clock import now as clock_now
+    from app.services.preparation import paste
+    for row in load_yaml().get("consumables", []):
+        if line_code and row["line"] != line_code or not row.get("paste_thaw_started_minutes_ago"):
+            continue
+        ago = timedelta(minutes=row["paste_thaw_started_minutes_ago"]) if thawing else PASTE_THAWED_LONG_AGO
+        paste.record_time(actor=SYSTEM, line_code=row["line"], lot_no=row["paste"], kind="THAW_START",
+                          at=clock_now() - ago)
+
+
+def _seed_consumables(data: dict[str, Any], report: SeedReport, *, paste_thawing: bool = True) -> None:
     from app.services.platform.clock import now as clock_now
     from app.services.preparation import consumables
     for row in data.get("consumables", []):
@@ -248,6 +267,7 @@ def _seed_consumables(data: dict[str, Any], report: SeedReport) -> None:
                 "eventId": f"SEED-PASTE-{row['paste']}", "eventTime": now.isoformat(), "lotNo": row["paste"],
                 "status": row["paste_status"],
                 "expiresAt": (now + timedelta(days=row.get("paste_expires_days", 30))).isoformat()})
+            start_demo_paste_thaw(thawing=paste_thawing, line_code=row["line"])
             report.add("solder_paste", row["paste"])
 
 

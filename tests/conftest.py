@@ -168,8 +168,10 @@ def app(database):
     with application.app_context():
         upgrade()
         # the demo data without its OQC sampling rules: a test's run completes at closeout unless the
-        # test adds a rule (test_seed_and_cli checks the demo's rules)
-        seed_demo(oqc_rules=False, msd_reels=False)  # and the demo's reels sealed: tests open their own
+        # test adds a rule (test_seed_and_cli checks the demo's rules); the demo's reels sealed (tests open
+        # their own) and its paste jar thawed long ago, not thawing, so a readiness check does not wait for
+        # it (test_solder_paste checks the thaw window)
+        seed_demo(oqc_rules=False, msd_reels=False, paste_thawing=False)
         db.session.remove()
         db.engine.dispose()
     database.snapshot()

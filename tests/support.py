@@ -128,6 +128,18 @@ from app.acceptance.scenarios import DIP_DATA, DIP_LINE, DIP_STATIONS, SMT_DATA,
 _wo_counter = [0]
 
 
+def sql(app, query: str, **params) -> list:
+    """Run SQL on the test database (rows of a SELECT, else []), committed: a test's look at the state."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+    with app.app_context():
+        result = db.session.execute(text(query), params)
+        rows = result.all() if result.returns_rows else []
+        db.session.commit()
+        return rows
+
+
 def ok_data(response) -> Any:
     body = response.get_json()
     assert response.status_code in (200, 201), body

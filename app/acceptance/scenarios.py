@@ -72,6 +72,13 @@ def fresh_consumable_statuses(c: Context) -> None:
             "eventId": c.unique("ACC-SP"), "eventTime": now(), "lotNo": "SP-LOT-0001", "status": "COMPLIANT",
             "expiresAt": (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()}))
         c.eq((paste["status"], paste["source"]), ("COMPLIANT", "AUTO"), "paste status")
+    # the paste timers (issue 18): WMS reports the jar out of the refrigerator 5 h ago — thawed, never
+    # opened, so no open or stencil window runs out during a scenario (the demo's own jar may be thawing)
+    with c.step("WMS posts the paste jar's thaw start (5 h ago: thawed)", "integration"):
+        thawed = c.data(c.api("integration").post("/api/v1/integration/solder-paste-events", json={
+            "eventId": c.unique("ACC-SPT"), "eventTime": (datetime.now(timezone.utc) - timedelta(hours=5)).isoformat(),
+            "lineCode": "LINE-SMT-A", "lotNo": "SP-LOT-0001", "kind": "THAW_START"}))
+        c.eq((thawed["usable"], thawed["onStencilAt"]), (True, None), "paste thawed")
 
 
 def receive_and_release(c: Context, wo_no: str, product: str, qty: int, line: str) -> None:

@@ -25,9 +25,11 @@ class MaterialApi(MesModelRestApi):
     resource_name = "materials"
     class_permission_name = "Material"
     datamodel = MasterDataInterface(Material)
-    list_columns = ["id", "code", "name", "category", "uom", "model", "msl", "is_active"]
+    list_columns = ["id", "code", "name", "category", "uom", "model", "msl", "paste_min_thaw_hours",
+                    "paste_max_open_hours", "paste_max_stencil_hours", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
-    add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
+    add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "paste_min_thaw_hours",
+                                  "paste_max_open_hours", "paste_max_stencil_hours", "is_active"]
     search_columns = ["code", "name", "category", "is_active"]
 
 

@@ -8,10 +8,10 @@ from marshmallow import Schema, fields, validate
 from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
 from ..services.platform.inputs import Key, Text
-from ..services.preparation import consumables, genealogy, loading, msd, readiness
+from ..services.preparation import consumables, genealogy, loading, msd, paste, readiness
 from ..services.production import runs
 from ..web.export import recall_export
-from ..web.filters import parse_datetime, parse_page
+from ..web.filters import parse_datetime, parse_page, parse_recent_time
 from .base import MesBaseApi, load_json, ok, requires
 from .integration import _raw_json
 
@@ -44,6 +44,12 @@ class StencilBindSchema(Schema):
 
 class PasteBindSchema(Schema):
     lotNo = Key("lot_no", required=True)
+
+
+class PasteTimeSchema(Schema):
+    lotNo = Key("lot_no", required=True)  # the jar's lot, scanned: must be the bound lot
+    kind = fields.String(required=True)  # THAW_START, OPENED, ON_STENCIL (the service says)
+    at = fields.String(load_default=None, allow_none=True)  # ISO-8601 or plant "HH:MM"; default: now
 
 
 class MsdEventSchema(Schema):
@@ -217,6 +223,47 @@ class ReadinessApi(MesBaseApi):
         binding = consumables.bind_solder_paste(actor=actor, line_code=line_code, lot_no=body["lotNo"])
         return ok({**consumables.binding_to_dict(binding, "lot_no"), "lineCode": line_code})
 
+    @expose("/lines/<line_code>/solder-paste", methods=["GET"])
+    @requires("loading:verify", "line_consumables:bind", "run:read", any_of=True)
+    def paste_state(self, line_code, actor):
+        """The paste bound to the line: its times (thaw start, opened, on stencil), its material's windows and
+        the clock (status, time left).
+        ---
+        get:
+          responses:
+            200: {description: "`{data: {lineCode, binding: {lotNo, materialCode, windows, thawStartedAt, openedAt, onStencilAt, clock, usable, failCode, failReason} | null}}`"}
+        """
+        return ok(paste.line_paste(actor=actor, line_code=line_code))
+
+    @expose("/lines/<line_code>/solder-paste/times", methods=["POST"])
+    @requires("line_consumables:bind")
+    def paste_time(self, line_code, actor):
+        """Record a time of the bound paste `{lotNo, kind: THAW_START|OPENED|ON_STENCIL, at?}` (`at`: ISO-8601 or
+        a plant clock time HH:MM; default now). Refused outside the windows (PASTE_THAW_INCOMPLETE,
+        PASTE_OPEN_EXPIRED); answers the paste's state.
+        ---
+        post:
+          responses:
+            201: {description: "`{data: {lineCode, kind, at, lotNo, …state}}`"}
+            409: {description: PASTE_LOT_NOT_BOUND, PASTE_THAW_INCOMPLETE, PASTE_OPEN_EXPIRED}
+        """
+        body = load_json(PasteTimeSchema())
+        return ok(paste.record_time(actor=actor, line_code=line_code, lot_no=body["lotNo"], kind=body["kind"],
+                                    at=parse_recent_time(body["at"], "at")), 201)
+
+    @expose("/lines/<line_code>/solder-paste/verify", methods=["POST"])
+    @requires("loading:verify", "line_consumables:bind", any_of=True)
+    def paste_verify(self, line_code, actor):
+        """Check a paste jar before use `{lotNo}`: the bound lot, inside its windows (else PASTE_LOT_NOT_BOUND,
+        PASTE_THAW_INCOMPLETE, PASTE_OPEN_EXPIRED, PASTE_STENCIL_EXPIRED); answers its state with the time left.
+        ---
+        post:
+          responses:
+            200: {description: "`{data: {lineCode, lotNo, …state}}`"}
+        """
+        body = load_json(PasteBindSchema())
+        return ok(paste.verify(actor=actor, line_code=line_code, lot_no=body["lotNo"]))
+
     @expose("/trace/material-lots/<material_code>/<lot_no>", methods=["GET"])
     @requires("trace:read")
     def lot_recall(self, material_code, lot_no, actor):
@@ -306,6 +353,18 @@ class IntegrationStatusApi(MesBaseApi):
             200: {description: "`{data: {eventId, materialCode, lotNo, kind, at, msl, clock} + duplicate}`"}
         """
         return ok(msd.receive_event(actor=actor, payload=_raw_json()).data)
+
+    @expose("/solder-paste-events", methods=["POST"])
+    @requires("integration:inbound")
+    def paste_event(self, actor):
+        """A time of the paste bound to a line, from WMS `{eventId, eventTime, lineCode, lotNo,
+        kind: THAW_START|OPENED|ON_STENCIL}` (eventTime: when it happened; the same event id again is a duplicate).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: {eventId, lineCode, kind, at, lotNo, …state} + duplicate}`"}
+        """
+        return ok(paste.receive_event(actor=actor, payload=_raw_json()).data)
 
     @expose("/equipment-status", methods=["POST"])
     @requires("integration:inbound", "integration:manual_entry", any_of=True)

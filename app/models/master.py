@@ -47,6 +47,10 @@ class Material(IdMixin, TimestampMixin, Model):
     uom: Mapped[str] = mapped_column(String(16), default="PCS", nullable=False)
     model: Mapped[Optional[str]] = mapped_column(String(128))
     msl: Mapped[Optional[str]] = mapped_column(String(8))
+    # solder paste (category SOLDER_PASTE) only: its windows in hours (services/preparation/paste.py)
+    paste_min_thaw_hours: Mapped[Optional[float]] = mapped_column(Float)
+    paste_max_open_hours: Mapped[Optional[float]] = mapped_column(Float)
+    paste_max_stencil_hours: Mapped[Optional[float]] = mapped_column(Float)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
 
     def __repr__(self) -> str:

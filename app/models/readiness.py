@@ -157,6 +157,9 @@ class LineStencil(IdMixin, Model):
 
 
 class LineSolderPaste(IdMixin, Model):
+    """A solder-paste lot bound to a line, with the times of its jar (issue 18 paste timers): out of the
+    refrigerator (thaw start), opened, put on the stencil. services/preparation/paste.py records them."""
+
     __tablename__ = "line_solder_paste"
     __table_args__ = (Index("uq_line_solder_paste_current", "current_line_id", unique=True),)
     line_id: Mapped[int] = mapped_column(ForeignKey("line.id"), nullable=False, index=True)
@@ -166,6 +169,9 @@ class LineSolderPaste(IdMixin, Model):
     bound_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     unbound_by: Mapped[Optional[str]] = mapped_column(String(128))
     unbound_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    thaw_started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    opened_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    on_stencil_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     @property
     def is_current(self) -> bool:

@@ -48,7 +48,7 @@ class LoadingTerminalView(BaseView):
             return redirect(url_for("LoadingTerminalView.choose"))
         return self.render_template(
             "mes/loading.html", run_no=run["run_no"], run_status=run["status"], line_code=run["line_code"],
-            can_unlock=actor.can("loading:unlock"), time_zone=current_app.config.get("MES_TIMEZONE") or "UTC",
+            can_unlock=actor.can("loading:unlock"), can_bind_paste=actor.can("line_consumables:bind"), time_zone=current_app.config.get("MES_TIMEZONE") or "UTC",
             hints={code: error_text(code)[1] for code in CATALOGUE},  # in the page's language
             help_doc="material", help_anchor="loading-terminal")
 

@@ -70,12 +70,21 @@ class MaterialView(MesModelView):
     route_base = "/materials"
     list_title = "Materials"
     list_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
-    add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
+    add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "paste_min_thaw_hours",
+                                  "paste_max_open_hours", "paste_max_stencil_hours", "is_active"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "category", "model", "is_active"]
-    label_columns = {"uom": "Unit", "msl": "MSL", "is_active": "Active"}
+    label_columns = {"uom": "Unit", "msl": "MSL", "is_active": "Active",
+                     "paste_min_thaw_hours": "Paste: minimum thaw (h)", "paste_max_open_hours": "Paste: maximum open (h)",
+                     "paste_max_stencil_hours": "Paste: maximum on stencil (h)"}
     description_columns = {"msl": "Moisture sensitivity level, J-STD-033: 1, 2, 2a, 3, 4, 5, 5a or 6 (optional; "
-                                  "from 2 on, loading checks each reel's floor life)."}
+                                  "from 2 on, loading checks each reel's floor life).",
+                           "category": "SOLDER_PASTE for solder paste (then its windows below apply).",
+                           "paste_min_thaw_hours": "Solder paste only: hours out of the refrigerator before the jar "
+                                                   "may be opened (e.g. 4; empty: no thaw rule).",
+                           "paste_max_open_hours": "Solder paste only: hours a jar may stay open (e.g. 24; empty: no limit).",
+                           "paste_max_stencil_hours": "Solder paste only: hours the paste may stay on the stencil "
+                                                      "(e.g. 8, at most the open time; empty: no limit)."}
     base_order = ("code", "asc")
 
 

@@ -1,12 +1,16 @@
 """Parsing list filters from query strings (console screens and API alike)."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from ..services.platform import audit as audit_service
+from ..services.platform.clock import now
 from ..services.platform.errors import DomainError
-from .times import local_to_utc
+from .times import local_to_utc, plant_zone
+
+_CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def parse_datetime(value: Optional[str], field: str, *, end_of_day: bool = False) -> Optional[datetime]:
@@ -20,6 +24,20 @@ def parse_datetime(value: Optional[str], field: str, *, end_of_day: bool = False
     except ValueError:
         raise DomainError("VALIDATION_ERROR", f"{field} is not an ISO date or date-time.",
                           {"fields": {field: "expected YYYY-MM-DD or an ISO-8601 date-time"}}) from None
+
+
+def parse_recent_time(value: Optional[str], field: str) -> Optional[datetime]:
+    """A moment a person at the line reports: an ISO date-time (as `parse_datetime`), or a plant clock time
+    "HH:MM" — the latest moment with that time on the plant's clock not after now (09:30 typed at 08:00
+    is yesterday's 09:30). None when empty."""
+    match = _CLOCK_TIME.match((value or "").strip())
+    if not match:
+        return parse_datetime(value, field)
+    local_now = now().astimezone(plant_zone())
+    moment = local_now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+    if moment > local_now:
+        moment -= timedelta(days=1)
+    return moment.astimezone(timezone.utc)
 
 
 MAX_PAGE = 1_000_000  # page × pageSize stays far inside a 64-bit offset

@@ -189,6 +189,20 @@ JS_MESSAGES = (
     N_("%(count)s / h"), N_("no target"), N_("OQC failed"), N_("%(hours)s h"), N_("the board could not be read"),
     N_("This board needs the API key of a Board account: open %(address)s#key=… (ask the administrator)."),
     N_("The server does not answer: retrying every %(seconds)s s."),
+    # Loading Terminal, solder-paste panel (static/mes/paste.js)
+    N_("%(h)s h %(m)s min"), N_("%(m)s min"),
+    N_("No paste windows for this lot (its material sets none)."),
+    N_("No thaw start recorded: record when the jar left the refrigerator."),
+    N_("Thawing: %(time)s left before the jar may be opened."),
+    N_("Open time over: take the paste off the line."),
+    N_("Stencil time over: remove the paste and apply fresh paste."),
+    N_("Thawed: usable."),
+    N_("Usable: %(time)s of open time left."), N_("Usable: %(time)s of stencil time left."),
+    N_("No paste is bound to this line."),
+    N_("thaw ≥ %(h)s h"), N_("open ≤ %(h)s h"), N_("stencil ≤ %(h)s h"),
+    N_("PASTE"), N_("Scan the paste jar's lot first."), N_("Paste %(lot)s may be used."),
+    N_("paste %(lot)s refused"), N_("paste %(lot)s checked"), N_("paste %(lot)s: %(what)s %(time)s"),
+    N_("Thaw started"), N_("Opened"), N_("On stencil"),
 )
 
 

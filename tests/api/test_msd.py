@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import text
-
 from support import fresh_consumable_statuses, ok_data, prep_run
+from support import sql as _sql
 
 MCU, LOT = "MAT-MCU", "LOT-M-001"
 
@@ -19,15 +18,6 @@ def _event(api, kind: str, hours_ago: float, *, user="material", lot=LOT, materi
 
 def _scan(api, run_no: str, slot: str, barcode: str) -> dict:
     return ok_data(api("material").post("/api/v1/loading/verify", json={"runNo": run_no, "slotCode": slot, "barcode": barcode}))
-
-
-def _sql(app, query: str, **params):
-    from app.extensions import db
-    with app.app_context():
-        result = db.session.execute(text(query), params)
-        rows = result.all() if result.returns_rows else []
-        db.session.commit()
-        return rows
 
 
 def test_a_reel_past_its_floor_life_is_refused_at_loading(api, app):

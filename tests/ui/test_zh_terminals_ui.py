@@ -29,6 +29,7 @@ SEED = Path(__file__).resolve().parents[2] / "seed" / "demo.yaml"
 # bound what, when the seed or an integration did).
 ALLOWED = {"SN", "Enter", "Esc", "Tab", "Home", "End", "UTC", "IT", "API", "Wi-Fi", "FAI", "OQC", "SMT", "DIP",
            "SPI", "AOI", "LineMES", "English", "SYSTEM", "kg", "µm", "°C", "m/min", "V", "PCS", "mm", "s"}
+ALLOWED |= {"Alt+P", "Alt+T", "Alt+O", "Alt+S"}  # keyboard shortcuts (the Loading Terminal's paste panel)
 # a code or identifier: has a digit, an underscore, a dash or a bar (ST-DIP-TEST-01, RUN-…-0001,
 # FCT_FAIL, MAT-C100N|LOT-C-001, F9, 1-01)
 CODE = re.compile(r"^[A-Za-z0-9µ°/+.:|]*[0-9_|-][A-Za-z0-9µ°/+.:|_-]*$")

@@ -12,7 +12,8 @@ from babel.messages.pofile import read_po
 from app.web.i18n import JS_MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = [ROOT / "app" / "static" / "mes" / name for name in ("terminal.js", "loading.js", "dashboard.js", "board.js")]
+SCRIPTS = [ROOT / "app" / "static" / "mes" / name
+           for name in ("terminal.js", "loading.js", "paste.js", "dashboard.js", "board.js")]
 PO = ROOT / "app" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 

@@ -245,6 +245,8 @@ def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = 
         item.msl = item.msl.strip().lower()
         if item.msl not in MSL_LEVELS:
             errors["msl"] = f"A moisture sensitivity level of J-STD-033 ({', '.join(MSL_LEVELS)}), or empty."
+    if isinstance(item, Material):
+        errors.update(paste_window_errors(item))
     if isinstance(item, MaterialLot) and not item.lot_no:
         errors["lot_no"] = "A lot number is required."
     if isinstance(item, FeederSlot) and not item.slot_code:
@@ -394,6 +396,43 @@ def records(cls: type, *, active_only: bool = False) -> list:
 def codes(cls: type, *, active_only: bool = False) -> list[str]:
     """The codes of a master-data kind, sorted (the console's filters)."""
     return [r.code for r in records(cls, active_only=active_only)]
+
+
+# Solder paste (issue 18 paste timers): a material is solder paste by its category, SOLDER_PASTE (also
+# written "Solder paste", "solder-paste" or "PASTE"). Only such a material has paste windows, in hours.
+PASTE_CATEGORIES = ("SOLDER_PASTE", "PASTE")
+PASTE_WINDOWS = {  # column: (label, most hours a plant sensibly sets)
+    "paste_min_thaw_hours": ("Minimum thaw time", 48.0),
+    "paste_max_open_hours": ("Maximum open time", 168.0),
+    "paste_max_stencil_hours": ("Maximum time on the stencil", 72.0),
+}
+
+
+def is_solder_paste(category: Optional[str]) -> bool:
+    """Whether a material category names solder paste."""
+    words = (category or "").strip().upper().replace("-", "_").replace(" ", "_")
+    return words in PASTE_CATEGORIES
+
+
+def paste_window_errors(material: Material) -> dict[str, str]:
+    """The paste windows of a material: only on solder paste, more than 0 and at most their bound (hours);
+    the time on the stencil is part of the open time, so it cannot be longer."""
+    errors: dict[str, str] = {}
+    paste = is_solder_paste(material.category)
+    for column, (label, most) in PASTE_WINDOWS.items():
+        value = getattr(material, column)
+        if value is None:
+            continue
+        if not paste:
+            errors[column] = (f"{label}: only a solder-paste material (category SOLDER_PASTE) has paste windows; "
+                              "set the category or leave it empty.")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
+            errors[column] = f"{label}: a number of hours, more than 0 and at most {most:g}."
+    stencil, opened = material.paste_max_stencil_hours, material.paste_max_open_hours
+    if (not errors and stencil is not None and opened is not None and stencil > opened):
+        errors["paste_max_stencil_hours"] = ("Maximum time on the stencil: at most the maximum open time "
+                                             "(the paste is open while it is on the stencil).")
+    return errors
 
 
 # Defect categories that belong to one process type (spec 01_domain_model: "SMT solder, placement, DIP

@@ -104,7 +104,11 @@ SHEETS: tuple[Sheet, ...] = (
         _c("Description", "description"), ACTIVE), ("Code",), "product:write"),
     Sheet("materials", "Materials", Material, (
         _c("Code", "code"), _c("Name", "name"), _c("Category", "category"), _c("Unit", "uom", note="default PCS"),
-        _c("Model", "model"), _c("MSL", "msl"), ACTIVE), ("Code",), "material:write"),
+        _c("Model", "model"), _c("MSL", "msl"),
+        _c("Paste min thaw h", "paste_min_thaw_hours", FLOAT, note="solder paste only: hours out of the refrigerator"),
+        _c("Paste max open h", "paste_max_open_hours", FLOAT, note="solder paste only"),
+        _c("Paste max stencil h", "paste_max_stencil_hours", FLOAT, note="solder paste only"),
+        ACTIVE), ("Code",), "material:write"),
     Sheet("bom-lines", "BOM lines", BomItem, (
         _c("Product", "product", REF, Product), _c("Material", "material", REF, Material),
         _c("Qty per board", "qty_per", FLOAT), _c("Reference designators", "ref_designators")),

@@ -234,6 +234,16 @@ _e("MSD_FLOOR_LIFE_EXPIRED", 409, "The reel's floor life is spent (moisture-sens
    "must not be loaded.", "Take the reel off the line and have it baked; record the bake, then scan it again.")
 _e("MSD_NOT_MOISTURE_SENSITIVE", 400, "The material has no floor-life clock (no moisture sensitivity level, or "
    "level 1).", "Check the material's MSL in Engineering → Materials, or record nothing for this reel.")
+_e("PASTE_THAW_INCOMPLETE", 409, "The solder paste has not thawed long enough since it left the refrigerator "
+   "(or no thaw start is recorded).", "Wait for the time left shown on the Loading Terminal (never open a cold jar), "
+   "or record when the jar left the refrigerator (Loading Terminal → Solder paste → Thaw started).")
+_e("PASTE_OPEN_EXPIRED", 409, "The solder paste has been open longer than its material's maximum open time.",
+   "Take the paste off the line as the paste procedure says; bind a new, thawed jar and record its times.")
+_e("PASTE_STENCIL_EXPIRED", 409, "The solder paste has been on the stencil longer than its material's maximum time.",
+   "Remove the paste, clean the stencil and apply fresh paste (record On stencil again); a jar past its open "
+   "time is replaced.")
+_e("PASTE_LOT_NOT_BOUND", 409, "The paste lot is not the one bound to the line.",
+   "Scan the jar of the lot bound to the line, or bind this lot first (Loading Terminal → Line consumables).")
 _e("MATERIAL_LOT_AMBIGUOUS", 400, "The lot number matches several materials.", "Scan the full MATERIAL|LOT barcode.")
 _e("SLOT_NOT_FOUND", 400, "No feeder slot with this code on the line.", "Scan the slot label.", "slot_code")
 _e("SLOT_LOCKED", 409, "The slot is locked after 3 failed scans.", "Call the line leader to unlock it.")

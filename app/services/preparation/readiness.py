@@ -43,7 +43,7 @@ from ..platform.states import transition
 from ..platform.uow import unit_of_work
 from ..platform.validation import required_reason
 from ..production.runs import get_run, incompatible_steps
-from . import msd
+from . import msd, paste
 
 WAIVABLE = {"EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"}
 
@@ -201,6 +201,11 @@ def _paste_item(line: Line, inputs: dict, at: datetime) -> ItemResult:
     if latest.expires_at is not None and latest.expires_at <= at:
         return ItemResult("SOLDER_PASTE", binding.lot_no, False, "SOLDER_PASTE_EXPIRED",
                           f"Solder paste {binding.lot_no} expired at {latest.expires_at.isoformat()}.", evidence)
+    outside, timers = paste.readiness_failure(binding, at)  # the jar's thaw, open and stencil windows
+    evidence["timers"] = timers
+    inputs["paste"]["times"] = [timers["thawStartedAt"], timers["openedAt"], timers["onStencilAt"]]
+    if outside:
+        return ItemResult("SOLDER_PASTE", binding.lot_no, False, outside[0], outside[1], evidence)
     return ItemResult("SOLDER_PASTE", binding.lot_no, True, evidence=evidence)
 
 
@@ -549,7 +554,8 @@ WHO_FIXES = {
     "EQUIPMENT": "the line leader gets the equipment running (TPM offline: Integration → Manual Entry)",
     "MATERIAL": "engineering completes the product's BOM and activates its materials",
     "STENCIL": "the line leader binds a READY stencil to the line (TPM offline: Manual Entry)",
-    "SOLDER_PASTE": "the line leader binds compliant, unexpired solder paste to the line (WMS offline: Manual Entry)",
+    "SOLDER_PASTE": "the line leader binds compliant, unexpired solder paste to the line (WMS offline: Manual Entry) "
+                    "and the Loading Terminal records its thaw, open and stencil times",
     "LOADING": "material loads the slot table and scans the reels at the Loading Terminal",
 }
 RUN_CHECK = "the line leader or quality runs the FORMAL check (Run FORMAL check on this page)"

@@ -13,6 +13,8 @@
   }
   var scan = el("scan"), feedback = el("feedback"), grid = el("slot-grid").querySelector("tbody");
   var slots = {}, selected = null, replaceMode = false, busy = false;
+  // the terminal's helpers, for the solder-paste panel (paste.js)
+  MES.loading = {call: call, esc: esc, say: say, sayError: sayError, log: log, plantTime: plantTime};
 
   function call(method, path, body) {
     var options = {method: method, credentials: "same-origin",
