@@ -5,11 +5,12 @@ acknowledges an alarm with a reason; the alarms list filters by status, line and
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from sqlalchemy import text
 
-from support import authorized_run, ok_data, pass_step
+from support import authorized_run, console_login, ok_data, pass_step
 
 SPEC = "squeegee_pressure_kg"   # PRINTING, step 10 of P-1001: lsl 4, usl 8, limit action WARN
 
@@ -145,3 +146,57 @@ def test_a_chart_without_baseline_or_rules_raises_nothing(api, app):
                                                                "isActive": False}).status_code == 200
     _collect(api, run_no, [9.9], "M")
     assert _sql(app, "SELECT count(*) FROM spc_alarm")[0][0] == 0
+
+
+def test_the_quality_worklist_counts_the_open_alarms_its_screen_lists(api, app, client):
+    from api.test_worklists import home_items, screen_rows
+    from support import csrf_from
+    run_no = authorized_run(api, qty=30)
+    baseline = armed_chart(api, app, run_no=run_no, chart={"chartType": "IMR", "rules": [1]})
+    _collect(api, run_no, [baseline["ucl"] + 0.3, baseline["ucl"] + 0.4, baseline["lcl"] - 0.3], "W")
+    ids = [row[0] for row in _sql(app, "SELECT id FROM spc_alarm ORDER BY id")]
+    assert len(ids) == 3
+    ok_data(api("quality").post(f"/api/v1/spc/alarms/{ids[0]}/acknowledge", json={"reason": "Known: new squeegee"}))
+
+
+    console_login(client, "quality")
+    count, link = home_items(client)["Quality"]["spc-alarms"]
+    assert count == _sql(app, "SELECT count(*) FROM spc_alarm WHERE status = 'OPEN'")[0][0] == 2
+    assert link == "/spc/alarms?status=OPEN" and sorted(map(int, screen_rows(client, link))) == ids[1:]
+    everything = client.get("/spc/alarms").get_data(as_text=True)
+    assert [int(i) for i in re.findall(r'<tr data-alarm="(\d+)"', everything)] == [ids[2], ids[1], ids[0]]  # open first
+
+    # the screen's form acknowledges with a reason (and refuses without one, changing nothing)
+    token = csrf_from(everything)
+    page = client.post(f"/spc/alarms/{ids[1]}/acknowledge", data={"csrf_token": token, "reason": ""},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "REASON_REQUIRED" in page and home_items(client)["Quality"]["spc-alarms"][0] == 2
+    page = client.post(f"/spc/alarms/{ids[1]}/acknowledge", data={"csrf_token": token, "reason": "Paste re-stirred",
+                                                                  "status": "OPEN"}, follow_redirects=True)
+    assert [int(i) for i in re.findall(r'<tr data-alarm="(\d+)"', page.get_data(as_text=True))] == [ids[2]]
+    assert _sql(app, "SELECT acknowledged_by, reason FROM spc_alarm WHERE id = :i", i=ids[1])[0] == ("quality", "Paste re-stirred")
+
+    # the line leader reads the screen without the acknowledge form; an operator has no SPC Alarms screen
+    client.get("/logout/")
+    console_login(client, "leader")
+    page = client.get("/spc/alarms").get_data(as_text=True)
+    assert f'data-alarm="{ids[2]}"' in page and 'id="acknowledge-' not in page
+    client.get("/logout/")
+    console_login(client, "operator")
+    assert client.get("/spc/alarms").status_code in (302, 403)
+
+
+def test_run_detail_and_the_line_board_show_the_open_alarms(api, app, client):
+    run_no = authorized_run(api, qty=30)
+    baseline = armed_chart(api, app, run_no=run_no, chart={"chartType": "IMR", "rules": [1]})
+    sn = _collect(api, run_no, [baseline["ucl"] + 0.3], "R")[0]
+    alarm_id = _sql(app, "SELECT id FROM spc_alarm")[0][0]
+    board = ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))
+    assert [(a["id"], a["sn"], a["rule"]) for a in board["spcAlarms"]] == [(alarm_id, sn, 1)]
+    assert ok_data(api("manager").get("/api/v1/boards/LINE-DIP-A"))["spcAlarms"] == []
+    console_login(client, "leader")
+    page = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert 'id="run-spc-alarms"' in page and f'data-alarm="{alarm_id}"' in page
+    ok_data(api("quality").post(f"/api/v1/spc/alarms/{alarm_id}/acknowledge", json={"reason": "Checked: stencil wiped"}))
+    assert 'id="run-spc-alarms"' not in client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))["spcAlarms"] == []

@@ -190,9 +190,24 @@ def list_alarms(*, actor: Actor, status: Optional[str] = None, line_code: Option
     return [alarm_to_dict(row) for row in db.session.execute(stmt).all()]
 
 
-def open_alarm_filter(actor: Actor):
-    """The OPEN alarms of the actor's lines, as a WHERE clause over SpcAlarm ⋈ Unit ⋈ Run (the worklist)."""
-    return (SpcAlarm.status == "OPEN") & line_filter(actor, Run.line_id)
+def open_alarm_count(actor: Actor) -> int:
+    """OPEN alarms of the actor's lines: the quality worklist's count (the SPC Alarms screen with
+    status=OPEN lists the same rows)."""
+    return db.session.execute(select(func.count()).select_from(SpcAlarm).join(Unit, Unit.id == SpcAlarm.unit_id)
+                              .join(Run, Run.id == Unit.run_id)
+                              .where(SpcAlarm.status == "OPEN", line_filter(actor, Run.line_id))).scalar_one()
+
+
+def alarm_lines(*, actor: Actor) -> list[str]:
+    """The codes of the actor's lines (the SPC Alarms screen's line filter)."""
+    return list(db.session.execute(select(Line.code).where(line_filter(actor, Line.id)).order_by(Line.code)).scalars())
+
+
+def open_alarms_of_run(run_id: int) -> list[dict[str, Any]]:
+    """The OPEN alarms raised on the run's boards (Run Detail; the caller read the run in the actor's scope)."""
+    rows = db.session.execute(_alarm_query().where(SpcAlarm.status == "OPEN", Unit.run_id == run_id)
+                              .order_by(SpcAlarm.id.desc()).limit(200)).all()
+    return [alarm_to_dict(row) for row in rows]
 
 
 def open_alarms_by_line(line_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:

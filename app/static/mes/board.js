@@ -67,6 +67,12 @@
     var count = el("board-hold-count");
     count.textContent = String(holds.length);
     count.classList.toggle("board-alert", holds.length > 0);
+    var spc = data.spcAlarms || [];  // OPEN SPC alarms of the line's boards: a drifting process
+    rows("board-spc", spc, function (a) {
+      return [time(a.raisedAt), a.specName, { text: "R" + a.rule, cls: "board-fail" }, a.sn];
+    });
+    el("board-spc-count").textContent = String(spc.length);
+    el("board-spc-count").classList.toggle("board-alert", spc.length > 0);
     drawChart(out.perHour);
     text("board-updated", time(new Date().toISOString(), true));
     body.dataset.loaded = "1";
