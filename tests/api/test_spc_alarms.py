@@ -200,3 +200,22 @@ def test_run_detail_and_the_line_board_show_the_open_alarms(api, app, client):
     ok_data(api("quality").post(f"/api/v1/spc/alarms/{alarm_id}/acknowledge", json={"reason": "Checked: stencil wiped"}))
     assert 'id="run-spc-alarms"' not in client.get(f"/runs/{run_no}").get_data(as_text=True)
     assert ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))["spcAlarms"] == []
+
+
+def test_the_spc_screens_speak_chinese(api, app, client):
+    """The SPC list, chart and alarms screens with a Chinese browser: their words and the rules in Chinese."""
+    from api.test_i18n_console import ZH
+    spec_id = _spec_id(app)
+    run_no = authorized_run(api, qty=30)
+    baseline = armed_chart(api, app, run_no=run_no, chart={"chartType": "IMR", "rules": [1], "onAlarm": "HOLD"})
+    _collect(api, run_no, [baseline["ucl"] + 0.3], "Z")
+    client.environ_base.update({"HTTP_ACCEPT_LANGUAGE": ZH["Accept-Language"]})
+    console_login(client, "quality")
+    pages = {path: client.get(path, headers=ZH).get_data(as_text=True)
+             for path in ("/spc/", f"/spc/{spec_id}", "/spc/alarms")}
+    assert "SPC 控制图" in pages["/spc/"] and "暂停电路板" in pages["/spc/"] and "Every numeric" not in pages["/spc/"]
+    assert "冻结控制限" in pages[f"/spc/{spec_id}"] and "1 个点超出 3σ" in pages[f"/spc/{spec_id}"]
+    assert "No baseline" not in pages[f"/spc/{spec_id}"] and "Moving range" not in pages[f"/spc/{spec_id}"]
+    alarms = pages["/spc/alarms"]
+    assert "SPC 报警" in alarms and "1 个点超出 3σ" in alarms and "确认" in alarms and "已暂停" in alarms
+    assert "One point beyond" not in alarms and "Acknowledge" not in alarms
