@@ -9,6 +9,7 @@ configuration of `make run`), on databases migrated and seeded through the `flas
    flowing through the 5 SMT steps of P-1001 with their data values: workers/clients 1/1 (the
    targets: 150 pairs/s on SQLite, PostgreSQL >= 0.8x SQLite), 2/4 and 4/8 on SQLite and on
    PostgreSQL when it answers (127.0.0.1:5432, user postgres; MES_BENCH_PG_URL), and 4/4 on SQLite.
+   The 1/1 SQLite flow once more with an SPC chart armed on the paste height (SQLite+SPC, issue 18).
 2. Load with invariants (`--soak SECONDS`, tests/perf/load.py) — 4 workers and 8 clients mixing
    TrackIn/TrackOut with SPI/AOI results, reel replacements and trace reads, on PostgreSQL and on
    SQLite; then plain SQL on the database checks that nothing was lost or doubled. A broken
