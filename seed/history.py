@@ -17,7 +17,12 @@ yesterday, and no run starts later than three hours before the command runs):
 - reels: MAT-R10K LOT-R-001 most days, LOT-R-002 on three days in the second week (the lot-recall case
   of the demo talk-track), the approved alternate LOT-RA-001 on one day;
 - the OQC at closeout (demo sampling rules); one run whose OQC fails, decided MRB REWORK (REUSE_PREP, from
-  AOI) with its rework run completed; and, on the last day, one run whose OQC fails and stays ON_HOLD.
+  AOI) with its rework run completed; and, on the last day, one run whose OQC fails and stays ON_HOLD;
+- SPC (issue 18): at the start of the last day the engineer charts the paste height (SMT step 20: I-MR,
+  Western Electric rules 1, 2, 5, 6 and the trend rule 3, alarm only) and freezes its limits from the days
+  before; that day the paste height drifts up (0 → +20 µm by the evening: paste drying on the stencil), so
+  run rules fire at TrackOut and OPEN alarms wait on Quality → SPC Alarms — the first one acknowledged by
+  quality with a reason. (A history of one day has no days before: no chart.)
 
 Refuses to run twice on one database (its work orders exist already) and on a database without the
 demo data. About 1 s per run on SQLite. Seeded in the same command (a fresh database), the demo data is
@@ -37,7 +42,7 @@ from sqlalchemy import func, select
 
 from app.acceptance.scenarios import DIP_STATIONS, SMT_STATIONS  # the demo lines' stations
 from app.extensions import db
-from app.models import WorkOrder
+from app.models import DataCollectionSpec, WorkOrder
 from flask_appbuilder.security.sqla.models import ApiKey
 from app.services.platform import users as user_service
 from app.services.platform.actor import SYSTEM
@@ -48,6 +53,7 @@ from app.services.reporting.summary import forget as forget_report_summary
 from seed.loader import DEMO_PASSWORD
 
 WO_PREFIX = "WO-H-"
+SPC_DEMO_SPEC = "paste_height_um"   # charted on the last day, drifting (module docstring)
 # AOI defect Pareto (weights), DIP post-solder / test defects
 SMT_DEFECTS = [("SOLDER_BRIDGE", 38), ("INSUFFICIENT_SOLDER", 22), ("TOMBSTONE", 14), ("MISSING_PART", 10),
                ("POLARITY", 7), ("WRONG_PART", 4)]
@@ -142,6 +148,8 @@ class _Player:
         self.api, self.rng, self.summary = api, rng, summary
         self.t = datetime.now(timezone.utc)
         self.reworks: dict[str, int] = {}  # REWORK dispositions per board (MES_REWORK_LIMIT)
+        self.drift_from: Optional[datetime] = None  # the paste height drifts up from then on (SPC demo)
+        self.spc_acknowledged = False
         self.rework_limit = int(current_app.config.get("MES_REWORK_LIMIT", 3))
 
     # the clock: every action happens at self.t, then time moves on
@@ -191,7 +199,7 @@ class _Player:
             if step == 10:
                 return [{"spec": "squeegee_pressure_kg", "value": round(g(6.0, 0.35), 2)}], False
             if step == 20:
-                return [{"spec": "paste_height_um", "value": round(g(150, 11), 1)}], False
+                return [{"spec": "paste_height_um", "value": round(g(150 + self.paste_drift(), 11), 1)}], False
             if step == 40:
                 value = round(g(250.0, 3.2), 1) if self.rng.random() > 0.0015 else round(self.rng.uniform(266, 271), 1)
                 return [{"spec": "peak_temp_c", "value": value}], value > 265 or value < 235
@@ -201,6 +209,38 @@ class _Player:
             return [{"spec": "output_voltage_v", "value": value},
                     {"spec": "firmware_version", "value": "1.4.2"}], value > 5.25 or value < 4.75
         return [], False
+
+    def paste_drift(self) -> float:
+        """µm the paste height has drifted up by now: 0 before `drift_from`, then +2 µm an hour (20 at most)."""
+        if self.drift_from is None or self.t <= self.drift_from:
+            return 0.0
+        return min(20.0, 2.0 * (self.t - self.drift_from).total_seconds() / 3600)
+
+    def arm_spc_chart(self, since: datetime) -> None:
+        """The engineer charts the paste height and freezes its limits from the values since `since` (the
+        module docstring); the drift starts an hour later."""
+        spec_id = db.session.execute(select(DataCollectionSpec.id).where(
+            DataCollectionSpec.name == SPC_DEMO_SPEC)).scalar_one()
+        db.session.rollback()
+        with self.at(0):
+            self.api.call("engineer", "PUT", f"/api/v1/spc/{spec_id}",
+                          {"chartType": "IMR", "rules": [1, 2, 3, 5, 6], "onAlarm": "ALARM"})
+        self.post("engineer", f"/api/v1/spc/{spec_id}/baseline", {"from": since.isoformat(), "to": self.t.isoformat()},
+                  minutes=1)
+        self.drift_from = self.t + timedelta(hours=1)
+
+    def acknowledge_first_spc_alarm(self) -> None:
+        """Quality acknowledges the first alarm of the drift with what was found, once two are open (the
+        others stay OPEN)."""
+        if self.spc_acknowledged:
+            return
+        alarms = self.get("quality", "/api/v1/spc/alarms?status=OPEN")
+        if len(alarms) >= 2:
+            self.spc_acknowledged = True
+            first = min(alarms, key=lambda a: a["id"])
+            self.post("quality", f"/api/v1/spc/alarms/{first['id']}/acknowledge",
+                      {"reason": "Paste height up after the stencil change: checked the print, boards fine; "
+                                 "watching the trend"}, minutes=self.rng.uniform(10, 30))
 
     def pass_step(self, line: Line, run_no: str, sn: str, step: int, *, data=None) -> dict[str, Any]:
         station = line.stations[step]
@@ -412,6 +452,9 @@ def _play(player: _Player, rng: random.Random, days: int, first_day: datetime, t
     real_now = datetime.now(timezone.utc)  # a run started late on the last day must not end in the future
     for day in range(days):
         day_start = first_day + timedelta(days=day)
+        if day == days - 1 and day > 0:
+            player.t = day_start + timedelta(hours=5, minutes=30)
+            player.arm_spc_chart(first_day)
         for line in LINES:
             player.t = day_start + timedelta(hours=6, minutes=rng.uniform(0, 20))
             number = 1
@@ -422,6 +465,8 @@ def _play(player: _Player, rng: random.Random, days: int, first_day: datetime, t
                 elif line.code == "LINE-SMT-A" and number == 3 and day == hold_day:
                     special = "hold"
                 player.play_run(line, day, days, number, special=special)
+                if line.code == "LINE-SMT-A" and day == days - 1 and day > 0:
+                    player.acknowledge_first_spc_alarm()
                 number += 1
                 player.t += timedelta(minutes=rng.uniform(25, 50))  # changeover
         if progress:

@@ -296,13 +296,13 @@ def seed_msd_reels(report: SeedReport | None = None, data: dict[str, Any] | None
 
 
 def _seed_system_defect_codes(report: SeedReport) -> None:
-    from app.services.engineering.master_data import SYSTEM_DEFECT_CODES
+    from app.services.engineering.master_data import SYSTEM_DEFECT_CODES, SYSTEM_DEFECT_NAMES
     missing = [c for c in SYSTEM_DEFECT_CODES if _by_code(DefectCode, c) is None]
     if not missing:
         return
     with unit_of_work(SYSTEM, "SEED_SYSTEM_DEFECT_CODES", "SEED", "base") as uow:
         for code in missing:
-            uow.session.add(DefectCode(code=code, name="Measured value out of spec limit", category="test"))
+            uow.session.add(DefectCode(code=code, name=SYSTEM_DEFECT_NAMES[code], category="test"))
             report.add("defect_codes", code)
 
 

@@ -94,6 +94,10 @@ def track_out_body(r: execution.TrackOutResult) -> dict:
         body["forcedBy"] = r.verdict.forced_by
     if r.next_waits:
         body["nextStepWaits"] = r.next_waits
+    if r.alarms:  # SPC run rules that this TrackOut's values fired
+        body["spcAlarms"] = r.alarms
+    if r.hold_by:
+        body["heldBy"] = r.hold_by
     if r.closeout is not None:
         body["runCloseout"] = {"completed": r.closeout.completed,
                                "code": r.closeout.error.code if r.closeout.error else None,

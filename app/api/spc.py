@@ -1,6 +1,8 @@
 """SPC (issue 18): `GET /api/v1/spc/{specId}` the chart of a numeric spec over a period with its limits,
 capability and the run rules that fired (`data_spec:read`); `PUT /api/v1/spc/{specId}` its chart
-configuration and `POST /api/v1/spc/{specId}/baseline` new frozen limits (`data_spec:config`)."""
+configuration and `POST /api/v1/spc/{specId}/baseline` new frozen limits (`data_spec:config`);
+`GET /api/v1/spc/alarms` the alarms the run rules raised at TrackOut (`data_spec:read`) and
+`POST /api/v1/spc/alarms/{id}/acknowledge` `{reason}` (`quality:disposition`)."""
 from __future__ import annotations
 
 from flask import request
@@ -8,7 +10,7 @@ from flask_appbuilder.api import expose
 from marshmallow import Schema, fields
 
 from ..services.production import trace
-from ..services.quality import spc
+from ..services.quality import spc, spc_alarms
 from ..web.export import spc_export
 from ..web.filters import parse_datetime
 from .base import MesBaseApi, load_json, ok, requires
@@ -21,6 +23,10 @@ class ChartConfigSchema(Schema):
     sameSideRun = fields.Raw(load_default=None, allow_none=True)
     onAlarm = fields.Raw(load_default=None, allow_none=True)
     isActive = fields.Boolean(load_default=True)
+
+
+class AcknowledgeSchema(Schema):
+    reason = fields.String(load_default=None, allow_none=True)  # the service says it is required
 
 
 class BaselineSchema(Schema):
@@ -93,3 +99,37 @@ class SpcApi(MesBaseApi):
                                        date_from=parse_datetime(body["dateFrom"], "from"),
                                        date_to=parse_datetime(body["dateTo"], "to", end_of_day=True))
         return ok(chart_to_api(chart))
+
+    @expose("/alarms", methods=["GET"])
+    @requires("data_spec:read")
+    def alarms(self, actor):
+        """SPC alarms of the caller's lines, OPEN first, newest first.
+        ---
+        get:
+          parameters:
+            - {in: query, name: status, schema: {type: string, enum: [OPEN, ACKNOWLEDGED]}}
+            - {in: query, name: lineCode, schema: {type: string}}
+            - {in: query, name: specId, schema: {type: integer}}
+          responses:
+            200: {description: "`{data: [alarm]}`: id, status, rule, ruleText, value, specId, specName, sn, runNo,
+              lineCode, stepNo, trackId, raisedAt, acknowledgedBy, acknowledgedAt, reason"}
+            422: {description: VALIDATION_ERROR}
+        """
+        return ok(spc_alarms.list_alarms(actor=actor, status=request.args.get("status"),
+                                         line_code=request.args.get("lineCode") or None,
+                                         spec_id=request.args.get("specId", type=int)))
+
+    @expose("/alarms/<int:alarm_id>/acknowledge", methods=["POST"])
+    @requires("quality:disposition")
+    def acknowledge(self, alarm_id, actor):
+        """Acknowledge an OPEN alarm with `{reason}` (it does not release a held unit).
+        ---
+        post:
+          responses:
+            200: {description: "`{data: alarm}`"}
+            400: {description: REASON_REQUIRED}
+            404: {description: SPC_ALARM_NOT_FOUND}
+            409: {description: SPC_ALARM_ALREADY_ACKNOWLEDGED}
+        """
+        body = load_json(AcknowledgeSchema())
+        return ok(spc_alarms.acknowledge(actor=actor, alarm_id=alarm_id, reason=body["reason"]))

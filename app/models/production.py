@@ -127,7 +127,8 @@ class Track(IdMixin, Model):
 
 class DataValue(IdMixin, Model):
     __tablename__ = "data_value"
-    __table_args__ = (Index("ix_data_value_spec", "spec_id", "collected_at"),)  # SPC charts by spec and time
+    __table_args__ = (Index("ix_data_value_spec", "spec_id", "collected_at"),  # SPC charts by spec and time
+                      Index("ix_data_value_spc_seq", "spec_id", "spc_seq"))   # a TrackOut's last points of a chart
     track_id: Mapped[int] = mapped_column(ForeignKey("track.id"), nullable=False, index=True)
     spec_id: Mapped[int] = mapped_column(ForeignKey("data_collection_spec.id"), nullable=False)
     spec_name: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -139,6 +140,9 @@ class DataValue(IdMixin, Model):
     alarmed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     source: Mapped[str] = mapped_column(String(8), default="MANUAL", nullable=False)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # the value's place in its spec's SPC series, from the TrackOut that stored it while the spec's chart was
+    # armed (services/quality/spc_alarms.py); NULL otherwise
+    spc_seq: Mapped[Optional[int]] = mapped_column(Integer)
 
 
 class Defect(IdMixin, TimestampMixin, Model):

@@ -177,6 +177,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("Quality", "Defect Codes", "defect_code:write"),
     MenuEntry("Quality", "OQC Sampling Rules", "quality:oqc"),
     MenuEntry("Quality", "SPC Charts", "data_spec:read"),
+    MenuEntry("Quality", "SPC Alarms", "data_spec:read"),
     MenuEntry("Integration", "Status", "integration:view"),
     MenuEntry("Integration", "Manual Entry", "integration:manual_entry"),
     MenuEntry("Integration", "Messages", "integration:view"),

@@ -10,7 +10,7 @@ from ..models import DataCollectionSpec, OqcSamplingRule
 from .engineering import data_specs, master_data, oqc_rules
 from .preparation import genealogy, loading, readiness
 from .production import extension_points as ep
-from .quality import defects, inspection_results, inspections, mrb, oqc
+from .quality import defects, inspection_results, inspections, mrb, oqc, spc_alarms
 
 # extension point → the functions it runs, in order
 EXTENSIONS: list[tuple[list, tuple]] = [
@@ -23,8 +23,10 @@ EXTENSIONS: list[tuple[list, tuple]] = [
     # a scan (services/production/execution.py)
     (ep.PREP_RUN_GATES, (inspections.fai_trial_gate,)),
     (ep.TRACK_IN_CHECKS, (inspections.fai_trial_check,)),
-    (ep.SCAN_FLAGS, (("inspection_fail", inspection_results.fail_waiting_for_track_out),)),
+    (ep.SCAN_FLAGS, (("inspection_fail", inspection_results.fail_waiting_for_track_out),
+                     ("spc", spc_alarms.armed_specs_flag))),
     (ep.TRACK_OUT_FORCERS, (inspection_results.force_track_out,)),
+    (ep.TRACK_OUT_DATA_HOOKS, (spc_alarms.evaluate_at_track_out,)),
     (ep.TRACK_OUT_HOOKS, (genealogy.record_material_use, defects.close_rework_tasks)),
     # the unit trace (services/production/trace.py)
     (ep.UNIT_TRACE_SECTIONS, (genealogy.trace_materials, readiness.trace_readiness, inspections.trace_inspections,

@@ -57,6 +57,7 @@ def register_views(appbuilder: AppBuilder) -> None:
                         category_icon="fa-check-square")
     appbuilder.add_view(OqcSamplingRuleView, N_("OQC Sampling Rules"), icon="fa-filter", category=N_("Quality"))
     appbuilder.add_view(SpcView, N_("SPC Charts"), icon="fa-line-chart", category=N_("Quality"))
+    appbuilder.add_link(N_("SPC Alarms"), href="/spc/alarms", icon="fa-bell", category=N_("Quality"))
     for view, name, icon in ENGINEERING_VIEWS:
         appbuilder.add_view(view, name, icon=icon, category=N_("Engineering"), category_icon="fa-wrench")
     appbuilder.add_view(RoutingEditorView, N_("Routings"), icon="fa-random", category=N_("Engineering"))

@@ -85,7 +85,7 @@ TILES: list[tuple[str, list[Tile]]] = [
 # Where a worklist item's screen is (services/reporting/worklists.py names screens, not URLs).
 WORKLIST_SCREENS = {"runs": "RunView.list", "loading": "LoadingTerminalView.choose",
                     "disposition": "DispositionView.queue", "work_orders": "WorkOrderView.list",
-                    "users": "LockedAccountsView.list"}
+                    "users": "LockedAccountsView.list", "spc_alarms": "SpcView.alarms"}
 
 
 def worklist_url(item: worklists.WorkItem) -> str:

@@ -20,7 +20,7 @@ from ..services.platform import audit
 from ..services.platform.errors import DomainError
 from ..services.preparation import genealogy, loading, readiness
 from ..services.production import runs, trace, work_orders
-from ..services.quality import inspections
+from ..services.quality import inspections, spc_alarms
 from ..services.reporting import worklists
 from .base import ListExports, call_and_flash, format_datetime, list_sort
 from .base import call_and_flash as _run_service
@@ -207,6 +207,7 @@ class RunView(ListExports, BaseView):
             can_check=readiness_actions.can_check, waivable=readiness_actions.waivable_item_ids,
             loading=loading.loading_state(actor=actor, run_no=run_no),
             can_load=actor.can("loading:verify"), **fai_context(run, actor), **oqc_mrb_context(run, actor),
+            spc_alarms=spc_alarms.open_alarms_of_run(run.id), can_read_spc=actor.can("data_spec:read"),
             **run_detail_help(actor.roles))
 
     def _back(self, run_no):

@@ -57,6 +57,13 @@ JS_MESSAGES = (
     N_("The server could not be reached. Check the network cable or Wi-Fi, then try again."),
     N_("Your session has expired. Sign in again."),
     N_("Request refused"),
+    # the SPC chart (spc.js) and the Station Terminal's SPC alarms (terminal.js)
+    N_("Dispersion"),
+    N_("%(spec)s, rule %(rule)s"),
+    N_("ON HOLD"),
+    N_("SPC alarm: %(alarms)s."),
+    N_("Put the board aside for quality: it stays on hold until quality releases it. Tell your line leader: the process may be drifting."),
+    N_("SPC alarm: %(alarms)s. Tell your line leader or quality: the process may be drifting."),
     N_("What to do:"),
     # the Station Terminal's and the Loading Terminal's (terminal.js, loading.js; tests/unit/test_i18n_terminal_js.py
     # checks every message they pass to MES.t is here), and the statuses and results they show (MES.t(status))

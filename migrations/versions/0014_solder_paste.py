@@ -5,7 +5,7 @@ rebuild (material is referenced by other tables). Nothing to backfill: a materia
 binding without times keep the old behaviour.
 
 Revision ID: 0014_solder_paste
-Revises: 0012_msd
+Revises: 0013_spc_alarms
 Create Date: 2026-12-04 17:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014_solder_paste'
-down_revision = '0012_msd'
+down_revision = '0013_spc_alarms'
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ printed by `tests/perf/counts.py`."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from support import (
     DIP_DATA, SMT_DATA, StatementCounter, authorized_run, count, ok_data, stations_for,
@@ -18,6 +18,8 @@ PAIR_AT_A_STEP = 12     # the issue's budget: a pair at a step (with data values
                         # last step included (a finished unit: the automatic closeout counts the run's units; on
                         # PostgreSQL the run's row is locked by the unit's own UPDATE, execution.FINISH_UNIT_LOCKING_RUN)
 PAIR_REGISTERING = 16   # the first TrackIn of a new SN registers it (the run's row locked, its room counted)
+SPC_CHARTED = 2         # a TrackOut storing a value of a spec whose SPC chart is armed: the chart (locked on
+                        # PostgreSQL) and its last points from the index (services/quality/spc_alarms.py)
 
 
 def _pairs(api, app, product: str, data: dict) -> list[tuple[int, int, int, list[str]]]:
@@ -51,6 +53,42 @@ def test_a_pair_stays_within_the_statement_budget(api, app, product, data):
         assert track_in + track_out <= budget, (
             f"step {step}: TrackIn {track_in} + TrackOut {track_out} statements > {budget}:\n  " + "\n  ".join(log))
     assert any(data[step] for step, *_ in pairs[1:]), "a step with data values (not the registration) is measured"
+
+
+def test_an_armed_spc_chart_costs_its_step_two_statements_and_the_other_steps_nothing(api, app):
+    """paste_height_um (SPI, step 20) charted with every run rule and frozen limits: the pair at step 20 costs
+    SPC_CHARTED statements more (no alarm fires: the value is on the centre line); every other step, the
+    reflow's numeric value at step 40 included, stays within the plain budget."""
+    from app.extensions import db
+    spec_id = _spec_id(app, "paste_height_um")
+    answer = api("engineer").put(f"/api/v1/spc/{spec_id}", json={"chartType": "IMR", "rules": list(range(1, 9))})
+    assert answer.status_code == 200, answer.get_json()
+    with app.app_context():  # frozen limits around the value SMT_DATA sends (a baseline of 150 ± 5)
+        db.session.execute(text("UPDATE spc_chart SET center = 150, sigma = 5, lcl = 135, ucl = 165, "
+                                "sigma_within = 5 WHERE spec_id = :s"), {"s": spec_id})
+        db.session.commit()
+    pairs = _pairs(api, app, "P-1001", SMT_DATA)
+    first = pairs[0][0]
+    for step, track_in, track_out, log in pairs:
+        budget = PAIR_REGISTERING if step == first else PAIR_AT_A_STEP
+        if step == 20:
+            budget += SPC_CHARTED
+            assert [s.split(" FROM ")[0] for s in log if s.startswith(("SELECT spc_chart", "SELECT data_value"))] == [
+                "SELECT spc_chart.id, spc_chart.spec_id, spc_chart.chart_type, spc_chart.subgroup_size, spc_chart.rules, "
+                "spc_chart.same_side_run, spc_chart.on_alarm, spc_chart.center, spc_chart.sigma",
+                "SELECT data_value.spc_seq, data_value.value_number"], log
+        else:
+            assert not any(s.startswith(("SELECT spc_chart", "SELECT data_value")) for s in log), log
+        assert track_in + track_out <= budget, (
+            f"step {step}: TrackIn {track_in} + TrackOut {track_out} statements > {budget}:\n  " + "\n  ".join(log))
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM spc_alarm")).scalar_one() == 0
+
+
+def _spec_id(app, name: str) -> int:
+    from app.extensions import db
+    with app.app_context():
+        return db.session.execute(text("SELECT id FROM data_collection_spec WHERE name = :n"), {"n": name}).scalar_one()
 
 
 def test_the_data_values_of_a_trackout_are_one_insert(api, app):

@@ -130,6 +130,8 @@ def screen_rows(client, url: str) -> list[str]:
         return re.findall(r'class="panel panel-default mes-queue-entry" id="queue-[^"]+" data-sn="([^"]+)"', page)
     if "locked=1" in url:
         return re.findall(r'<tr data-slot="([^"]+)">', page)
+    if url.startswith("/spc/alarms"):
+        return re.findall(r'<tr data-alarm="(\d+)"', page)
     if url.startswith("/locked-accounts/"):
         return re.findall(r'<tr data-username="([^"]+)">', page)
     if url.startswith("/loading/"):
@@ -161,7 +163,7 @@ def test_quality_worklist_counts_equal_sql_and_the_linked_screens(app, client, s
     items = home_items(client)
     assert list(items) == ["Quality"]
     q = items["Quality"]
-    assert list(q) == ["fai-to-run", "fai-to-sign", "oqc", "disposition", "holds", "mrb"]
+    assert list(q) == ["fai-to-run", "fai-to-sign", "oqc", "disposition", "holds", "mrb", "spc-alarms"]
     assert q["fai-to-run"][0] == 1 and screen_rows(client, q["fai-to-run"][1]) == [shop["fai_open"]]
     assert q["fai-to-sign"][0] == 1 and screen_rows(client, q["fai-to-sign"][1]) == [shop["fai_sign"]]
     assert q["disposition"][0] == sql(app, """

@@ -3,6 +3,7 @@ past times — runs, boards, data values with spread, defects, dispositions, scr
 rework, one run left on hold, the lot-recall case — deterministic for a seed, refused a second time."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -87,3 +88,32 @@ def test_one_day_of_history_is_true_to_the_rules_and_the_same_for_the_same_seed(
     done = flask_cli(first, "mes", "seed", "--demo-history", "--days", "1")
     assert done.returncode == 1 and "has demo history already" in done.stderr
     assert history(first) == played
+
+
+def test_the_last_day_of_history_drifts_and_raises_spc_alarms(empty_database):
+    """Two days: on the last one the paste height is charted (limits frozen from the day before) and drifts
+    up; run rules fire at TrackOut — OPEN alarms, the first acknowledged by quality with a reason — and
+    every alarm is one the whole-series reference finds on the charted values."""
+    from app.services.quality import spc_math
+    url = empty_database()
+    done = seeded(url, "--days", "2", "--seed", "5")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    engine = create_engine(url)
+    with engine.connect() as c:
+        chart = c.execute(text("SELECT c.chart_type, c.rules, c.on_alarm, c.center, c.sigma, c.baseline_points, "
+                               "c.baseline_by FROM spc_chart c JOIN data_collection_spec s ON s.id = c.spec_id "
+                               "WHERE s.name = 'paste_height_um'")).one()
+        series = c.execute(text("SELECT v.value_number, u.sn FROM data_value v JOIN track t ON t.id = v.track_id "
+                                "JOIN unit u ON u.id = t.unit_id WHERE v.spc_seq IS NOT NULL ORDER BY v.spc_seq")).all()
+        alarms = c.execute(text("SELECT u.sn, a.rule, a.status, a.reason FROM spc_alarm a "
+                                "JOIN unit u ON u.id = a.unit_id ORDER BY a.id")).all()
+    engine.dispose()
+    assert chart.chart_type == "IMR" and chart.on_alarm == "ALARM" and chart.baseline_by == "engineer"
+    assert chart.baseline_points >= 20 and 140 < chart.center < 160
+    rules = sorted(json.loads(chart.rules) if isinstance(chart.rules, str) else chart.rules)
+    assert rules == [1, 2, 3, 5, 6]
+    reference = spc_math.evaluate([v for v, _ in series], chart.center, chart.sigma, rules)
+    assert sorted((sn, rule) for sn, rule, *_ in alarms) == sorted((series[i][1], rule) for i, rule in reference)
+    statuses = [status for _, _, status, _ in alarms]
+    assert statuses.count("ACKNOWLEDGED") == 1 and statuses.count("OPEN") >= 1
+    assert alarms[0].status == "ACKNOWLEDGED" and alarms[0].reason.startswith("Paste height up")

@@ -9,6 +9,7 @@ configuration of `make run`), on databases migrated and seeded through the `flas
    flowing through the 5 SMT steps of P-1001 with their data values: workers/clients 1/1 (the
    targets: 150 pairs/s on SQLite, PostgreSQL >= 0.8x SQLite), 2/4 and 4/8 on SQLite and on
    PostgreSQL when it answers (127.0.0.1:5432, user postgres; MES_BENCH_PG_URL), and 4/4 on SQLite.
+   The 1/1 SQLite flow once more with an SPC chart armed on the paste height (SQLite+SPC, issue 18).
 2. Load with invariants (`--soak SECONDS`, tests/perf/load.py) — 4 workers and 8 clients mixing
    TrackIn/TrackOut with SPI/AOI results, reel replacements and trace reads, on PostgreSQL and on
    SQLite; then plain SQL on the database checks that nothing was lost or doubled. A broken
@@ -43,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import datagen  # noqa: E402
 from harness import (  # noqa: E402
-    DATA_DIR, DEFAULT_PG_URL, DEMO_PASSWORD, INTEGRATION_KEY, PROJECT_ROOT, RESULTS_DIR, SMT_STATIONS, BenchError, Client,
+    DATA_DIR, DEFAULT_PG_URL, DEMO_PASSWORD, INTEGRATION_KEY, PROJECT_ROOT, RESULTS_DIR, SMT_STATIONS, SPC_SPEC,
+    BenchError, Client,
     FlowResult, GunicornServer, PostgresServer, Staff, authorized_run, copy_sqlite, finish_oqc, create_sqlite_template,
     expect, flow_worker, gunicorn_cpu, latency_summary, login, migrate_and_seed, postgres_cpu, postgres_cpu_unavailable,
     remove_sqlite, run_clients, sqlite_url,
@@ -51,11 +53,15 @@ from harness import (  # noqa: E402
 from load import format_checks, run_load  # noqa: E402
 
 STEPS = len(SMT_STATIONS)
+SPC_STATEMENTS = 2              # a TrackOut at a charted step: the chart, its last points (tests/api/test_statement_budget.py)
 TARGET_PAIRS_PER_S = 150        # one SQLite worker, one client
 TARGET_PG_RATIO = 0.8           # PostgreSQL 1/1 >= 0.8 x SQLite 1/1 of the same run (issue 16)
 # (scenario, database, workers, clients) in the order they run: each PostgreSQL scenario next to the
 # SQLite one of the same load, so that both see the same machine (the VM is shared and drifts)
-THROUGHPUT_SCENARIOS = (("sqlite_1w1c", "SQLite", 1, 1), ("pg_1w1c", "PostgreSQL", 1, 1),
+# sqlite_1w1c_spc: the 1/1 SQLite flow with an SPC chart armed on the paste height of step 20 (every Nelson
+# rule, frozen limits): what the incremental run-rule check costs a TrackOut (issue 18)
+THROUGHPUT_SCENARIOS = (("sqlite_1w1c", "SQLite", 1, 1), ("sqlite_1w1c_spc", "SQLite+SPC", 1, 1),
+                        ("pg_1w1c", "PostgreSQL", 1, 1),
                         ("sqlite_2w4c", "SQLite", 2, 4), ("pg_2w4c", "PostgreSQL", 2, 4),
                         ("sqlite_4w4c", "SQLite", 4, 4),
                         ("sqlite_4w8c", "SQLite", 4, 8), ("pg_4w8c", "PostgreSQL", 4, 8))
@@ -86,10 +92,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="warm-up pairs per client, not measured (default 20, 10 with --quick)")
     parser.add_argument("--trace-requests", type=int, default=None,
                         help="measured trace requests per history size and cache state (default 300, 100 with --quick)")
+    parser.add_argument("--only", default=None, metavar="SCENARIO[,…]",
+                        help="run only these throughput scenarios, e.g. sqlite_1w1c,sqlite_1w1c_spc (names: "
+                             + ", ".join(s[0] for s in THROUGHPUT_SCENARIOS) + ")")
     parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
                         help=f"the load with invariants: {SOAK_WORKERS} workers x {SOAK_CLIENTS} clients for SECONDS on "
                              f"PostgreSQL and on SQLite (default {SOAK_SECONDS}; none with --quick; 0 for none)")
     args = parser.parse_args(argv)
+    args.only = set(args.only.split(",")) if args.only else None
+    if args.only and args.only - {s[0] for s in THROUGHPUT_SCENARIOS}:
+        parser.error("--only: unknown scenario(s) " + ", ".join(sorted(args.only - {s[0] for s in THROUGHPUT_SCENARIOS})))
     args.pairs = args.pairs or (100 if args.quick else 1500)
     args.warmup = args.warmup if args.warmup is not None else (10 if args.quick else 20)
     args.trace_requests = args.trace_requests or (100 if args.quick else 300)
@@ -238,6 +250,33 @@ def measure_throughput(name: str, label: str, db_url: str, *, workers: int, clie
     return row
 
 
+def arm_spc_chart(path: Path) -> None:
+    """Chart SPC_SPEC in the database at `path` as an engineer would have (I-MR, all eight Nelson rules,
+    alarm only) with frozen limits 150 ± 3 x 5 µm — written with SQL, as no history exists to freeze
+    them from; the harness sends paste heights of 150 ± 9.5 µm."""
+    with sqlite3.connect(path) as conn:
+        spec_id = conn.execute("SELECT id FROM data_collection_spec WHERE name = ?", (SPC_SPEC,)).fetchone()[0]
+        now = datetime.utcnow().isoformat(" ")
+        conn.execute(
+            "INSERT INTO spc_chart (spec_id, chart_type, subgroup_size, rules, same_side_run, on_alarm, is_active, "
+            "center, lcl, ucl, sigma, dispersion_center, dispersion_lcl, dispersion_ucl, sigma_within, "
+            "baseline_points, baseline_by, baseline_at, created_at, updated_at) "
+            "VALUES (?, 'IMR', 1, '[1, 2, 3, 4, 5, 6, 7, 8]', 9, 'ALARM', 1, 150, 135, 165, 5, 5.64, 0, 18.43, 5, "
+            "20, 'bench', ?, ?, ?)", (spec_id, now, now, now))
+
+
+def spc_comparison(rows: list[dict[str, Any]]) -> Optional[str]:
+    """"SQLite+SPC x pairs/s = r x the plain 1/1 figure" when both ran."""
+    by_name = {r["scenario"]: r for r in rows}
+    plain, spc = by_name.get("sqlite_1w1c"), by_name.get("sqlite_1w1c_spc")
+    if not plain or not spc:
+        return None
+    return (f"SPC rules enabled (paste height, I-MR, rules 1-8): {spc['pairs_per_s']} pairs/s against "
+            f"{plain['pairs_per_s']} plain = {spc['pairs_per_s'] / plain['pairs_per_s']:.2f}x; statements per pair: "
+            f"+{SPC_STATEMENTS} at the charted step only ({SPC_STATEMENTS / STEPS:.1f} per pair over the 5 steps; "
+            "tests/perf/counts.py --spc counts them)")
+
+
 def _ms(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value} ms"
 
@@ -246,10 +285,14 @@ def throughput(template: Path, pg: Optional[PostgresTemplate], args: argparse.Na
     """The scenarios of THROUGHPUT_SCENARIOS; the PostgreSQL ones when `pg` has a template."""
     rows = []
     for name, label, workers, clients in THROUGHPUT_SCENARIOS:
+        if args.only and name not in args.only:
+            continue
         options = dict(workers=workers, clients=clients, pairs=args.pairs, warmup=args.warmup)
-        if label == "SQLite":
+        if label.startswith("SQLite"):
             path = copy_sqlite(template, DATA_DIR / f"{name}.db")
             try:
+                if name.endswith("_spc"):
+                    arm_spc_chart(path)
                 rows.append(measure_throughput(name, label, sqlite_url(path), **options))
             finally:
                 remove_sqlite(path)
@@ -538,6 +581,9 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"{r['label']:<11} {r['workers']:>7} {r['clients']:>7} {r['pairs']:>6} {r['pairs_per_s']:>8.1f} "
                   f"{r['pairs_per_s_per_worker']:>8.1f}  "
                   f"{_lat(r['track_in']):<20} {_lat(r['track_out']):<20} {_lat(r['pair']):<20} {target}")
+        comparison = spc_comparison(results["throughput"])
+        if comparison:
+            print(comparison)
         print()
         print("CPU per pair in the measured part (ms; /proc utime+stime): gunicorn workers, PostgreSQL (the benchmark "
               "database's backends + the server's auxiliary processes; all = every server process), clients; "

@@ -2,7 +2,10 @@
 TrackIn and TrackOut of one unit through the demo SMT route, and the Python function calls per pair
 (cProfile) — plus the CPU time per pair in this process (that one does depend on the machine).
 
-    .venv/bin/python tests/perf/counts.py [--tree DIR] [--backend sqlite|postgresql] [--units N]
+    .venv/bin/python tests/perf/counts.py [--tree DIR] [--backend sqlite|postgresql] [--units N] [--spc]
+
+`--spc` counts the P-1001 pairs once more with an SPC chart armed on paste_height_um (step 20: I-MR, every
+Nelson rule, frozen limits), and the profiled pairs run with it too: what the run-rule check costs.
 
 The app runs in this process behind Flask's test client (no network, no gunicorn), on a fresh database
 migrated and seeded with the demo data (PostgreSQL: a throw-away database on 127.0.0.1:5432, user
@@ -29,6 +32,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=60, help="units (of 5 pairs) for the CPU and call counts")
     parser.add_argument("--show", action="store_true", help="print the statements of every counted pair")
     parser.add_argument("--profile", metavar="FILE", help="save the profile of the measured pairs (pstats)")
+    parser.add_argument("--spc", action="store_true", help="count again with an SPC chart armed on paste_height_um")
     args = parser.parse_args()
 
     sys.path[:0] = [args.tree, os.path.join(args.tree, "tests")]
@@ -100,6 +104,25 @@ def main() -> None:
                     print(f"  step {step}: TrackIn {track_in}, TrackOut {track_out}, pair {track_in + track_out}")
                 totals = [track_in + track_out for _, track_in, track_out in counted]
                 print(f"  mean {sum(totals) / len(totals):.1f} statements per pair, max {max(totals)}")
+        if args.spc:
+            from sqlalchemy import text
+            with app.app_context():
+                spec_id = db.session.execute(text("SELECT id FROM data_collection_spec WHERE name = 'paste_height_um'")).scalar_one()
+            answer = api("engineer").put(f"/api/v1/spc/{spec_id}", json={"chartType": "IMR", "rules": list(range(1, 9))})
+            assert answer.status_code == 200, answer.get_json()
+            with app.app_context():  # frozen limits around the value SMT_DATA sends (no history to freeze them from)
+                db.session.execute(text("UPDATE spc_chart SET center = 150, sigma = 5, lcl = 135, ucl = 165, "
+                                        "sigma_within = 5 WHERE spec_id = :s"), {"s": spec_id})
+                db.session.commit()
+            with counter:
+                run_no = support.authorized_run(api, qty=2)
+                steps = sorted(support.stations_for("P-1001"))
+                counted = [(step, *pair(run_no, f"{run_no}-S{unit}", step)) for unit in range(2) for step in steps]
+            print(f"{args.backend}, P-1001 with an SPC chart armed on paste_height_um (step 20, rules 1-8):")
+            for step, track_in, track_out in counted:
+                print(f"  step {step}: TrackIn {track_in}, TrackOut {track_out}, pair {track_in + track_out}")
+            totals = [track_in + track_out for _, track_in, track_out in counted]
+            print(f"  mean {sum(totals) / len(totals):.1f} statements per pair, max {max(totals)}")
         print(f"  plus {sum(pair_pings) / len(pair_pings):.1f} pool pre-ping(s) per pair (not in the counts)"
               if any(pair_pings) else "  no pool pre-ping")
 

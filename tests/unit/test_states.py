@@ -22,6 +22,7 @@ from app.services.platform.states import MACHINES, TERMINAL, can_transition, is_
     ("UNIT", "IN_STATION", "PASS", "QUEUED"),
     ("UNIT", "IN_STATION", "PASS_LAST", "DONE"),
     ("UNIT", "IN_STATION", "FAIL", "OUT_FAILED"),
+    ("UNIT", "IN_STATION", "HOLD", "ON_HOLD"),
     ("UNIT", "QUEUED", "DEFECT", "OUT_FAILED"),
     ("UNIT", "OUT_FAILED", "REWORK", "QUEUED"),
     ("UNIT", "OUT_FAILED", "SCRAP", "SCRAPPED"),
@@ -66,7 +67,8 @@ def test_terminal_states_have_no_way_out_except_mrb_for_done_units():
 
 
 # Every table, transcribed from 01_domain_model §7 (RunSlotExpectation: a reel replacement takes the
-# slot back to PENDING, 02_rules §6; a readiness item is waived, §5). A change of a table must change
+# slot back to PENDING, 02_rules §6; a readiness item is waived, §5; a TrackOut PASS held by an SPC alarm
+# whose chart holds goes IN_STATION → ON_HOLD, issue 18). A change of a table must change
 # this transcription too — deliberately.
 SPEC_TABLES = {
     "WORK_ORDER": {("RECEIVED", "RELEASE"): "RELEASED", ("RELEASED", "START"): "IN_PROGRESS",
@@ -78,7 +80,7 @@ SPEC_TABLES = {
             ("PREP", "CANCEL"): "CANCELLED"},
     "UNIT": {("QUEUED", "TRACK_IN"): "IN_STATION", ("IN_STATION", "PASS"): "QUEUED",
              ("IN_STATION", "PASS_LAST"): "DONE", ("IN_STATION", "FAIL"): "OUT_FAILED",
-             ("QUEUED", "DEFECT"): "OUT_FAILED", ("OUT_FAILED", "REWORK"): "QUEUED",
+             ("IN_STATION", "HOLD"): "ON_HOLD", ("QUEUED", "DEFECT"): "OUT_FAILED", ("OUT_FAILED", "REWORK"): "QUEUED",
              ("OUT_FAILED", "SCRAP"): "SCRAPPED", ("OUT_FAILED", "HOLD"): "ON_HOLD", ("ON_HOLD", "RELEASE"): "QUEUED",
              ("DONE", "MRB_SCRAP"): "SCRAPPED", ("DONE", "MRB_REWORK"): "QUEUED"},
     "INSPECTION": {("PENDING", "START"): "INSPECTING", ("INSPECTING", "PASS"): "PASS",

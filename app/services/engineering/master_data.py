@@ -53,8 +53,11 @@ UNIQUE_RULES: dict[type, list[tuple[tuple[str, ...], str, str]]] = {
 }
 
 
-# Defect codes the system itself records (a value beyond a FAIL limit forces SPEC_OUT_OF_LIMIT).
-SYSTEM_DEFECT_CODES = ("SPEC_OUT_OF_LIMIT",)
+# Defect codes the system itself records (a value beyond a FAIL limit forces SPEC_OUT_OF_LIMIT; an SPC alarm
+# whose chart holds records SPC_ALARM, dispositioned HOLD) and their names.
+SYSTEM_DEFECT_NAMES = {"SPEC_OUT_OF_LIMIT": "Measured value out of spec limit",
+                       "SPC_ALARM": "SPC run rule alarm (unit held)"}
+SYSTEM_DEFECT_CODES = tuple(SYSTEM_DEFECT_NAMES)
 
 
 def _equipment_rules(item) -> None:

@@ -128,6 +128,9 @@ _e("DATA_SPEC_LIMITS_INVALID", 400, "The limits must satisfy lsl ≤ target ≤ 
 _e("DATA_SPEC_IN_USE", 409, "Values were collected for this spec; it cannot be deleted.", "Deactivate the spec instead.")
 _e("SPC_SPEC_NOT_FOUND", 404, "No such data-collection spec.", "Check the spec id (Engineering → Data Collection Specs).")
 _e("SPC_SPEC_NOT_NUMERIC", 400, "Only NUMBER specs can be charted.", "Choose a numeric spec.")
+_e("SPC_ALARM_NOT_FOUND", 404, "No such SPC alarm.", "Check the alarm id (Quality → SPC Alarms).")
+_e("SPC_ALARM_ALREADY_ACKNOWLEDGED", 409, "The SPC alarm is already acknowledged.",
+   "Nothing to do: reload Quality → SPC Alarms to see who acknowledged it and why.")
 _e("SPC_CHART_NOT_CONFIGURED", 409, "The spec has no SPC chart yet.", "Configure its chart first (chart type, rules).")
 _e("SPC_BASELINE_NO_SPREAD", 400, "The baseline period's values do not vary: no control limits can be computed.",
    "Check that the values are measured, not typed as a constant; choose a period with real measurements.")

@@ -30,6 +30,7 @@ MACHINES: dict[str, dict[tuple[str, str], str]] = {
         ("IN_STATION", "PASS"): "QUEUED",
         ("IN_STATION", "PASS_LAST"): "DONE",
         ("IN_STATION", "FAIL"): "OUT_FAILED",
+        ("IN_STATION", "HOLD"): "ON_HOLD",  # a PASS held by an SPC alarm (quality releases it)
         ("QUEUED", "DEFECT"): "OUT_FAILED",
         ("OUT_FAILED", "REWORK"): "QUEUED",
         ("OUT_FAILED", "SCRAP"): "SCRAPPED",

@@ -97,6 +97,7 @@ class CheckedValue:
     raw: Any
     columns: dict[str, Any]
     judge: str
+    spc_seq: Optional[int] = None  # its place in the spec's SPC series, when its chart is armed (TRACK_OUT_DATA_HOOKS)
 
 
 @dataclass
@@ -125,6 +126,8 @@ class TrackOutResult:
     defects: list[dict[str, Any]]  # the recorded defects: {id, code}
     closeout: Optional[CloseoutOutcome] = None
     next_waits: Optional[str] = None  # why the unit cannot go on to next_step yet (an FAI trial), what happens next
+    alarms: list[dict[str, Any]] = field(default_factory=list)  # raised by TRACK_OUT_DATA_HOOKS (SPC run rules)
+    hold_by: Optional[str] = None  # a hook put the unit ON_HOLD instead of moving it on (an SPC alarm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,7 +289,7 @@ def _read_scan(uow: UnitOfWork, actor: Actor, station_code: str, run_no: str, sn
     station, run = StationInfo(*row[_SLICES["station"]]), RunInfo(*row[_SLICES["run"]])
     track = OpenTrack(*row[_SLICES["track"]])
     scan = _checked_scan(uow, actor, station, run, run_no)
-    scan.flags = {name: bool(value) for (name, _), value in zip(extension_points.SCAN_FLAGS, row[_SLICES["flags"]])}
+    scan.flags = {name: value for (name, _), value in zip(extension_points.SCAN_FLAGS, row[_SLICES["flags"]])}
     return _Read(scan, UnitInfo(*row[_SLICES["unit"]]), track if track.id is not None else None, track_read=True)
 
 
@@ -567,8 +570,10 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
     outcome = verdict(scan.step, result, forced, values, defect)
     if outcome.operator_defect:
         outcome.defects[0]["code"] = active_defect_code(outcome.defects[0]["code"])
-    at = now()
     scan.result = outcome.result
+    for data_hook in extension_points.TRACK_OUT_DATA_HOOKS:
+        data_hook(uow, scan, values)
+    at = now()
     _close_track(uow, scan, outcome, values, at)
     status, current, next_step = _move_unit(uow, scan, outcome.result, at)
     defect_rows = _record_defects(uow, scan, outcome.defects, at)
@@ -581,7 +586,8 @@ def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no
     return TrackOutResult(sn=sn, run_no=run_no, unit_status=status, current_step_no=current, step=scan.step,
                           next_step=next_step, track_id=scan.track_id, station_code=station_code, out_at=at,
                           mode=scan.mode, verdict=outcome, values=values, defects=defect_rows, closeout=closeout,
-                          next_waits=_trial_stop(scan, next_step))
+                          next_waits=_trial_stop(scan, next_step), alarms=scan.extra.get("alarms", []),
+                          hold_by=scan.hold_by if status == "ON_HOLD" else None)
 
 
 def _trial_stop(scan: Scan, next_step: Optional[StepPlan]) -> Optional[str]:
@@ -639,16 +645,20 @@ def _close_track(uow: UnitOfWork, scan: Scan, outcome: Verdict, values: list[Che
             {"track_id": scan.track_id, "spec_id": v.spec.id, "spec_name": v.spec.name,
              "value_number": v.columns.get("value_number"), "value_text": v.columns.get("value_text"),
              "value_bool": v.columns.get("value_bool"), "value_json": v.columns.get("value_json"),
-             "judge": v.judge, "alarmed": v.judge == "FAIL", "source": "MANUAL", "collected_at": at}
+             "judge": v.judge, "alarmed": v.judge == "FAIL", "source": "MANUAL", "collected_at": at,
+             "spc_seq": v.spc_seq}
             for v in values])
 
 
 def _move_unit(uow: UnitOfWork, scan: Scan, result: str, at: datetime) -> tuple[str, int, Optional[StepPlan]]:
-    """PASS → QUEUED at the next step (DONE after the last); FAIL → OUT_FAILED at this step."""
+    """PASS → QUEUED at the next step (DONE after the last); FAIL → OUT_FAILED at this step. A PASS that a
+    data hook holds (`scan.hold_by`: an SPC alarm whose chart holds) → ON_HOLD at the next step (at this
+    step after the last: released, the unit does it again), for quality to release."""
     step, next_step = scan.step, None
     if result == "PASS":
         next_step = scan.plan.next_after(step.step_no)
-        status = transition("UNIT", "IN_STATION", "PASS" if next_step else "PASS_LAST")
+        event = "HOLD" if scan.hold_by else "PASS" if next_step else "PASS_LAST"
+        status = transition("UNIT", "IN_STATION", event)
         current = next_step.step_no if next_step else step.step_no
     else:
         status, current = transition("UNIT", "IN_STATION", "FAIL"), step.step_no

@@ -23,6 +23,9 @@ A scan (services/production/execution.py), in the order a TrackIn / TrackOut mee
   with nothing to do skips its own query (`scan.flags` is None when the scan was read entity by entity:
   then every hook reads).
 - `TRACK_OUT_FORCERS(uow, scan) -> Force | None`: force a TrackOut to FAIL with its own defects.
+- `TRACK_OUT_DATA_HOOKS(uow, scan, values)`: once the result is known, before the track is closed with its
+  data values: may number a value in its SPC series (`value.spc_seq`), raise alarms (`scan.extra["alarms"]`)
+  and hold a PASS unit (`scan.hold_by`) — SPC run rules.
 - `TRACK_OUT_HOOKS(uow, scan)`: after the track is closed and the unit moved.
 
 The unit and run traces (services/production/trace.py):
@@ -101,8 +104,9 @@ class Scan:
     inspection_id: Optional[int] = None
     track_id: Optional[int] = None
     result: Optional[str] = None
-    flags: Optional[dict[str, bool]] = None  # SCAN_FLAGS as the scan's query read them
+    flags: Optional[dict[str, Any]] = None  # SCAN_FLAGS as the scan's query read them (raw SQL values)
     run_locked: bool = False  # this transaction holds the run's row lock (PostgreSQL)
+    hold_by: Optional[str] = None  # a TRACK_OUT_DATA_HOOK holds the unit after a PASS (e.g. "SPC_ALARM")
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
@@ -136,6 +140,7 @@ ScanFlag = Callable[[Any, Any], Any]  # (unit table, track table) -> SQL truth v
 PrepGate = Callable[[UnitOfWork, Scan], Optional[tuple[str, Optional[int]]]]
 ScanCheck = Callable[[UnitOfWork, Scan], None]
 Forcer = Callable[[UnitOfWork, Scan], Optional[Force]]
+DataHook = Callable[[UnitOfWork, Scan, list], None]
 AuthorizeGate = Callable[[UnitOfWork, Run, RoutePlan, Actor], None]
 CloseoutHook = Callable[[UnitOfWork, Run, RoutePlan, Actor], Optional[CloseoutOutcome]]
 RunHook = Callable[[Run, Actor], None]
@@ -157,6 +162,7 @@ PREP_RUN_GATES: list[PrepGate] = []
 TRACK_IN_CHECKS: list[ScanCheck] = []
 SCAN_FLAGS: list[tuple[str, ScanFlag]] = []
 TRACK_OUT_FORCERS: list[Forcer] = []
+TRACK_OUT_DATA_HOOKS: list[DataHook] = []
 TRACK_OUT_HOOKS: list[ScanCheck] = []
 
 UNIT_TRACE_SECTIONS: list[TraceSection] = []

@@ -11,9 +11,11 @@ their baseline limits, and the chart of a period with its capability and the run
   limits — or, before there is a baseline, against trial limits from the plotted values themselves
   (`limits.frozen` false) — with Cp/Cpk (within-subgroup sigma of those limits) and Pp/Ppk (overall sigma)
   against the spec's LSL/USL, and the enabled rules that fire at each point.
-Known limit: X̄ subgroups are consecutive values counted from the first value read (the period's, or the
-last MAX_CHART_POINTS' first), so another window may group differently; a fixed numbering comes with the
-TrackOut alarms. The arithmetic is spc_math's; this module reads and writes.
+X̄ subgroups: a value stored while its chart was armed has its place in the series (`spc_seq`, numbered by
+its TrackOut, services/quality/spc_alarms.py) and belongs to subgroup (spc_seq - 1) // n for good, whatever
+the period shown; values stored before (no number) are grouped consecutively from the first one read, as
+they come. A subgroup left incomplete is not plotted. The alarms raised at TrackOut are marked on their
+points (`alarms`: the rules; `alarmIds`). The arithmetic is spc_math's; this module reads and writes.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import DataCollectionSpec, DataValue, Operation, Run, Track, Unit
-from ...models.spc import SPC_ALARM_ACTIONS, SpcChart
+from ...models.spc import SPC_ALARM_ACTIONS, SpcAlarm, SpcChart
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
@@ -119,7 +121,8 @@ def recompute_baseline(*, actor: Actor, spec_id: int, date_from: Optional[dateti
     # at most the period's last MAX_CHART_POINTS plotted points
     configured = _chart_of(spec_id)
     size = configured.subgroup_size if configured else 1
-    read = [row.value for row in _values(spec_id, date_from, date_to, MAX_CHART_POINTS * size, actor)]
+    read = [row.value for group in _subgroups(_values(spec_id, date_from, date_to, MAX_CHART_POINTS * size, actor), size)
+            for row in group]  # grouped as the chart groups them
     with unit_of_work(actor, "SPC_BASELINE", "DATA_SPEC", str(spec_id)) as uow:
         _numeric_spec(spec_id)
         chart = _chart_of(spec_id)
@@ -157,7 +160,7 @@ def _values(spec_id: int, date_from: Optional[datetime], date_to: Optional[datet
     of the runs on the actor's lines only (platform/scope.py), like every other read of production data."""
     dv, track = DataValue.__table__, Track.__table__
     stmt = (select(dv.c.value_number.label("value"), dv.c.collected_at.label("at"), dv.c.track_id,
-                   Unit.__table__.c.sn)
+                   Unit.__table__.c.sn, dv.c.spc_seq)
             .join(track, track.c.id == dv.c.track_id)
             .join(Unit.__table__, Unit.__table__.c.id == track.c.unit_id)
             .join(Run.__table__, Run.__table__.c.id == track.c.run_id)
@@ -180,11 +183,13 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
     config = _chart_of(spec_id)
     kind = config.chart_type if config else "IMR"
     size = config.subgroup_size if config else 1
-    rows = _values(spec_id, date_from, date_to, MAX_CHART_POINTS * size, actor)
-    values = [row.value for row in rows]  # subgroups in collection order; an incomplete last one waits
+    read = _values(spec_id, date_from, date_to, MAX_CHART_POINTS * size, actor)
+    rows = [row for group in _subgroups(read, size) for row in group]  # complete subgroups, in order
+    values = [row.value for row in rows]
     frozen = config is not None and config.center is not None
     limits = _frozen_limits(config) if frozen else _trial_limits(kind, values, size)
     plotted, spread = spc_math.plotted(kind, values, size)
+    raised = _alarms_by_track(config, [row.track_id for row in rows])
     hits: dict[int, list[int]] = {}
     if frozen:  # run rules judge against a baseline only, never against limits from the points themselves
         for index, rule in spc_math.evaluate(plotted, limits["center"], limits["sigma"], config.rules,
@@ -197,13 +202,15 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
             dispersion = spread[i - 1] if i > 0 else None
         else:
             dispersion = spread[i]
+        alarms = raised.get(members[-1].track_id, [])
         points.append({"index": i, "value": value, "dispersion": dispersion, "at": members[-1].at.isoformat(),
                        "sns": [m.sn for m in members], "trackIds": [m.track_id for m in members],
-                       "rules": hits.get(i, [])})
-    capability = None
-    if len(values) >= 2 and limits is not None:
-        cap = spc_math.capability(values, limits["sigmaWithin"], spec.lsl, spec.usl)
-        capability = {"n": len(values), "mean": cap.mean, "sigmaWithin": cap.sigma_within,
+                       "rules": hits.get(i, []), "alarms": [rule for _, rule in alarms],
+                       "alarmIds": [alarm_id for alarm_id, _ in alarms]})
+    capability, everything = None, [row.value for row in read]
+    if len(everything) >= 2 and limits is not None:
+        cap = spc_math.capability(everything, limits["sigmaWithin"], spec.lsl, spec.usl)
+        capability = {"n": len(everything), "mean": cap.mean, "sigmaWithin": cap.sigma_within,
                       "sigmaOverall": cap.sigma_overall, "cp": cap.cp, "cpk": cap.cpk, "pp": cap.pp, "ppk": cap.ppk}
     return {"spec": {"id": spec.id, "name": spec.name, "uom": spec.uom, "lsl": spec.lsl, "target": spec.target,
                      "usl": spec.usl},
@@ -211,6 +218,38 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
             "baseline": baseline_to_dict(config) if frozen else None,
             "limits": limits, "points": points, "capability": capability,
             "rules": {str(n): r.text for n, r in spc_math.RUN_RULES.items()}}
+
+
+def _subgroups(rows: list, size: int) -> list[list]:
+    """The complete subgroups of the rows read (module docstring): numbered values by their number,
+    unnumbered ones consecutively."""
+    if size == 1:
+        return [[row] for row in rows]
+    groups, chunk, chunk_key = [], [], None
+    for row in rows:
+        key = (row.spc_seq - 1) // size if row.spc_seq is not None else None
+        if chunk and (key != chunk_key or (key is None and len(chunk) == size)):
+            groups.append(chunk)
+            chunk = []
+        chunk.append(row)
+        chunk_key = key
+    if chunk:
+        groups.append(chunk)
+    return [group for group in groups if len(group) == size]
+
+
+def _alarms_by_track(config: Optional[SpcChart], track_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """The alarms raised on the chart at these tracks: track id → [(alarm id, rule)]."""
+    if config is None or not track_ids:
+        return {}
+    found: dict[int, list[tuple[int, int]]] = {}
+    for start in range(0, len(track_ids), 900):  # stay under the database's bound-parameter limits
+        for alarm_id, track_id, rule in db.session.execute(
+                select(SpcAlarm.id, SpcAlarm.track_id, SpcAlarm.rule)
+                .where(SpcAlarm.chart_id == config.id, SpcAlarm.track_id.in_(track_ids[start:start + 900]))
+                .order_by(SpcAlarm.id)).all():
+            found.setdefault(track_id, []).append((alarm_id, rule))
+    return found
 
 
 def overview(*, actor: Actor) -> list[dict[str, Any]]:

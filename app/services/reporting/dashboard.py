@@ -26,6 +26,7 @@ from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.scope import require_line, require_permission
 from ..preparation import msd
+from ..quality.spc_alarms import open_alarms_by_line
 from .period import Period, period_from, plant_shifts, plant_zone
 from .production import ended_units, output_section, tally, unit_counts, wip_section
 from .quality import defect_pareto, first_pass_yield, open_holds
@@ -108,6 +109,7 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
         "lastFails": _last_fails(catalog, at - timedelta(hours=12)),
         "holds": open_holds(catalog),
         "msdReels": msd.line_reel_alerts(line.id, at),  # spent or close to it (issue 18)
+        "spcAlarms": open_alarms_by_line([line.id]).get(line.id, [])[:20],
     }
 
 

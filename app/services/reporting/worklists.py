@@ -30,6 +30,7 @@ from ..platform import users
 from ..platform.scope import line_filter, require_permission, sees_all_lines
 from ..preparation.readiness import loading_applies
 from ..production.runs import all_units_terminal, production_action
+from ..quality.spc_alarms import open_alarm_count
 
 OPEN_RUN_STATUSES = ("PREP", "AUTHORIZED", "IN_PROGRESS", "ON_HOLD")
 
@@ -313,6 +314,9 @@ def worklists_for(actor: Actor) -> list[Worklist]:
                 "holds", "Boards on hold", dispositions()["RELEASE"], "disposition", {"action": "RELEASE"},
                 "Release the hold when the board may continue.")),
             ("quality:mrb", lambda: run_item("mrb", "MRB pending", "A failed OQC holds the run: decide.")),
+            ("data_spec:read", lambda: WorkItem(
+                "spc-alarms", "Open SPC alarms", once("spc", lambda: open_alarm_count(actor)), "spc_alarms",
+                {"status": "OPEN"}, "Check the chart and the process, then acknowledge with a reason.")),
         ],
         "Leader": [
             ("loading:unlock", lambda: WorkItem(

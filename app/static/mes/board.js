@@ -69,6 +69,12 @@
     count.textContent = String(holds.length);
     count.classList.toggle("board-alert", holds.length > 0);
     showReels(data.msdReels || []);
+    var spc = data.spcAlarms || [];  // OPEN SPC alarms of the line's boards: a drifting process
+    rows("board-spc", spc, function (a) {
+      return [time(a.raisedAt), a.specName, { text: "R" + a.rule, cls: "board-fail" }, a.sn];
+    });
+    el("board-spc-count").textContent = String(spc.length);
+    el("board-spc-count").classList.toggle("board-alert", spc.length > 0);
     drawChart(out.perHour);
     text("board-updated", time(new Date().toISOString(), true));
     body.dataset.loaded = "1";

@@ -1,11 +1,12 @@
 /* LineMES SPC chart: the points the page carries (script#spc-data) against their limits, drawn with the
-   vendored Chart.js; a point where a run rule fired is red, and a click on a point opens the trace of its
-   (first) board. */
+   vendored Chart.js; a point where a run rule fired is red, a point where a TrackOut raised an SPC alarm is
+   a red triangle, and a click on a point opens the trace of its (first) board. */
 (function () {
   "use strict";
   var source = document.getElementById("spc-data");
   if (!source || typeof Chart === "undefined") { return; }
   var data = JSON.parse(source.textContent);
+  var t = window.MES && window.MES.t ? window.MES.t : function (text) { return text; };
   Chart.defaults.font.size = 14;
   Chart.defaults.animation = false;
   var labels = data.points.map(function (p) { return String(p.index + 1); });
@@ -21,8 +22,11 @@
     if (!canvas) { return; }
     var datasets = [{
       type: "line", label: title, data: values, borderColor: "#337ab7", backgroundColor: "#337ab7", spanGaps: true,
-      pointRadius: 4,
-      pointBackgroundColor: data.points.map(function (p) { return withRules && p.rules.length ? "#d9534f" : "#337ab7"; })
+      pointRadius: data.points.map(function (p) { return withRules && p.alarms && p.alarms.length ? 8 : 4; }),
+      pointStyle: data.points.map(function (p) { return withRules && p.alarms && p.alarms.length ? "triangle" : "circle"; }),
+      pointBackgroundColor: data.points.map(function (p) {
+        return withRules && (p.rules.length || (p.alarms && p.alarms.length)) ? "#d9534f" : "#337ab7";
+      })
     }];
     if (center !== null && center !== undefined) {
       datasets.push(flat(center, "CL", "#5cb85c"));
@@ -50,5 +54,5 @@
   draw("spc-chart", data.points.map(function (p) { return p.value; }), limits.center, limits.lcl, limits.ucl,
        data.spec.name, true);
   draw("spc-dispersion", data.points.map(function (p) { return p.dispersion; }), limits.dispersionCenter,
-       limits.dispersionLcl, limits.dispersionUcl, "Dispersion", false);
+       limits.dispersionLcl, limits.dispersionUcl, t("Dispersion"), false);
 }());

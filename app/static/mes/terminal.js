@@ -358,13 +358,23 @@
         var d = r.body.data;
         var closeout = closeoutText(d.runCloseout, runNo);
         var closeoutHtml = closeout ? '<div class="mes-term-closeout" id="run-closeout">' + esc(closeout) + "</div>" : "";
-        if (d.result === "PASS") {
+        var spcAlarms = (d.spcAlarms || []).map(function (a) {
+          return t("%(spec)s, rule %(rule)s", {spec: a.spec, rule: a.rule});
+        }).join("; ");
+        if (d.result === "PASS" && d.heldBy) {  // an SPC alarm whose chart holds: the board waits for quality
+          say("fail", '<div class="mes-term-code" id="spc-hold">' + esc(t("ON HOLD")) + "</div>" + esc(sn) + " — " +
+              esc(t("SPC alarm: %(alarms)s.", {alarms: spcAlarms})) + '<div class="mes-term-hint">' +
+              esc(t("Put the board aside for quality: it stays on hold until quality releases it. Tell your line leader: the process may be drifting.")) +
+              "</div>" + closeoutHtml);
+        } else if (d.result === "PASS") {
           var next = d.nextStep ? t(d.nextStepWaits ? "next: %(step)s (after the FAI)" : "next: %(step)s", {step: stepLabel(d.nextStep)})
             : t("DONE — the board has finished its route");
           var waits = d.nextStepWaits ? '<div class="mes-term-hint" id="next-step-waits">' + esc(d.nextStepWaits) + "</div>" : "";
           var warn = (d.dataValues || []).filter(function (v) { return v.alarmed; }).map(function (v) { return v.spec + " = " + v.value; });
           say("ok", '<div class="mes-term-code">' + esc(t("PASS")) + "</div>" + esc(sn) + " — " + esc(next) +
-              waits + (warn.length ? '<div class="mes-term-hint">' + esc(t("Warning recorded: %(values)s", {values: warn.join(", ")})) + "</div>" : "") +
+              waits + (spcAlarms ? '<div class="mes-term-hint" id="spc-alarm">' +
+                esc(t("SPC alarm: %(alarms)s. Tell your line leader or quality: the process may be drifting.", {alarms: spcAlarms})) +
+                "</div>" : "") + (warn.length ? '<div class="mes-term-hint">' + esc(t("Warning recorded: %(values)s", {values: warn.join(", ")})) + "</div>" : "") +
               closeoutHtml);
         } else {
           var codes = (d.defects || []).map(function (x) { return x.code; }).join(", ");
