@@ -1,0 +1,129 @@
+"""The console in Simplified Chinese (issue 17): every screen of planning, engineering, master data,
+audit, integration and accounts, rendered for the role that works on it with the `mes_lang` cookie set
+to zh, shows no untranslated English — the same word check as the terminals' browser test
+(tests/zh_words.py): only codes and identifiers, abbreviations a Chinese plant uses as they are, and the
+plant's own master data may stay Latin. Real app, real HTTP through the test client, the demo users and
+plant, the compiled catalogues; a work order and a run are created first so the lists have rows."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Equipment, MesUser
+from support import console_login, csrf_from, prep_run
+from zh_words import english_words, visible_text
+
+
+def chinese_client(app, username: str):
+    client = app.test_client()
+    client.set_cookie("mes_lang", "zh")
+    response = console_login(client, username)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
+
+
+def assert_chinese(client, url: str, username: str, data: tuple[str, ...] = ()) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, f"{url}: {response.status_code}"
+    html = response.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html, url
+    text = visible_text(html)
+    assert re.search(r"[\u4e00-\u9fff]", text), f"{url}: no Chinese at all"
+    left = english_words(text, username, data)
+    assert not left, f"{url} as {username}: untranslated English {sorted(set(left))}\n---\n{' '.join(text.split())}"
+    return html
+
+
+@pytest.fixture
+def planned(api):
+    """A work order with a run in preparation (the lists and the detail have rows)."""
+    run_no = prep_run(api, qty=2, wo_no="WO-ZH-0001")
+    return {"wo": "WO-ZH-0001", "run": run_no}
+
+
+HOME_ROLES = ("planner", "leader", "quality", "material", "engineer", "admin")
+
+
+@pytest.mark.parametrize("username", HOME_ROLES)
+def test_home_page_and_worklists_in_chinese(app, planned, username):
+    client = chinese_client(app, username)
+    html = assert_chinese(client, "/", username)
+    assert "欢迎" in html
+
+
+def test_work_orders_and_runs_in_chinese(app, planned):
+    client = chinese_client(app, "planner")
+    html = assert_chinese(client, "/work-orders/", "planner")
+    assert "新建工单" in html and 'value="RELEASED"' in html  # a status is filtered by its code
+    assert_chinese(client, f"/work-orders/{planned['wo']}", "planner")
+    assert_chinese(client, "/runs/", "planner")
+    assert_chinese(client, "/runs/?worklist=prepare", "planner")
+    # a flash message after an action
+    client.get("/work-orders/?status=RELEASED&sort=woNo&order=desc")
+
+
+def test_routings_in_chinese(app, planned):
+    client = chinese_client(app, "engineer")
+    assert_chinese(client, "/routings/", "engineer")
+    html = client.get("/routings/").get_data(as_text=True)
+    code = re.search(r'/routings/([A-Z0-9-]+)"', html).group(1)
+    assert_chinese(client, f"/routings/{code}", "engineer")
+    assert_chinese(client, f"/routings/{code}?configure=route", "engineer")
+
+
+@pytest.mark.parametrize("path", ["/products/list/", "/products/add", "/materials/list/", "/materials/add",
+                                  "/lines/list/", "/lines/add", "/data-specs/list/", "/data-specs/add",
+                                  "/master-import/"])
+def test_master_data_in_chinese(app, planned, path):
+    client = chinese_client(app, "engineer")
+    assert_chinese(client, path, "engineer")
+
+
+def test_audit_accounts_and_help_in_chinese(app, planned):
+    admin = chinese_client(app, "admin")
+    assert_chinese(admin, "/audit/", "admin")
+    assert_chinese(admin, "/help/", "admin")
+    users = admin.get("/users/list/").get_data(as_text=True)  # the users' names are data; their roles are words
+    assert "计划员" in users and "线长" in users
+
+
+def test_locked_accounts_in_chinese(app, fresh_db):
+    with app.app_context():  # a locked operator of the leader's line
+        user = db.session.execute(select(MesUser).filter_by(username="operator2")).scalar_one()
+        user.fail_login_count, user.last_failed_login_at = 5, datetime.now(timezone.utc)
+        db.session.commit()
+    leader = chinese_client(app, "leader")
+    html = assert_chinese(leader, "/locked-accounts/", "leader", data=("operator2", "Omar Operator", "Olga Operator"))
+    assert "operator2" in html and "操作员" in html
+    assert_chinese(leader, "/audit/", "leader")
+
+
+def test_integration_screens_in_chinese(app, fresh_db):
+    with app.app_context():  # the equipment's names are the plant's data (the seed names them after the stations)
+        equipment = tuple(db.session.execute(select(Equipment.name)).scalars())
+    leader = chinese_client(app, "leader")
+    assert_chinese(leader, "/integration/", "leader")
+    page = assert_chinese(leader, "/integration/manual", "leader", data=equipment)
+    # a manual entry: the page says what was recorded, the message list and the message show it
+    form = {"csrf_token": csrf_from(page), "event_id": re.search(r'name="event_id" value="([^"]+)"', page).group(1),
+            "stencil_id": "STN-1001-A", "status": "MAINTENANCE", "note": "TPM 离线"}
+    html = leader.post("/integration/manual/stencil", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "已记录 STN-1001-A" in html and "手工" in html
+    assert_chinese(leader, "/integration/manual", "leader", data=equipment)
+    assert_chinese(leader, "/integration/", "leader")
+    messages = assert_chinese(leader, "/integration/messages", "leader")
+    message_id = re.search(r'/integration/messages/(\d+)"', messages).group(1)
+    assert_chinese(leader, f"/integration/messages/{message_id}", "leader")
+
+
+def test_login_page_in_chinese(app, fresh_db):
+    client = app.test_client()
+    client.set_cookie("mes_lang", "zh")
+    html = client.get("/login/").get_data(as_text=True)
+    text = visible_text(html)
+    assert "用户名" in text and "密码" in text
+    assert not english_words(text), english_words(text)
