@@ -42,7 +42,7 @@ def master_data_phrases() -> list[str]:
                 phrases.add(f"{node.get('first_name', '')} {node.get('last_name', '')}".strip())
                 return
             for key, value in node.items():
-                if key in ("code", "name", "description", "category") and isinstance(value, str):
+                if key in ("code", "name", "description", "category", "supplier") and isinstance(value, str):
                     phrases.add(value)
                 walk(value)
         elif isinstance(node, list):
@@ -62,7 +62,8 @@ def english_words(text: str, username: str = "", data: tuple[str, ...] = ()) -> 
     for phrase in sorted(PHRASES + [p for p in (username, *data) if p], key=len, reverse=True):
         text = re.sub(r"(?<![A-Za-z0-9_-])" + re.escape(phrase) + r"(?![A-Za-z0-9_-])", " ", text)
     left = []
-    for token in re.split(r"[\s,;；·…—–()（）\[\]“”\"'：:。，、？！*=/<>]+", text):
+    # a Chinese character ends a word too: 添加BOM is 添加 and BOM
+    for token in re.split(r"[\s,;；·…—–()（）\[\]“”\"'：:。，、？！*=/<>\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", text):
         token = token.strip(".")
         if not re.search(r"[A-Za-z]", token) or token in ALLOWED or CODE.match(token):
             continue

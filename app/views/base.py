@@ -43,7 +43,8 @@ COMMON_LABELS = {
     "status": lazy_gettext("Status"), "source": lazy_gettext("Source"), "model": lazy_gettext("Model"), "uom": lazy_gettext("Unit"), "qty": lazy_gettext("Qty"),
     "supplier": lazy_gettext("Supplier"), "date_code": lazy_gettext("Date code"), "equipment": lazy_gettext("Equipment"), "target": lazy_gettext("Target"),
     "method": lazy_gettext("Method"), "enum_options": lazy_gettext("Options"), "process_type": lazy_gettext("Process"),
-    "station_type": lazy_gettext("Station type"),
+    "station_type": lazy_gettext("Station type"), "position": lazy_gettext("Position"),
+    "priority": lazy_gettext("Priority"), "routing": lazy_gettext("Routing"), "locked_at": lazy_gettext("Locked at"),
 }
 # Columns holding a code shown as a word (web/codes.py): SMT stays SMT, MANUAL becomes 手工 in Chinese.
 CODED_COLUMNS = {"process_type": None, "station_type": None, "default_station_type": None, "status": None,

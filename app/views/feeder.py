@@ -11,6 +11,8 @@ Loading Terminal (scan, replace, unlock with a reason).
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
+
 from ..models import FeederSlot, SlotMaterialMapping
 from ..security.permissions import resource_permissions
 from ..web.interface import MasterDataInterface
@@ -28,17 +30,17 @@ class _LoadingConfigView(MesModelView):
 class SlotTableView(_LoadingConfigView):
     datamodel = MasterDataInterface(SlotMaterialMapping)
     route_base = "/slot-table"
-    list_title = "Slot table"
+    list_title = lazy_gettext("Slot table")
     list_columns = ["slot", "material", "product", "routing", "priority", "is_alternate"]
     add_columns = edit_columns = ["slot", "material", "product", "routing", "priority", "is_alternate"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["slot", "material", "product", "routing", "is_alternate"]
-    label_columns = {"is_alternate": "Alternate", "slot": "Feeder slot"}
+    label_columns = {"is_alternate": lazy_gettext("Alternate"), "slot": lazy_gettext("Feeder slot")}
     description_columns = {
-        "product": "Empty = every product on this line; a product scopes the line to it.",
-        "routing": "Empty = every routing; a routing (of the product) scopes the line further.",
-        "priority": "1 = first choice. The lowest-priority non-alternate material is the primary.",
-        "is_alternate": "An alternate loads with a WARNING instead of a PASS.",
+        "product": lazy_gettext("Empty = every product on this line; a product scopes the line to it."),
+        "routing": lazy_gettext("Empty = every routing; a routing (of the product) scopes the line further."),
+        "priority": lazy_gettext("1 = first choice. The lowest-priority non-alternate material is the primary."),
+        "is_alternate": lazy_gettext("An alternate loads with a WARNING instead of a PASS."),
     }
     base_order = ("slot_id", "asc")
 
@@ -46,18 +48,18 @@ class SlotTableView(_LoadingConfigView):
 class FeederSlotView(_LoadingConfigView):
     datamodel = MasterDataInterface(FeederSlot)
     route_base = "/feeder-slots"
-    list_title = "Feeder slots"
+    list_title = lazy_gettext("Feeder slots")
     list_columns = ["line", "slot_code", "name", "station", "position", "current_lot", "is_locked"]
     add_columns = edit_columns = ["line", "slot_code", "name", "station", "position"]
     show_columns = ["line", "slot_code", "name", "station", "position", "current_lot", "is_locked",
                     "failed_attempts", "locked_at", "locked_reason", "created_at", "updated_at"]
     search_columns = ["line", "slot_code", "station", "is_locked"]
-    label_columns = {"slot_code": "Slot", "current_lot": "Reel loaded now", "is_locked": "Locked",
-                     "failed_attempts": "Failed scans in a row", "locked_reason": "Lock reason"}
+    label_columns = {"slot_code": lazy_gettext("Slot"), "current_lot": lazy_gettext("Reel loaded now"), "is_locked": lazy_gettext("Locked"),
+                     "failed_attempts": lazy_gettext("Failed scans in a row"), "locked_reason": lazy_gettext("Lock reason")}
     description_columns = {
-        "slot_code": "As printed on the slot label, e.g. 1-01 (unique on the line).",
-        "station": "The placement station the slot is on (units record the reels of their station's slots).",
-        "position": "Display order on the Loading Terminal.",
+        "slot_code": lazy_gettext("As printed on the slot label, e.g. 1-01 (unique on the line)."),
+        "station": lazy_gettext("The placement station the slot is on (units record the reels of their station's slots)."),
+        "position": lazy_gettext("Display order on the Loading Terminal."),
     }
     related_views = [SlotTableView]
     base_order = ("line_id", "asc")

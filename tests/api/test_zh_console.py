@@ -6,6 +6,7 @@ plant's own master data may stay Latin. Real app, real HTTP through the test cli
 plant, the compiled catalogues; a work order and a run are created first so the lists have rows."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timezone
 
@@ -13,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Equipment, MesUser
-from support import console_login, csrf_from, prep_run
+from app.models import Equipment, FeederSlot, MesUser, StationGroup
+from support import BACKEND, ApiAs, console_login, csrf_from, jwt_token, prep_run
 from zh_words import english_words, visible_text
 
 
@@ -39,9 +40,14 @@ def assert_chinese(client, url: str, username: str, data: tuple[str, ...] = ()) 
 
 
 @pytest.fixture
-def planned(api):
-    """A work order with a run in preparation (the lists and the detail have rows)."""
-    run_no = prep_run(api, qty=2, wo_no="WO-ZH-0001")
+def planned(app, fresh_db):
+    """A work order with a run in preparation (the lists and the detail have rows), made through the API
+    by a client whose request context is closed afterwards (the `api` fixture's stays open, and the
+    console clients of the test would share its `g`, the signed-in actor included)."""
+    with app.test_client() as api_client:
+        def api(username):
+            return ApiAs(api_client, {"Authorization": f"Bearer {jwt_token(api_client, username, BACKEND)}"})
+        run_no = prep_run(api, qty=2, wo_no="WO-ZH-0001")
     return {"wo": "WO-ZH-0001", "run": run_no}
 
 
@@ -59,11 +65,21 @@ def test_work_orders_and_runs_in_chinese(app, planned):
     client = chinese_client(app, "planner")
     html = assert_chinese(client, "/work-orders/", "planner")
     assert "新建工单" in html and 'value="RELEASED"' in html  # a status is filtered by its code
+    assert_chinese(client, "/work-orders/?status=RELEASED&sort=woNo&order=desc", "planner")
     assert_chinese(client, f"/work-orders/{planned['wo']}", "planner")
     assert_chinese(client, "/runs/", "planner")
     assert_chinese(client, "/runs/?worklist=prepare", "planner")
-    # a flash message after an action
-    client.get("/work-orders/?status=RELEASED&sort=woNo&order=desc")
+    # a new work order: the flash, then its page with the release form (the lines by process)
+    token = csrf_from(html)
+    html = client.post("/work-orders/new", data={"csrf_token": token, "wo_no": "WO-ZH-0002", "product_code": "P-1001",
+                                                 "planned_qty": "3"}, follow_redirects=True).get_data(as_text=True)
+    assert "工单 WO-ZH-0002 已接收" in html and 'id="release-form"' in html
+    assert_chinese(client, "/work-orders/WO-ZH-0002", "planner")
+    # released: the create-run form
+    html = client.post("/work-orders/WO-ZH-0002/release", data={"csrf_token": token, "line_code": "LINE-SMT-A"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已下达到 LINE-SMT-A" in html and 'id="create-run-form"' in html
+    assert_chinese(client, "/work-orders/WO-ZH-0002", "planner")
 
 
 def test_routings_in_chinese(app, planned):
@@ -71,16 +87,54 @@ def test_routings_in_chinese(app, planned):
     assert_chinese(client, "/routings/", "engineer")
     html = client.get("/routings/").get_data(as_text=True)
     code = re.search(r'/routings/([A-Z0-9-]+)"', html).group(1)
-    assert_chinese(client, f"/routings/{code}", "engineer")
+    html = assert_chinese(client, f"/routings/{code}", "engineer")
     assert_chinese(client, f"/routings/{code}?configure=route", "engineer")
+    step = re.search(r'id="step-(\d+)"', html).group(1)
+    assert_chinese(client, f"/routings/{code}?configure=step:{step}", "engineer")
+    assert_chinese(client, f"/routings/{code}/versions/1", "engineer")
+    # compiling twice: a second version (nothing changed: no new one) and the comparison of the two
+    token = csrf_from(html)
+    page = client.post(f"/routings/{code}/compile", data={"csrf_token": token}, follow_redirects=True)
+    text = visible_text(page.get_data(as_text=True))
+    assert "自版本" in text or "已编译" in text, " ".join(text.split())[-2500:]
+    assert_chinese(client, f"/routings/{code}/diff?a=1&b=1", "engineer")
 
 
-@pytest.mark.parametrize("path", ["/products/list/", "/products/add", "/materials/list/", "/materials/add",
-                                  "/lines/list/", "/lines/add", "/data-specs/list/", "/data-specs/add",
-                                  "/master-import/"])
-def test_master_data_in_chinese(app, planned, path):
+MASTER_DATA = ("/products", "/bom", "/materials", "/material-lots", "/lines", "/station-groups", "/stations",
+               "/equipment", "/operations", "/data-specs", "/feeder-slots", "/slot-table")
+
+
+@pytest.mark.parametrize("base", MASTER_DATA)
+def test_master_data_in_chinese(app, planned, base):
+    """Each master-data screen of the Engineering menu: the list, the add form, a record's page and its
+    edit form."""
+    with app.app_context():  # names the seed makes up ("SMT-A-PRINT station group", "AOI 1 equipment"…): data
+        data = tuple(name for model in (StationGroup, Equipment, FeederSlot)
+                     for name in db.session.execute(select(model.name)).scalars() if name)
     client = chinese_client(app, "engineer")
-    assert_chinese(client, path, "engineer")
+    html = assert_chinese(client, f"{base}/list/", "engineer", data)
+    assert_chinese(client, f"{base}/add", "engineer", data)
+    pk = re.search(rf'href="{base}/show/(\d+)"', html)
+    if pk:
+        assert_chinese(client, f"{base}/show/{pk.group(1)}", "engineer", data)
+        assert_chinese(client, f"{base}/edit/{pk.group(1)}", "engineer", data)
+
+
+def test_master_data_save_and_import_in_chinese(app, fresh_db):
+    client = chinese_client(app, "engineer")
+    page = client.get("/products/add").get_data(as_text=True)
+    html = client.post("/products/add", data={"csrf_token": csrf_from(page), "code": "P-ZH-1", "name": "Board ZH",
+                                              "process_type": "SMT", "is_active": "y"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "产品 P-ZH-1 已保存。" in html
+    assert_chinese(client, "/master-import/", "engineer")
+    # a refused import row: the counts, the row and its code
+    page = client.get("/master-import/").get_data(as_text=True)
+    csv = "Code,Name,Process,Description,Active\nP-ZH-2,Board ZH 2,XYZ,,yes\n"
+    html = client.post("/master-import/", data={"csrf_token": csrf_from(page), "action": "check",
+                                                "file": (io.BytesIO(csv.encode()), "products.csv")},
+                       content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "1 行被拒绝" in html, visible_text(html)[-1500:]
 
 
 def test_audit_accounts_and_help_in_chinese(app, planned):
