@@ -170,9 +170,13 @@ class RoleScopeModelView(ModelView):
     datamodel = SQLAInterface(RoleScope)
     route_base = "/rolescopes"
     list_title = lazy_gettext("Role data scopes")
+    add_title = lazy_gettext("Add a role's data scope")
+    edit_title = lazy_gettext("Edit a role's data scope")
+    show_title = lazy_gettext("A role's data scope")
     list_columns = ["role", "scope"]
     add_columns = edit_columns = ["role", "scope"]
     label_columns = {"role": lazy_gettext("Role"), "scope": lazy_gettext("Data scope")}
+    formatters_columns = {"role": lambda role: code_label(str(role), "role"), "scope": code_label}
     description_columns = {"scope": lazy_gettext("ALL: everything. LINES: the user's bound lines. "
                                        "STATIONS: the user's bound stations. A role without a row here: ALL.")}
     add_form_extra_fields = edit_form_extra_fields = {
@@ -186,12 +190,14 @@ class ApiKeyModelView(ModelView):
     datamodel = SQLAInterface(ApiKey)
     route_base = "/apikeys"
     list_title = lazy_gettext("API keys")
+    show_title = lazy_gettext("API key")
     include_route_methods = {"list", "show", "action", "action_post"}
     list_columns = ["name", "user", "key_prefix", "active", "created_on", "expires_on", "revoked_on", "last_used_on"]
     show_columns = list_columns + ["scopes", "uuid"]
     label_columns = {"name": lazy_gettext("Name"), "user": lazy_gettext("User"), "key_prefix": lazy_gettext("Key prefix"), "active": lazy_gettext("Active"),
                      "created_on": lazy_gettext("Created"), "expires_on": lazy_gettext("Expires"), "revoked_on": lazy_gettext("Revoked"),
-                     "last_used_on": lazy_gettext("Last used"), "scopes": lazy_gettext("Scopes"), "uuid": "UUID"}
+                     "last_used_on": lazy_gettext("Last used"), "scopes": lazy_gettext("Scopes"), "uuid": "UUID",
+                     "key_hash": lazy_gettext("Key hash"), "lookup_hash": lazy_gettext("Lookup hash")}
     base_order = ("created_on", "desc")
 
     @action("revoke", lazy_gettext("Revoke"), lazy_gettext("Revoke the selected API keys? Clients using them stop working."), "fa-ban")

@@ -11,6 +11,7 @@ from flask_babel import gettext, pgettext
 
 from app.services.platform.text import N_
 
+DATA_SCOPES = (N_("ALL"), N_("LINES"), N_("STATIONS"))  # a role's data scope (Security → Role Scopes)
 SCOPE_MODES = (N_("lines"), N_("stations"))  # the home page's "data scope: lines"
 WORK_ORDER_STATUSES = (N_("RECEIVED"), N_("RELEASED"), N_("IN_PROGRESS"), N_("COMPLETED"))
 SOURCES = (N_("MANUAL"), N_("ERP"), N_("MES"), N_("AUTO"))

@@ -181,3 +181,27 @@ def test_login_page_in_chinese(app, fresh_db):
     text = visible_text(html)
     assert "用户名" in text and "密码" in text
     assert not english_words(text), english_words(text)
+    # a wrong password: said in Chinese
+    html = client.post("/login/", data={"csrf_token": csrf_from(html), "username": "planner", "password": "wrong"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "用户名或密码错误，请重试。" in html
+
+
+def test_security_screens_of_ours_in_chinese(app, fresh_db):
+    admin = chinese_client(app, "admin")
+    for url in ("/rolescopes/list/", "/apikeys/list/"):  # (the add form lists the roles by their names)
+        assert_chinese(admin, url, "admin", data=("Integration Account", "integration"))
+    # a bad audit filter: the code, and what to do in Chinese (the filter's own sentence is the service's)
+    html = admin.get("/audit/?from=not-a-date").get_data(as_text=True)
+    assert re.search(r"\[VALIDATION_ERROR\] [^A-Za-z<]*[\u4e00-\u9fff]", html), html
+
+
+def test_the_visible_text_skips_identifiers_and_keeps_attributes():
+    html = ('<html><head><title>x</title></head><body><p>工单 <span translate="no">PRODUCT_CREATE by admin</span>'
+            '<input placeholder="WO number"><a title="Sort">排序</a></p><pre>{"raw": true}</pre>'
+            '<script>var English = 1;</script></body></html>')
+    text = visible_text(html)
+    assert "工单" in text and "WO number" in text and "Sort" in text
+    assert "admin" not in text and "raw" not in text and "English" not in text
+    assert english_words(text) == ["WO", "number", "Sort"]
+    assert english_words("添加BOM行 · 导出 CSV") == []
