@@ -7,6 +7,7 @@ from typing import Iterable
 
 from flask import flash, request
 from flask_babel import gettext
+from jinja2 import pass_context
 from flask_babel import lazy_gettext
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
@@ -221,8 +222,21 @@ def format_cell(value):
 def register_template_filters(app) -> None:
     register_times(app)  # mes_datetime, mes_date, mes_zone_label: the plant's time zone (web/times.py)
     app.jinja_env.filters["mes_cell"] = format_cell
-    app.jinja_env.filters["mes_code"] = code_label  # a status, role or type code as a word (web/codes.py)
-    app.jinja_env.filters["mes_source"] = scope_label  # where a routing setting comes from: step, route…
+    app.jinja_env.filters["mes_code"] = _code_filter  # a status, role or type code as a word (web/codes.py)
+    app.jinja_env.filters["mes_source"] = _source_filter  # where a routing setting comes from: step, route…
+
+
+# The language filters take the template context only so that Jinja never folds them at compile time:
+# `{{ 'AUTO'|mes_code }}` would otherwise be translated once, in the language of the first request that
+# compiled the template, and stay so for everyone.
+@pass_context
+def _code_filter(context, value, code_context: str | None = None) -> str:
+    return code_label(value, code_context)
+
+
+@pass_context
+def _source_filter(context, value) -> str:
+    return scope_label(value)
 
 
 def show_on_form(form, error: DomainError) -> None:

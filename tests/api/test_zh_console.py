@@ -205,3 +205,14 @@ def test_the_visible_text_skips_identifiers_and_keeps_attributes():
     assert "admin" not in text and "raw" not in text and "English" not in text
     assert english_words(text) == ["WO", "number", "Sort"]
     assert english_words("添加BOM行 · 导出 CSV") == []
+
+
+def test_a_chinese_page_leaves_no_chinese_behind_for_the_next_english_user(app, fresh_db):
+    """A code shown as a word in a template (`{{ 'AUTO'|mes_code }}`) is translated at each request, not
+    once when the first request compiles the template."""
+    zh = chinese_client(app, "leader")
+    assert ">自动</span>" in zh.get("/integration/").get_data(as_text=True)
+    en = app.test_client()
+    console_login(en, "leader")
+    html = en.get("/integration/").get_data(as_text=True)
+    assert ">AUTO</span>" in html and "自动" not in html
