@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 
 from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
@@ -36,7 +37,8 @@ class LockedAccountsView(BaseView):
         result = call_and_flash(lambda: users.unlock_user(actor=actor, username=username,
                                                           reason=request.form.get("reason", "")))
         if result is not None:
-            message = (f"{result['username']} is unlocked and can sign in again." if result["unlocked"]
-                       else f"{result['username']} was not locked: nothing to do.")
+            message = (_("%(username)s is unlocked and can sign in again.", username=result["username"])
+                       if result["unlocked"] else
+                       _("%(username)s was not locked: nothing to do.", username=result["username"]))
             flash(message, "success")
         return redirect(url_for("LockedAccountsView.list"))

@@ -11,6 +11,7 @@ from ..services.platform import audit_archive
 from ..services.platform.errors import DomainError
 from ..web.export import audit_export
 from ..web.filters import audit_query, parse_page
+from .base import console_message
 
 
 class AuditLogView(BaseView):
@@ -31,7 +32,7 @@ class AuditLogView(BaseView):
             page, size = parse_page(request.args, default_size=50)
             rows, total = audit_service.list_events(actor=actor, query=query, page=page, page_size=size)
         except DomainError as exc:
-            error, rows, total, page, size = exc.message, [], 0, 1, 50
+            error, rows, total, page, size = console_message(exc), [], 0, 1, 50  # the hint in the user's language
         pages = max(1, (total + size - 1) // size)
         sees_all = actor.can("audit:read_all")
         return self.render_template(

@@ -2,10 +2,13 @@
 permission pair with their REST API, validated by the master-data service, exportable to CSV."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterable
 
 from flask import flash, request
 from flask_babel import gettext
+from jinja2 import pass_context
+from flask_babel import lazy_gettext
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
@@ -19,7 +22,8 @@ from ..web.export import csv_response, xlsx_response
 from ..web.messages import NamedRowMessages
 from ..web.times import format_datetime  # noqa: F401  (the views' one display format of a time)
 from ..web.times import register as register_times
-from ..web.i18n import error_text
+from ..web.codes import code_label, scope_label
+from ..web.i18n import N_, error_text
 from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
@@ -29,6 +33,24 @@ READ_WRITE = {
     "add": "write", "edit": "write", "delete": "write", "action": "write", "action_post": "write",
     "api_create": "write", "api_update": "write", "api_delete": "write",
 }
+
+
+# The column titles every master-data screen shares (a screen's own label_columns win); FAB would show
+# the column's name made readable, in English whatever the language.
+COMMON_LABELS = {
+    "code": lazy_gettext("Code"), "name": lazy_gettext("Name"), "description": lazy_gettext("Description"), "category": lazy_gettext("Category"),
+    "is_active": lazy_gettext("Active"), "created_at": lazy_gettext("Created"), "updated_at": lazy_gettext("Updated"), "product": lazy_gettext("Product"),
+    "material": lazy_gettext("Material"), "operation": lazy_gettext("Operation"), "line": lazy_gettext("Line"), "station": lazy_gettext("Station"),
+    "status": lazy_gettext("Status"), "source": lazy_gettext("Source"), "model": lazy_gettext("Model"), "uom": lazy_gettext("Unit"), "qty": lazy_gettext("Qty"),
+    "supplier": lazy_gettext("Supplier"), "date_code": lazy_gettext("Date code"), "equipment": lazy_gettext("Equipment"), "target": lazy_gettext("Target"),
+    "method": lazy_gettext("Method"), "enum_options": lazy_gettext("Options"), "process_type": lazy_gettext("Process"),
+    "station_type": lazy_gettext("Station type"), "position": lazy_gettext("Position"),
+    "priority": lazy_gettext("Priority"), "routing": lazy_gettext("Routing"), "locked_at": lazy_gettext("Locked at"),
+}
+# Columns holding a code shown as a word (web/codes.py): SMT stays SMT, MANUAL becomes 手工 in Chinese.
+CODED_COLUMNS = {"process_type": None, "station_type": None, "default_station_type": None, "status": None,
+                 "source": None, "iqc_result": "iqc", "data_type": None, "item_type": None, "limit_action": None,
+                 "method": None}  # column -> the code's context (web/codes.py code_label)
 
 
 class MesModelView(NamedRowMessages, RuleFormsModelView):
@@ -52,10 +74,16 @@ class MesModelView(NamedRowMessages, RuleFormsModelView):
             if hasattr(getattr(type(self), attr_name, None), "_action"):
                 mapping[attr_name] = write  # list actions change data
         self.method_permission_name = mapping
+        self.label_columns = {**COMMON_LABELS, **(type(self).label_columns or {})}
+        kind = lazy_gettext(record_kind(self.datamodel.obj))  # FAB's own titles would stay English
+        self.add_title = type(self).add_title or lazy_gettext("Add %(record)s", record=kind)
+        self.edit_title = type(self).edit_title or lazy_gettext("Edit %(record)s", record=kind)
+        self.show_title = type(self).show_title or lazy_gettext("Show %(record)s", record=kind)
         super().__init__(**kwargs)
+        shown = set(self.list_columns) | set(self.show_columns or [])
         self.formatters_columns = {
-            **{c: format_datetime for c in set(self.list_columns) | set(self.show_columns or [])
-               if c.endswith("_at")},
+            **{c: format_datetime for c in shown if c.endswith("_at")},
+            **{c: partial(code_label, context=CODED_COLUMNS[c]) for c in shown & set(CODED_COLUMNS)},
             **(self.formatters_columns or {}),
         }
         self.extra_args = {
@@ -161,10 +189,22 @@ def record_key(item) -> str:
     return str(getattr(item, "code", None) or getattr(item, "name", None) or "")
 
 
+# the kinds of record as a save message names them ("Product P-1001 saved."), marked for translation
+RECORD_KINDS = (N_("Product"), N_("Material"), N_("BOM item"), N_("Material lot"), N_("Line"), N_("Station group"),
+                N_("Station"), N_("Operation"), N_("Equipment"), N_("Defect code"), N_("Data spec"), N_("Routing"),
+                N_("Feeder slot"), N_("Slot mapping"), N_("OQC sampling rule"))
+
+
+def record_kind(cls) -> str:
+    """'Product', 'BOM item', 'OQC sampling rule': the kind of record, in English (one of RECORD_KINDS)."""
+    words = [w if w in ("BOM", "OQC") else w.lower() for w in master_data.entity_name(cls).split("_")]
+    return f"{words[0][0].upper()}{words[0][1:]} {' '.join(words[1:])}".strip()
+
+
 def record_name(item) -> str:
-    """'Product P-1001', 'BOM item' (a record without a code or name), 'OQC sampling rule All DIP'."""
-    words = [w if w in ("BOM", "OQC") else w.lower() for w in master_data.entity_name(type(item)).split("_")]
-    return f"{words[0][0].upper()}{words[0][1:]} {' '.join(words[1:])} {record_key(item)}".replace("  ", " ").strip()
+    """'Product P-1001', 'BOM item' (a record without a code or name), 'OQC sampling rule All DIP' — the
+    kind in the request's language."""
+    return f"{gettext(record_kind(type(item)))} {record_key(item)}".strip()
 
 
 def format_cell(value):
@@ -183,6 +223,21 @@ def format_cell(value):
 def register_template_filters(app) -> None:
     register_times(app)  # mes_datetime, mes_date, mes_zone_label: the plant's time zone (web/times.py)
     app.jinja_env.filters["mes_cell"] = format_cell
+    app.jinja_env.filters["mes_code"] = _code_filter  # a status, role or type code as a word (web/codes.py)
+    app.jinja_env.filters["mes_source"] = _source_filter  # where a routing setting comes from: step, route…
+
+
+# The language filters take the template context only so that Jinja never folds them at compile time:
+# `{{ 'AUTO'|mes_code }}` would otherwise be translated once, in the language of the first request that
+# compiled the template, and stay so for everyone.
+@pass_context
+def _code_filter(context, value, code_context: str | None = None) -> str:
+    return code_label(value, code_context)
+
+
+@pass_context
+def _source_filter(context, value) -> str:
+    return scope_label(value)
 
 
 def show_on_form(form, error: DomainError) -> None:

@@ -5,6 +5,8 @@ Translations of a guide live under sop/<language>/ with the same file name and t
 else the English guide; the same Help links (slug#anchor) work in every language."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import markdown
@@ -76,17 +78,27 @@ def screen_help() -> dict[str, str]:
     return {"help_doc": found[0], "help_anchor": found[1]} if found else {}
 
 
+def heading_title(line: str) -> str:
+    """A guide's title from its first line: `# Operator guide {#operator-guide}` -> `Operator guide`."""
+    return re.sub(r"\s*\{#[^}]*\}\s*$", "", line.lstrip("# ").strip())
+
+
 def list_docs() -> list[dict]:
+    """The guides and runbooks, each in the user's language where translated (`translated`: False for a
+    document shown in English to a user of another language, so the list can say so)."""
     docs = []
     for path in sorted(SOP_DIR.rglob("*.md")):
         rel = path.relative_to(SOP_DIR).with_suffix("").as_posix()
         if rel.split("/")[0] in TRANSLATED_DIRS:
             continue
-        first = localized_path(rel).read_text(encoding="utf-8").splitlines()[:1]
-        title = first[0].lstrip("# ").strip() if first else rel
+        shown = localized_path(rel)
+        first = shown.read_text(encoding="utf-8").splitlines()[:1]
+        title = heading_title(first[0]) if first else rel
+        translated = not guides_folder() or shown != path
         if rel == ERROR_CATALOGUE_SLUG and guides_folder():
-            title = gettext("Error catalogue")
-        docs.append({"slug": rel, "title": title, "section": rel.split("/")[0] if "/" in rel else "guides"})
+            title, translated = gettext("Error catalogue"), True
+        docs.append({"slug": rel, "title": title, "section": rel.split("/")[0] if "/" in rel else "guides",
+                     "translated": translated})
     return docs
 
 
@@ -119,7 +131,7 @@ def render_doc(slug: str) -> tuple[str, Markup]:
     else:
         text = localized_path(slug).read_text(encoding="utf-8")
     html = markdown.markdown(text, extensions=["tables", "attr_list", "toc", "fenced_code", "sane_lists"])
-    title = text.splitlines()[0].lstrip("# ").strip() if text else slug
+    title = heading_title(text.splitlines()[0]) if text else slug
     return title, Markup(html)
 
 

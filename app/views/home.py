@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from flask import redirect, request, url_for
 from flask_appbuilder import IndexView, expose
+from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from ..security import actors
@@ -13,7 +14,7 @@ from ..services.reporting import worklists
 
 @dataclass(frozen=True)
 class Tile:
-    title: str
+    title: str          # lazy: translated when the page renders
     description: str
     endpoint: str
     permission: str | None  # None: every signed-in person
@@ -22,62 +23,62 @@ class Tile:
 
 # Grouped by the work each role does; a tile shows only when the user holds its permission.
 TILES: list[tuple[str, list[Tile]]] = [
-    ("Production", [
-        Tile("Station Terminal", "Scan boards in and out at your station, with their data.",
+    (lazy_gettext("Production"), [
+        Tile(lazy_gettext("Station Terminal"), lazy_gettext("Scan boards in and out at your station, with their data."),
              "StationTerminalView.choose", "exec:track_in", "fa-barcode"),
-        Tile("Loading Terminal", "Load the slot table, scan reels, replace reels; stencil and paste.",
+        Tile(lazy_gettext("Loading Terminal"), lazy_gettext("Load the slot table, scan reels, replace reels; stencil and paste."),
              "LoadingTerminalView.choose", "loading:verify", "fa-th"),
-        Tile("Work orders", "Receive, release to a line, create runs, close.", "WorkOrderView.list",
+        Tile(lazy_gettext("Work orders"), lazy_gettext("Receive, release to a line, create runs, close."), "WorkOrderView.list",
              "wo:release", "fa-clipboard"),
-        Tile("Runs", "Where every run stands, and what to do next.", "RunView.list", "run:read", "fa-cubes"),
-        Tile("Trace", "Everything about a board: steps, data, defects.", "TraceView.search", "trace:read",
+        Tile(lazy_gettext("Runs"), lazy_gettext("Where every run stands, and what to do next."), "RunView.list", "run:read", "fa-cubes"),
+        Tile(lazy_gettext("Trace"), lazy_gettext("Everything about a board: steps, data, defects."), "TraceView.search", "trace:read",
              "fa-search"),
     ]),
-    ("Engineering", [
-        Tile("Products & BOM", "Products and their bills of materials.", "ProductView.list", "product:write", "fa-microchip"),
-        Tile("Materials & lots", "Materials, alternates and incoming lots (IQC).", "MaterialView.list", "material:write", "fa-cubes"),
-        Tile("Lines & stations", "Lines, station groups, stations and readiness items.", "LineView.list", "line:write", "fa-industry"),
-        Tile("Operations", "Process operations and genealogy flags.", "OperationView.list", "operation:write", "fa-tasks"),
-        Tile("Data collection specs", "What is measured at each operation, with limits.", "DataSpecView.list",
+    (lazy_gettext("Engineering"), [
+        Tile(lazy_gettext("Products & BOM"), lazy_gettext("Products and their bills of materials."), "ProductView.list", "product:write", "fa-microchip"),
+        Tile(lazy_gettext("Materials & lots"), lazy_gettext("Materials, alternates and incoming lots (IQC)."), "MaterialView.list", "material:write", "fa-cubes"),
+        Tile(lazy_gettext("Lines & stations"), lazy_gettext("Lines, station groups, stations and readiness items."), "LineView.list", "line:write", "fa-industry"),
+        Tile(lazy_gettext("Operations"), lazy_gettext("Process operations and genealogy flags."), "OperationView.list", "operation:write", "fa-tasks"),
+        Tile(lazy_gettext("Data collection specs"), lazy_gettext("What is measured at each operation, with limits."), "DataSpecView.list",
              "data_spec:config", "fa-sliders"),
-        Tile("Equipment", "Equipment per station and its status.", "EquipmentView.list", "equipment:write", "fa-cogs"),
-        Tile("Feeder slots & slot table", "The line's feeder slots and which reel each one expects.",
+        Tile(lazy_gettext("Equipment"), lazy_gettext("Equipment per station and its status."), "EquipmentView.list", "equipment:write", "fa-cogs"),
+        Tile(lazy_gettext("Feeder slots & slot table"), lazy_gettext("The line's feeder slots and which reel each one expects."),
              "FeederSlotView.list", "loading:config", "fa-th"),
     ]),
-    ("Process", [
-        Tile("Routings", "Steps, execution config, data to collect; compiled versions.", "RoutingEditorView.index",
+    (lazy_gettext("Process"), [
+        Tile(lazy_gettext("Routings"), lazy_gettext("Steps, execution config, data to collect; compiled versions."), "RoutingEditorView.index",
              "route:read", "fa-random"),
     ]),
-    ("Reports", [
-        Tile("Dashboard", "Output against plan, WIP, first-pass yield, defects and holds, as charts.",
+    (lazy_gettext("Reports"), [
+        Tile(lazy_gettext("Dashboard"), lazy_gettext("Output against plan, WIP, first-pass yield, defects and holds, as charts."),
              "DashboardView.index", "reports:read", "fa-tachometer"),
-        Tile("Production report", "Output per hour, shift or day; plan against actual; WIP.", "ReportsView.production",
+        Tile(lazy_gettext("Production report"), lazy_gettext("Output per hour, shift or day; plan against actual; WIP."), "ReportsView.production",
              "reports:read", "fa-industry"),
-        Tile("Quality report", "First-pass and rolled yield, defect Pareto, scrap, rework, holds, OQC, MRB.",
+        Tile(lazy_gettext("Quality report"), lazy_gettext("First-pass and rolled yield, defect Pareto, scrap, rework, holds, OQC, MRB."),
              "ReportsView.quality", "reports:read", "fa-check-square-o"),
-        Tile("Line boards", "A full-screen board per line for the TV beside it.", "LineBoardView.lines",
+        Tile(lazy_gettext("Line boards"), lazy_gettext("A full-screen board per line for the TV beside it."), "LineBoardView.lines",
              "reports:board", "fa-television"),
     ]),
-    ("Quality", [
-        Tile("Defects & disposition", "Boards waiting for REWORK, SCRAP or HOLD, and holds to release.",
+    (lazy_gettext("Quality"), [
+        Tile(lazy_gettext("Defects & disposition"), lazy_gettext("Boards waiting for REWORK, SCRAP or HOLD, and holds to release."),
              "DispositionView.queue", "quality:disposition", "fa-medkit"),
-        Tile("Lot recall", "Every board built with a reel lot, with CSV/XLSX export.", "LotRecallView.search",
+        Tile(lazy_gettext("Lot recall"), lazy_gettext("Every board built with a reel lot, with CSV/XLSX export."), "LotRecallView.search",
              "trace:read", "fa-undo"),
-        Tile("Defect codes", "The defect catalogue used at TrackOut and disposition.", "DefectCodeView.list", "defect_code:write", "fa-bug"),
+        Tile(lazy_gettext("Defect codes"), lazy_gettext("The defect catalogue used at TrackOut and disposition."), "DefectCodeView.list", "defect_code:write", "fa-bug"),
     ]),
-    ("Integration", [
-        Tile("Integration status", "TPM, WMS, SPI, AOI and ERP links: last message, DEGRADED.", "IntegrationView.status",
+    (lazy_gettext("Integration"), [
+        Tile(lazy_gettext("Integration status"), lazy_gettext("TPM, WMS, SPI, AOI and ERP links: last message, DEGRADED."), "IntegrationView.status",
              "integration:view", "fa-plug"),
-        Tile("Manual entry", "Stencil, solder paste and equipment status while TPM/WMS is offline.",
+        Tile(lazy_gettext("Manual entry"), lazy_gettext("Stencil, solder paste and equipment status while TPM/WMS is offline."),
              "IntegrationView.manual", "integration:manual_entry", "fa-pencil"),
     ]),
-    ("Administration", [
-        Tile("Users & bindings", "Users, roles and their line/station data scope.", "MesUserDBModelView.list", "security:manage", "fa-users"),
-        Tile("API keys", "Keys of the integration account.", "ApiKeyModelView.list", "security:manage", "fa-key"),
+    (lazy_gettext("Administration"), [
+        Tile(lazy_gettext("Users & bindings"), lazy_gettext("Users, roles and their line/station data scope."), "MesUserDBModelView.list", "security:manage", "fa-users"),
+        Tile(lazy_gettext("API keys"), lazy_gettext("Keys of the integration account."), "ApiKeyModelView.list", "security:manage", "fa-key"),
     ]),
-    ("Everyone", [
-        Tile("Audit log", "Who changed what, when, and why.", "AuditLogView.list", "audit:read", "fa-history"),
-        Tile("SOP library", "Your role guide, error codes and what to do.", "HelpView.index", None, "fa-book"),
+    (lazy_gettext("Everyone"), [
+        Tile(lazy_gettext("Audit log"), lazy_gettext("Who changed what, when, and why."), "AuditLogView.list", "audit:read", "fa-history"),
+        Tile(lazy_gettext("SOP library"), lazy_gettext("Your role guide, error codes and what to do."), "HelpView.index", None, "fa-book"),
     ]),
 ]
 
@@ -111,11 +112,11 @@ class HomeView(IndexView):
         if actor is not None:
             for title, tiles in TILES:
                 visible = [
-                    {"title": t.title, "description": t.description, "url": url_for(t.endpoint), "icon": t.icon}
+                    {"title": str(t.title), "description": str(t.description), "url": url_for(t.endpoint), "icon": t.icon}
                     for t in tiles if t.permission is None or actor.can(t.permission)
                 ]
                 if visible:
-                    groups.append({"title": title, "tiles": visible})
+                    groups.append({"title": str(title), "tiles": visible})
         lists = worklists.worklists_for(actor) if actor is not None else []
         return self.render_template(self.index_template, appbuilder=self.appbuilder, groups=groups,
                                     actor=actor, worklists=lists, worklist_url=worklist_url,

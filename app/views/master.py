@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, lazy_pgettext
 from wtforms import SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Optional
 
@@ -13,13 +13,17 @@ from ..models import (
 from ..models.master import (
     DATA_SOURCES, EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, READINESS_ITEM_TYPES, STATION_TYPES,
 )
+from ..web.codes import code_label
 from ..web.interface import MasterDataInterface
 from .base import MesModelView
 
 
-def choice(label: str, choices, description: str = "", *, required: bool = True) -> SelectField:
-    """A select of fixed codes; optional ones offer "(default)" as an empty first choice."""
-    options = [(c, c) for c in choices] if required else [("", "(default)")] + [(c, c) for c in choices]
+def choice(label: str, choices, description: str = "", *, required: bool = True, context: str | None = None) -> SelectField:
+    """A select of fixed codes, each shown as its word in the user's language (web/codes.py); optional ones
+    offer "(default)" as an empty first choice."""
+    options = [(c, lazy_pgettext(context, c) if context else lazy_gettext(c)) for c in choices]
+    if not required:
+        options = [("", lazy_gettext("(default)"))] + options
     return SelectField(label, choices=options, validators=[DataRequired()] if required else [Optional()],
                        widget=Select2Widget(), description=description)
 
@@ -28,12 +32,12 @@ class BomItemView(MesModelView):
     datamodel = MasterDataInterface(BomItem)
     class_permission_name = "BomItem"
     route_base = "/bom"
-    list_title = "BOM lines"
+    list_title = lazy_gettext("BOM lines")
     list_columns = ["product", "material", "qty_per", "ref_designators"]
     add_columns = edit_columns = ["product", "material", "qty_per", "ref_designators"]
     show_columns = ["product", "material", "qty_per", "ref_designators", "created_at", "updated_at"]
     search_columns = ["product", "material", "ref_designators"]
-    label_columns = {"qty_per": "Qty per board", "ref_designators": "Reference designators"}
+    label_columns = {"qty_per": lazy_gettext("Qty per board"), "ref_designators": lazy_gettext("Reference designators")}
     base_order = ("id", "asc")
 
     def _init_forms(self):
@@ -41,7 +45,7 @@ class BomItemView(MesModelView):
         required): a pre-selected first entry is too easily saved by mistake. Added from a product's
         page, the product comes filled in from there."""
         super()._init_forms()
-        for name, text in (("product", "choose a product…"), ("material", "choose a material…")):
+        for name, text in (("product", lazy_gettext("choose a product…")), ("material", lazy_gettext("choose a material…"))):
             field = getattr(self.add_form, name)
             field.kwargs.update(allow_blank=True, blank_text=text)
 
@@ -50,15 +54,15 @@ class ProductView(MesModelView):
     datamodel = MasterDataInterface(Product)
     class_permission_name = "Product"
     route_base = "/products"
-    list_title = "Products"
+    list_title = lazy_gettext("Products")
     list_columns = ["code", "name", "process_type", "is_active"]
     add_columns = edit_columns = ["code", "name", "process_type", "description", "is_active"]
     show_columns = ["code", "name", "process_type", "description", "is_active", "created_at", "updated_at"]
     search_columns = ["code", "name", "process_type", "is_active"]
-    label_columns = {"process_type": "Process", "is_active": "Active"}
-    description_columns = {"code": "Business key used by work orders and the API, e.g. P-1001."}
+    label_columns = {"process_type": lazy_gettext("Process"), "is_active": lazy_gettext("Active")}
+    description_columns = {"code": lazy_gettext("Business key used by work orders and the API, e.g. P-1001.")}
     add_form_extra_fields = edit_form_extra_fields = {
-        "process_type": choice("Process", PROCESS_TYPES, "SMT or DIP"),
+        "process_type": choice(lazy_gettext("Process"), PROCESS_TYPES, lazy_gettext("SMT or DIP")),
     }
     related_views = [BomItemView]
     base_order = ("code", "asc")
@@ -68,23 +72,25 @@ class MaterialView(MesModelView):
     datamodel = MasterDataInterface(Material)
     class_permission_name = "Material"
     route_base = "/materials"
-    list_title = "Materials"
+    list_title = lazy_gettext("Materials")
     list_columns = ["code", "name", "category", "uom", "model", "msl", "is_active"]
     add_columns = edit_columns = ["code", "name", "category", "uom", "model", "msl", "paste_min_thaw_hours",
                                   "paste_max_open_hours", "paste_max_stencil_hours", "is_active"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "category", "model", "is_active"]
-    label_columns = {"uom": "Unit", "msl": "MSL", "is_active": "Active",
-                     "paste_min_thaw_hours": "Paste: minimum thaw (h)", "paste_max_open_hours": "Paste: maximum open (h)",
-                     "paste_max_stencil_hours": "Paste: maximum on stencil (h)"}
-    description_columns = {"msl": "Moisture sensitivity level, J-STD-033: 1, 2, 2a, 3, 4, 5, 5a or 6 (optional; "
-                                  "from 2 on, loading checks each reel's floor life).",
-                           "category": "SOLDER_PASTE for solder paste (then its windows below apply).",
-                           "paste_min_thaw_hours": "Solder paste only: hours out of the refrigerator before the jar "
-                                                   "may be opened (e.g. 4; empty: no thaw rule).",
-                           "paste_max_open_hours": "Solder paste only: hours a jar may stay open (e.g. 24; empty: no limit).",
-                           "paste_max_stencil_hours": "Solder paste only: hours the paste may stay on the stencil "
-                                                      "(e.g. 8, at most the open time; empty: no limit)."}
+    label_columns = {"uom": lazy_gettext("Unit"), "msl": lazy_gettext("MSL"), "is_active": lazy_gettext("Active"),
+                     "paste_min_thaw_hours": lazy_gettext("Paste: minimum thaw (h)"),
+                     "paste_max_open_hours": lazy_gettext("Paste: maximum open (h)"),
+                     "paste_max_stencil_hours": lazy_gettext("Paste: maximum on stencil (h)")}
+    description_columns = {
+        "msl": lazy_gettext("Moisture sensitivity level, J-STD-033: 1, 2, 2a, 3, 4, 5, 5a or 6 (optional; "
+                            "from 2 on, loading checks each reel's floor life)."),
+        "category": lazy_gettext("SOLDER_PASTE for solder paste (then its windows below apply)."),
+        "paste_min_thaw_hours": lazy_gettext("Solder paste only: hours out of the refrigerator before the jar "
+                                             "may be opened (e.g. 4; empty: no thaw rule)."),
+        "paste_max_open_hours": lazy_gettext("Solder paste only: hours a jar may stay open (e.g. 24; empty: no limit)."),
+        "paste_max_stencil_hours": lazy_gettext("Solder paste only: hours the paste may stay on the stencil "
+                                                "(e.g. 8, at most the open time; empty: no limit).")}
     base_order = ("code", "asc")
 
 
@@ -92,14 +98,15 @@ class MaterialLotView(MesModelView):
     datamodel = MasterDataInterface(MaterialLot)
     class_permission_name = "MaterialLot"
     route_base = "/material-lots"
-    list_title = "Material lots"
+    list_title = lazy_gettext("Material lots")
     list_columns = ["material", "lot_no", "supplier", "date_code", "qty", "iqc_result", "iqc_date"]
     add_columns = edit_columns = ["material", "lot_no", "supplier", "date_code", "qty", "iqc_result", "iqc_date"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["material", "lot_no", "supplier", "iqc_result"]
-    label_columns = {"lot_no": "Lot no", "iqc_result": "IQC result", "iqc_date": "IQC date"}
+    label_columns = {"lot_no": lazy_gettext("Lot no"), "iqc_result": lazy_gettext("IQC result"), "iqc_date": lazy_gettext("IQC date")}
     add_form_extra_fields = edit_form_extra_fields = {
-        "iqc_result": choice("IQC result", IQC_RESULTS, "A REJECTED lot is refused at loading."),
+        "iqc_result": choice(lazy_gettext("IQC result"), IQC_RESULTS, lazy_gettext("A REJECTED lot is refused at loading."),
+                             context="iqc"),
     }
     base_order = ("lot_no", "asc")
 
@@ -108,14 +115,14 @@ class StationView(MesModelView):
     datamodel = MasterDataInterface(Station)
     class_permission_name = "Station"
     route_base = "/stations"
-    list_title = "Stations"
+    list_title = lazy_gettext("Stations")
     list_columns = ["code", "name", "line", "group", "station_type", "is_active"]
     add_columns = edit_columns = ["code", "name", "line", "group", "station_type", "is_active"]
     show_columns = add_columns + ["equipment", "created_at", "updated_at"]
     search_columns = ["code", "name", "line", "group", "station_type", "is_active"]
-    label_columns = {"group": "Station group", "station_type": "Station type", "is_active": "Active"}
+    label_columns = {"group": lazy_gettext("Station group"), "station_type": lazy_gettext("Station type"), "is_active": lazy_gettext("Active")}
     add_form_extra_fields = edit_form_extra_fields = {
-        "station_type": choice("Station type", STATION_TYPES),
+        "station_type": choice(lazy_gettext("Station type"), STATION_TYPES),
     }
     base_order = ("code", "asc")
 
@@ -124,24 +131,24 @@ class LineView(MesModelView):
     datamodel = MasterDataInterface(Line)
     class_permission_name = "Line"
     route_base = "/lines"
-    list_title = "Lines"
+    list_title = lazy_gettext("Lines")
     list_columns = ["code", "name", "process_type", "readiness_checks_enabled", "target_per_hour", "is_active"]
     add_columns = edit_columns = ["code", "name", "process_type", "readiness_checks_enabled", "target_per_hour",
                                   "is_active"]
     show_columns = add_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "process_type", "is_active"]
-    label_columns = {"process_type": "Process", "readiness_checks_enabled": "Readiness items",
-                     "target_per_hour": "Target / hour", "is_active": "Active"}
-    description_columns = {"readiness_checks_enabled": "Items the readiness check evaluates on this line.",
-                           "target_per_hour": "Planned output in boards per hour: the reports, dashboard and line "
-                                              "board compare the output with it (empty: no plan line)."}
-    formatters_columns = {"readiness_checks_enabled": lambda v: ", ".join(v or [])}
+    label_columns = {"process_type": lazy_gettext("Process"), "readiness_checks_enabled": lazy_gettext("Readiness items"),
+                     "target_per_hour": lazy_gettext("Target / hour"), "is_active": lazy_gettext("Active")}
+    description_columns = {"readiness_checks_enabled": lazy_gettext("Items the readiness check evaluates on this line."),
+                           "target_per_hour": lazy_gettext("Planned output in boards per hour: the reports, dashboard and line "
+                                              "board compare the output with it (empty: no plan line).")}
+    formatters_columns = {"readiness_checks_enabled": lambda v: ", ".join(code_label(c) for c in v or [])}
     add_form_extra_fields = edit_form_extra_fields = {
-        "process_type": choice("Process", PROCESS_TYPES),
+        "process_type": choice(lazy_gettext("Process"), PROCESS_TYPES),
         "readiness_checks_enabled": SelectMultipleField(
-            "Readiness items", choices=[(c, c) for c in READINESS_ITEM_TYPES],
+            lazy_gettext("Readiness items"), choices=[(c, lazy_gettext(c)) for c in READINESS_ITEM_TYPES],
             default=list(READINESS_ITEM_TYPES), widget=Select2ManyWidget(),
-            description="Items the readiness check evaluates on this line."),
+            description=lazy_gettext("Items the readiness check evaluates on this line.")),
     }
     related_views = [StationView]
     base_order = ("code", "asc")
@@ -151,7 +158,7 @@ class StationGroupView(MesModelView):
     datamodel = MasterDataInterface(StationGroup)
     class_permission_name = "StationGroup"
     route_base = "/station-groups"
-    list_title = "Station groups"
+    list_title = lazy_gettext("Station groups")
     list_columns = ["code", "name", "description"]
     add_columns = edit_columns = ["code", "name", "description"]
     show_columns = add_columns + ["created_at", "updated_at"]
@@ -164,16 +171,16 @@ class OperationView(MesModelView):
     datamodel = MasterDataInterface(Operation)
     class_permission_name = "Operation"
     route_base = "/operations"
-    list_title = "Operations"
+    list_title = lazy_gettext("Operations")
     list_columns = ["code", "name", "default_station_type", "is_key_quality", "consumes_material", "is_active"]
     add_columns = edit_columns = list_columns
     show_columns = list_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "is_key_quality", "consumes_material", "is_active"]
-    label_columns = {"default_station_type": "Default station type", "is_key_quality": "Key quality",
-                     "consumes_material": "Consumes material", "is_active": "Active"}
-    description_columns = {"consumes_material": "Placement/insertion step: genealogy (reels used) is recorded at its TrackOut."}
+    label_columns = {"default_station_type": lazy_gettext("Default station type"), "is_key_quality": lazy_gettext("Key quality"),
+                     "consumes_material": lazy_gettext("Consumes material"), "is_active": lazy_gettext("Active")}
+    description_columns = {"consumes_material": lazy_gettext("Placement/insertion step: genealogy (reels used) is recorded at its TrackOut.")}
     add_form_extra_fields = edit_form_extra_fields = {
-        "default_station_type": choice("Default station type", STATION_TYPES),
+        "default_station_type": choice(lazy_gettext("Default station type"), STATION_TYPES),
     }
     base_order = ("code", "asc")
 
@@ -182,16 +189,16 @@ class EquipmentView(MesModelView):
     datamodel = MasterDataInterface(Equipment)
     class_permission_name = "Equipment"
     route_base = "/equipment"
-    list_title = "Equipment"
+    list_title = lazy_gettext("Equipment")
     list_columns = ["code", "name", "station", "status", "source", "status_changed_at", "is_active"]
     add_columns = edit_columns = ["code", "name", "station", "status", "source", "is_active"]
     show_columns = list_columns + ["created_at", "updated_at"]
     search_columns = ["code", "name", "station", "status", "is_active"]
-    label_columns = {"status_changed_at": "Status since", "is_active": "Active"}
-    description_columns = {"station": "The station this equipment serves (at most one equipment per station)."}
+    label_columns = {"status_changed_at": lazy_gettext("Status since"), "is_active": lazy_gettext("Active")}
+    description_columns = {"station": lazy_gettext("The station this equipment serves (at most one equipment per station).")}
     add_form_extra_fields = edit_form_extra_fields = {
-        "status": choice("Status", EQUIPMENT_STATUSES),
-        "source": choice("Source", DATA_SOURCES, "MANUAL when entered here; TPM messages set AUTO."),
+        "status": choice(lazy_gettext("Status"), EQUIPMENT_STATUSES),
+        "source": choice(lazy_gettext("Source"), DATA_SOURCES, lazy_gettext("MANUAL when entered here; TPM messages set AUTO.")),
     }
     base_order = ("code", "asc")
 

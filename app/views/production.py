@@ -11,6 +11,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 
 from ..models import Line, Product
 from ..security.auth import authenticate
@@ -25,6 +26,7 @@ from ..services.reporting import worklists
 from .base import ListExports, call_and_flash, format_datetime, list_sort
 from .base import call_and_flash as _run_service
 from ..web.export import EXPORT_ROWS, run_trace_export, runs_export, unit_trace_export, work_orders_export
+from ..web.codes import code_label
 from ..web.filters import parse_page
 from ..web.i18n import N_
 from .help import run_detail_help
@@ -89,7 +91,8 @@ class WorkOrderView(ListExports, BaseView):
         result = _run_service(call)
         if result is None:
             return redirect(url_for("WorkOrderView.list"))
-        flash(f"Work order {result.data['woNo']} received (status RECEIVED).", "success")
+        flash(_("Work order %(wo)s received (status %(status)s).", wo=result.data["woNo"], status=code_label("RECEIVED")),
+              "success")
         return redirect(url_for("WorkOrderView.detail", wo_no=result.data["woNo"]))
 
     @expose("/<wo_no>")
@@ -111,7 +114,7 @@ class WorkOrderView(ListExports, BaseView):
     def release(self, wo_no):
         _run_service(lambda: work_orders.release(actor=authenticate(), wo_no=wo_no,
                                                  line_code=request.form.get("line_code", "")),
-                     success=f"Work order {wo_no} released to {request.form.get('line_code')}.")
+                     success=_("Work order %(wo)s released to %(line)s.", wo=wo_no, line=request.form.get("line_code")))
         return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
 
     @expose("/<wo_no>/close", methods=["POST"])
@@ -120,7 +123,7 @@ class WorkOrderView(ListExports, BaseView):
         _run_service(lambda: work_orders.close(actor=authenticate(), wo_no=wo_no,
                                                confirm_short=request.form.get("confirm_short") == "yes",
                                                reason=request.form.get("reason", "")),
-                     success=f"Work order {wo_no} completed.")
+                     success=_("Work order %(wo)s completed.", wo=wo_no))
         return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
 
 
@@ -182,7 +185,7 @@ class RunView(ListExports, BaseView):
                                                    shift_code=request.form.get("shift_code") or None))
         if run is None:
             return redirect(url_for("WorkOrderView.detail", wo_no=wo_no))
-        flash(f"Run {run.run_no} created (PREP).", "success")
+        flash(_("Run %(run)s created (%(status)s).", run=run.run_no, status=code_label("PREP")), "success")
         return redirect(url_for("RunView.detail", run_no=run.run_no))
 
     @expose("/<run_no>")
@@ -316,7 +319,8 @@ class ReadinessView(BaseView):
         kind = request.form.get("kind", "FORMAL")
         result = _run_service(lambda: readiness.run_check(actor=authenticate(), run_no=run_no, kind=kind))
         if result is not None:
-            flash(f"{kind} readiness check {result.status}.", "success" if result.status == "PASSED" else "warning")
+            flash(_("%(kind)s readiness check %(status)s.", kind=kind, status=code_label(result.status)),
+                  "success" if result.status == "PASSED" else "warning")
         return redirect(url_for("RunView.detail", run_no=run_no) + "#readiness")
 
     @expose("/items/<int:item_id>/waive", methods=["POST"])
@@ -327,5 +331,6 @@ class ReadinessView(BaseView):
                                                     reason=request.form.get("reason", ""),
                                                     password=request.form.get("password") or None))
         if item is not None:
-            flash(f"{item.item_type} waived (signed by {item.waived_by}); the check is {item.check.status}.", "success")
+            flash(_("%(item)s waived (signed by %(user)s); the check is %(status)s.", item=code_label(item.item_type),
+                    user=item.waived_by, status=code_label(item.check.status)), "success")
         return redirect(url_for("RunView.detail", run_no=run_no) + "#readiness")

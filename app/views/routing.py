@@ -9,6 +9,7 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 
 from ..models import Product
 from ..models.master import PROCESS_TYPES, STATION_TYPES
@@ -16,6 +17,7 @@ from ..security.auth import authenticate
 from ..services.engineering import data_specs, master_data
 from ..services.engineering import routing as routing_service
 from ..services.platform.errors import DomainError
+from ..web.codes import code_label
 from ..web.export import list_export
 from ..web.i18n import N_
 from ..web.times import local_to_utc
@@ -118,16 +120,16 @@ class RoutingEditorView(ListExports, BaseView):
         """`route`, `op:<CODE>` or `step:<no>` — the scope whose config the picker edits."""
         if not raw:
             return None
-        kind, _, value = raw.partition(":")
+        kind, _sep, value = raw.partition(":")
         if kind == "route":
-            return {"scope": "ROUTE", "label": "the whole routing", "key": "route"}
+            return {"scope": "ROUTE", "label": _("the whole routing"), "key": "route"}
         if kind == "op" and value in {s.operation.code for s in routing.steps}:
-            return {"scope": "OPERATION", "operationCode": value, "label": f"operation {value}", "key": raw}
+            return {"scope": "OPERATION", "operationCode": value, "label": _("operation %(operation)s", operation=value), "key": raw}
         if kind == "step":
             step = next((s for s in routing.steps if str(s.step_no) == value), None)
             if step is not None:
                 return {"scope": "STEP", "stepNo": step.step_no, "operationCode": step.operation.code,
-                        "label": f"step {step.step_no} ({step.operation.code})", "key": raw}
+                        "label": _("step %(no)s (%(operation)s)", no=step.step_no, operation=step.operation.code), "key": raw}
         return None
 
     def _picker(self, routing, target: dict, effective) -> dict:
@@ -197,7 +199,7 @@ class RoutingEditorView(ListExports, BaseView):
         created = call_and_flash(lambda: routing_service.create_routing(actor=authenticate(), data=routing_service.RoutingInput(
             code=form.get("code", "").strip(), name=form.get("name", "").strip(),
             product_code=form.get("product_code") or None, process_type=form.get("process_type"))),
-            success=f"Routing {form.get('code')} created: add its steps.")
+            success=_("Routing %(routing)s created: add its steps.", routing=form.get("code")))
         if created is None:
             return redirect(url_for("RoutingEditorView.index"))
         return self._back(created.code)
@@ -213,7 +215,7 @@ class RoutingEditorView(ListExports, BaseView):
                 process_type=form.get("process_type") or None, version_label=form.get("version_label") or None,
                 effective_from=_date(form.get("effective_from")), effective_to=_date(form.get("effective_to")),
                 is_active=form.get("is_active") == "y"))
-        call_and_flash(call, success="Routing saved.")
+        call_and_flash(call, success=_("Routing saved."))
         return self._back(routing_code)
 
     def _step_input(self):
@@ -233,7 +235,7 @@ class RoutingEditorView(ListExports, BaseView):
             existing = step.step_no if step.step_no in {s.step_no for s in routing.steps} else None
             return routing_service.save_step(actor=authenticate(), routing_code=routing_code, step=step,
                                              original_step_no=existing)
-        call_and_flash(call, success="Step saved.")
+        call_and_flash(call, success=_("Step saved."))
         return self._back(routing_code)
 
     @expose("/<routing_code>/steps/<int:step_no>", methods=["POST"])
@@ -241,14 +243,14 @@ class RoutingEditorView(ListExports, BaseView):
     def update_step(self, routing_code, step_no):
         call_and_flash(lambda: routing_service.save_step(actor=authenticate(), routing_code=routing_code,
                                                     step=self._step_input(), original_step_no=step_no),
-                  success="Step saved.")
+                  success=_("Step saved."))
         return self._back(routing_code)
 
     @expose("/<routing_code>/steps/<int:step_no>/delete", methods=["POST"])
     @has_access
     def delete_step(self, routing_code, step_no):
         call_and_flash(lambda: routing_service.remove_step(actor=authenticate(), routing_code=routing_code,
-                                                      step_no=step_no), success=f"Step {step_no} removed.")
+                                                      step_no=step_no), success=_("Step %(no)s removed.", no=step_no))
         return self._back(routing_code)
 
     @expose("/<routing_code>/config", methods=["POST"])
@@ -266,7 +268,7 @@ class RoutingEditorView(ListExports, BaseView):
                 station_group_code=form.get("station_group_code") or None,
                 allowed_station_codes=allowed or None, requires_fai=_tri(form.get("requires_fai")),
                 data_specs=[int(x) for x in form.getlist("data_specs") if x.isdigit()]))
-        call_and_flash(call, success="Execution config saved. Compile to freeze it into a new version.")
+        call_and_flash(call, success=_("Execution config saved. Compile to freeze it into a new version."))
         return self._back(routing_code, configure=form.get("configure_key") or None)
 
     @expose("/<routing_code>/compile", methods=["POST"])
@@ -276,10 +278,10 @@ class RoutingEditorView(ListExports, BaseView):
         if result is not None:
             v = result.version
             if not result.created:
-                flash(f"Nothing changed since version {v.version_no} ({v.status}): no new version.", "info")
+                flash(_("Nothing changed since version %(no)s (%(status)s): no new version.", no=v.version_no, status=code_label(v.status)), "info")
             elif v.status == "READY":
-                flash(f"Compiled: version {v.version_no} is READY.", "success")
+                flash(_("Compiled: version %(no)s is READY.", no=v.version_no), "success")
             else:
-                flash(f"Compiled: version {v.version_no} is INVALID — {len(v.errors)} error(s), shown at the "
-                      "steps below.", "danger")
+                flash(_("Compiled: version %(no)s is INVALID — %(count)s error(s), shown at the steps below.",
+                    no=v.version_no, count=len(v.errors)), "danger")
         return self._back(routing_code)

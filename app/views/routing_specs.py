@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import flash, redirect
 from flask_appbuilder.actions import action
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from ..models import DataCollectionSpec
 from ..models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
@@ -21,9 +23,9 @@ class DataSpecView(MesModelView):
     class_permission_name = "DataSpec"
     write_permission = "config"
     route_base = "/data-specs"
-    list_title = "Data collection specs"
-    add_title = "New data collection spec"
-    edit_title = "Edit data collection spec"
+    list_title = lazy_gettext("Data collection specs")
+    add_title = lazy_gettext("New data collection spec")
+    edit_title = lazy_gettext("Edit data collection spec")
     list_columns = ["operation", "name", "data_type", "limits_text", "limit_action", "item_type", "is_required",
                     "is_active"]
     show_columns = ["operation", "name", "description", "item_type", "data_type", "enum_options", "method", "uom",
@@ -34,19 +36,19 @@ class DataSpecView(MesModelView):
     search_columns = ["operation", "name", "data_type", "is_active", "item_type"]
     order_columns = ["name", "data_type", "item_type"]
     base_order = ("name", "asc")
-    label_columns = {"data_type": "Data type", "item_type": "Item type", "enum_options": "Options",
-                     "uom": "Unit", "lsl": "LSL", "usl": "USL", "limit_action": "Limit action",
-                     "is_required": "Required", "is_active": "Active", "limits_text": "Limits / options"}
+    label_columns = {"data_type": lazy_gettext("Data type"), "item_type": lazy_gettext("Item type"), "enum_options": lazy_gettext("Options"),
+                     "uom": lazy_gettext("Unit"), "lsl": lazy_gettext("LSL"), "usl": lazy_gettext("USL"), "limit_action": lazy_gettext("Limit action"),
+                     "is_required": lazy_gettext("Required"), "is_active": lazy_gettext("Active"), "limits_text": lazy_gettext("Limits / options")}
     description_columns = {
-        "name": "Unique within the operation, e.g. peak_temp_c (the key of the values, in trace and exports).",
-        "description": "The field's label on the Station Terminal, e.g. Reflow peak temperature (empty: the name "
-                       "made readable).",
-        "enum_options": "ENUM only: the allowed values, one per line.",
-        "lsl": "NUMBER only: lower spec limit.", "usl": "NUMBER only: upper spec limit.",
-        "target": "NUMBER only: nominal value (lsl ≤ target ≤ usl).",
-        "limit_action": "NUMBER with limits: FAIL forces the unit to FAIL (default), WARN only flags the value.",
-        "is_required": "A PASS needs a value for this spec.",
-        "item_type": "KEY: a key characteristic; OBSERVATION: recorded for information.",
+        "name": lazy_gettext("Unique within the operation, e.g. peak_temp_c (the key of the values, in trace and exports)."),
+        "description": lazy_gettext("The field's label on the Station Terminal, e.g. Reflow peak temperature (empty: the name "
+                       "made readable)."),
+        "enum_options": lazy_gettext("ENUM only: the allowed values, one per line."),
+        "lsl": lazy_gettext("NUMBER only: lower spec limit."), "usl": lazy_gettext("NUMBER only: upper spec limit."),
+        "target": lazy_gettext("NUMBER only: nominal value (lsl ≤ target ≤ usl)."),
+        "limit_action": lazy_gettext("NUMBER with limits: FAIL forces the unit to FAIL (default), WARN only flags the value."),
+        "is_required": lazy_gettext("A PASS needs a value for this spec."),
+        "item_type": lazy_gettext("KEY: a key characteristic; OBSERVATION: recorded for information."),
     }
     formatters_columns = {"enum_options": lambda v: ", ".join(v or [])}
     add_template = "mes/data_spec_add.html"
@@ -54,11 +56,11 @@ class DataSpecView(MesModelView):
     help_doc = "engineer"
     help_anchor = "data-collection-specs"
     add_form_extra_fields = edit_form_extra_fields = {
-        "item_type": choice("Item type", ITEM_TYPES),
-        "data_type": choice("Data type", DATA_TYPES),
-        "method": choice("Method", METHODS, description="MANUAL: typed by the operator; AUTO: from a machine."),
-        "limit_action": choice("Limit action", LIMIT_ACTIONS, required=False),
-        "enum_options": OptionListField("Options"),
+        "item_type": choice(lazy_gettext("Item type"), ITEM_TYPES),
+        "data_type": choice(lazy_gettext("Data type"), DATA_TYPES),
+        "method": choice(lazy_gettext("Method"), METHODS, description=lazy_gettext("MANUAL: typed by the operator; AUTO: from a machine.")),
+        "limit_action": choice(lazy_gettext("Limit action"), LIMIT_ACTIONS, required=False),
+        "enum_options": OptionListField(lazy_gettext("Options")),
     }
 
     def pre_add(self, item):
@@ -73,16 +75,17 @@ class DataSpecView(MesModelView):
         items = items if isinstance(items, list) else [items]
         try:
             changed = data_specs.set_active(actor=ambient_actor(), spec_ids=[i.id for i in items], active=active)
-            flash(f"{'Enabled' if active else 'Disabled'} {changed} spec(s).", "success")
+            flash(_("Enabled %(count)s spec(s).", count=changed) if active else _("Disabled %(count)s spec(s).", count=changed),
+                  "success")
         except DomainError as error:
             flash_domain_error(error)
         return redirect(self.get_redirect())
 
-    @action("enable", "Enable", "Enable the selected specs?", "fa-check")
+    @action("enable", lazy_gettext("Enable"), lazy_gettext("Enable the selected specs?"), "fa-check")
     def enable(self, items):
         return self._set_active(items, True)
 
-    @action("disable", "Disable", "Disable the selected specs? Routings binding them no longer compile READY.",
+    @action("disable", lazy_gettext("Disable"), lazy_gettext("Disable the selected specs? Routings binding them no longer compile READY."),
             "fa-ban")
     def disable(self, items):
         return self._set_active(items, False)

@@ -36,17 +36,14 @@ from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import force_locale, get_locale, gettext
 
+from app.services.platform.text import N_  # marks a msgid without translating it here (re-exported)
+
 log = logging.getLogger(__name__)
 
 LOCALE_COOKIE = "mes_lang"
 LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 
-
-
-def N_(text: str) -> str:
-    """Marks a msgid for extraction (babel.cfg keyword) without translating it here."""
-    return text
 
 
 # The console scripts' own messages (msgids). A script's message is listed here; MES.t(msgid) in the

@@ -3,6 +3,7 @@ deleted." instead of Flask-AppBuilder's "Added Row" / "Changed Row" / "Deleted R
 from __future__ import annotations
 
 from flask import g
+from flask_babel import gettext
 
 
 class NamedRowMessages:
@@ -11,8 +12,10 @@ class NamedRowMessages:
     delete: the hooks remember the record's name (`row_name`) for the message. A `pre_delete` of the
     view calls `remember_row(item)` (the record is gone when the message is flashed)."""
 
-    add_row_message = edit_row_message = property(lambda self: f"{g.get('mes_saved', 'Record')} saved.")
-    delete_row_message = property(lambda self: f"{g.get('mes_saved', 'Record')} deleted.")
+    add_row_message = edit_row_message = property(
+        lambda self: gettext("%(record)s saved.", record=g.get("mes_saved") or gettext("Record")))
+    delete_row_message = property(
+        lambda self: gettext("%(record)s deleted.", record=g.get("mes_saved") or gettext("Record")))
 
     def row_name(self, item) -> str:
         raise NotImplementedError

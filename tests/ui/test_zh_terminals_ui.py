@@ -7,10 +7,8 @@ which is data, not interface text. Screenshots: tests/artifacts/zh-terminal.png,
 zh-run-detail.png (Run Detail as the planner: its own texts are Chinese, the phases, the next action and the
 statuses that come from the services are still English)."""
 import re
-from pathlib import Path
 
 import pytest
-import yaml
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -18,66 +16,17 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import DEMO_PASSWORD, LiveApi, authorized_run, build_unit, ready_run, screenshot
+from zh_words import SEED, english_words  # the shared word check (tests/zh_words.py); SEED for the quality test
 from test_execution_console import answer, focused, type_keys  # the terminals' keyboard helpers
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1024, 768
-SEED = Path(__file__).resolve().parents[2] / "seed" / "demo.yaml"
-
-# Latin words that may stay on a Chinese screen: abbreviations used as such on a Chinese shop floor,
-# key names, units, the product's name, the language menu's own entry for English and the SYSTEM actor (who
-# bound what, when the seed or an integration did).
-ALLOWED = {"SN", "Enter", "Esc", "Tab", "Home", "End", "UTC", "IT", "API", "Wi-Fi", "FAI", "OQC", "SMT", "DIP",
-           "SPI", "AOI", "LineMES", "English", "SYSTEM", "kg", "µm", "°C", "m/min", "V", "PCS", "mm", "s"}
-ALLOWED |= {"Alt+P", "Alt+T", "Alt+O", "Alt+S"}  # keyboard shortcuts (the Loading Terminal's paste panel)
-# a code or identifier: has a digit, an underscore, a dash or a bar (ST-DIP-TEST-01, RUN-…-0001,
-# FCT_FAIL, MAT-C100N|LOT-C-001, F9, 1-01)
-CODE = re.compile(r"^[A-Za-z0-9µ°/+.:|]*[0-9_|-][A-Za-z0-9µ°/+.:|_-]*$")
-
-
-def master_data_phrases() -> list[str]:
-    """Codes, names and descriptions of the demo plant's master data, and its users' full names (longest
-    first)."""
-    phrases = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "username" in node:  # a user: the navbar shows the full name
-                phrases.add(f"{node.get('first_name', '')} {node.get('last_name', '')}".strip())
-                return
-            for key, value in node.items():
-                if key in ("code", "name", "description") and isinstance(value, str):
-                    phrases.add(value)
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-    walk(yaml.safe_load(SEED.read_text(encoding="utf-8")))
-    return sorted(phrases, key=len, reverse=True)
-
-
-PHRASES = master_data_phrases()
-
-
-def english_words(text: str, username: str = "", allowed=(), phrases=()) -> list[str]:
-    """The Latin words of `text` that are neither codes nor allowed (ALLOWED and `allowed`), master data,
-    the signed-in user's name and the other `phrases` (data the screen shows: typed reasons, user names)
-    removed first."""
-    for phrase in sorted(PHRASES + list(phrases) + ([username] if username else []), key=len, reverse=True):
-        text = re.sub(r"(?<![A-Za-z0-9_-])" + re.escape(phrase) + r"(?![A-Za-z0-9_-])", " ", text)
-    left = []
-    for token in re.split(r"[\s,;；·…—–()（）\[\]“”\"'：:。，、？！*=/<>]+", text):
-        token = token.strip(".")
-        if not re.search(r"[A-Za-z]", token) or token in ALLOWED or token in allowed or CODE.match(token):
-            continue
-        left.append(token)
-    return left
 
 
 def assert_chinese(browser, where, username, allowed=(), phrases=()):
     text = browser.execute_script("return document.body.innerText")
     assert re.search(r"[\u4e00-\u9fff]", text), f"{where}: no Chinese at all"
-    left = english_words(text, username, allowed, phrases)
+    left = english_words(text, username, tuple(phrases), allowed)
     assert not left, f"{where}: untranslated English {sorted(set(left))}\n---\n{text}"
 
 

@@ -41,6 +41,7 @@ from ...models.master import EQUIPMENT_STATUSES, IQC_RESULTS, PROCESS_TYPES, REA
 from ...models.readiness import FeederSlot, SlotMaterialMapping
 from ...models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
 from ..platform import audit
+from ..platform.text import N_  # the sheet titles: the console shows them translated
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
 from ..platform.scope import require_permission
@@ -99,49 +100,49 @@ def _one_of(values: tuple[str, ...], default: str | None = None) -> str:
 ACTIVE = _c("Active", "is_active", BOOL, note="yes / no (default yes)")
 # In dependency order: a sheet only refers to sheets above it.
 SHEETS: tuple[Sheet, ...] = (
-    Sheet("products", "Products", Product, (
+    Sheet("products", N_("Products"), Product, (
         _c("Code", "code"), _c("Name", "name"), _c("Process", "process_type", note=_one_of(PROCESS_TYPES)),
         _c("Description", "description"), ACTIVE), ("Code",), "product:write"),
-    Sheet("materials", "Materials", Material, (
+    Sheet("materials", N_("Materials"), Material, (
         _c("Code", "code"), _c("Name", "name"), _c("Category", "category"), _c("Unit", "uom", note="default PCS"),
         _c("Model", "model"), _c("MSL", "msl"),
         _c("Paste min thaw h", "paste_min_thaw_hours", FLOAT, note="solder paste only: hours out of the refrigerator"),
         _c("Paste max open h", "paste_max_open_hours", FLOAT, note="solder paste only"),
         _c("Paste max stencil h", "paste_max_stencil_hours", FLOAT, note="solder paste only"),
         ACTIVE), ("Code",), "material:write"),
-    Sheet("bom-lines", "BOM lines", BomItem, (
+    Sheet("bom-lines", N_("BOM lines"), BomItem, (
         _c("Product", "product", REF, Product), _c("Material", "material", REF, Material),
         _c("Qty per board", "qty_per", FLOAT), _c("Reference designators", "ref_designators")),
         ("Product", "Material"), "bom_item:write"),
-    Sheet("material-lots", "Material lots", MaterialLot, (
+    Sheet("material-lots", N_("Material lots"), MaterialLot, (
         _c("Material", "material", REF, Material), _c("Lot no", "lot_no"), _c("Supplier", "supplier"),
         _c("Date code", "date_code"), _c("Qty", "qty", FLOAT),
         _c("IQC result", "iqc_result", note=_one_of(IQC_RESULTS, "PENDING")),
         _c("IQC date", "iqc_date", DATE, note="YYYY-MM-DD")), ("Material", "Lot no"), "material_lot:write"),
-    Sheet("lines", "Lines", Line, (
+    Sheet("lines", N_("Lines"), Line, (
         _c("Code", "code"), _c("Name", "name"), _c("Process", "process_type", note=_one_of(PROCESS_TYPES)),
         _c("Readiness items", "readiness_checks_enabled", LIST,
            note="comma-separated, among " + ", ".join(READINESS_ITEM_TYPES) + " (default all)"),
         _c("Target per hour", "target_per_hour", INT, note="boards per hour (optional)"),
         ACTIVE), ("Code",), "line:write"),
-    Sheet("station-groups", "Station groups", StationGroup, (
+    Sheet("station-groups", N_("Station groups"), StationGroup, (
         _c("Code", "code"), _c("Name", "name"), _c("Description", "description")), ("Code",), "station_group:write"),
-    Sheet("stations", "Stations", Station, (
+    Sheet("stations", N_("Stations"), Station, (
         _c("Code", "code"), _c("Name", "name"), _c("Line", "line", REF, Line),
         _c("Station group", "group", REF, StationGroup), _c("Station type", "station_type", note=_one_of(STATION_TYPES, "MANUAL")),
         ACTIVE), ("Code",), "station:write"),
-    Sheet("operations", "Operations", Operation, (
+    Sheet("operations", N_("Operations"), Operation, (
         _c("Code", "code"), _c("Name", "name"), _c("Default station type", "default_station_type",
                                                    note=_one_of(STATION_TYPES, "MANUAL")),
         _c("Key quality", "is_key_quality", BOOL), _c("Consumes material", "consumes_material", BOOL), ACTIVE),
         ("Code",), "operation:write"),
-    Sheet("equipment", "Station equipment", Equipment, (
+    Sheet("equipment", N_("Station equipment"), Equipment, (
         _c("Code", "code"), _c("Name", "name"), _c("Station", "station", REF, Station),
         _c("Status", "status", note=_one_of(EQUIPMENT_STATUSES, "NORMAL")), ACTIVE),
         ("Code",), "equipment:write", flush_each_row=True),
-    Sheet("defect-codes", "Defect codes", DefectCode, (
+    Sheet("defect-codes", N_("Defect codes"), DefectCode, (
         _c("Code", "code"), _c("Name", "name"), _c("Category", "category"), ACTIVE), ("Code",), "defect_code:write"),
-    Sheet("data-specs", "Data collection specs", DataCollectionSpec, (
+    Sheet("data-specs", N_("Data collection specs"), DataCollectionSpec, (
         _c("Operation", "operation", REF, Operation), _c("Name", "name"), _c("Description", "description"),
         _c("Item type", "item_type", note=_one_of(ITEM_TYPES, "KEY")),
         _c("Data type", "data_type", note=_one_of(DATA_TYPES, "NUMBER")),
@@ -150,10 +151,10 @@ SHEETS: tuple[Sheet, ...] = (
         _c("LSL", "lsl", FLOAT), _c("Target", "target", FLOAT), _c("USL", "usl", FLOAT),
         _c("Limit action", "limit_action", note=_one_of(LIMIT_ACTIONS) + "; NUMBER with limits, default FAIL"),
         _c("Required", "is_required", BOOL), ACTIVE), ("Operation", "Name"), "data_spec:config"),
-    Sheet("feeder-slots", "Feeder slots", FeederSlot, (
+    Sheet("feeder-slots", N_("Feeder slots"), FeederSlot, (
         _c("Line", "line", REF, Line), _c("Slot", "slot_code"), _c("Name", "name"),
         _c("Station", "station", REF, Station), _c("Position", "position", INT)), ("Line", "Slot"), "loading:config"),
-    Sheet("slot-table", "Slot table", SlotMaterialMapping, (
+    Sheet("slot-table", N_("Slot table"), SlotMaterialMapping, (
         _c("Line", None, SLOT_LINE), _c("Slot", "slot", SLOT), _c("Material", "material", REF, Material),
         _c("Product", "product", REF, Product, note="empty: every product"),
         _c("Routing", "routing", REF, Routing, note="empty: every routing of the product"),

@@ -27,6 +27,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
 from ..platform import users
+from ..platform.text import N_
 from ..platform.scope import line_filter, require_permission, sees_all_lines
 from ..preparation.readiness import loading_applies
 from ..production.runs import all_units_terminal, production_action
@@ -171,17 +172,17 @@ def _fai_current(row, latest: Optional[tuple[str, Optional[str]]]) -> bool:
 
 # The run lists a worklist links to: key -> (title, which runs)
 RUN_LISTS: dict[str, tuple[str, Callable[[RunState], bool]]] = {
-    "fai-to-run": ("FAIs to create, start or inspect", lambda s: s.action == "FAI" and not s.fai_to_sign),
-    "fai-to-sign": ("FAIs passed, waiting for a signature", lambda s: s.action == "FAI" and s.fai_to_sign),
-    "oqc": ("OQC inspections waiting", lambda s: s.action == "OQC"),
-    "mrb": ("Runs on hold: the MRB decides", lambda s: s.action == "MRB"),
-    "readiness-failed": ("Runs with failed readiness items", lambda s: s.readiness_failed),
-    "held-units": ("Runs with boards on hold", lambda s: s.held_units > 0),
-    "prepare": ("Runs in preparation (readiness, loading, FAI)", lambda s: s.action in ("READINESS", "LOADING", "FAI")),
-    "authorize": ("Runs prepared: authorize them", lambda s: s.action == "AUTHORIZE"),
-    "running": ("Runs in production", lambda s: s.action in ("BUILD", "DISPOSITION")),
-    "close": ("Runs finished: close them", lambda s: s.action == "CLOSE"),
-    "loading": ("Runs waiting for loading", lambda s: s.waiting_for_loading),
+    "fai-to-run": (N_("FAIs to create, start or inspect"), lambda s: s.action == "FAI" and not s.fai_to_sign),
+    "fai-to-sign": (N_("FAIs passed, waiting for a signature"), lambda s: s.action == "FAI" and s.fai_to_sign),
+    "oqc": (N_("OQC inspections waiting"), lambda s: s.action == "OQC"),
+    "mrb": (N_("Runs on hold: the MRB decides"), lambda s: s.action == "MRB"),
+    "readiness-failed": (N_("Runs with failed readiness items"), lambda s: s.readiness_failed),
+    "held-units": (N_("Runs with boards on hold"), lambda s: s.held_units > 0),
+    "prepare": (N_("Runs in preparation (readiness, loading, FAI)"), lambda s: s.action in ("READINESS", "LOADING", "FAI")),
+    "authorize": (N_("Runs prepared: authorize them"), lambda s: s.action == "AUTHORIZE"),
+    "running": (N_("Runs in production"), lambda s: s.action in ("BUILD", "DISPOSITION")),
+    "close": (N_("Runs finished: close them"), lambda s: s.action == "CLOSE"),
+    "loading": (N_("Runs waiting for loading"), lambda s: s.waiting_for_loading),
 }
 
 
@@ -270,8 +271,9 @@ def _locked_account_count(actor: Actor) -> int:
 # Per role
 # ---------------------------------------------------------------------------------------------
 
-ROLE_TITLES = {"Quality": "Quality: waiting for you", "Leader": "Line leader: waiting on your lines",
-               "Planner": "Planner: work orders and runs by next action", "Material": "Material: waiting for you"}
+ROLE_TITLES = {"Quality": N_("Quality: waiting for you"), "Leader": N_("Line leader: waiting on your lines"),
+               "Planner": N_("Planner: work orders and runs by next action"),
+               "Material": N_("Material: waiting for you")}
 
 
 def worklists_for(actor: Actor) -> list[Worklist]:
@@ -304,48 +306,48 @@ def worklists_for(actor: Actor) -> list[Worklist]:
 
     builders: dict[str, list[tuple[str, Callable[[], WorkItem]]]] = {
         "Quality": [
-            ("quality:fai", lambda: run_item("fai-to-run", "FAIs to run", "Create, start or inspect the FAI.")),
-            ("quality:fai_sign", lambda: run_item("fai-to-sign", "FAIs to sign", "The FAI passed: sign it.")),
-            ("quality:oqc", lambda: run_item("oqc", "OQCs waiting", "Inspect the OQC sample and decide.")),
+            ("quality:fai", lambda: run_item("fai-to-run", N_("FAIs to run"), N_("Create, start or inspect the FAI."))),
+            ("quality:fai_sign", lambda: run_item("fai-to-sign", N_("FAIs to sign"), N_("The FAI passed: sign it."))),
+            ("quality:oqc", lambda: run_item("oqc", N_("OQCs waiting"), N_("Inspect the OQC sample and decide."))),
             ("quality:disposition", lambda: WorkItem(
-                "disposition", "Boards to disposition", dispositions()["DISPOSITION"], "disposition",
-                {"action": "DISPOSITION"}, "Decide REWORK, SCRAP or HOLD.")),
+                "disposition", N_("Boards to disposition"), dispositions()["DISPOSITION"], "disposition",
+                {"action": "DISPOSITION"}, N_("Decide REWORK, SCRAP or HOLD."))),
             ("quality:disposition", lambda: WorkItem(
-                "holds", "Boards on hold", dispositions()["RELEASE"], "disposition", {"action": "RELEASE"},
-                "Release the hold when the board may continue.")),
-            ("quality:mrb", lambda: run_item("mrb", "MRB pending", "A failed OQC holds the run: decide.")),
+                "holds", N_("Boards on hold"), dispositions()["RELEASE"], "disposition", {"action": "RELEASE"},
+                N_("Release the hold when the board may continue."))),
+            ("quality:mrb", lambda: run_item("mrb", N_("MRB pending"), N_("A failed OQC holds the run: decide."))),
             ("data_spec:read", lambda: WorkItem(
-                "spc-alarms", "Open SPC alarms", once("spc", lambda: open_alarm_count(actor)), "spc_alarms",
-                {"status": "OPEN"}, "Check the chart and the process, then acknowledge with a reason.")),
+                "spc-alarms", N_("Open SPC alarms"), once("spc", lambda: open_alarm_count(actor)), "spc_alarms",
+                {"status": "OPEN"}, N_("Check the chart and the process, then acknowledge with a reason."))),
         ],
         "Leader": [
             ("loading:unlock", lambda: WorkItem(
-                "locked-slots", "Locked feeder slots", once("slots", lambda: _locked_slot_count(actor)), "loading",
-                {"locked": "1"}, "Check the reel, then unlock with a reason.")),
+                "locked-slots", N_("Locked feeder slots"), once("slots", lambda: _locked_slot_count(actor)), "loading",
+                {"locked": "1"}, N_("Check the reel, then unlock with a reason."))),
             ("user:unlock", lambda: WorkItem(
-                "locked-accounts", "Locked accounts", once("accounts", lambda: _locked_account_count(actor)), "users",
-                {}, "Too many wrong passwords: check who it is, then unlock (or wait a few minutes).")),
-            ("run:read", lambda: run_item("readiness-failed", "Runs with failed readiness items",
-                                          "Fix the failed items, then run the FORMAL check again.")),
-            ("run:read", lambda: run_item("mrb", "Runs on hold", "Quality's MRB decides.")),
-            ("run:read", lambda: run_item("held-units", "Runs with boards on hold",
-                                          "Quality releases or disposes the held boards.")),
+                "locked-accounts", N_("Locked accounts"), once("accounts", lambda: _locked_account_count(actor)), "users",
+                {}, N_("Too many wrong passwords: check who it is, then unlock (or wait a few minutes)."))),
+            ("run:read", lambda: run_item("readiness-failed", N_("Runs with failed readiness items"),
+                                          N_("Fix the failed items, then run the FORMAL check again."))),
+            ("run:read", lambda: run_item("mrb", N_("Runs on hold"), N_("Quality's MRB decides."))),
+            ("run:read", lambda: run_item("held-units", N_("Runs with boards on hold"),
+                                          N_("Quality releases or disposes the held boards."))),
         ],
         "Planner": [
-            ("wo:release", lambda: WorkItem("wo-release", "Work orders to release", work_orders().get("RECEIVED", 0),
-                                            "work_orders", {"status": "RECEIVED"}, "Release each to a line.")),
-            ("run:create", lambda: WorkItem("wo-create-run", "Work orders to create a run for",
+            ("wo:release", lambda: WorkItem("wo-release", N_("Work orders to release"), work_orders().get("RECEIVED", 0),
+                                            "work_orders", {"status": "RECEIVED"}, N_("Release each to a line."))),
+            ("run:create", lambda: WorkItem("wo-create-run", N_("Work orders to create a run for"),
                                             work_orders().get("RELEASED", 0), "work_orders", {"status": "RELEASED"},
-                                            "Create the run on the released line.")),
-            ("run:read", lambda: run_item("prepare", "Runs in preparation",
-                                          "Readiness, loading and FAI are under way.")),
-            ("run:authorize", lambda: run_item("authorize", "Runs to authorize", "Prepared: authorize them.")),
-            ("run:read", lambda: run_item("running", "Runs in production", "Boards are being built.")),
-            ("run:close", lambda: run_item("close", "Runs to close", "Every board is finished: close the run.")),
+                                            N_("Create the run on the released line."))),
+            ("run:read", lambda: run_item("prepare", N_("Runs in preparation"),
+                                          N_("Readiness, loading and FAI are under way."))),
+            ("run:authorize", lambda: run_item("authorize", N_("Runs to authorize"), N_("Prepared: authorize them."))),
+            ("run:read", lambda: run_item("running", N_("Runs in production"), N_("Boards are being built."))),
+            ("run:close", lambda: run_item("close", N_("Runs to close"), N_("Every board is finished: close the run."))),
         ],
         "Material": [
-            ("loading:verify", lambda: WorkItem("loading", "Runs waiting for loading", runs_where("loading"), "loading",
-                                                {"waiting": "1"}, "Load the slot table and scan every reel.")),
+            ("loading:verify", lambda: WorkItem("loading", N_("Runs waiting for loading"), runs_where("loading"), "loading",
+                                                {"waiting": "1"}, N_("Load the slot table and scan every reel."))),
         ],
     }
     out = []
