@@ -17,7 +17,8 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from app.services.reporting.period import DEFAULT_SHIFTS
 from support import SMT_STATIONS, LiveApi, authorized_run, build_unit, ok_data, screenshot
-from test_zh_terminals_ui import SEED, assert_chinese, sign_in_in_chinese, waiter
+from test_zh_terminals_ui import assert_chinese, sign_in_in_chinese, waiter
+from zh_words import SEED
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1366, 768

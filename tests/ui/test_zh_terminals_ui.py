@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support import DEMO_PASSWORD, LiveApi, authorized_run, build_unit, ready_run, screenshot
-from zh_words import SEED, english_words  # the shared word check (tests/zh_words.py); SEED for the quality test
+from zh_words import english_words  # the shared word check (tests/zh_words.py)
 from test_execution_console import answer, focused, type_keys  # the terminals' keyboard helpers
 
 pytestmark = pytest.mark.browser
