@@ -43,7 +43,7 @@ def master_data_phrases() -> list[str]:
                 phrases.add(f"{node.get('first_name', '')} {node.get('last_name', '')}".strip())
                 return
             for key, value in node.items():
-                if key in ("code", "name", "description", "category", "supplier") and isinstance(value, str):
+                if key in ("code", "name", "description", "category", "supplier", "uom") and isinstance(value, str):
                     phrases.add(value)
                 walk(value)
         elif isinstance(node, list):

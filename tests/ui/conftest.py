@@ -49,6 +49,14 @@ def history_server(database, live_servers):
     played = flask_cli(url, "mes", "seed", "--demo-history", "--days", "2", "--seed", "3")
     assert played.returncode == 0, played.stdout[-2000:] + played.stderr[-2000:]
     server = start(db_url=url)
+    # the history leaves the demo's paste jar thawing (as `make run` with history does); the tests that
+    # build boards on it need the jar thawed: out of the refrigerator 5 hours ago
+    from datetime import datetime, timedelta, timezone
+
+    from support import LiveApi, ok_data
+    ok_data(LiveApi(server.url)("material").post("/api/v1/lines/LINE-SMT-A/solder-paste/times", json={
+        "lotNo": "SP-LOT-0001", "kind": "THAW_START",
+        "at": (datetime.now(timezone.utc) - timedelta(hours=5)).isoformat()}))
     yield server
     stop(server)
 
