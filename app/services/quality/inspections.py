@@ -25,6 +25,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.inputs import Key, Text
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import can_transition, transition
@@ -102,7 +103,7 @@ def create_fai(*, actor: Actor, run_no: str, sample_qty: Any, remark: str | None
             raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}: an FAI is made on a PREP run.",
                               {"status": run.status})
         check = readiness.latest_check(run.id, "FORMAL")
-        readiness.require_passed(check, "create the FAI")
+        readiness.require_passed(check, M("create the FAI"))
         if db.session.execute(select(Inspection.id).where(Inspection.open_key == Inspection.open_key_for(run.id, "FAI"))).first():
             raise DomainError("FAI_ALREADY_EXISTS", f"Run {run_no} already has an open FAI: continue it.")
         plan = plan_for(run.route_version_id)
@@ -388,7 +389,7 @@ def fai_trial_gate(uow: UnitOfWork, scan) -> Optional[tuple[str, Optional[int]]]
     if check is None or check.inputs_hash != readiness.evaluate(run).fingerprint:
         raise DomainError("READINESS_CHECK_FAILED", f"Run {run.run_no}'s readiness changed since its FORMAL check: "
                           "run the readiness check again before the FAI trial.")
-    readiness.require_passed(check, "build FAI trial units")
+    readiness.require_passed(check, M("build FAI trial units"))
     return "FAI_TRIAL", fai
 
 
@@ -460,20 +461,24 @@ def fai_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]
     if plan.last_fai_step_no is None:
         return None
     if run.fai_waived:
-        return ("FAI", "SKIPPED", f"Waived by the MRB: {run.fai_waiver_reason or ''}".strip())
+        return ("FAI", "SKIPPED", M("Waived by the MRB: {reason}", reason=run.fai_waiver_reason.strip())
+                if (run.fai_waiver_reason or "").strip() else M("Waived by the MRB:"))
     fai = latest_fai(run.id)
     if fai is None:
         if run.status != "PREP":
-            return ("FAI", "SKIPPED", "No FAI was made.")
-        return ("FAI", "CURRENT", f"Quality creates the FAI; trial units go up to step {plan.last_fai_step_no}.")
+            return ("FAI", "SKIPPED", M("No FAI was made."))
+        return ("FAI", "CURRENT", M("Quality creates the FAI; trial units go up to step {step}.",
+                                    step=plan.last_fai_step_no))
     if fai.status == "PENDING":
-        return ("FAI", "CURRENT", f"{fai.number} created: quality starts it.")
+        return ("FAI", "CURRENT", M("{fai} created: quality starts it.", fai=fai.number))
     if fai.status == "INSPECTING":
         done = len(_fai_trial_units(fai))
-        return ("FAI", "CURRENT", f"Trial: {done} of {fai.sample_qty} unit(s) through step {plan.last_fai_step_no}; "
-                f"{len(fai.items)} item(s) recorded.")
+        return ("FAI", "CURRENT", M("Trial: {done} of {sample} unit(s) through step {step}; {items} item(s) recorded.",
+                                    done=done, sample=fai.sample_qty, step=plan.last_fai_step_no,
+                                    items=len(fai.items)))
     if fai.status == "FAIL":
-        return ("FAI", "CURRENT" if run.status == "PREP" else "DONE", f"{fai.number} FAILED: a new FAI is needed.")
+        return ("FAI", "CURRENT" if run.status == "PREP" else "DONE",
+                M("{fai} FAILED: a new FAI is needed.", fai=fai.number))
     if not fai.signed_by:
-        return ("FAI", "CURRENT", f"{fai.number} PASSED: quality signs it (with their password).")
-    return ("FAI", "DONE", f"{fai.number} PASSED, signed by {fai.signed_by}.")
+        return ("FAI", "CURRENT", M("{fai} PASSED: quality signs it (with their password).", fai=fai.number))
+    return ("FAI", "DONE", M("{fai} PASSED, signed by {user}.", fai=fai.number, user=fai.signed_by))
