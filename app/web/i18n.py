@@ -180,7 +180,7 @@ STATUS_WORDS = (
     N_("DONE"), N_("PASSED"), N_("FAILED"), N_("WAIVED"), N_("RELEASED"), N_("RECEIVED"), N_("READY"),
     N_("NOT_READY"), N_("INVALID"), N_("COMPLIANT"), N_("NON_COMPLIANT"), N_("EXPIRED"), N_("DOWN"),
     N_("MAINTENANCE"), N_("NORMAL"), N_("OUT_FAILED"), N_("IN_STATION"), N_("QUEUED"), N_("SCRAPPED"),
-    N_("CANCELLED"),
+    N_("CANCELLED"), N_("INSPECTING"),
 )
 
 

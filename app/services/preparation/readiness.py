@@ -361,7 +361,7 @@ def run_check(*, actor: Actor, run_no: str, kind: str = "FORMAL", automatic: boo
     """Run and store a readiness check of a PREP run (`readiness:check` unless triggered by the system)
     in its own transaction."""
     if kind not in ("FORMAL", "PRECHECK"):
-        raise DomainError("VALIDATION_ERROR", "kind must be FORMAL or PRECHECK.", {"fields": {"kind": "FORMAL|PRECHECK"}})
+        raise DomainError("VALIDATION_ERROR", M("kind must be FORMAL or PRECHECK."), {"fields": {"kind": "FORMAL|PRECHECK"}})
     if not automatic:
         require_permission(actor, "readiness:check")
     with unit_of_work(actor, f"READINESS_{kind}", "RUN", run_no) as uow:
@@ -518,7 +518,7 @@ def readiness_gate(uow, run: Run, plan: RoutePlan, actor: Actor) -> None:
     """Authorize gate: the current FORMAL check must have no FAILED item."""
     check = latest_check(run.id, "FORMAL")
     if check is None:
-        raise DomainError("READINESS_CHECK_FAILED", "No FORMAL readiness check: run one first.")
+        raise DomainError("READINESS_CHECK_FAILED", M("No FORMAL readiness check: run one first."))
     require_passed(check, M("authorize the run"))
 
 
