@@ -24,7 +24,7 @@ def test_a_refusal_answers_in_chinese_and_stays_english_otherwise(app, fresh_db,
     assert english["message"] == f"Run {run_no} is PREP: authorize the run, or start an FAI for a trial."
     chinese = track_in(api, run_no, f"{run_no}-0001", headers=ZH).get_json()["error"]
     assert chinese["code"] == "RUN_NOT_AUTHORIZED"  # the code never changes
-    assert chinese["message"] == f"生产批 {run_no} 处于 准备中 状态：请授权该生产批，或开始首件检验(FAI)进行试产。"
+    assert chinese["message"] == f"生产批 {run_no} 处于“准备中”状态：请授权该生产批，或开始首件检验(FAI)进行试产。"
     assert CJK.search(chinese["hint"])
     # the terminal's long-lived language cookie does the same
     client.set_cookie("mes_lang", "zh")
