@@ -65,10 +65,13 @@ from .runs import automatic_closeout, buildable_runs, lock_run_for_count
 from .units import ended_at_after
 
 ACTIVE_RUN = ("AUTHORIZED", "IN_PROGRESS")
+# a unit's status that refuses a TrackIn: (code, the sentence for the SN and where it is tracked in)
 UNIT_REFUSALS = {
-    "IN_STATION": ("UNIT_ALREADY_IN_STATION", lambda sn, where: M("Unit {sn} is already tracked in{where}: track it out first.", sn=sn, where=where)),
+    "IN_STATION": ("UNIT_ALREADY_IN_STATION",
+                   lambda sn, where: M("Unit {sn} is already tracked in{where}: track it out first.", sn=sn, where=where)),
     "DONE": ("UNIT_ALREADY_DONE", lambda sn, where: M("Unit {sn} has finished its route.", sn=sn)),
-    "OUT_FAILED": ("UNIT_DISPOSITION_REQUIRED", lambda sn, where: M("Unit {sn} failed and waits for a quality decision: hand it to quality.", sn=sn)),
+    "OUT_FAILED": ("UNIT_DISPOSITION_REQUIRED",
+                   lambda sn, where: M("Unit {sn} failed and waits for a quality decision: hand it to quality.", sn=sn)),
     "ON_HOLD": ("UNIT_ON_HOLD", lambda sn, where: M("Unit {sn} is on hold: hand it to quality.", sn=sn)),
     "SCRAPPED": ("UNIT_SCRAPPED", lambda sn, where: M("Unit {sn} is scrapped: take it off the line.", sn=sn)),
 }
