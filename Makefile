@@ -34,7 +34,7 @@ translations: venv
 	$(BIN)/pybabel compile -d app/translations
 
 translations-extract: venv
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --sort-output -w 100 \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ -k M --no-location --sort-output -w 100 \
 	  --project LineMES --copyright-holder LineMES -o app/translations/messages.pot .
 	$(BIN)/python -m app.web.i18n_extract app/translations/messages.pot
 	$(BIN)/pybabel update -N --ignore-obsolete -w 100 -i app/translations/messages.pot -d app/translations

@@ -27,6 +27,9 @@ ALLOWED = {"SN", "Enter", "Esc", "Tab", "Home", "End", "UTC", "IT", "API", "Wi-F
            "SHA-256", "MiB", "UUID", "J-STD-033", "N/cm²", "N", "cm²", "m", "min", "csv", "xlsx",
            "PRODUCT"}  # the audit filter's example of an entity type, a code typed as it is
 ALLOWED |= {"Alt+P", "Alt+T", "Alt+O", "Alt+S"}  # keyboard shortcuts (the Loading Terminal's paste panel)
+# FORMAL, the readiness check's kind as Run Detail's button names it ("执行正式（FORMAL）检查") and its next
+# action quotes it
+ALLOWED.add("FORMAL")
 # a code or identifier: has a digit, an underscore, a dash or a bar (ST-DIP-TEST-01, RUN-…-0001,
 # FCT_FAIL, MAT-C100N|LOT-C-001, F9, 1-01)
 CODE = re.compile(r"^[A-Za-z0-9µ°/+.:|]*[0-9_|-][A-Za-z0-9µ°/+.:|_-]*$")

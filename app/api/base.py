@@ -1,6 +1,6 @@
 """API conventions (spec 03_api): the `{"data": …}` / `{"error": {code, message, hint, details}}` envelopes
-(`hint`: what to do next; the catalogue's message and the hint follow the request's Accept-Language,
-app/web/i18n.py; `code` never changes), authentication and permission checks for domain endpoints, and the master-data ModelRestApi base.
+(`hint`: what to do next; the message, the hint and the services' sentences in `data` follow the request's
+language, app/web/i18n.py `localized`: Accept-Language, cookie or `?_l_=`; `code` never changes), authentication and permission checks for domain endpoints, and the master-data ModelRestApi base.
 
 Views and APIs stay thin: parse → call one service → respond. Every `/api` error, including the ones
 Flask-AppBuilder and flask-jwt-extended produce themselves, leaves through `error_response`.
@@ -27,7 +27,7 @@ from ..services.platform.context import ambient_actor
 from ..services.platform.errors import CATALOGUE, DomainError, StaleSecurity
 from ..services.platform.uow import confirm_deferred_security, forget_deferred_security
 from ..services.platform.inputs import field_details
-from ..web.i18n import error_text
+from ..web.i18n import error_text, localized
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def error_response(code: str, message: str | None = None, details: dict | None =
                    status: int | None = None):
     entry = CATALOGUE[code]
     text, hint = error_text(code, message or entry.message)  # in the request's language (Accept-Language)
-    body = {"error": {"code": code, "message": text, "hint": hint, "details": details or {}}}
+    body = {"error": {"code": code, "message": text, "hint": hint, "details": localized(details or {})}}
     response = make_response(jsonify(body), status or entry.status)
     g.mes_error_code = code
     return response
@@ -48,7 +48,7 @@ def domain_error_response(error: DomainError):
 
 
 def ok(data: Any, status: int = 200, meta: dict | None = None):
-    body: dict[str, Any] = {"data": data}
+    body: dict[str, Any] = {"data": localized(data)}  # the services' Messages in the request's language
     if meta is not None:
         body["meta"] = meta
     return make_response(jsonify(body), status)

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services.integration import status as integration_status
 from ..services.platform.errors import DomainError
+from ..services.platform.messages import M
 from ..services.platform.inputs import Key, Text
 from ..services.preparation import consumables, genealogy, loading, msd, paste, readiness
 from ..services.production import runs
@@ -88,7 +89,7 @@ class ReadinessApi(MesBaseApi):
         run = runs.read_run(actor=actor, run_no=run_no)
         check = readiness.latest_check(run.id, (request.args.get("kind") or "").upper() or None)
         if check is None:
-            raise DomainError("NO_CHECK_FOUND", f"Run {run_no} has no readiness check of this kind yet.")
+            raise DomainError("NO_CHECK_FOUND", M("Run {run} has no readiness check of this kind yet.", run=run_no))
         return ok(readiness.check_to_dict(check))
 
     @expose("/readiness-items/<int:item_id>/waive", methods=["POST"])

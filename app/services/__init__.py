@@ -4,7 +4,7 @@ the tests share them. Services never import Flask's request/response objects nor
 
 Packages by bounded context; a context imports only the contexts above it in this list:
 
-    platform/     actor, errors, clock, state tables, unit of work + audit, data scope, users
+    platform/     actor, errors, clock, state tables, unit of work + audit, data scope, users, messages
     integration/  the idempotent inbox and message log of inbound messages (no business context)
     engineering/  master data, data-collection specs, routings + compile, route plans, ERP routing
                   import, OQC sampling rules

@@ -23,7 +23,7 @@ from ..web.messages import NamedRowMessages
 from ..web.times import format_datetime  # noqa: F401  (the views' one display format of a time)
 from ..web.times import register as register_times
 from ..web.codes import code_label, scope_label
-from ..web.i18n import N_, error_text
+from ..web.i18n import N_, error_text, localize
 from .fab_forms import RuleFormsModelView, RuleRefused
 
 READ_WRITE = {
@@ -251,7 +251,7 @@ def show_on_form(form, error: DomainError) -> None:
         field = getattr(form, name, None)
         if field is not None:
             message = (details.get("fields") or {}).get(name) if isinstance(details.get("fields"), dict) else None
-            field.errors = list(field.errors or []) + [f"{message or error.message} [{error.code}]"]
+            field.errors = list(field.errors or []) + [f"{message or localize(error.message)} [{error.code}]"]
             placed = True
     flash(console_message(error), "danger")
     return placed

@@ -128,7 +128,8 @@ class WorkOrderView(ListExports, BaseView):
 
 
 # Run Detail shows these service words in the page's language (`_(word)` in run_detail.html): the phase
-# names of runs.phases() and the run statuses (the phases' texts and the next action stay English)
+# names of runs.phases() and the run statuses (the phases' texts and the next action are the services' Messages,
+# shown in the page's language by every {{ … }}: app/web/i18n.py)
 RUN_DETAIL_WORDS = (N_("Readiness"), N_("Loading"), N_("FAI"), N_("Authorize"), N_("Execution"), N_("Closeout"),
                     N_("PREP"), N_("AUTHORIZED"), N_("IN_PROGRESS"), N_("COMPLETED"), N_("ON_HOLD"),
                     N_("CLOSED_REWORK"), N_("SCRAPPED"), N_("CANCELLED"))

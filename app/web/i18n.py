@@ -22,6 +22,18 @@ Error catalogue: the codes stay English and stable; `error_text(code)` gives an 
 in the request's language (msgids: the English texts of app/services/platform/errors.py, added to
 messages.pot by `make translations-extract`).
 
+The services' own sentences (refusals, Run Detail's next action and phases, readiness reasons, the
+terminals' answers) are `Message`s (app/services/platform/messages.py: English str + template + params,
+marked with `M(...)`). `localize(value)` renders one in the request's language; it is applied at the
+web layer's three exits: `error_text` (API error envelope, flash, error page), `localized(data)` (every
+API JSON body, api/base.py `ok`) and Jinja's finalize (every `{{ … }}` of a console template). A value
+that is not a Message is returned as it is.
+
+Numbers: the Jinja filters `mes_number` (counts, quantities: Babel's format_decimal, digit grouping of
+the request's locale: 12,345 / 12,345.6) and `mes_percent` (a ratio 0.953 → "95.3%": format_percent) on
+the console screens; the charts (Chart.js) take the page's <html lang> as their locale. Dates and times:
+app/web/times.py (one ISO-like format in every language, the decision is written there).
+
 JavaScript: `js_catalogue()` is the dictionary of the console scripts' own messages (msgid → text in
 the request's language), rendered into every page by base_layout.html and read by `MES.t(key)` in
 app/static/mes/common.js.
@@ -30,13 +42,17 @@ from __future__ import annotations
 
 import logging
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale
+from babel.numbers import format_decimal, format_percent
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import force_locale, get_locale, gettext
 
 from app.services.platform.text import N_  # marks a msgid without translating it here (re-exported)
+
+from app.services.platform.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +230,17 @@ JS_MESSAGES = (
 # buttons' screen-reader labels): translated in ours, which is merged after FAB's
 FAB_WORDS = (N_("Add"), N_("Edit"), N_("Delete"))
 
+# Status and readiness item codes that the services' sentences name (services/platform/messages.py `term`:
+# "Run {run} is {status}", "FORMAL check failed: LOADING"), beyond the ones the terminals list above: a
+# language shows its word for them.
+STATUS_WORDS = (
+    N_("ROUTE"), N_("EQUIPMENT"), N_("MATERIAL"), N_("STENCIL"), N_("SOLDER_PASTE"), N_("LOADING"),
+    N_("DONE"), N_("PASSED"), N_("FAILED"), N_("WAIVED"), N_("RELEASED"), N_("RECEIVED"), N_("READY"),
+    N_("NOT_READY"), N_("INVALID"), N_("COMPLIANT"), N_("NON_COMPLIANT"), N_("EXPIRED"), N_("DOWN"),
+    N_("MAINTENANCE"), N_("NORMAL"), N_("OUT_FAILED"), N_("IN_STATION"), N_("QUEUED"), N_("SCRAPPED"),
+    N_("CANCELLED"), N_("INSPECTING"),
+)
+
 
 def languages() -> dict:
     return current_app.config["LANGUAGES"]
@@ -275,16 +302,51 @@ def guides_folder() -> str | None:
     return languages().get(current_locale(), {}).get("guides")
 
 
+def localize(value):
+    """A service's Message in the request's language: its template through gettext, then its parameters
+    (Messages among them localized too). Anything else is returned unchanged. A translation that lost
+    or misspelt a placeholder falls back to the English sentence (never an error page)."""
+    if not isinstance(value, Message):
+        return value
+    params = {name: localize(param) for name, param in value.params.items()}
+    try:
+        return gettext(value.template).format(**params)
+    except (KeyError, IndexError, ValueError):
+        log.warning("translation of %r does not fit its parameters: shown in English", value.template)
+        return value.template.format(**params)
+
+
+def localized(data):
+    """`data` (dicts, lists, tuples, strings…) with every Message in it localized; in the default
+    language (English) `data` itself, untouched."""
+    if current_locale() == default_locale():
+        return data
+    return _localized(data)
+
+
+def _localized(data):
+    if isinstance(data, Message):
+        return localize(data)
+    if isinstance(data, dict):
+        return {key: _localized(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_localized(value) for value in data]
+    return data
+
+
 def error_text(code: str, message: str | None = None) -> tuple[str, str]:
-    """(message, hint) of an error code in the request's language. A service's own message (other than
-    the catalogue's default) is kept as it is; the catalogue's default message and the hint are
-    translated."""
+    """(message, hint) of an error code in the request's language. The catalogue's default message, the
+    hint and a service's own Message (services/platform/messages.py) are translated; a service's plain
+    string is kept as it is (English)."""
     from app.services.platform.errors import CATALOGUE
 
     entry = CATALOGUE.get(code)
     if entry is None:
-        return message or code, ""
-    text = message if message and message != entry.message else gettext(entry.message)
+        return localize(message) or code, ""
+    if isinstance(message, Message):
+        text = localize(message)
+    else:
+        text = message if message and message != entry.message else gettext(entry.message)
     return text, gettext(entry.hint)
 
 
@@ -308,6 +370,39 @@ def in_export_language(text: str) -> str:
         return text
     with force_locale(locale):
         return gettext(text)
+
+
+def _babel_locale() -> Locale:
+    return get_locale() or Locale.parse(default_locale())
+
+
+def _pattern(digits: int | None, suffix: str = "") -> str | None:
+    if digits is None:
+        return None
+    return ("#,##0." + "0" * digits if digits > 0 else "#,##0") + suffix
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def format_number(value, digits: int | None = None) -> str:
+    """A count or quantity in the request's locale (`mes_number`): 12,345; `digits` fixes the decimals
+    (12,345.6 with 1). None is blank; anything that is not a number is shown as it is."""
+    if value is None:
+        return ""
+    if not _is_number(value):
+        return value
+    return format_decimal(value, format=_pattern(digits), locale=_babel_locale())
+
+
+def format_ratio(value, digits: int = 1) -> str:
+    """A ratio as a percentage in the request's locale (`mes_percent`): 0.953 → "95.3%"; None → "—"."""
+    if value is None:
+        return "—"
+    if not _is_number(value):
+        return value
+    return format_percent(value, format=_pattern(digits, "%"), locale=_babel_locale())
 
 
 def js_catalogue() -> dict:
@@ -355,6 +450,11 @@ def install(app: Flask) -> None:
                                 httponly=True, samesite="Lax",
                                 secure=bool(app.config.get("SESSION_COOKIE_SECURE")))
         return response
+
+    # every {{ … }} of a console template shows a service's Message in the reader's language
+    app.jinja_env.finalize = localize
+    app.jinja_env.filters["mes_number"] = format_number
+    app.jinja_env.filters["mes_percent"] = format_ratio
 
     @app.context_processor
     def _locale_globals():

@@ -4,6 +4,15 @@ the one reading of a date or date-time a user types into a filter.
 Times are stored in UTC; every console screen shows them in the plant's zone with an unambiguous label
 ("2026-07-01 18:00:00 UTC+08:00", never "CST", which is China's, Cuba's and the US Central zone alike),
 and a date a user enters means that day in the plant's zone, converted to UTC for the query.
+
+Languages (issue 17, zh-CN): one format in every language — the ISO-like `yyyy-MM-dd HH:mm[:ss]` with
+the UTC offset, 24-hour clock. It is what Chinese plants read on their systems and labels, and it is the
+national standard's own notation (GB/T 7408, the Chinese edition of ISO 8601); Babel's zh medium format
+("2026年7月1日 18:00:00") is longer, sorts badly in tables and CSV, and would make a screenshot or an
+export read differently per user. So nothing here depends on the language except the words around a
+time, which the templates translate (`_('at %(time)s', time=…|mes_datetime)`); `format_datetime`'s
+`locale` exists for a language that needs another order later (`LOCALE_PATTERNS`). The terminals' and
+the line board's clocks (loading.js, board.js) format with the same 24-hour pattern in the plant's zone.
 """
 from __future__ import annotations
 
@@ -50,15 +59,22 @@ def to_datetime(value) -> Optional[datetime]:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def format_datetime(value, seconds: bool = True) -> str:
+# strftime patterns (with seconds, without) per language; a language not listed uses the default, the
+# ISO-like one (the module docstring: zh-CN reads it, GB/T 7408)
+DEFAULT_PATTERNS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+LOCALE_PATTERNS: dict[str, tuple[str, str]] = {}
+
+
+def format_datetime(value, seconds: bool = True, locale: Optional[str] = None) -> str:
     """A stored UTC time shown in the plant's zone with its UTC offset: '2026-07-01 18:00:00 UTC+08:00'
-    (the Jinja filter `mes_datetime`). Takes a datetime (naive = UTC) or an ISO-8601 string (the
-    services' dicts); anything else is shown as it is, None as blank."""
+    (the Jinja filter `mes_datetime`), the same in English and Chinese. Takes a datetime (naive = UTC) or
+    an ISO-8601 string (the services' dicts); anything else is shown as it is, None as blank."""
     moment = to_datetime(value)
     if moment is None:
         return "" if value is None else str(value)
     local = moment.astimezone(plant_zone())
-    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " " + offset_label(local.utcoffset())
+    with_seconds, without = LOCALE_PATTERNS.get(locale or "", DEFAULT_PATTERNS)
+    return local.strftime(with_seconds if seconds else without) + " " + offset_label(local.utcoffset())
 
 
 def format_date(value) -> str:

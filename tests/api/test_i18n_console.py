@@ -98,20 +98,21 @@ def test_api_error_hint_follows_accept_language(app, fresh_db):
     assert chinese["hint"].startswith("请重新登录")
 
 
-def test_api_keeps_a_services_own_message_and_translates_the_hint(app, fresh_db, api):
+def test_api_translates_a_services_own_message_and_the_hint(app, fresh_db, api):
     response = api("planner").get("/api/v1/runs/R-NOPE-17", headers=ZH)
     body = response.get_json()["error"]
     assert response.status_code == 404 and body["code"] == "RUN_NOT_FOUND"
+    assert body["message"] == "没有生产批 R-NOPE-17。"  # the service's own sentence (services/platform/messages.py)
     assert body["hint"] == "请检查生产批号。"
     english = api("planner").get("/api/v1/runs/R-NOPE-17").get_json()["error"]
-    assert english["hint"] == "Check the run number."
+    assert english["message"] == "No run R-NOPE-17." and english["hint"] == "Check the run number."
 
 
 def test_console_refusal_and_error_page_in_chinese(app, fresh_db):
     client = signed_in(app, "planner", ZH)
-    # a refused request: the flash message keeps the service's text and code, the hint in Chinese
+    # a refused request: the flash message in Chinese, the code as it is
     html = client.get("/runs/R-DOES-NOT-EXIST", follow_redirects=True).get_data(as_text=True)
-    assert "[RUN_NOT_FOUND] 请检查生产批号。" in html
+    assert "没有生产批 R-DOES-NOT-EXIST。 [RUN_NOT_FOUND] 请检查生产批号。" in html
     # the error page
     response = client.get("/no-such-screen")
     html = response.get_data(as_text=True)

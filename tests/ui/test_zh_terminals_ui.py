@@ -4,8 +4,9 @@ Terminal (choose the run, the slot table, a wrong reel) show no untranslated Eng
 identifiers (SNs, station and run codes, defect and material codes, units, keys) and the plant's own
 master data (codes, names and descriptions of stations, operations, specs, defects, materials: seed/demo.yaml),
 which is data, not interface text. Screenshots: tests/artifacts/zh-terminal.png, zh-loading-terminal.png,
-zh-run-detail.png (Run Detail as the planner: its own texts are Chinese, the phases, the next action and the
-statuses that come from the services are still English)."""
+zh-run-detail.png (Run Detail as the planner: its own texts, and the phases and the next action that come from
+the services, are Chinese). A refusal of the server (the API's envelope) is Chinese too: its message, not only
+its hint (app/services/platform/messages.py)."""
 import re
 
 import pytest
@@ -102,11 +103,14 @@ def test_station_terminal_in_chinese_at_1024(browser, live_server):
     assert "完成" in text and board in text
     assert_chinese(browser, "terminal, PASS", "operator2")
 
-    # a server refusal: the code stays, the hint comes in Chinese (the API's envelope)
+    # a server refusal: the code stays, the message and the hint come in Chinese (the API's envelope)
     type_keys(browser, board + Keys.ENTER)
     text = answer(browser, wait, "UNIT_")
     hint = browser.find_element(By.CSS_SELECTOR, "#feedback .mes-term-hint").text
     assert re.match(r"^处理方法：[^A-Za-z]*[\u4e00-\u9fff]", hint), hint
+    message = text.replace(hint, "")
+    assert board in message and re.search(r"[\u4e00-\u9fff]", message), text
+    assert_chinese(browser, "terminal, refusal", "operator2")
 
 
 def test_manual_inspection_result_form_in_chinese(browser, live_server):
@@ -155,11 +159,13 @@ def test_loading_terminal_in_chinese_at_1024_and_run_detail(browser, live_server
     screenshot(browser, "zh-loading-terminal")
     assert_chinese(browser, "loading terminal, wrong reel", "material")
 
-    # Run Detail as the planner: its own headings are Chinese (the services' phases and next action are
-    # still English: screenshot, no word check)
+    # Run Detail as the planner: its own headings, and the services' phases and next action, are Chinese
     sign_in_in_chinese(browser, base, "planner")
     browser.get(f"{base}/runs/{run_no}")
     wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith(f"生产批 {run_no}")
     assert browser.find_element(By.ID, "readiness").text == "生产就绪"
+    for where in ("next-action", "phases"):
+        text = browser.find_element(By.ID, where).text
+        assert re.search(r"[\u4e00-\u9fff]", text) and not english_words(text, "planner"), f"{where}: {text}"
     screenshot(browser, "zh-run-detail")

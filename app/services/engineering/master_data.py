@@ -33,6 +33,7 @@ from ...models.readiness import FeederSlot, SlotMaterialMapping
 from ..platform.clock import now
 from ..platform import inputs
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.validation import fields_error
 
 ENTITY_NAMES: dict[type, str] = {
@@ -380,10 +381,11 @@ def active_defect_code(code: Any, *, field: str = "code") -> str:
     in (`code`, an inspection item's `defectCode`): the details name it."""
     code = str(code or "").strip()
     if not code:
-        raise DomainError("DEFECT_CODE_REQUIRED", "Pick the defect code from the list.", {"fields": {field: "required"}})
+        raise DomainError("DEFECT_CODE_REQUIRED", M("Pick the defect code from the list."), {"fields": {field: "required"}})
     active = db.session.execute(select(DefectCode.is_active).where(DefectCode.code == code)).first()
     if active is None or not active[0]:
-        raise DomainError("DEFECT_CODE_NOT_FOUND", f"Unknown or inactive defect code {code}: pick one from the list.",
+        raise DomainError("DEFECT_CODE_NOT_FOUND", M("Unknown or inactive defect code {code}: pick one from the list.",
+                                                     code=code),
                           {field: code})
     return code
 

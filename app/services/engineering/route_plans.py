@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import ExecutableRouteVersion, Routing
+from ..platform.messages import M, join
 
 
 @dataclass(frozen=True)
@@ -65,22 +66,27 @@ class StepPlan:
 
     def label(self) -> str:
         """"step 50 (AOI)": the step as messages name it."""
-        return f"step {self.step_no} ({self.operation_code})"
+        return M("step {no} ({operation})", no=self.step_no, operation=self.operation_code)
 
     def where(self) -> str:
         """Where the step is done, as a noun phrase: "a station of group SMT-A-AOI", "station ST-AOI-01",
         "a MANUAL station"."""
         if self.allowed_station_codes:
             codes = sorted(self.allowed_station_codes)
-            where = ("station " + codes[0]) if len(codes) == 1 else ("one of the stations " + ", ".join(codes))
-            return where + (f" (group {self.station_group_code})" if self.station_group_code else "")
+            if self.station_group_code:
+                return (M("station {station} (group {group})", station=codes[0], group=self.station_group_code)
+                        if len(codes) == 1 else
+                        M("one of the stations {stations} (group {group})", stations=join(codes),
+                          group=self.station_group_code))
+            return (M("station {station}", station=codes[0]) if len(codes) == 1
+                    else M("one of the stations {stations}", stations=join(codes)))
         if self.station_group_code:
-            return f"a station of group {self.station_group_code}"
-        return f"a {self.station_type} station"
+            return M("a station of group {group}", group=self.station_group_code)
+        return M("a {type} station", type=self.station_type)
 
     def expectation(self) -> str:
         """"step 50 (AOI), done at a station of group SMT-A-AOI": a whole phrase for any sentence."""
-        return f"{self.label()}, done at {self.where()}"
+        return M("{step}, done at {where}", step=self.label(), where=self.where())
 
     def to_dict(self) -> dict[str, Any]:
         return {"stepNo": self.step_no, "operationCode": self.operation_code, "operationName": self.operation_name,

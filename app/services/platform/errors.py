@@ -341,7 +341,9 @@ class StaleSecurity(Exception):
 
 
 class DomainError(Exception):
-    """A business rule refused the request. `message` and `details` speak to the user."""
+    """A business rule refused the request. `message` and `details` speak to the user. `message` is
+    English; made with `messages.M(...)` it also carries its template, and the web layer shows it in the
+    request's language (app/web/i18n.py `error_text`)."""
 
     def __init__(self, code: str, message: str | None = None, details: dict[str, Any] | None = None,
                  status: int | None = None) -> None:
@@ -365,7 +367,7 @@ class DomainError(Exception):
         return {"code": self.code, "message": self.message, "details": self.details}
 
     def __str__(self) -> str:
-        return self.message
+        return str(self.message)
 
 
 def hint_for(code: str) -> str:

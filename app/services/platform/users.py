@@ -22,6 +22,7 @@ from . import inputs
 from .actor import Actor
 from .clock import now
 from .errors import DomainError
+from .messages import M
 from .scope import require_permission
 from .uow import unit_of_work
 from .validation import fields_error
@@ -265,13 +266,14 @@ def unlock_users(*, actor: Actor, usernames: Sequence[str], reason: str | None =
         for username in usernames:
             user = find_user(username)
             if user is None:
-                raise DomainError("USER_NOT_FOUND", f"No user {username}.", {"username": username})
+                raise DomainError("USER_NOT_FOUND", M("No user {user}.", user=username), {"username": username})
             if not _in_unlock_scope(actor, user):
                 if _is_admin_account(user):
-                    raise DomainError("FORBIDDEN", f"{user.username} is an administrator account: only an "
-                                      "administrator can unlock it.", {"username": user.username})
-                raise DomainError("FORBIDDEN", f"{user.username} works on none of your lines or stations: "
-                                  "ask an administrator to unlock the account.", {"username": user.username})
+                    raise DomainError("FORBIDDEN", M("{user} is an administrator account: only an administrator can "
+                                                     "unlock it.", user=user.username), {"username": user.username})
+                raise DomainError("FORBIDDEN", M("{user} works on none of your lines or stations: ask an administrator "
+                                                 "to unlock the account.", user=user.username),
+                                  {"username": user.username})
             if user.fail_login_count or user.last_failed_login_at:
                 unlocked.append({"username": user.username, "failedCount": user.fail_login_count,
                                  "wasLocked": locked_until(user) is not None})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .errors import DomainError
+from .messages import M
 from .inputs import field_details
 
 
@@ -12,7 +13,8 @@ def required_reason(reason: Optional[str], action: str) -> str:
     """The reason, stripped; REASON_REQUIRED when there is none (`action`: "revoking the authorization")."""
     text = (reason or "").strip()
     if not text:
-        raise DomainError("REASON_REQUIRED", f"Give the reason for {action}.", {"fields": {"reason": "required"}})
+        raise DomainError("REASON_REQUIRED", M("Give the reason for {action}.", action=action),
+                          {"fields": {"reason": "required"}})
     return text
 
 

@@ -28,6 +28,7 @@ from ..integration.inbox import InboundResult, receive, source_of
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.inputs import EventTime, Key, Number, Text, latest_credible_time
 from ..platform.scope import in_line_scope, require_line, require_permission, sees_all_lines
 from ..platform.uow import UnitOfWork, unit_of_work
@@ -40,7 +41,7 @@ from ..platform.uow import UnitOfWork, unit_of_work
 def _line(line_code: str) -> Line:
     line = db.session.execute(select(Line).where(Line.code == line_code)).scalar_one_or_none()
     if line is None:
-        raise DomainError("LINE_NOT_FOUND", f"No line {line_code}.", {"lineCode": line_code})
+        raise DomainError("LINE_NOT_FOUND", M("No line {line}.", line=line_code), {"lineCode": line_code})
     return line
 
 
@@ -51,7 +52,7 @@ def _bind(actor: Actor, line_code: str, model, attr: str, value: str, action: st
         line = _line(line_code)
         require_line(actor, line.id, line.code)
         if not value:
-            raise DomainError("VALIDATION_ERROR", f"{attr} is required.", {"fields": {attr: "required"}})
+            raise DomainError("VALIDATION_ERROR", M("{field} is required.", field=attr), {"fields": {attr: "required"}})
         current = db.session.execute(uow.lock(select(model).where(model.current_line_id == line.id))).scalar_one_or_none()
         if current is not None and getattr(current, attr) == value:
             uow.nothing_changed()
@@ -129,7 +130,7 @@ class EquipmentStatusSchema(_Event):
 
 def _may_enter(actor: Actor) -> None:
     if not (actor.can("integration:inbound") or actor.can("integration:manual_entry")):
-        raise DomainError("FORBIDDEN", "You may not send or enter integration data.")
+        raise DomainError("FORBIDDEN", M("You may not send or enter integration data."))
 
 
 def _require_scope_of_bound(actor: Actor, model, attr: str, value: str) -> None:
@@ -139,7 +140,7 @@ def _require_scope_of_bound(actor: Actor, model, attr: str, value: str) -> None:
     lines = db.session.execute(select(model.line_id).where(model.current_line_id.is_not(None),
                                                            getattr(model, attr) == value)).scalars().all()
     if not any(in_line_scope(actor, line_id) for line_id in lines):
-        raise DomainError("FORBIDDEN", f"{value} is not bound to one of your lines.")
+        raise DomainError("FORBIDDEN", M("{value} is not bound to one of your lines.", value=value))
 
 
 def _extra(payload: Any, schema: Schema) -> Optional[dict]:
@@ -218,7 +219,7 @@ def receive_equipment_status(*, actor: Actor, payload: Any) -> InboundResult:
         equipment = db.session.execute(uow.lock(select(Equipment).where(Equipment.code == data["equipmentCode"]))
                                        ).scalar_one_or_none()
         if equipment is None:
-            raise DomainError("EQUIPMENT_NOT_FOUND", f"No equipment {data['equipmentCode']}.",
+            raise DomainError("EQUIPMENT_NOT_FOUND", M("No equipment {equipment}.", equipment=data["equipmentCode"]),
                               {"equipmentCode": data["equipmentCode"]})
         if actor.actor_type != "INTEGRATION" and equipment.station_id is not None:
             line_id = db.session.execute(select(Station.line_id).where(Station.id == equipment.station_id)).scalar_one()

@@ -15,6 +15,7 @@ from ...models import (
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, join, term
 from ..platform.scope import line_filter, require_line, require_permission, require_visible
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork, unit_of_work
@@ -69,15 +70,15 @@ def load_slot_table(*, actor: Actor, run_no: str) -> list[RunSlotExpectation]:
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
         if run.status != "PREP":
-            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}: the slot table is loaded while "
-                              "it is PREP.", {"status": run.status})
+            raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}: the slot table is loaded while it is PREP.",
+                                                      run=run_no, status=term(run.status)), {"status": run.status})
         if db.session.execute(select(LoadingRecord.id).where(LoadingRecord.run_id == run.id).limit(1)).first():
-            raise DomainError("LOADING_ALREADY_STARTED", f"Reels were already scanned for run {run_no}: continue "
-                              "scanning, or replace a reel.")
+            raise DomainError("LOADING_ALREADY_STARTED", M("Reels were already scanned for run {run}: continue "
+                                                           "scanning, or replace a reel.", run=run_no))
         slots = db.session.execute(select(FeederSlot).where(FeederSlot.line_id == run.line_id)
                                    .order_by(FeederSlot.position, FeederSlot.slot_code)).scalars().all()
         if not slots:
-            raise DomainError("FEEDER_SLOTS_NOT_FOUND", "The line has no feeder slots.")
+            raise DomainError("FEEDER_SLOTS_NOT_FOUND", M("The line has no feeder slots."))
         product, routing_id = _run_context(run)
         expectations, missing = [], []
         for slot in slots:
@@ -87,7 +88,7 @@ def load_slot_table(*, actor: Actor, run_no: str) -> list[RunSlotExpectation]:
                 continue
             expectations.append((slot, *expected))
         if missing:
-            raise DomainError("SLOT_MAPPING_MISSING", f"No material mapping for slot(s) {', '.join(missing)}.",
+            raise DomainError("SLOT_MAPPING_MISSING", M("No material mapping for slot(s) {slots}.", slots=join(missing)),
                               {"slots": missing})
         for old in db.session.execute(select(RunSlotExpectation).where(RunSlotExpectation.run_id == run.id)).scalars():
             uow.session.delete(old)
@@ -110,7 +111,8 @@ def barcode_parts(barcode: str) -> list[str]:
     text = (barcode or "").strip()
     parts = [p.strip() for p in _SEPARATORS.split(text)] if text else []
     if not text or len(parts) > 2 or any(not p for p in parts):
-        raise DomainError("BARCODE_INVALID", f"Cannot read {text!r} as MATERIAL|LOT: scan the reel's lot label.",
+        raise DomainError("BARCODE_INVALID", M("Cannot read {text} as MATERIAL|LOT: scan the reel's lot label.",
+                                               text=repr(text)),
                           {"barcode": text})
     return parts
 
@@ -120,11 +122,11 @@ def lot_by_number(lot_no: str) -> MaterialLot:
     MATERIAL_LOT_AMBIGUOUS when several materials have a lot of that number."""
     lots = db.session.execute(select(MaterialLot).where(MaterialLot.lot_no == lot_no).limit(2)).scalars().all()
     if not lots:
-        raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no}: give the full MATERIAL|LOT label.",
+        raise DomainError("MATERIAL_LOT_NOT_FOUND", M("No lot {lot}: give the full MATERIAL|LOT label.", lot=lot_no),
                           {"lotNo": lot_no})
     if len(lots) > 1:
-        raise DomainError("MATERIAL_LOT_AMBIGUOUS", f"Lot {lot_no} exists for several materials: give the full "
-                          "MATERIAL|LOT label.", {"lotNo": lot_no})
+        raise DomainError("MATERIAL_LOT_AMBIGUOUS", M("Lot {lot} exists for several materials: give the full "
+                                                      "MATERIAL|LOT label.", lot=lot_no), {"lotNo": lot_no})
     return lots[0]
 
 
@@ -137,7 +139,8 @@ def resolve_barcode(barcode: str) -> tuple[Material, MaterialLot]:
         return lot.material, lot
     material = db.session.execute(select(Material).where(Material.code == parts[0])).scalar_one_or_none()
     if material is None:
-        raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No material {parts[0]}.", {"materialCode": parts[0]})
+        raise DomainError("MATERIAL_LOT_NOT_FOUND", M("No material {material}.", material=parts[0]),
+                          {"materialCode": parts[0]})
     lot = db.session.execute(select(MaterialLot).where(MaterialLot.material_id == material.id,
                                                        MaterialLot.lot_no == parts[1])).scalar_one_or_none()
     if lot is None:
@@ -151,7 +154,7 @@ def _slot(line_id: int, slot_code: str, uow: UnitOfWork) -> FeederSlot:
     slot = db.session.execute(uow.lock(select(FeederSlot).where(FeederSlot.line_id == line_id,
                                                                 FeederSlot.slot_code == slot_code))).scalar_one_or_none()
     if slot is None:
-        raise DomainError("SLOT_NOT_FOUND", f"No slot {slot_code} on this line: scan the slot label.",
+        raise DomainError("SLOT_NOT_FOUND", M("No slot {slot} on this line: scan the slot label.", slot=slot_code),
                           {"slotCode": slot_code})
     return slot
 
@@ -160,8 +163,8 @@ def _expectation(run: Run, slot: FeederSlot) -> RunSlotExpectation:
     expectation = db.session.execute(select(RunSlotExpectation).where(
         RunSlotExpectation.run_id == run.id, RunSlotExpectation.slot_id == slot.id)).scalar_one_or_none()
     if expectation is None:
-        raise DomainError("SLOT_EXPECTATION_MISSING", f"Slot {slot.slot_code} is not in run {run.run_no}'s slot table: "
-                          "load the slot table first.")
+        raise DomainError("SLOT_EXPECTATION_MISSING", M("Slot {slot} is not in run {run}'s slot table: load the slot "
+                                                        "table first.", slot=slot.slot_code, run=run.run_no))
     return expectation
 
 
@@ -224,12 +227,14 @@ def verify(*, actor: Actor, run_no: str, slot_code: str, barcode: str) -> dict[s
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
         if run.status not in ACTIVE_FOR_REPLACE:
-            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}.", {"status": run.status})
+            raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}.", run=run_no, status=term(run.status)),
+                              {"status": run.status})
         material, lot = resolve_barcode(barcode)
         slot = _slot(run.line_id, slot_code, uow)
         if slot.is_locked:
-            raise DomainError("SLOT_LOCKED", f"Slot {slot_code} is locked after {slot.failed_attempts} failed scans: call "
-                              "the line leader to unlock it.", {"slotCode": slot_code})
+            raise DomainError("SLOT_LOCKED", M("Slot {slot} is locked after {count} failed scans: call the line leader to "
+                                               "unlock it.", slot=slot_code, count=slot.failed_attempts),
+                              {"slotCode": slot_code})
         expectation = _expectation(run, slot)
         if expectation.status == "LOADED":
             current = db.session.execute(select(LoadingRecord).where(
@@ -239,8 +244,9 @@ def verify(*, actor: Actor, run_no: str, slot_code: str, barcode: str) -> dict[s
                 _recheck_floor_life(run, slot, material, lot, current)
                 uow.nothing_changed()
                 return record_to_dict(current, slot, idempotent=True)
-            raise DomainError("SLOT_ALREADY_LOADED", f"Slot {slot_code} is already loaded for run {run_no}: use replace "
-                              "to change the reel.", {"slotCode": slot_code})
+            raise DomainError("SLOT_ALREADY_LOADED", M("Slot {slot} is already loaded for run {run}: use replace to "
+                                                       "change the reel.", slot=slot_code, run=run_no),
+                              {"slotCode": slot_code})
         record = _record(run, slot, expectation, barcode, material, lot, actor)
         uow.payload = {"slot": slot_code, "barcode": barcode, "verifyResult": record.verify_result,
                        "failReason": record.fail_reason, "locked": slot.is_locked}
@@ -256,19 +262,21 @@ def replace(*, actor: Actor, run_no: str, slot_code: str, barcode: str, reason: 
     with unit_of_work(actor, "LOADING_REPLACE", "RUN", run_no, reason=reason) as uow:
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
-        reason = required_reason(reason, "replacing the reel (e.g. reel empty)")
+        reason = required_reason(reason, M("replacing the reel (e.g. reel empty)"))
         if run.status not in ACTIVE_FOR_REPLACE:
-            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}.", {"status": run.status})
+            raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}.", run=run_no, status=term(run.status)),
+                              {"status": run.status})
         material, lot = resolve_barcode(barcode)
         slot = _slot(run.line_id, slot_code, uow)
         if slot.is_locked:
-            raise DomainError("SLOT_LOCKED", f"Slot {slot_code} is locked: call the line leader to unlock it.")
+            raise DomainError("SLOT_LOCKED", M("Slot {slot} is locked: call the line leader to unlock it.", slot=slot_code))
         expectation = _expectation(run, slot)
         current = db.session.execute(select(LoadingRecord).where(
             LoadingRecord.run_id == run.id, LoadingRecord.slot_id == slot.id, LoadingRecord.status == "LOADED")
             .order_by(LoadingRecord.id.desc()).limit(1)).scalar_one_or_none()
         if expectation.status != "LOADED" or current is None:
-            raise DomainError("SLOT_NOT_LOADED", f"Slot {slot_code} is not loaded: scan the reel (verify) instead.")
+            raise DomainError("SLOT_NOT_LOADED", M("Slot {slot} is not loaded: scan the reel (verify) instead.",
+                                                   slot=slot_code))
         at = now()
         current.status, current.unloaded_at, current.unloaded_by = "REPLACED", at, actor.username
         current.replace_reason = reason
@@ -289,10 +297,10 @@ def unlock(*, actor: Actor, line_code: str, slot_code: str, reason: str) -> Feed
     with unit_of_work(actor, "SLOT_UNLOCK", "FEEDER_SLOT", f"{line_code}/{slot_code}", reason=reason) as uow:
         line = db.session.execute(select(Line).where(Line.code == line_code)).scalar_one_or_none()
         if line is None:
-            raise DomainError("LINE_NOT_FOUND", f"No line {line_code}.")
+            raise DomainError("LINE_NOT_FOUND", M("No line {line}.", line=line_code))
         require_line(actor, line.id, line.code)
         slot = _slot(line.id, slot_code, uow)
-        required_reason(reason, "unlocking the slot")
+        required_reason(reason, M("unlocking the slot"))
         uow.diff = {"before": {"locked": slot.is_locked, "failedAttempts": slot.failed_attempts,
                                "lockedReason": slot.locked_reason},
                     "after": {"locked": False, "failedAttempts": 0}}

@@ -25,6 +25,7 @@ from ...models import FeederSlot, Material, MaterialLot, MsdEvent, Run, RunSlotE
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, join
 from ..platform.scope import require_permission
 from ..integration.inbox import InboundResult, receive
 from ..platform.inputs import EventTime, Key
@@ -81,13 +82,13 @@ def clock_to_dict(clock: Optional[MsdClock]) -> Optional[dict[str, Any]]:
 def _check_event(kind: Any, moment: datetime, label_hours: Any) -> str:
     kind = (kind or "").strip().upper() if isinstance(kind, str) else ""
     if kind not in MSD_EVENTS:
-        raise DomainError("VALIDATION_ERROR", f"kind must be one of {', '.join(MSD_EVENTS)}.",
+        raise DomainError("VALIDATION_ERROR", M("kind must be one of {kinds}.", kinds=join(MSD_EVENTS)),
                           {"fields": {"kind": list(MSD_EVENTS)}})
     if moment > now() + FUTURE_SKEW:
-        raise DomainError("VALIDATION_ERROR", "The event's time is in the future.", {"fields": {"at": "not in the future"}})
+        raise DomainError("VALIDATION_ERROR", M("The event's time is in the future."), {"fields": {"at": "not in the future"}})
     if label_hours is not None and (isinstance(label_hours, bool) or not isinstance(label_hours, (int, float))
                                     or not 0 < label_hours <= 8760):
-        raise DomainError("VALIDATION_ERROR", "labelHours must be a number of hours (0–8760].",
+        raise DomainError("VALIDATION_ERROR", M("labelHours must be a number of hours (0–8760]."),
                           {"fields": {"labelHours": "hours, more than 0"}})
     return kind
 
@@ -99,14 +100,16 @@ def _apply_event(uow: UnitOfWork, actor: Actor, material_code: str, lot_no: str,
         select(MaterialLot).join(Material, Material.id == MaterialLot.material_id)
         .where(Material.code == material_code, MaterialLot.lot_no == lot_no))).scalar_one_or_none()
     if lot is None:
-        raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no} of material {material_code}.",
+        raise DomainError("MATERIAL_LOT_NOT_FOUND", M("No lot {lot} of material {material}.", lot=lot_no,
+                                                      material=material_code),
                           {"materialCode": material_code, "lotNo": lot_no})
     material = db.session.get(Material, lot.material_id)
     if label_hours is not None and (material.msl or "").strip() == "6":
         lot.msd_label_hours = float(label_hours)
     if lot_life(material, lot) is None:
-        raise DomainError("MSD_NOT_MOISTURE_SENSITIVE", f"Material {material_code} has no floor-life clock "
-                          f"(moisture sensitivity level {material.msl or 'not set'}).",
+        raise DomainError("MSD_NOT_MOISTURE_SENSITIVE", M("Material {material} has no floor-life clock (moisture "
+                                                          "sensitivity level {msl}).", material=material_code,
+                                                          msl=material.msl or M("not set")),
                           {"materialCode": material_code, "msl": material.msl})
     db.session.add(MsdEvent(lot_id=lot.id, kind=kind, at=moment, source=source, recorded_by=actor.username))
     db.session.flush()
@@ -164,7 +167,8 @@ def lot_state(*, actor: Actor, material_code: str, lot_no: str) -> dict[str, Any
         select(MaterialLot, Material).join(Material, Material.id == MaterialLot.material_id)
         .where(Material.code == material_code, MaterialLot.lot_no == lot_no)).first()
     if row is None:
-        raise DomainError("MATERIAL_LOT_NOT_FOUND", f"No lot {lot_no} of material {material_code}.",
+        raise DomainError("MATERIAL_LOT_NOT_FOUND", M("No lot {lot} of material {material}.", lot=lot_no,
+                                                      material=material_code),
                           {"materialCode": material_code, "lotNo": lot_no})
     lot, material = row
     events = db.session.execute(select(MsdEvent).where(MsdEvent.lot_id == lot.id)

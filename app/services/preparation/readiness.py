@@ -37,6 +37,7 @@ from ..platform import signatures
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, Message, join, join_messages, term
 from ..platform.inputs import latest_credible_time
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import transition
@@ -46,6 +47,19 @@ from ..production.runs import get_run, incompatible_steps
 from . import msd, paste
 
 WAIVABLE = {"EQUIPMENT", "MATERIAL", "STENCIL", "SOLDER_PASTE", "LOADING"}
+# A FAILED item's reason is stored in English (fail_reason) and, for the reader's language, as its template
+# and parameters in the item's evidence under this key (services/platform/messages.py); the API and the
+# screens give the reason back as a Message and never show the key itself.
+REASON_KEY = "_reason"
+
+
+def _reason(item: ReadinessItem) -> Optional[str]:
+    return Message.from_json((item.evidence or {}).get(REASON_KEY), item.fail_reason)
+
+
+def _evidence(item: ReadinessItem) -> Any:
+    evidence = item.evidence
+    return {k: v for k, v in evidence.items() if k != REASON_KEY} if isinstance(evidence, dict) else evidence
 
 
 @dataclass
@@ -105,10 +119,12 @@ def _route_item(run: Run, plan: RoutePlan, inputs: dict) -> ItemResult:
     inputs["route"] = evidence
     key = f"{plan.routing_code} v{plan.version_no}"
     if plan.status != "READY":
-        return ItemResult("ROUTE", key, False, "ROUTE_NOT_READY", f"Version {plan.version_no} is {plan.status}.", evidence)
+        return ItemResult("ROUTE", key, False, "ROUTE_NOT_READY", M("Version {version} is {status}.",
+                                                                    version=plan.version_no, status=term(plan.status)),
+                          evidence)
     if bad:
         return ItemResult("ROUTE", key, False, "RUN_LINE_INCOMPATIBLE_WITH_ROUTE",
-                          f"No valid active station on the line for step(s) {', '.join(map(str, bad))}.", evidence)
+                          M("No valid active station on the line for step(s) {steps}.", steps=join(bad)), evidence)
     return ItemResult("ROUTE", key, True, evidence=evidence)
 
 
@@ -144,8 +160,9 @@ def _equipment_item(run: Run, plan: RoutePlan, line: Line, inputs: dict) -> Item
                 "source": "MANUAL" if any(s["source"] == "MANUAL" for st in steps for s in st["stations"]) else "AUTO"}
     if missing:
         return ItemResult("EQUIPMENT", line.code, False, "EQUIPMENT_UNAVAILABLE",
-                          f"No station with NORMAL equipment for step(s) {', '.join(map(str, missing))}"
-                          + (f" ({'; '.join(warnings)})" if warnings else "") + ".", evidence)
+                          M("No station with NORMAL equipment for step(s) {steps} ({warnings}).", steps=join(missing),
+                            warnings=join(warnings, "; ")) if warnings else
+                          M("No station with NORMAL equipment for step(s) {steps}.", steps=join(missing)), evidence)
     return ItemResult("EQUIPMENT", line.code, True, evidence=evidence)
 
 
@@ -158,11 +175,11 @@ def _material_item(product: Product, inputs: dict) -> ItemResult:
     evidence = {"bom": lines, "source": "AUTO"}
     if not lines:
         return ItemResult("MATERIAL", product.code, False, "MATERIAL_BOM_MISSING",
-                          f"Product {product.code} has no BOM.", evidence)
+                          M("Product {product} has no BOM.", product=product.code), evidence)
     inactive = [ln["material"] for ln in lines if not ln["active"]]
     if inactive:
         return ItemResult("MATERIAL", product.code, False, "MATERIAL_INACTIVE",
-                          f"Inactive BOM material(s): {', '.join(inactive)}.", evidence)
+                          M("Inactive BOM material(s): {materials}.", materials=join(inactive)), evidence)
     return ItemResult("MATERIAL", product.code, True, evidence=evidence)
 
 
@@ -170,7 +187,7 @@ def _stencil_item(line: Line, inputs: dict) -> ItemResult:
     binding = db.session.execute(select(LineStencil).where(LineStencil.current_line_id == line.id)).scalar_one_or_none()
     if binding is None:
         inputs["stencil"] = None
-        return ItemResult("STENCIL", line.code, False, "STENCIL_NOT_BOUND", f"No stencil is bound to {line.code}.",
+        return ItemResult("STENCIL", line.code, False, "STENCIL_NOT_BOUND", M("No stencil is bound to {line}.", line=line.code),
                           {"binding": None, "source": None})
     latest = _latest_stencil_status(binding.stencil_id)
     evidence = {"stencilId": binding.stencil_id, "boundBy": binding.bound_by, "boundAt": binding.bound_at.isoformat(),
@@ -178,8 +195,11 @@ def _stencil_item(line: Line, inputs: dict) -> ItemResult:
     inputs["stencil"] = {"binding": binding.id, "status": latest.id if latest else None}
     if latest is None or latest.status != "READY":
         return ItemResult("STENCIL", binding.stencil_id, False, "STENCIL_NOT_READY",
-                          f"Stencil {binding.stencil_id} is {latest.status if latest else 'without a status'}"
-                          + (f" ({latest.source}, by {latest.operator})" if latest and latest.operator else "") + ".",
+                          M("Stencil {stencil} is {status} ({source}, by {operator}).", stencil=binding.stencil_id,
+                            status=term(latest.status), source=latest.source, operator=latest.operator)
+                          if latest and latest.operator else
+                          M("Stencil {stencil} is {status}.", stencil=binding.stencil_id, status=term(latest.status))
+                          if latest else M("Stencil {stencil} is without a status.", stencil=binding.stencil_id),
                           evidence)
     return ItemResult("STENCIL", binding.stencil_id, True, evidence=evidence)
 
@@ -189,7 +209,7 @@ def _paste_item(line: Line, inputs: dict, at: datetime) -> ItemResult:
     if binding is None:
         inputs["paste"] = None
         return ItemResult("SOLDER_PASTE", line.code, False, "SOLDER_PASTE_NOT_BOUND",
-                          f"No solder paste lot is bound to {line.code}.", {"binding": None, "source": None})
+                          M("No solder paste lot is bound to {line}.", line=line.code), {"binding": None, "source": None})
     latest = _latest_paste_status(binding.lot_no)
     evidence = {"lotNo": binding.lot_no, "boundBy": binding.bound_by, "boundAt": binding.bound_at.isoformat(),
                 **_status_evidence(latest),
@@ -197,10 +217,12 @@ def _paste_item(line: Line, inputs: dict, at: datetime) -> ItemResult:
     inputs["paste"] = {"binding": binding.id, "status": latest.id if latest else None}
     if latest is None or latest.status != "COMPLIANT":
         return ItemResult("SOLDER_PASTE", binding.lot_no, False, "SOLDER_PASTE_NOT_COMPLIANT",
-                          f"Solder paste {binding.lot_no} is {latest.status if latest else 'without a status'}.", evidence)
+                          M("Solder paste {lot} is {status}.", lot=binding.lot_no, status=term(latest.status)) if latest
+                          else M("Solder paste {lot} is without a status.", lot=binding.lot_no), evidence)
     if latest.expires_at is not None and latest.expires_at <= at:
         return ItemResult("SOLDER_PASTE", binding.lot_no, False, "SOLDER_PASTE_EXPIRED",
-                          f"Solder paste {binding.lot_no} expired at {latest.expires_at.isoformat()}.", evidence)
+                          M("Solder paste {lot} expired at {at}.", lot=binding.lot_no, at=latest.expires_at.isoformat()),
+                          evidence)
     outside, timers = paste.readiness_failure(binding, at)  # the jar's thaw, open and stencil windows
     evidence["timers"] = timers
     inputs["paste"]["times"] = [timers["thawStartedAt"], timers["openedAt"], timers["onStencilAt"]]
@@ -239,11 +261,11 @@ def _loading_item(run: Run, line: Line, inputs: dict) -> ItemResult:
     evidence = {"slots": slots, "source": "AUTO"}
     if not rows:
         return ItemResult("LOADING", run.run_no, False, "SLOT_TABLE_NOT_LOADED",
-                          "The run's slot table is not loaded yet.", evidence)
+                          M("The run's slot table is not loaded yet."), evidence)
     pending = [s["slot"] for s in slots if s["status"] != "LOADED"]
     if pending:
         return ItemResult("LOADING", run.run_no, False, "LOADING_INCOMPLETE",
-                          f"Slot(s) not loaded: {', '.join(pending)}.", evidence)
+                          M("Slot(s) not loaded: {slots}.", slots=join(pending)), evidence)
     spent = msd.spent_reels(db.session.execute(
         select(Material, MaterialLot).join(MaterialLot, MaterialLot.material_id == Material.id)
         .join(RunSlotExpectation, RunSlotExpectation.loaded_lot_id == MaterialLot.id)
@@ -251,7 +273,8 @@ def _loading_item(run: Run, line: Line, inputs: dict) -> ItemResult:
     if spent:  # a moisture-sensitive reel ran out of floor life on the line
         evidence["msdExpired"] = spent
         return ItemResult("LOADING", run.run_no, False, "MSD_FLOOR_LIFE_EXPIRED",
-                          f"Floor life spent: {', '.join(s['reel'] for s in spent)} — replace the reel(s).", evidence)
+                          M("Floor life spent: {reels} — replace the reel(s).", reels=join(s["reel"] for s in spent)),
+                          evidence)
     return ItemResult("LOADING", run.run_no, True, evidence=evidence)
 
 
@@ -306,9 +329,12 @@ def _store(uow, run: Run, kind: str, evaluation: Evaluation, actor: Actor) -> Re
     check = ReadinessCheck(run_id=run.id, kind=kind, status="PENDING", checked_at=now(),
                            checked_by=actor.username, inputs_hash=evaluation.fingerprint)
     for result in evaluation.items:
+        evidence = result.evidence
+        if isinstance(result.fail_reason, Message):
+            evidence = {**(evidence or {}), REASON_KEY: result.fail_reason.as_json()}
         item = ReadinessItem(item_type=result.item_type, item_key=result.item_key,
                              status="PASSED" if result.passed else "FAILED", fail_code=result.fail_code,
-                             fail_reason=result.fail_reason, evidence=result.evidence)
+                             fail_reason=result.fail_reason and str(result.fail_reason), evidence=evidence)
         carried = waivers.get((result.item_type, result.item_key, result.fail_code)) if not result.passed else None
         if carried is not None:
             item.status = transition("READINESS_ITEM", item.status, "WAIVE")
@@ -331,22 +357,23 @@ def check_status(check: ReadinessCheck) -> str:
 
 def _require_prep(run: Run, action: str) -> None:
     if run.status != "PREP":
-        raise DomainError("INVALID_RUN_STATUS", f"Run {run.run_no} is {run.status}: readiness is {action} while the "
-                          "run is PREP (before it is authorized).", {"status": run.status})
+        raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}: readiness is {action} while the run is PREP "
+                                                  "(before it is authorized).", run=run.run_no,
+                                                  status=term(run.status), action=action), {"status": run.status})
 
 
 def run_check(*, actor: Actor, run_no: str, kind: str = "FORMAL", automatic: bool = False) -> ReadinessCheck:
     """Run and store a readiness check of a PREP run (`readiness:check` unless triggered by the system)
     in its own transaction."""
     if kind not in ("FORMAL", "PRECHECK"):
-        raise DomainError("VALIDATION_ERROR", "kind must be FORMAL or PRECHECK.", {"fields": {"kind": "FORMAL|PRECHECK"}})
+        raise DomainError("VALIDATION_ERROR", M("kind must be FORMAL or PRECHECK."), {"fields": {"kind": "FORMAL|PRECHECK"}})
     if not automatic:
         require_permission(actor, "readiness:check")
     with unit_of_work(actor, f"READINESS_{kind}", "RUN", run_no) as uow:
         run = get_run(run_no)
         if not automatic:
             require_line(actor, run.line_id)
-        _require_prep(run, "checked")
+        _require_prep(run, M("checked"))
         return _store(uow, run, kind, evaluate(run), actor)
 
 
@@ -369,15 +396,16 @@ def current_formal_check(*, actor: Actor, run_no: str) -> ReadinessCheck:
 
 def failed_items(check: ReadinessCheck) -> list[dict[str, Any]]:
     return [{"id": i.id, "itemType": i.item_type, "itemKey": i.item_key, "failCode": i.fail_code,
-             "reason": i.fail_reason} for i in check.items if i.status == "FAILED"]
+             "reason": _reason(i)} for i in check.items if i.status == "FAILED"]
 
 
 def require_passed(check: ReadinessCheck, action: str) -> None:
     if check.status != "PASSED":
         items = failed_items(check)
         listed = "; ".join(f"{i['itemType']} {i['failCode']}" for i in items)
-        raise DomainError("READINESS_CHECK_FAILED", f"Readiness check failed ({listed}): fix the items or have quality "
-                          f"waive them before you {action}.", {"checkId": check.id, "items": items})
+        raise DomainError("READINESS_CHECK_FAILED", M("Readiness check failed ({items}): fix the items or have quality "
+                                                      "waive them before you {action}.", items=listed,
+                                                      action=action), {"checkId": check.id, "items": items})
 
 
 def _waive_refusal(run: Run, check: ReadinessCheck, item: ReadinessItem,
@@ -385,16 +413,20 @@ def _waive_refusal(run: Run, check: ReadinessCheck, item: ReadinessItem,
     """Why this item cannot be waived now (None: it can): the codes of 02_rules §5 in its order, then the
     run still PREP and the item on its latest FORMAL check (`latest`)."""
     if item.status != "FAILED":
-        return DomainError("ITEM_NOT_FAILED", f"The item is {item.status}; only a FAILED item can be waived.")
+        return DomainError("ITEM_NOT_FAILED", M("The item is {status}; only a FAILED item can be waived.",
+                                                status=term(item.status)))
     if item.item_type not in WAIVABLE:
-        return DomainError("ITEM_NOT_WAIVABLE", f"{item.item_type} cannot be waived: fix the cause.")
+        return DomainError("ITEM_NOT_WAIVABLE", M("{item} cannot be waived: fix the cause.", item=item.item_type))
     if run.status != "PREP":
-        return DomainError("INVALID_RUN_STATUS", f"Run {run.run_no} is {run.status}: readiness items are waived while "
-                           "the run is PREP (before it is authorized).", {"status": run.status})
+        return DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}: readiness items are waived while the run is "
+                                                   "PREP (before it is authorized).", run=run.run_no,
+                                                   status=term(run.status)), {"status": run.status})
     if check.kind != "FORMAL" or latest is None or latest.id != check.id:
         return DomainError("READINESS_ITEM_NOT_CURRENT",
-                           f"The item belongs to {'a PRECHECK' if check.kind != 'FORMAL' else 'an older FORMAL check'} "
-                           f"of run {run.run_no}: waive it on the run's latest FORMAL check.",
+                           M("The item belongs to a PRECHECK of run {run}: waive it on the run's latest FORMAL check.",
+                             run=run.run_no) if check.kind != "FORMAL" else
+                           M("The item belongs to an older FORMAL check of run {run}: waive it on the run's latest "
+                             "FORMAL check.", run=run.run_no),
                            {"checkId": check.id, "latestFormalCheckId": latest.id if latest else None})
     return None
 
@@ -410,11 +442,11 @@ def waive(*, actor: Actor, item_id: int, reason: str, password: Any = None) -> R
     with unit_of_work(actor, "READINESS_WAIVE", "READINESS_ITEM", str(item_id), reason=reason) as uow:
         item = db.session.execute(uow.lock(select(ReadinessItem).where(ReadinessItem.id == item_id))).scalar_one_or_none()
         if item is None:
-            raise DomainError("READINESS_ITEM_NOT_FOUND", f"No readiness item {item_id}.")
+            raise DomainError("READINESS_ITEM_NOT_FOUND", M("No readiness item {id}.", id=item_id))
         check = item.check
         run = db.session.get(Run, check.run_id)
         require_line(actor, run.line_id)
-        reason = required_reason(reason, "waiving the item")
+        reason = required_reason(reason, M("waiving the item"))
         refusal = _waive_refusal(run, check, item, latest_check(run.id, "FORMAL"))
         if refusal is not None:
             raise refusal
@@ -461,7 +493,7 @@ def _waiver_signatures(run_id: int) -> dict[str, list[dict[str, Any]]]:
 def check_to_dict(check: ReadinessCheck) -> dict[str, Any]:
     signed = _waiver_signatures(check.run_id) if any(i.status == "WAIVED" for i in check.items) else {}
     items = [{"id": i.id, "itemType": i.item_type, "itemKey": i.item_key, "status": i.status,
-              "failCode": i.fail_code, "failReason": i.fail_reason, "evidence": i.evidence,
+              "failCode": i.fail_code, "failReason": _reason(i), "evidence": _evidence(i),
               "waivedBy": i.waived_by, "waivedAt": i.waived_at.isoformat() if i.waived_at else None,
               "waiveReason": i.waive_reason,
               "signatures": signed.get(i.waived_at.isoformat(), []) if i.waived_at else []} for i in check.items]
@@ -491,8 +523,8 @@ def readiness_gate(uow, run: Run, plan: RoutePlan, actor: Actor) -> None:
     """Authorize gate: the current FORMAL check must have no FAILED item."""
     check = latest_check(run.id, "FORMAL")
     if check is None:
-        raise DomainError("READINESS_CHECK_FAILED", "No FORMAL readiness check: run one first.")
-    require_passed(check, "authorize the run")
+        raise DomainError("READINESS_CHECK_FAILED", M("No FORMAL readiness check: run one first."))
+    require_passed(check, M("authorize the run"))
 
 
 def _checked_run(run_id: int) -> tuple[int, str]:
@@ -530,7 +562,7 @@ def trace_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
         "checkId": check.id, "kind": check.kind, "status": check.status, "checkedAt": check.checked_at.isoformat(),
         "checkedBy": check.checked_by, "runNo": run_no, "inherited": run_id != context["runId"],
         "items": [{"itemType": i.item_type, "itemKey": i.item_key, "status": i.status, "failCode": i.fail_code,
-                   "failReason": i.fail_reason, "manual": manual(i.evidence),
+                   "failReason": _reason(i), "manual": manual(i.evidence),
                    "operator": (i.evidence or {}).get("operator"),
                    "waivedBy": i.waived_by, "waiveReason": i.waive_reason,
                    "waivedAt": i.waived_at.isoformat() if i.waived_at else None,
@@ -550,16 +582,16 @@ def trace_run_readiness(trace: dict[str, Any], context: dict[str, Any]) -> None:
 
 # Who clears a failed readiness item (Run Detail names the blocker and who acts, not only "run the check")
 WHO_FIXES = {
-    "ROUTE": "engineering compiles a READY routing version for the line",
-    "EQUIPMENT": "the line leader gets the equipment running (TPM offline: Integration → Manual Entry)",
-    "MATERIAL": "engineering completes the product's BOM and activates its materials",
-    "STENCIL": "the line leader binds a READY stencil to the line (TPM offline: Manual Entry)",
-    "SOLDER_PASTE": "the line leader binds compliant, unexpired solder paste to the line (WMS offline: Manual Entry) "
-                    "and the Loading Terminal records its thaw, open and stencil times",
-    "LOADING": "material loads the slot table and scans the reels at the Loading Terminal",
+    "ROUTE": M("engineering compiles a READY routing version for the line"),
+    "EQUIPMENT": M("the line leader gets the equipment running (TPM offline: Integration → Manual Entry)"),
+    "MATERIAL": M("engineering completes the product's BOM and activates its materials"),
+    "STENCIL": M("the line leader binds a READY stencil to the line (TPM offline: Manual Entry)"),
+    "SOLDER_PASTE": M("the line leader binds compliant, unexpired solder paste to the line (WMS offline: Manual Entry) "
+                      "and the Loading Terminal records its thaw, open and stencil times"),
+    "LOADING": M("material loads the slot table and scans the reels at the Loading Terminal"),
 }
-RUN_CHECK = "the line leader or quality runs the FORMAL check (Run FORMAL check on this page)"
-WHO_CHECKS = "the line leader or quality, on this page; authorizing the run also runs it"
+RUN_CHECK = M("the line leader or quality runs the FORMAL check (Run FORMAL check on this page)")
+WHO_CHECKS = M("the line leader or quality, on this page; authorizing the run also runs it")
 
 
 def _blockers(run: Run, items) -> tuple[list[str], list[str]]:
@@ -575,7 +607,9 @@ def _blockers(run: Run, items) -> tuple[list[str], list[str]]:
 
 
 def _who(blocking: list[str]) -> str:
-    return "; ".join(f"{t}: {WHO_FIXES.get(t, 'fix the cause, or quality waives the item')}" for t in blocking)
+    """"LOADING: material loads …; STENCIL: the line leader binds …" (one Message per item, joined)."""
+    return join_messages(M("{item}: {who}", item=term(t), who=WHO_FIXES.get(t) or M("fix the cause, or quality waives the item"))
+                         for t in blocking)
 
 
 def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
@@ -586,22 +620,29 @@ def readiness_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str
     precheck = latest_check(run.id, "PRECHECK")
     if run.status not in ("PREP",):
         if check is None:
-            return ("Readiness", "SKIPPED", "No FORMAL check (authorized without one).")
+            return ("Readiness", "SKIPPED", M("No FORMAL check (authorized without one)."))
         waived = sum(1 for i in check.items if i.status == "WAIVED")
-        return ("Readiness", "DONE", f"FORMAL check {check.status}" + (f", {waived} waived" if waived else "") + ".")
+        if waived:
+            return ("Readiness", "DONE", M("FORMAL check {status}, {waived} waived.", status=term(check.status),
+                                           waived=waived))
+        return ("Readiness", "DONE", M("FORMAL check {status}.", status=term(check.status)))
     shown = check or precheck
     if shown is None:
-        return ("Readiness", "CURRENT", f"No readiness check yet: {RUN_CHECK}.")
-    kind = "FORMAL check" if check is not None else "Precheck"
+        return ("Readiness", "CURRENT", M("No readiness check yet: {who}.", who=RUN_CHECK))
     if shown.status == "PASSED":
         if check is not None:
-            return ("Readiness", "DONE", "FORMAL check PASSED.")
-        return ("Readiness", "CURRENT", f"Precheck passed. Run the FORMAL check ({WHO_CHECKS}).")
+            return ("Readiness", "DONE", M("FORMAL check PASSED."))
+        return ("Readiness", "CURRENT", M("Precheck passed. Run the FORMAL check ({who}).", who=WHO_CHECKS))
     blocking, cleared = _blockers(run, shown.items)
-    failed = ", ".join(blocking + cleared)
+    failed = join_messages((term(t) for t in blocking + cleared), ", ")
     if blocking:
-        return ("Readiness", "CURRENT", f"{kind} failed: {failed}. {_who(blocking)}. Then {RUN_CHECK}.")
-    return ("Readiness", "CURRENT", f"{kind} failed: {failed}, since cleared. Run the FORMAL check ({WHO_CHECKS}).")
+        text = (M("FORMAL check failed: {items}. {who}. Then {check}.", items=failed, who=_who(blocking), check=RUN_CHECK)
+                if check is not None else
+                M("Precheck failed: {items}. {who}. Then {check}.", items=failed, who=_who(blocking), check=RUN_CHECK))
+        return ("Readiness", "CURRENT", text)
+    return ("Readiness", "CURRENT", M("FORMAL check failed: {items}, since cleared. Run the FORMAL check ({who}).",
+                                      items=failed, who=WHO_CHECKS) if check is not None else
+            M("Precheck failed: {items}, since cleared. Run the FORMAL check ({who}).", items=failed, who=WHO_CHECKS))
 
 
 def loading_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]]:
@@ -614,9 +655,11 @@ def loading_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, 
     states = dict(rows)
     total = sum(states.values())
     if total == 0:
-        return ("Loading", "CURRENT" if run.status == "PREP" else "SKIPPED", "Load the slot table and scan the reels.")
+        return ("Loading", "CURRENT" if run.status == "PREP" else "SKIPPED", M("Load the slot table and scan the reels."))
     loaded = states.get("LOADED", 0)
     if loaded == total:
-        return ("Loading", "DONE", f"All {total} slots loaded.")
-    return ("Loading", "CURRENT", f"{loaded} of {total} slots loaded"
-            + (f", {states['MISMATCH']} mismatch" if states.get("MISMATCH") else "") + ".")
+        return ("Loading", "DONE", M("All {total} slots loaded.", total=total))
+    if states.get("MISMATCH"):
+        return ("Loading", "CURRENT", M("{loaded} of {total} slots loaded, {mismatch} mismatch.", loaded=loaded,
+                                        total=total, mismatch=states["MISMATCH"]))
+    return ("Loading", "CURRENT", M("{loaded} of {total} slots loaded.", loaded=loaded, total=total))

@@ -53,6 +53,7 @@ from ..platform.actor import Actor
 from ..platform.audit import SECURITY_VERSION_COLUMN, SESSION_VERSION_COLUMN, record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, join, term
 from ..platform.scope import require_permission, require_station, station_filter
 from ..platform.states import transition
 from ..platform.uow import UnitOfWork, confirm_deferred_security, unit_of_work
@@ -64,12 +65,15 @@ from .runs import automatic_closeout, buildable_runs, lock_run_for_count
 from .units import ended_at_after
 
 ACTIVE_RUN = ("AUTHORIZED", "IN_PROGRESS")
+# a unit's status that refuses a TrackIn: (code, the sentence for the SN and where it is tracked in)
 UNIT_REFUSALS = {
-    "IN_STATION": ("UNIT_ALREADY_IN_STATION", "Unit {sn} is already tracked in{where}: track it out first."),
-    "DONE": ("UNIT_ALREADY_DONE", "Unit {sn} has finished its route."),
-    "OUT_FAILED": ("UNIT_DISPOSITION_REQUIRED", "Unit {sn} failed and waits for a quality decision: hand it to quality."),
-    "ON_HOLD": ("UNIT_ON_HOLD", "Unit {sn} is on hold: hand it to quality."),
-    "SCRAPPED": ("UNIT_SCRAPPED", "Unit {sn} is scrapped: take it off the line."),
+    "IN_STATION": ("UNIT_ALREADY_IN_STATION",
+                   lambda sn, where: M("Unit {sn} is already tracked in{where}: track it out first.", sn=sn, where=where)),
+    "DONE": ("UNIT_ALREADY_DONE", lambda sn, where: M("Unit {sn} has finished its route.", sn=sn)),
+    "OUT_FAILED": ("UNIT_DISPOSITION_REQUIRED",
+                   lambda sn, where: M("Unit {sn} failed and waits for a quality decision: hand it to quality.", sn=sn)),
+    "ON_HOLD": ("UNIT_ON_HOLD", lambda sn, where: M("Unit {sn} is on hold: hand it to quality.", sn=sn)),
+    "SCRAPPED": ("UNIT_SCRAPPED", lambda sn, where: M("Unit {sn} is scrapped: take it off the line.", sn=sn)),
 }
 
 
@@ -226,18 +230,20 @@ FINISH_UNIT_LOCKING_RUN = (select(_run.c.id).join(_FINISHED, _FINISHED.c.run_id 
 def load_station(code: str) -> StationInfo:
     row = db.session.connection().execute(STATION_BY_CODE, {"code": code}).first()
     if row is None:
-        raise DomainError("STATION_NOT_FOUND", f"No station {code}.", {"stationCode": code})
+        raise DomainError("STATION_NOT_FOUND", M("No station {code}.", code=code), {"stationCode": code})
     return StationInfo(*row)
 
 
 def _usable_station(actor: Actor, station: StationInfo) -> StationInfo:
     code = station.code
     if not station.is_active:
-        raise DomainError("STATION_INACTIVE", f"Station {code} is inactive: use another station.")
+        raise DomainError("STATION_INACTIVE", M("Station {code} is inactive: use another station.", code=code))
     require_station(actor, station.id, station.line_id, station.code)
     if station.equipment_status in ("DOWN", "MAINTENANCE"):
-        raise DomainError("EQUIPMENT_UNAVAILABLE", f"Equipment {station.equipment_code} of station {code} is "
-                          f"{station.equipment_status}: call maintenance or use another station of the group.",
+        raise DomainError("EQUIPMENT_UNAVAILABLE", M("Equipment {equipment} of station {code} is {status}: call "
+                                                    "maintenance or use another station of the group.",
+                                                    equipment=station.equipment_code, code=code,
+                                                    status=term(station.equipment_status)),
                           {"equipmentCode": station.equipment_code, "status": station.equipment_status})
     return station
 
@@ -245,7 +251,7 @@ def _usable_station(actor: Actor, station: StationInfo) -> StationInfo:
 def _load_run(uow: UnitOfWork, run_no: str) -> RunInfo:
     row = uow.execute(RUN_BY_NO, {"run_no": run_no}).first()
     if row is None:
-        raise DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
+        raise DomainError("RUN_NOT_FOUND", M("No run {run}.", run=run_no), {"runNo": run_no})
     return RunInfo(*row)
 
 
@@ -298,7 +304,8 @@ def _checked_scan(uow: UnitOfWork, actor: Actor, station: StationInfo, run: Opti
     _usable_station(actor, station)
     run = run or _load_run(uow, run_no)
     if station.line_id != run.line_id:
-        raise DomainError("STATION_LINE_MISMATCH", f"Station {station.code} is not on the line of run {run_no}.")
+        raise DomainError("STATION_LINE_MISMATCH", M("Station {station} is not on the line of run {run}.",
+                                                    station=station.code, run=run_no))
     scan = Scan(actor=actor, station=station, run=run, plan=plan_for(run.route_version_id))
     _run_gate(uow, scan)
     return scan
@@ -314,13 +321,13 @@ def _run_gate(uow: UnitOfWork, scan: Scan) -> None:
             if admitted is not None:
                 scan.mode, scan.inspection_id = admitted
                 return
-    raise DomainError("RUN_NOT_AUTHORIZED", f"Run {scan.run.run_no} is {scan.run.status}: authorize the run, or "
-                      "start an FAI for a trial.", {"status": scan.run.status})
+    raise DomainError("RUN_NOT_AUTHORIZED", M("Run {run} is {status}: authorize the run, or start an FAI for a trial.",
+                                              run=scan.run.run_no, status=term(scan.run.status)), {"status": scan.run.status})
 
 
 def _require_same_run(unit: UnitInfo, scan: Scan) -> None:
     if unit.run_id != scan.run.id:
-        raise DomainError("UNIT_RUN_MISMATCH", f"Unit {unit.sn} belongs to another run: select its own run.")
+        raise DomainError("UNIT_RUN_MISMATCH", M("Unit {sn} belongs to another run: select its own run.", sn=unit.sn))
 
 
 def _audit(uow: UnitOfWork, action: str, sn: str, payload: dict[str, Any]) -> None:
@@ -341,28 +348,29 @@ def track_in(*, actor: Actor, station_code: str, sn: str, run_no: str) -> TrackI
             return _track_in(uow, actor, station_code, (sn or "").strip(), run_no)
     except IntegrityError:
         # the same unit was tracked in (or registered) by another request at the same moment
-        error = DomainError("UNIT_ALREADY_IN_STATION", f"Unit {sn} is already tracked in: track it out first.")
+        error = DomainError("UNIT_ALREADY_IN_STATION", M("Unit {sn} is already tracked in: track it out first.", sn=sn))
         record_failure(actor, "TRACK_IN", "UNIT", sn, error)
         raise error from None
 
 
 def _track_in(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no: str) -> TrackInResult:
     if not sn:
-        raise DomainError("VALIDATION_ERROR", "Scan an SN.", {"fields": {"sn": "required"}})
+        raise DomainError("VALIDATION_ERROR", M("Scan an SN."), {"fields": {"sn": "required"}})
     read = _read_scan(uow, actor, station_code, run_no, sn)
     scan = read.scan
     unit = read.unit or _register(uow, scan, sn)
     _require_same_run(unit, scan)
     if unit.status in UNIT_REFUSALS:
         code, text = UNIT_REFUSALS[unit.status]
-        raise DomainError(code, text.format(sn=sn, where=_open_track_place(uow, unit.id)), {"status": unit.status})
+        raise DomainError(code, text(sn, _open_track_place(uow, unit.id)), {"status": unit.status})
     step = scan.plan.step(unit.current_step_no)
     if step is None:
-        raise DomainError("STEP_MISMATCH", f"Unit {sn} is at step {unit.current_step_no}, which the run's route "
-                          "does not have: call the line leader.")
+        raise DomainError("STEP_MISMATCH", M("Unit {sn} is at step {step}, which the run's route does not have: call "
+                                             "the line leader.", sn=sn, step=unit.current_step_no))
     if not scan.station.valid_for(step, scan.run.line_id):
-        raise DomainError("STATION_MISMATCH", f"Unit {sn} is at {step.label()}, which is done at "
-                          f"{step.where()}, not at {station_code}: take it there.", {"stepNo": step.step_no, "stationGroupCode": step.station_group_code,
+        raise DomainError("STATION_MISMATCH", M("Unit {sn} is at {step}, which is done at {where}, not at {station}: "
+                                                "take it there.", sn=sn, step=step.label(), where=step.where(),
+                                                station=station_code), {"stepNo": step.step_no, "stationGroupCode": step.station_group_code,
                                                      "allowedStationCodes": sorted(step.allowed_station_codes or [])})
     scan.unit, scan.step = unit, step
     for check in extension_points.TRACK_IN_CHECKS:
@@ -395,7 +403,7 @@ def _open_track_place(uow: UnitOfWork, unit_id: int) -> str:
     """" at ST-MOUNT-01 (step 30)" for a unit tracked in somewhere (only read when a scan is refused)."""
     row = uow.execute(select(_station.c.code, _track.c.step_no).join(_station, _station.c.id == _track.c.station_id)
                       .where(_track.c.open_unit_id == unit_id)).first()
-    return f" at {row.code} (step {row.step_no})" if row else ""
+    return M(" at {station} (step {step})", station=row.code, step=row.step_no) if row else ""
 
 
 def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
@@ -403,18 +411,19 @@ def _register(uow: UnitOfWork, scan: Scan, sn: str) -> UnitInfo:
     valid for the first step, the run is not waiting for its OQC and has fewer units than planned."""
     first = scan.plan.first
     if not scan.station.valid_for(first, scan.run.line_id):
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: a new board starts at {first.label()}, "
-                          f"at {first.where()}; scan it there (or check the label).",
+        raise DomainError("UNIT_NOT_FOUND", M("Unknown SN {sn}: a new board starts at {step}, at {where}; scan it "
+                                              "there (or check the label).", sn=sn, step=first.label(),
+                                              where=first.where()),
                           {"sn": sn})
     lock_run_for_count(uow, scan.run.id)
     room = uow.execute(REGISTRATION_ROOM, {"run_id": scan.run.id,
                                            "oqc_key": Inspection.open_key_for(scan.run.id, "OQC")}).one()
     if room.open_oqc is not None:
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}: run {scan.run.run_no} is closed out and waits for its "
-                          "OQC; new boards go to another run.", {"sn": sn})
+        raise DomainError("UNIT_NOT_FOUND", M("Unknown SN {sn}: run {run} is closed out and waits for its OQC; new "
+                                              "boards go to another run.", sn=sn, run=scan.run.run_no), {"sn": sn})
     if room.units >= scan.run.plan_qty:
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}, and run {scan.run.run_no} already has its "
-                          f"{scan.run.plan_qty} units.", {"sn": sn})
+        raise DomainError("UNIT_NOT_FOUND", M("Unknown SN {sn}, and run {run} already has its {qty} units.", sn=sn,
+                                              run=scan.run.run_no, qty=scan.run.plan_qty), {"sn": sn})
     at = now()
     unit_id = uow.execute(INSERT_UNIT, {
         "sn": sn, "work_order_id": scan.run.work_order_id, "run_id": scan.run.id, "status": "QUEUED",
@@ -445,20 +454,21 @@ def _number(value: Any) -> Optional[float]:
 def check_value(spec: SpecPlan, value: Any) -> dict[str, Any]:
     """The typed columns of a value, or DATA_VALUE_INVALID naming the spec."""
     def invalid(expected: str) -> DomainError:
-        return DomainError("DATA_VALUE_INVALID", f"{spec.name} needs {expected} (got {json.dumps(value)[:40]}).",
+        return DomainError("DATA_VALUE_INVALID", M("{spec} needs {expected} (got {value}).", spec=spec.name,
+                                                   expected=expected, value=json.dumps(value)[:40]),
                            {"spec": spec.name, "expected": expected})
     if spec.data_type == "NUMBER":
         number = _number(value)
         if number is None:
-            raise invalid("a number")
+            raise invalid(M("a number"))
         return {"value_number": number}
     if spec.data_type == "TEXT":
         if not isinstance(value, str) or not value.strip():
-            raise invalid("a text")
+            raise invalid(M("a text"))
         return {"value_text": value.strip()}
     if spec.data_type == "BOOLEAN":
         if not isinstance(value, bool):
-            raise invalid("true or false")
+            raise invalid(M("true or false"))
         return {"value_bool": value}
     if spec.data_type == "ENUM":
         if not isinstance(value, str) or value not in (spec.enum_options or ()):
@@ -486,7 +496,7 @@ def _spec_for(step: StepPlan, ref: Any) -> SpecPlan:
     elif isinstance(ref, str):
         spec = step.specs_by_name.get(ref.strip()) or (step.specs_by_id.get(int(ref)) if ref.strip().isdigit() else None)
     if spec is None:
-        raise DomainError("DATA_SPEC_NOT_FOUND", f"{ref!r} is not a spec of step {step.step_no} ({step.operation_code}).",
+        raise DomainError("DATA_SPEC_NOT_FOUND", M("{ref} is not a spec of {step}.", ref=repr(ref), step=step.label()),
                           {"spec": ref, "expected": [s.name for s in step.specs]})
     return spec
 
@@ -500,7 +510,7 @@ def checked_values(step: StepPlan, data: list[Any]) -> list[CheckedValue]:
             raise DomainError("VALIDATION_ERROR", "Each data item is {spec, value}.", {"fields": {"data": "{spec, value}"}})
         spec = _spec_for(step, item["spec"])
         if spec.id in seen:
-            raise DomainError("VALIDATION_ERROR", f"{spec.name} is given twice.", {"fields": {"data": spec.name}})
+            raise DomainError("VALIDATION_ERROR", M("{spec} is given twice.", spec=spec.name), {"fields": {"data": spec.name}})
         seen.add(spec.id)
         if item.get("value") is None:
             continue
@@ -524,7 +534,7 @@ def verdict(step: StepPlan, requested: str, forced: Optional[Force], values: lis
         given = {v.spec.id for v in values}
         missing = [s.name for s in step.specs if s.required and s.id not in given]
         if missing:
-            raise DomainError("REQUIRED_DATA_MISSING", f"Enter {', '.join(missing)} before PASS.", {"specs": missing})
+            raise DomainError("REQUIRED_DATA_MISSING", M("Enter {specs} before PASS.", specs=join(missing)), {"specs": missing})
     limit_failures = [v for v in values if v.judge == "FAIL" and (v.spec.limit_action or "FAIL") == "FAIL"]
     if limit_failures and outcome.result == "PASS":
         outcome.result, outcome.forced_by = "FAIL", "SPEC_LIMIT"
@@ -537,7 +547,7 @@ def verdict(step: StepPlan, requested: str, forced: Optional[Force], values: lis
             names = ", ".join(f"{v.spec.name}={v.raw}" for v in limit_failures)
             outcome.defects = [{"code": "SPEC_OUT_OF_LIMIT", "description": f"Out of limit: {names}"}]
         else:
-            raise DomainError("DEFECT_CODE_REQUIRED", "Pick the defect code for the FAIL.")
+            raise DomainError("DEFECT_CODE_REQUIRED", M("Pick the defect code for the FAIL."))
     return outcome
 
 
@@ -557,11 +567,11 @@ def track_out(*, actor: Actor, station_code: str, sn: str, run_no: str, result: 
 def _track_out(uow: UnitOfWork, actor: Actor, station_code: str, sn: str, run_no: str, result: str,
                data: list[dict[str, Any]], defect: dict[str, Any] | None) -> TrackOutResult:
     if result not in ("PASS", "FAIL"):
-        raise DomainError("VALIDATION_ERROR", "result must be PASS or FAIL.", {"fields": {"result": "PASS or FAIL"}})
+        raise DomainError("VALIDATION_ERROR", M("result must be PASS or FAIL."), {"fields": {"result": "PASS or FAIL"}})
     read = _read_scan(uow, actor, station_code, run_no, sn)
     scan = read.scan
     if read.unit is None:
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
+        raise DomainError("UNIT_NOT_FOUND", M("Unknown SN {sn}.", sn=sn), {"sn": sn})
     _require_same_run(read.unit, scan)
     _track_here(uow, scan, read, station_code)
     forced = _forced_fail(uow, scan)
@@ -598,16 +608,17 @@ def _trial_stop(scan: Scan, next_step: Optional[StepPlan]) -> Optional[str]:
     last = scan.plan.last_fai_step_no
     if last is not None and next_step.step_no <= last:
         return None
-    return (f"FAI trial board: it stops after {scan.step.label()}. Hand it to quality for the FAI; it goes on at "
-            f"{next_step.label()} once the FAI is passed and signed and the run is authorized.")
+    return M("FAI trial board: it stops after {step}. Hand it to quality for the FAI; it goes on at {next} once the "
+             "FAI is passed and signed and the run is authorized.", step=scan.step.label(), next=next_step.label())
 
 
 def _refuse_scanned_sn(values: list[CheckedValue], sn: str) -> None:
     """A text value that is the board's own SN is a scan that landed in a data field, not a value."""
     for value in values:
         if value.spec.data_type == "TEXT" and str(value.raw).strip() == sn:
-            raise DomainError("DATA_VALUE_INVALID", f"{value.spec.name} got the board's SN {sn}: that was a scan, not "
-                              "the value. Enter the value, then PASS.", {"spec": value.spec.name})
+            raise DomainError("DATA_VALUE_INVALID", M("{spec} got the board's SN {sn}: that was a scan, not the value. "
+                                                      "Enter the value, then PASS.", spec=value.spec.name, sn=sn),
+                              {"spec": value.spec.name})
 
 
 def _track_here(uow: UnitOfWork, scan: Scan, read: _Read, station_code: str) -> None:
@@ -616,7 +627,8 @@ def _track_here(uow: UnitOfWork, scan: Scan, read: _Read, station_code: str) -> 
     unit = read.unit
     track = read.track if read.track_read else uow.execute(OPEN_TRACK_OF_UNIT, {"unit_id": unit.id}).first()
     if track is None or track.station_id != scan.station.id or unit.status != "IN_STATION":
-        raise DomainError("TRACK_NOT_FOUND", f"Unit {unit.sn} is not tracked in at {station_code}: track it in first.",
+        raise DomainError("TRACK_NOT_FOUND", M("Unit {sn} is not tracked in at {station}: track it in first.",
+                                               sn=unit.sn, station=station_code),
                           {"openAtStation": track is not None})
     scan.unit, scan.step, scan.track_id = unit, scan.plan.step(track.step_no), track.id
     scan.mode, scan.inspection_id = track.mode, track.inspection_id
@@ -638,8 +650,8 @@ def _close_track(uow: UnitOfWork, scan: Scan, outcome: Verdict, values: list[Che
     closed = uow.execute(CLOSE_TRACK, {"track_id": scan.track_id, "out_at": at, "result": outcome.result,
                                        "open_unit_id": None, "first_out": furthest is None or scan.step.step_no > furthest})
     if closed.rowcount != 1:  # closed by another TrackOut while this one waited (module docstring)
-        raise DomainError("TRACK_NOT_FOUND", f"Unit {scan.unit.sn} is not tracked in at {scan.station.code}: "
-                          "track it in first.", {"openAtStation": False})
+        raise DomainError("TRACK_NOT_FOUND", M("Unit {sn} is not tracked in at {station}: track it in first.",
+                                               sn=scan.unit.sn, station=scan.station.code), {"openAtStation": False})
     if values:
         uow.execute(INSERT_DATA_VALUE, [
             {"track_id": scan.track_id, "spec_id": v.spec.id, "spec_name": v.spec.name,
@@ -724,7 +736,7 @@ def terminal_station(*, actor: Actor, station_code: str) -> dict[str, Any]:
     require_permission(actor, "exec:track_in")
     station = load_station(station_code)
     if not station.is_active:
-        raise DomainError("STATION_INACTIVE", f"Station {station_code} is inactive: use another station.")
+        raise DomainError("STATION_INACTIVE", M("Station {code} is inactive: use another station.", code=station_code))
     require_station(actor, station.id, station.line_id, station.code)
     name, line_code, process_type = db.session.execute(
         select(Station.name, Line.code, Line.process_type).join(Line, Line.id == Station.line_id)
@@ -779,10 +791,10 @@ def unit_data_specs(*, actor: Actor, station_code: str, sn: str) -> dict[str, An
         label = scanned_label(sn, actor)
         if label is not None:
             raise DomainError("SCAN_NOT_A_BOARD", label[1], {"sn": sn, "labelKind": label[0]})
-        raise DomainError("UNIT_NOT_FOUND", f"Unknown SN {sn}.", {"sn": sn})
+        raise DomainError("UNIT_NOT_FOUND", M("Unknown SN {sn}.", sn=sn), {"sn": sn})
     step = plan_for(row.route_version_id).step(row.current_step_no)
     if step is None:
-        raise DomainError("STEP_MISMATCH", f"Unit {sn} is at an unknown step.")
+        raise DomainError("STEP_MISMATCH", M("Unit {sn} is at an unknown step.", sn=sn))
     open_track = db.session.execute(select(Station.code, Track.step_no).join(Station, Station.id == Track.station_id)
                                     .where(Track.open_unit_id == row.id)).first()
     return {"sn": sn, "runNo": row.run_no, "unitStatus": row.status, "step": step.to_dict(),
@@ -804,23 +816,25 @@ def scanned_label(text: str, actor: Actor) -> Optional[tuple[str, str]]:
     station = db.session.execute(select(Station.code, Station.name, Line.code, Station.id, Station.line_id)
                                  .join(Line, Line.id == Station.line_id).where(Station.code == text)).first()
     if station is not None:
-        what = f"{text} is the label of station {station[0]} ({station[1]}, {station[2]}), not a board"
+        what = dict(text=text, station=station[0], name=station[1], line=station[2])
         if not (actor.is_admin or actor.scope.allows_station(station[3], station[4])):
-            return "STATION", (f"{what}, and it is not one of your stations: scan the board's SN label, or ask your "
-                               "line leader to assign you that station.")
-        return "STATION", (f"{what}: to work there, scan it at the Station Terminal (it switches the station); "
-                           "here, scan the board's SN label.")
+            return "STATION", M("{text} is the label of station {station} ({name}, {line}), not a board, and it is not "
+                                "one of your stations: scan the board's SN label, or ask your line leader to assign "
+                                "you that station.", **what)
+        return "STATION", M("{text} is the label of station {station} ({name}, {line}), not a board: to work there, "
+                            "scan it at the Station Terminal (it switches the station); here, scan the board's SN "
+                            "label.", **what)
     if db.session.execute(select(Run.id).where(Run.run_no == text)).first():
-        return "RUN", (f"{text} is a run number, not a board: choose the run for new boards at the top of the "
-                       "screen, then scan the board's SN label.")
+        return "RUN", M("{text} is a run number, not a board: choose the run for new boards at the top of the "
+                        "screen, then scan the board's SN label.", text=text)
     if db.session.execute(select(WorkOrder.id).where(WorkOrder.wo_no == text)).first():
-        return "WORK_ORDER", f"{text} is a work order, not a board: scan the board's SN label."
+        return "WORK_ORDER", M("{text} is a work order, not a board: scan the board's SN label.", text=text)
     if db.session.execute(select(Product.id).where(Product.code == text)).first():
-        return "PRODUCT", f"{text} is a product code, not a board: scan the board's SN label."
+        return "PRODUCT", M("{text} is a product code, not a board: scan the board's SN label.", text=text)
     parts = [part.strip() for part in _REEL_SEPARATORS.split(text)]
     material = db.session.execute(select(Material.id).where(Material.code == parts[0])).first()
     lot = db.session.execute(select(MaterialLot.id).where(MaterialLot.lot_no == parts[-1])).first()
     if material is not None or (lot is not None and len(parts) <= 2):
-        return "MATERIAL", (f"{text} is a material or reel label, not a board: reels are scanned at the Loading "
-                            "Terminal: here, scan the board's SN label.")
+        return "MATERIAL", M("{text} is a material or reel label, not a board: reels are scanned at the Loading "
+                             "Terminal: here, scan the board's SN label.", text=text)
     return None

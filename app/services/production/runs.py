@@ -21,6 +21,7 @@ from ..engineering.routing import latest_version
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, Message, join, term
 from ..platform.scope import in_line_scope, line_filter, require_line, require_permission, require_visible
 from ..platform.sorting import Sorting
 from ..platform.states import can_transition, is_terminal, transition
@@ -52,7 +53,8 @@ def all_planned_finished(run: Run, counts: dict[str, int]) -> bool:
 def _version_ready_gate(run: Run, plan: RoutePlan) -> None:
     """The first authorize gate, production's own: the frozen version must be READY."""
     if plan.status != "READY":
-        raise DomainError("ROUTE_NOT_READY", f"Run {run.run_no} froze version {plan.version_no}, which is not READY.")
+        raise DomainError("ROUTE_NOT_READY", M("Run {run} froze version {version}, which is not READY.",
+                                                run=run.run_no, version=plan.version_no))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ def _version_ready_gate(run: Run, plan: RoutePlan) -> None:
 
 def run_missing(run_no: str) -> DomainError:
     """RUN_NOT_FOUND: for an unknown run, and for a run read outside the reader's lines alike."""
-    return DomainError("RUN_NOT_FOUND", f"No run {run_no}.", {"runNo": run_no})
+    return DomainError("RUN_NOT_FOUND", M("No run {run}.", run=run_no), {"runNo": run_no})
 
 
 def get_run(run_no: str, *, uow: UnitOfWork | None = None) -> Run:
@@ -95,29 +97,33 @@ def create_run(*, actor: Actor, wo_no: str, line_code: str, plan_qty: int, shift
         uow.entity_key = wo_no  # until the run number exists: a refused creation is found by its WO
         wo = get_work_order(wo_no, uow=uow)
         if wo.status not in ("RELEASED", "IN_PROGRESS"):
-            raise DomainError("WORK_ORDER_NOT_RELEASED", f"Work order {wo_no} is {wo.status}: release it first.",
+            raise DomainError("WORK_ORDER_NOT_RELEASED", M("Work order {wo} is {status}: release it first.",
+                                                           wo=wo_no, status=term(wo.status)),
                               {"status": wo.status})
         if wo.line is None or wo.line.code != line_code:
             raise DomainError("WORK_ORDER_DISPATCH_LINE_MISMATCH",
-                              f"Work order {wo_no} was released to {wo.line.code if wo.line else 'no line'}, "
-                              f"not {line_code}.", {"dispatchedLine": wo.line.code if wo.line else None})
+                              M("Work order {wo} was released to {dispatched}, not {line}.", wo=wo_no,
+                                dispatched=wo.line.code if wo.line else M("no line"), line=line_code), {"dispatchedLine": wo.line.code if wo.line else None})
         require_line(actor, wo.line_id, line_code)
         version = latest_version(wo.routing, status="READY") if wo.routing else None
         if version is None:
-            raise DomainError("ROUTE_NOT_READY", f"Routing {wo.routing.code if wo.routing else '?'} has no READY version.")
+            raise DomainError("ROUTE_NOT_READY", M("Routing {routing} has no READY version.",
+                                                   routing=wo.routing.code if wo.routing else "?"))
         plan = plan_for(version.id)
         bad = incompatible_steps(plan, wo.line_id)
         if bad:
             raise DomainError("RUN_LINE_INCOMPATIBLE_WITH_ROUTE",
-                              f"Line {line_code} has no active valid station for step(s) {', '.join(map(str, bad))}.",
+                              M("Line {line} has no active valid station for step(s) {steps}.", line=line_code,
+                                steps=join(bad)),
                               {"steps": bad})
         if plan_qty is None or plan_qty < 1:
-            raise DomainError("VALIDATION_ERROR", "planQty must be at least 1.", {"fields": {"planQty": "≥ 1"}})
+            raise DomainError("VALIDATION_ERROR", M("planQty must be at least 1."), {"fields": {"planQty": "≥ 1"}})
         quantity = quantity_status(wo)
         if plan_qty > quantity.remaining:
             raise DomainError("QUANTITY_EXCEEDS_WORK_ORDER",
-                              f"Runs would plan {quantity.in_runs + plan_qty} of work order {wo_no} "
-                              f"(planned {wo.planned_qty} + {quantity.scrapped} scrapped).",
+                              M("Runs would plan {total} of work order {wo} (planned {planned} + {scrapped} "
+                                "scrapped).", total=quantity.in_runs + plan_qty, wo=wo_no, planned=wo.planned_qty,
+                                scrapped=quantity.scrapped),
                               {"plannedQty": wo.planned_qty, "alreadyPlanned": quantity.in_runs,
                                "scrapped": quantity.scrapped, "available": quantity.remaining})
         count = db.session.execute(select(func.count()).select_from(Run).where(
@@ -173,25 +179,27 @@ def generate_units(*, actor: Actor, run_no: str, quantity: int | None = None, sn
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
         if run.status not in ("PREP", "AUTHORIZED"):
-            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}: units are generated while it "
-                              "is PREP or AUTHORIZED.", {"status": run.status})
+            raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}: units are generated while it is PREP "
+                                                      "or AUTHORIZED.", run=run_no, status=term(run.status)),
+                              {"status": run.status})
         existing = db.session.execute(select(func.count()).select_from(Unit).where(Unit.run_id == run.id)).scalar_one()
         if sns is not None:
             wanted = [s.strip() for s in sns if s and s.strip()]
             if len(set(wanted)) != len(wanted) or not wanted:
-                raise DomainError("VALIDATION_ERROR", "The SN list is empty or repeats an SN.",
+                raise DomainError("VALIDATION_ERROR", M("The SN list is empty or repeats an SN."),
                                   {"fields": {"sns": "unique, non-empty"}})
         else:
             if not quantity or quantity < 1:
-                raise DomainError("VALIDATION_ERROR", "quantity must be at least 1.", {"fields": {"quantity": "≥ 1"}})
+                raise DomainError("VALIDATION_ERROR", M("quantity must be at least 1."), {"fields": {"quantity": "≥ 1"}})
             prefix = sn_prefix if sn_prefix is not None else f"{run_no}-"
             wanted = [f"{prefix}{existing + i + 1:04d}" for i in range(quantity)]
         if existing + len(wanted) > run.plan_qty:
-            raise DomainError("QUANTITY_EXCEEDS_PLAN", f"Run {run_no} plans {run.plan_qty} units; it has {existing}.",
+            raise DomainError("QUANTITY_EXCEEDS_PLAN", M("Run {run} plans {qty} units; it has {existing}.",
+                                                         run=run_no, qty=run.plan_qty, existing=existing),
                               {"planQty": run.plan_qty, "existing": existing, "requested": len(wanted)})
         taken = db.session.execute(select(Unit.sn).where(Unit.sn.in_(wanted))).scalars().all()
         if taken:
-            raise DomainError("UNIT_SN_DUPLICATE", f"SN(s) already exist: {', '.join(sorted(taken)[:10])}.",
+            raise DomainError("UNIT_SN_DUPLICATE", M("SN(s) already exist: {sns}.", sns=join(sorted(taken)[:10])),
                               {"sns": sorted(taken)})
         first = plan_for(run.route_version_id).first.step_no
         units = [Unit(sn=sn, work_order_id=run.work_order_id, run_id=run.id, status="QUEUED",
@@ -223,7 +231,8 @@ def authorize(*, actor: Actor, run_no: str) -> Run:
             uow.nothing_changed()
             return run
         if run.status != "PREP":
-            raise DomainError("RUN_NOT_READY", f"Run {run_no} is {run.status}; only a PREP run can be authorized.",
+            raise DomainError("RUN_NOT_READY", M("Run {run} is {status}; only a PREP run can be authorized.",
+                                                 run=run_no, status=term(run.status)),
                               {"status": run.status})
         plan = plan_for(run.route_version_id)
         _version_ready_gate(run, plan)
@@ -242,11 +251,13 @@ def revoke(*, actor: Actor, run_no: str, reason: str) -> Run:
     with unit_of_work(actor, "RUN_REVOKE", "RUN", run_no, reason=reason) as uow:
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
-        required_reason(reason, "revoking the authorization")
+        required_reason(reason, M("revoking the authorization"))
         if run.status == "IN_PROGRESS":
-            raise DomainError("RUN_ALREADY_STARTED", f"Run {run_no} has started production; it cannot be revoked.")
+            raise DomainError("RUN_ALREADY_STARTED", M("Run {run} has started production; it cannot be revoked.",
+                                                       run=run_no))
         if run.status != "AUTHORIZED":
-            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}, not AUTHORIZED.",
+            raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}, not AUTHORIZED.", run=run_no,
+                                                      status=term(run.status)),
                               {"status": run.status})
         run.status = transition("RUN", run.status, "REVOKE")
         run.authorized_by = run.authorized_at = None
@@ -260,12 +271,14 @@ def cancel(*, actor: Actor, run_no: str, reason: str) -> Run:
     with unit_of_work(actor, "RUN_CANCEL", "RUN", run_no, reason=reason) as uow:
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
-        required_reason(reason, "cancelling the run")
+        required_reason(reason, M("cancelling the run"))
         has_tracks = db.session.execute(select(Track.id).where(Track.run_id == run.id).limit(1)).first()
         if run.status != "PREP" or has_tracks:
-            raise DomainError("RUN_NOT_CANCELLABLE", f"Run {run_no} is {run.status}"
-                              + (" and has tracks" if has_tracks else "") + ": only a PREP run without tracks "
-                              "can be cancelled.", {"status": run.status})
+            raise DomainError("RUN_NOT_CANCELLABLE", (
+                M("Run {run} is {status} and has tracks: only a PREP run without tracks can be cancelled.",
+                  run=run_no, status=term(run.status)) if has_tracks else
+                M("Run {run} is {status}: only a PREP run without tracks can be cancelled.",
+                  run=run_no, status=term(run.status))), {"status": run.status})
         deleted = db.session.execute(delete(Unit).where(Unit.run_id == run.id)).rowcount
         run.status = transition("RUN", run.status, "CANCEL")
         run.ended_at = now()
@@ -332,12 +345,14 @@ def close(*, actor: Actor, run_no: str) -> Run:
             uow.audit("RUN_START", "RUN", run.run_no, diff={"before": {"status": "AUTHORIZED"},
                                                            "after": {"status": "IN_PROGRESS"}})
         if run.status != "IN_PROGRESS":
-            raise DomainError("RUN_NOT_CLOSABLE", f"Run {run_no} is {run.status}: it cannot be closed.",
+            raise DomainError("RUN_NOT_CLOSABLE", M("Run {run} is {status}: it cannot be closed.", run=run_no,
+                                                    status=term(run.status)),
                               {"status": run.status})
         if not counts:
-            raise DomainError("RUN_HAS_NO_UNITS", f"Run {run_no} has no units.")
+            raise DomainError("RUN_HAS_NO_UNITS", M("Run {run} has no units.", run=run_no))
         if unfinished:
-            raise DomainError("RUN_UNITS_NOT_TERMINAL", f"Run {run_no} has {unfinished} unit(s) not DONE or SCRAPPED.",
+            raise DomainError("RUN_UNITS_NOT_TERMINAL", M("Run {run} has {count} unit(s) not DONE or SCRAPPED.",
+                                                          run=run_no, count=unfinished),
                               {"counts": counts})
         outcome = _closeout(uow, run, actor)
         uow.payload = {"counts": counts}
@@ -510,8 +525,9 @@ def next_action(run: Run, counts: dict[str, int]) -> dict[str, str]:
         for phase in extension_points.PREPARATION_PHASES:
             result = phase(run, counts)
             if result is not None and result[1] == "CURRENT":
-                return {"action": result[0].upper(), "text": f"{result[0]}: {result[2]}"}
-        return {"action": "AUTHORIZE", "text": "The run is prepared: authorize the run."}
+                return {"action": result[0].upper(), "text": M("{phase}: {text}", phase=Message(result[0]),
+                                                               text=result[2])}
+        return {"action": "AUTHORIZE", "text": M("The run is prepared: authorize the run.")}
     return production_action(run.status, counts, run.plan_qty, lambda: db.session.execute(select(Inspection.id).where(
         Inspection.open_key == Inspection.open_key_for(run.id, "OQC"))).first() is not None)
 
@@ -524,26 +540,27 @@ def production_action(status: str, counts: dict[str, int], plan_qty: int,
     unfinished = open_units(counts)
     total = sum(counts.values())
     if status in ("AUTHORIZED", "IN_PROGRESS") and all_units_terminal(counts) and total < plan_qty:
-        return {"action": "BUILD", "text": f"{total - unfinished} of {plan_qty} planned unit(s) finished: operators "
-                                           f"build the other {plan_qty - total} (track in at the first step). Close "
-                                           f"the run only to end it short."}
+        return {"action": "BUILD", "text": M("{done} of {planned} planned unit(s) finished: operators build the other "
+                                             "{missing} (track in at the first step). Close the run only to end it "
+                                             "short.", done=total - unfinished, planned=plan_qty,
+                                             missing=plan_qty - total)}
     if status == "AUTHORIZED":
         if all_units_terminal(counts):  # every planned unit was built in the FAI trial
-            return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
-        return {"action": "BUILD", "text": "Operators track units in at the first step."}
+            return {"action": "CLOSE", "text": M("Every unit is finished: close the run.")}
+        return {"action": "BUILD", "text": M("Operators track units in at the first step.")}
     if status == "IN_PROGRESS":
         if all_units_terminal(counts):
             if oqc_open():
-                return {"action": "OQC", "text": "Every unit is finished: quality inspects the OQC sample."}
-            return {"action": "CLOSE", "text": "Every unit is finished: close the run."}
+                return {"action": "OQC", "text": M("Every unit is finished: quality inspects the OQC sample.")}
+            return {"action": "CLOSE", "text": M("Every unit is finished: close the run.")}
         failed = counts.get("OUT_FAILED", 0) + counts.get("ON_HOLD", 0)
         if failed:
-            return {"action": "DISPOSITION", "text": f"{failed} unit(s) wait for a quality decision; "
-                                                     f"{unfinished - failed} in production."}
-        return {"action": "BUILD", "text": f"{unfinished} unit(s) in production."}
+            return {"action": "DISPOSITION", "text": M("{failed} unit(s) wait for a quality decision; {working} in "
+                                                       "production.", failed=failed, working=unfinished - failed)}
+        return {"action": "BUILD", "text": M("{count} unit(s) in production.", count=unfinished)}
     if status == "ON_HOLD":
-        return {"action": "MRB", "text": "The run is on hold: MRB decides."}
-    return {"action": "NONE", "text": f"The run is {status}."}
+        return {"action": "MRB", "text": M("The run is on hold: MRB decides.")}
+    return {"action": "NONE", "text": M("The run is {status}.", status=term(status))}
 
 
 def run_to_dict(run: Run, *, detail: bool = False) -> dict[str, Any]:
@@ -616,28 +633,29 @@ def available_actions(run: Run, actor: Actor, counts: dict[str, int] | None = No
 
 def _authorize_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
     if run.status == "PREP":
-        return ("Authorize", "CURRENT", "Authorize the run for production.")
+        return ("Authorize", "CURRENT", M("Authorize the run for production."))
     if run.status == "CANCELLED":
-        return ("Authorize", "SKIPPED", "Cancelled.")
-    return ("Authorize", "DONE", f"Authorized by {run.authorized_by or '—'}.")
+        return ("Authorize", "SKIPPED", M("Cancelled."))
+    return ("Authorize", "DONE", M("Authorized by {user}.", user=run.authorized_by or "—"))
 
 
 def _execution_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
     total = sum(counts.values())
     done = sum(counts.get(s, 0) for s in TERMINAL_UNIT)
     if run.status in ("PREP", "CANCELLED"):
-        return ("Execution", "TODO" if run.status == "PREP" else "SKIPPED", f"{total} unit(s) generated.")
+        return ("Execution", "TODO" if run.status == "PREP" else "SKIPPED",
+                M("{count} unit(s) generated.", count=total))
     if run.status in ("AUTHORIZED", "IN_PROGRESS") and (done < total or total < run.plan_qty):
-        return ("Execution", "CURRENT", f"{done} of {run.plan_qty} unit(s) finished.")
-    return ("Execution", "DONE", f"{done} unit(s) finished.")
+        return ("Execution", "CURRENT", M("{done} of {planned} unit(s) finished.", done=done, planned=run.plan_qty))
+    return ("Execution", "DONE", M("{count} unit(s) finished.", count=done))
 
 
 def _closeout_phase(run: Run, counts: dict[str, int]) -> tuple[str, str, str]:
     if is_terminal("RUN", run.status):
-        return ("Closeout", "DONE" if run.status != "CANCELLED" else "SKIPPED", f"Run {run.status}.")
+        return ("Closeout", "DONE" if run.status != "CANCELLED" else "SKIPPED", M("Run {status}.", status=term(run.status)))
     if run.status == "IN_PROGRESS" and all_planned_finished(run, counts):
-        return ("Closeout", "CURRENT", "Every unit is finished: close the run.")
-    return ("Closeout", "TODO", f"When all {run.plan_qty} planned unit(s) are DONE or SCRAPPED.")
+        return ("Closeout", "CURRENT", M("Every unit is finished: close the run."))
+    return ("Closeout", "TODO", M("When all {planned} planned unit(s) are DONE or SCRAPPED.", planned=run.plan_qty))
 
 
 _PRODUCTION_PHASES = (_authorize_phase, _execution_phase, _closeout_phase)

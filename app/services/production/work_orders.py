@@ -15,6 +15,7 @@ from ..platform.actor import Actor
 from ..platform.audit import record_failure
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, term
 from ..platform.inputs import Key, Whole
 from ..platform.scope import line_filter, require_line, require_permission, require_visible, sees_all_lines
 from ..platform.sorting import Sorting
@@ -24,7 +25,7 @@ from ..platform.validation import required_reason
 
 
 def _wo_missing(wo_no: str) -> DomainError:
-    return DomainError("WORK_ORDER_NOT_FOUND", f"No work order {wo_no}.", {"woNo": wo_no})
+    return DomainError("WORK_ORDER_NOT_FOUND", M("No work order {wo}.", wo=wo_no), {"woNo": wo_no})
 
 
 def get_work_order(wo_no: str, *, uow: UnitOfWork | None = None) -> WorkOrder:
@@ -107,16 +108,17 @@ def receive_work_order(*, actor: Actor, payload: Any, create_only: bool = False)
     def handler(uow: UnitOfWork, data: dict) -> dict:
         product = db.session.execute(select(Product).where(Product.code == data["productCode"])).scalar_one_or_none()
         if product is None:
-            raise DomainError("PRODUCT_NOT_FOUND", f"No product {data['productCode']}.",
+            raise DomainError("PRODUCT_NOT_FOUND", M("No product {product}.", product=data["productCode"]),
                               {"productCode": data["productCode"]})
         routing = None
         if data.get("routingCode"):
             routing = db.session.execute(select(Routing).where(Routing.code == data["routingCode"])).scalar_one_or_none()
             if routing is None:
-                raise DomainError("ROUTE_NOT_FOUND", f"No routing {data['routingCode']}.",
+                raise DomainError("ROUTE_NOT_FOUND", M("No routing {routing}.", routing=data["routingCode"]),
                                   {"routingCode": data["routingCode"]})
             if routing.product_id not in (None, product.id):
-                raise DomainError("VALIDATION_ERROR", f"Routing {routing.code} is not for product {product.code}.",
+                raise DomainError("VALIDATION_ERROR", M("Routing {routing} is not for product {product}.",
+                                                        routing=routing.code, product=product.code),
                                   {"fields": {"routingCode": "routing of another product"}})
         wo = db.session.execute(uow.lock(select(WorkOrder).where(WorkOrder.wo_no == data["woNo"]))).scalar_one_or_none()
         if wo is not None and create_only:
@@ -132,19 +134,22 @@ def receive_work_order(*, actor: Actor, payload: Any, create_only: bool = False)
                                   "routing": routing.code if routing else None}}
         else:
             if wo.status == "COMPLETED":
-                raise DomainError("WORK_ORDER_COMPLETED", f"Work order {wo.wo_no} is completed and cannot change.")
+                raise DomainError("WORK_ORDER_COMPLETED", M("Work order {wo} is completed and cannot change.",
+                                                            wo=wo.wo_no))
             before = {"plannedQty": wo.planned_qty, "dueDate": wo.due_date, "product": wo.product.code,
                       "routing": wo.routing.code if wo.routing else None}
             if wo.status != "RECEIVED" and (product.id != wo.product_id or (routing and routing.id != wo.routing_id)):
-                raise DomainError("VALIDATION_ERROR", f"Work order {wo.wo_no} is {wo.status}: its product and "
-                                  "routing can no longer change.", {"fields": {"productCode": "fixed after release"}})
+                raise DomainError("VALIDATION_ERROR", M("Work order {wo} is {status}: its product and routing can no "
+                                                        "longer change.", wo=wo.wo_no, status=term(wo.status)), {"fields": {"productCode": "fixed after release"}})
             quantity = quantity_status(wo)
             if data["plannedQty"] + quantity.scrapped < quantity.in_runs:
                 raise DomainError(
                     "QUANTITY_EXCEEDS_WORK_ORDER",
-                    f"Work order {wo.wo_no}: its runs already plan {quantity.in_runs} unit(s)"
-                    + (f" ({quantity.scrapped} scrapped so far)" if quantity.scrapped else "")
-                    + f"; plannedQty {data['plannedQty']} would be below that.",
+                    M("Work order {wo}: its runs already plan {planned} unit(s) ({scrapped} scrapped so far); "
+                      "plannedQty {qty} would be below that.", wo=wo.wo_no, planned=quantity.in_runs,
+                      scrapped=quantity.scrapped, qty=data["plannedQty"]) if quantity.scrapped else
+                    M("Work order {wo}: its runs already plan {planned} unit(s); plannedQty {qty} would be below "
+                      "that.", wo=wo.wo_no, planned=quantity.in_runs, qty=data["plannedQty"]),
                     {"plannedQty": data["plannedQty"], "alreadyPlanned": quantity.in_runs,
                      "scrapped": quantity.scrapped, "minimum": max(1, quantity.in_runs - quantity.scrapped)})
             wo.product, wo.planned_qty = product, data["plannedQty"]
@@ -166,8 +171,8 @@ def receive_work_order(*, actor: Actor, payload: Any, create_only: bool = False)
 
 
 def _exists(wo: WorkOrder) -> DomainError:
-    return DomainError("WORK_ORDER_EXISTS", f"Work order {wo.wo_no} already exists ({wo.status}): open it, or "
-                       "use another number.", {"woNo": wo.wo_no, "status": wo.status})
+    return DomainError("WORK_ORDER_EXISTS", M("Work order {wo} already exists ({status}): open it, or use another "
+                                              "number.", wo=wo.wo_no, status=term(wo.status)), {"woNo": wo.wo_no, "status": wo.status})
 
 
 def create_work_order(*, actor: Actor, payload: Any) -> InboundResult:
@@ -197,22 +202,26 @@ def release(*, actor: Actor, wo_no: str, line_code: str) -> WorkOrder:
     with unit_of_work(actor, "WORK_ORDER_RELEASE", "WORK_ORDER", wo_no) as uow:
         wo = get_work_order(wo_no, uow=uow)
         if wo.status != "RECEIVED":
-            raise DomainError("WORK_ORDER_NOT_RECEIVED", f"Work order {wo_no} is {wo.status}; only a RECEIVED "
-                              "work order can be released.", {"status": wo.status})
+            raise DomainError("WORK_ORDER_NOT_RECEIVED", M("Work order {wo} is {status}; only a RECEIVED work order can "
+                                                           "be released.", wo=wo_no, status=term(wo.status)), {"status": wo.status})
         routing = resolve_routing(wo.product, explicit=wo.routing)
         if routing is None:
-            raise DomainError("ROUTE_NOT_FOUND", f"No active, effective routing for product {wo.product.code}.",
+            raise DomainError("ROUTE_NOT_FOUND", M("No active, effective routing for product {product}.",
+                                                   product=wo.product.code),
                               {"productCode": wo.product.code})
         if latest_version(routing, status="READY") is None:
-            raise DomainError("ROUTE_NOT_READY", f"Routing {routing.code} has no READY version: compile it first.",
+            raise DomainError("ROUTE_NOT_READY", M("Routing {routing} has no READY version: compile it first.",
+                                                   routing=routing.code),
                               {"routingCode": routing.code})
         line = db.session.execute(select(Line).where(Line.code == line_code)).scalar_one_or_none()
         if line is None:
-            raise DomainError("LINE_NOT_FOUND", f"No line {line_code}.", {"lineCode": line_code})
+            raise DomainError("LINE_NOT_FOUND", M("No line {line}.", line=line_code), {"lineCode": line_code})
         require_line(actor, line.id, line.code)
         if line.process_type != routing.process_type:
-            raise DomainError("LINE_ROUTING_PROCESS_MISMATCH", f"Line {line.code} is {line.process_type}, routing "
-                              f"{routing.code} is {routing.process_type}.",
+            raise DomainError("LINE_ROUTING_PROCESS_MISMATCH", M("Line {line} is {process}, routing {routing} is "
+                                                                 "{routing_process}.", line=line.code,
+                                                                 process=line.process_type, routing=routing.code,
+                                                                 routing_process=routing.process_type),
                               {"lineProcess": line.process_type, "routingProcess": routing.process_type})
         wo.status = transition("WORK_ORDER", wo.status, "RELEASE")
         wo.routing, wo.line, wo.released_at = routing, line, now()
@@ -232,23 +241,24 @@ def close(*, actor: Actor, wo_no: str, confirm_short: bool = False, reason: str 
             uow.nothing_changed()
             return wo
         if not wo.runs:
-            raise DomainError("WORK_ORDER_HAS_NO_RUNS", f"Work order {wo_no} has no runs.")
+            raise DomainError("WORK_ORDER_HAS_NO_RUNS", M("Work order {wo} has no runs.", wo=wo_no))
         open_runs = [r for r in wo.runs if not is_terminal("RUN", r.status)]
         if open_runs:
             listed = ", ".join(f"{r.run_no} ({r.status})" for r in open_runs)
-            raise DomainError("WORK_ORDER_RUNS_NOT_TERMINAL", f"Runs not finished: {listed}.",
+            raise DomainError("WORK_ORDER_RUNS_NOT_TERMINAL", M("Runs not finished: {runs}.", runs=listed),
                               {"runs": [{"runNo": r.run_no, "status": r.status} for r in open_runs]})
         counts = unit_tallies(Unit.work_order_id, [wo.id])[wo.id]
         missing = short_by(wo, counts)
         short = missing > 0
         if short and not confirm_short:
             raise DomainError("WORK_ORDER_SHORT",
-                              f"Work order {wo_no} has {counts['good']} good of {wo.planned_qty} planned "
-                              f"({counts['scrap']} scrapped): build the missing {missing} "
-                              f"in a new run, or confirm closing it short with a reason.",
+                              M("Work order {wo} has {good} good of {planned} planned ({scrap} scrapped): build the "
+                                "missing {missing} in a new run, or confirm closing it short with a reason.",
+                                wo=wo_no, good=counts["good"], planned=wo.planned_qty, scrap=counts["scrap"],
+                                missing=missing),
                               {"plannedQty": wo.planned_qty, **counts})
         if short:
-            uow.reason = required_reason(reason, f"closing work order {wo_no} short")
+            uow.reason = required_reason(reason, M("closing work order {wo} short", wo=wo_no))
         before = wo.status
         wo.status = transition("WORK_ORDER", wo.status, "CLOSE")
         wo.closed_at = now()

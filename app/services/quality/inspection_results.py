@@ -36,6 +36,7 @@ from ..integration.inbox import InboundResult, receive, source_of
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.inputs import EventTime, Key, Text, Whole
 from ..platform.scope import require_station
 from ..platform.states import transition
@@ -70,7 +71,7 @@ class InspectionResultSchema(Schema):
 
 def _may_record(actor: Actor) -> None:
     if not (actor.can("integration:inbound") or actor.can("quality:inspection_result")):
-        raise DomainError("FORBIDDEN", "You may not send or enter SPI/AOI results.")
+        raise DomainError("FORBIDDEN", M("You may not send or enter SPI/AOI results."))
 
 
 def manual_entry_type(actor: Actor, station_code: str) -> Optional[str]:
@@ -117,11 +118,11 @@ def _apply(uow: UnitOfWork, actor: Actor, data: dict, source: str, operator: Opt
     unit = db.session.execute(uow.lock(select(Unit).where(Unit.sn == sn))
                               .execution_options(populate_existing=True)).scalar_one_or_none()
     if unit is None:
-        raise DomainError("UNIT_NOT_FOUND", f"No unit with SN {sn}.", {"sn": sn})
+        raise DomainError("UNIT_NOT_FOUND", M("No unit with SN {sn}.", sn=sn), {"sn": sn})
     run = db.session.get(Run, unit.run_id)
     if station.line_id != run.line_id:
-        raise DomainError("STATION_LINE_MISMATCH", f"Station {station.code} is not on the line of unit {sn}'s run "
-                          f"{run.run_no}.")
+        raise DomainError("STATION_LINE_MISMATCH", M("Station {station} is not on the line of unit {sn}'s run {run}.",
+                                                    station=station.code, sn=sn, run=run.run_no))
     plan = plan_for(run.route_version_id)
     step_no = data.get("stepNo") if data.get("stepNo") is not None else unit.current_step_no
     step = plan.step(step_no)
@@ -129,21 +130,24 @@ def _apply(uow: UnitOfWork, actor: Actor, data: dict, source: str, operator: Opt
     inspected = db.session.execute(select(Track.id).where(Track.unit_id == unit.id, Track.step_no == step_no)
                                    .order_by(Track.id.desc()).limit(1)).scalar_one_or_none()
     if step is None or (unit.current_step_no is not None and step_no > unit.current_step_no and inspected is None):
-        raise DomainError("STEP_MISMATCH", f"Unit {sn} is at step {unit.current_step_no}: a result for step {step_no} "
-                          "is for a step the unit has not reached (or the route does not have).",
+        raise DomainError("STEP_MISMATCH", M("Unit {sn} is at step {current}: a result for step {step} is for a step "
+                                             "the unit has not reached (or the route does not have).", sn=sn,
+                                             current=unit.current_step_no, step=step_no),
                           {"stepNo": step_no, "currentStepNo": unit.current_step_no})
     if not step.accepts(station_type=station.station_type, group_code=station.group_code, station_code=station.code):
-        raise DomainError("STATION_MISMATCH", f"Station {station.code} does not do {step.label()}: that step is "
-                          f"done at {step.where()}.",
+        raise DomainError("STATION_MISMATCH", M("Station {station} does not do {step}: that step is done at {where}.",
+                                                station=station.code, step=step.label(), where=step.where()),
                           {"stepNo": step_no, "stationGroupCode": step.station_group_code})
     if db.session.execute(select(InspectionResult.id).where(InspectionResult.event_id == data["eventId"])).first():
         # the same event id under the other type (SPI vs AOI), so not found as a duplicate of this system
-        raise DomainError("VALIDATION_ERROR", f"Event {data['eventId']} was already received as another result type.",
+        raise DomainError("VALIDATION_ERROR", M("Event {event} was already received as another result type.",
+                                                event=data["eventId"]),
                           {"fields": {"eventId": "already used"}})
     defects = [{"code": active_defect_code(d["code"]), "location": (d.get("location") or "").strip() or None,
                 "description": d.get("description") or None} for d in data.get("defects") or []]
     if data["result"] == "FAIL" and not defects:
-        raise DomainError("DEFECTS_REQUIRED", "A FAIL result needs at least one defect {code, location?, description?}.",
+        raise DomainError("DEFECTS_REQUIRED", M("A FAIL result needs at least one defect {{code, location?, "
+                                                "description?}}."),
                           {"fields": {"defects": "at least one for FAIL"}})
 
     at_step = ((unit.status == "QUEUED" and unit.current_step_no == step_no)

@@ -25,6 +25,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, term
 from ..platform.inputs import Key, Text
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import can_transition, transition
@@ -102,7 +103,7 @@ def create_fai(*, actor: Actor, run_no: str, sample_qty: Any, remark: str | None
             raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}: an FAI is made on a PREP run.",
                               {"status": run.status})
         check = readiness.latest_check(run.id, "FORMAL")
-        readiness.require_passed(check, "create the FAI")
+        readiness.require_passed(check, M("create the FAI"))
         if db.session.execute(select(Inspection.id).where(Inspection.open_key == Inspection.open_key_for(run.id, "FAI"))).first():
             raise DomainError("FAI_ALREADY_EXISTS", f"Run {run_no} already has an open FAI: continue it.")
         plan = plan_for(run.route_version_id)
@@ -386,9 +387,9 @@ def fai_trial_gate(uow: UnitOfWork, scan) -> Optional[tuple[str, Optional[int]]]
     run = db.session.get(Run, scan.run.id)
     check = readiness.latest_check(run.id, "FORMAL")
     if check is None or check.inputs_hash != readiness.evaluate(run).fingerprint:
-        raise DomainError("READINESS_CHECK_FAILED", f"Run {run.run_no}'s readiness changed since its FORMAL check: "
-                          "run the readiness check again before the FAI trial.")
-    readiness.require_passed(check, "build FAI trial units")
+        raise DomainError("READINESS_CHECK_FAILED", M("Run {run}'s readiness changed since its FORMAL check: run the "
+                                                      "readiness check again before the FAI trial.", run=run.run_no))
+    readiness.require_passed(check, M("build FAI trial units"))
     return "FAI_TRIAL", fai
 
 
@@ -398,13 +399,14 @@ def fai_trial_check(uow: UnitOfWork, scan) -> None:
         return
     last = scan.plan.last_fai_step_no
     if last is None or scan.step.step_no > last:
-        raise DomainError("FAI_TRIAL_STEP_NOT_ALLOWED", f"Step {scan.step.step_no} is after the FAI step {last}: the "
-                          "trial stops there until the run is authorized.", {"lastFaiStepNo": last})
+        raise DomainError("FAI_TRIAL_STEP_NOT_ALLOWED", M("Step {step} is after the FAI step {last}: the trial stops "
+                                                          "there until the run is authorized.",
+                                                          step=scan.step.step_no, last=last), {"lastFaiStepNo": last})
     inspection = db.session.execute(uow.lock(select(Inspection).where(Inspection.id == scan.inspection_id))).scalar_one()
     units = set(db.session.execute(select(Track.unit_id).where(Track.inspection_id == inspection.id)).scalars())
     if scan.unit.id not in units and len(units) >= inspection.sample_qty:
-        raise DomainError("FAI_TRIAL_LIMIT_REACHED", f"The FAI trial already has its {inspection.sample_qty} unit(s): "
-                          "finish them, or wait for the authorization.", {"sampleQty": inspection.sample_qty})
+        raise DomainError("FAI_TRIAL_LIMIT_REACHED", M("The FAI trial already has its {sample} unit(s): finish them, "
+                                                       "or wait for the authorization.", sample=inspection.sample_qty), {"sampleQty": inspection.sample_qty})
 
 
 def fai_authorize_gate(uow: UnitOfWork, run: Run, plan, actor: Actor) -> None:
@@ -414,13 +416,15 @@ def fai_authorize_gate(uow: UnitOfWork, run: Run, plan, actor: Actor) -> None:
         return
     fai = latest_fai(run.id)
     if fai is None or fai.status != "PASS":
-        state = "no FAI yet" if fai is None else f"its FAI is {fai.status}"
-        raise DomainError("FAI_NOT_PASSED", f"Run {run.run_no} has {state}: quality runs the FAI (trial units "
-                          "through the FAI step, items, PASS) before the run is authorized.",
+        raise DomainError("FAI_NOT_PASSED", (
+            M("Run {run} has no FAI yet: quality runs the FAI (trial units through the FAI step, items, PASS) before "
+              "the run is authorized.", run=run.run_no) if fai is None else
+            M("Run {run} has its FAI is {status}: quality runs the FAI (trial units through the FAI step, items, PASS) "
+              "before the run is authorized.", run=run.run_no, status=term(fai.status))),
                           {"inspectionId": fai.id if fai else None})
     if not fai.signed_by:
-        raise DomainError("FAI_NOT_SIGNED", f"{fai.number} of run {run.run_no} passed but is not signed: quality "
-                          "signs it first.", {"inspectionId": fai.id})
+        raise DomainError("FAI_NOT_SIGNED", M("{fai} of run {run} passed but is not signed: quality signs it first.",
+                                              fai=fai.number, run=run.run_no), {"inspectionId": fai.id})
 
 
 def trace_inspections(trace: dict[str, Any], context: dict[str, Any]) -> None:
@@ -460,20 +464,24 @@ def fai_phase(run: Run, counts: dict[str, int]) -> Optional[tuple[str, str, str]
     if plan.last_fai_step_no is None:
         return None
     if run.fai_waived:
-        return ("FAI", "SKIPPED", f"Waived by the MRB: {run.fai_waiver_reason or ''}".strip())
+        return ("FAI", "SKIPPED", M("Waived by the MRB: {reason}", reason=run.fai_waiver_reason.strip())
+                if (run.fai_waiver_reason or "").strip() else M("Waived by the MRB:"))
     fai = latest_fai(run.id)
     if fai is None:
         if run.status != "PREP":
-            return ("FAI", "SKIPPED", "No FAI was made.")
-        return ("FAI", "CURRENT", f"Quality creates the FAI; trial units go up to step {plan.last_fai_step_no}.")
+            return ("FAI", "SKIPPED", M("No FAI was made."))
+        return ("FAI", "CURRENT", M("Quality creates the FAI; trial units go up to step {step}.",
+                                    step=plan.last_fai_step_no))
     if fai.status == "PENDING":
-        return ("FAI", "CURRENT", f"{fai.number} created: quality starts it.")
+        return ("FAI", "CURRENT", M("{fai} created: quality starts it.", fai=fai.number))
     if fai.status == "INSPECTING":
         done = len(_fai_trial_units(fai))
-        return ("FAI", "CURRENT", f"Trial: {done} of {fai.sample_qty} unit(s) through step {plan.last_fai_step_no}; "
-                f"{len(fai.items)} item(s) recorded.")
+        return ("FAI", "CURRENT", M("Trial: {done} of {sample} unit(s) through step {step}; {items} item(s) recorded.",
+                                    done=done, sample=fai.sample_qty, step=plan.last_fai_step_no,
+                                    items=len(fai.items)))
     if fai.status == "FAIL":
-        return ("FAI", "CURRENT" if run.status == "PREP" else "DONE", f"{fai.number} FAILED: a new FAI is needed.")
+        return ("FAI", "CURRENT" if run.status == "PREP" else "DONE",
+                M("{fai} FAILED: a new FAI is needed.", fai=fai.number))
     if not fai.signed_by:
-        return ("FAI", "CURRENT", f"{fai.number} PASSED: quality signs it (with their password).")
-    return ("FAI", "DONE", f"{fai.number} PASSED, signed by {fai.signed_by}.")
+        return ("FAI", "CURRENT", M("{fai} PASSED: quality signs it (with their password).", fai=fai.number))
+    return ("FAI", "DONE", M("{fai} PASSED, signed by {user}.", fai=fai.number, user=fai.signed_by))

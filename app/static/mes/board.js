@@ -106,6 +106,7 @@
         { type: "line", label: t("Plan"), data: perHour.map(function (b) { return b.plan; }), borderColor: "#f0c040",
           backgroundColor: "#f0c040", pointRadius: 0, borderDash: [8, 6] }] },
       options: { animation: false, responsive: true, maintainAspectRatio: false,
+                 locale: document.documentElement.lang || "en",  // numbers in the page's language
                  plugins: { legend: { labels: { color: "#e8edf3", font: { size: 20 } } } },
                  scales: { x: { ticks: { color: "#e8edf3", font: { size: 18 } } },
                            y: { beginAtZero: true, ticks: { color: "#e8edf3", font: { size: 18 } }, grid: { color: "#2c3a4a" } } } }

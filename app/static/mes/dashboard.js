@@ -9,6 +9,7 @@
   var palette = ["#337ab7", "#5cb85c", "#f0ad4e", "#d9534f", "#5bc0de", "#8e6bbf", "#777777"];
   Chart.defaults.font.size = 14;
   Chart.defaults.animation = false;
+  Chart.defaults.locale = document.documentElement.lang || "en";  // numbers on axes and tooltips in the page's language
 
   function openReport(canvas) {
     var card = canvas.closest(".mes-chart-card");

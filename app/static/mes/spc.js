@@ -9,6 +9,7 @@
   var t = window.MES && window.MES.t ? window.MES.t : function (text) { return text; };
   Chart.defaults.font.size = 14;
   Chart.defaults.animation = false;
+  Chart.defaults.locale = document.documentElement.lang || "en";  // numbers on axes and tooltips in the page's language
   var labels = data.points.map(function (p) { return String(p.index + 1); });
   var traceBase = document.body.dataset.traceBase || "/trace/units/";
 

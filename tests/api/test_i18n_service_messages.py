@@ -1,0 +1,71 @@
+"""Issue 17 (zh-CN): the services' own sentences — a refusal's message, Run Detail's next action and
+phases, a readiness item's reason — come in Chinese to a client that asks for it (Accept-Language, the
+`mes_lang` cookie), and exactly as before in English to every other client (app/services/platform/messages.py,
+app/web/i18n.py `localize`). Real app and HTTP through the test client, both databases."""
+from __future__ import annotations
+
+import re
+
+from support import SMT_STATIONS, console_login, ok_data, prep_run
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def track_in(api, run_no: str, sn: str, **kwargs):
+    return api("operator").post(f"/api/v1/stations/{SMT_STATIONS[10]}/track-in", json={"sn": sn, "runNo": run_no},
+                                **kwargs)
+
+
+def test_a_refusal_answers_in_chinese_and_stays_english_otherwise(app, fresh_db, api, client):
+    run_no = prep_run(api, qty=1)
+    english = track_in(api, run_no, f"{run_no}-0001").get_json()["error"]
+    assert english["code"] == "RUN_NOT_AUTHORIZED"
+    assert english["message"] == f"Run {run_no} is PREP: authorize the run, or start an FAI for a trial."
+    chinese = track_in(api, run_no, f"{run_no}-0001", headers=ZH).get_json()["error"]
+    assert chinese["code"] == "RUN_NOT_AUTHORIZED"  # the code never changes
+    assert chinese["message"] == f"生产批 {run_no} 处于“准备中”状态：请授权该生产批，或开始首件检验(FAI)进行试产。"
+    assert CJK.search(chinese["hint"])
+    # the terminal's long-lived language cookie does the same
+    client.set_cookie("mes_lang", "zh")
+    try:
+        by_cookie = track_in(api, run_no, f"{run_no}-0001").get_json()["error"]
+    finally:
+        client.delete_cookie("mes_lang")
+    assert by_cookie["message"] == chinese["message"]
+    # a nested sentence: the unknown station's label scanned as a board
+    label = track_in(api, run_no, SMT_STATIONS[20], headers=ZH).get_json()["error"]
+    assert label["code"] in ("SCAN_NOT_A_BOARD", "RUN_NOT_AUTHORIZED"), label
+    assert CJK.search(label["message"]), label
+
+
+def test_run_next_action_and_readiness_reasons_follow_the_language(app, fresh_db, api):
+    run_no = prep_run(api, qty=1)
+    english = ok_data(api("planner").get(f"/api/v1/runs/{run_no}"))["nextAction"]
+    chinese = ok_data(api("planner").get(f"/api/v1/runs/{run_no}", headers=ZH))["nextAction"]
+    assert english["action"] == chinese["action"]  # codes stay codes
+    assert english["text"].startswith(("Readiness: ", "Loading: ", "FAI: "))
+    assert chinese["text"].startswith(("生产就绪：", "上料：", "首件")) and not re.search(r"\b(the|run|check)\b", chinese["text"])
+    check_en = ok_data(api("planner").get(f"/api/v1/runs/{run_no}/readiness"))  # the PRECHECK at creation
+    check_zh = ok_data(api("planner").get(f"/api/v1/runs/{run_no}/readiness", headers=ZH))
+    failed_en = [i for i in check_en["items"] if i["status"] == "FAILED"]
+    failed_zh = [i for i in check_zh["items"] if i["status"] == "FAILED"]
+    assert failed_en and len(failed_en) == len(failed_zh)
+    loading_en = next(i for i in failed_en if i["itemType"] == "LOADING")
+    loading_zh = next(i for i in failed_zh if i["itemType"] == "LOADING")
+    assert loading_en["failReason"] == "The run's slot table is not loaded yet."
+    assert loading_zh["failReason"] == "生产批的料站表尚未加载。"
+    assert "_reason" not in loading_en["evidence"]  # the stored template is no evidence of its own
+
+
+def test_run_detail_console_page_in_chinese(app, fresh_db, api, client):
+    run_no = prep_run(api, qty=1)
+    assert console_login(client, "planner").status_code == 302  # the api's own client: one request context at a time
+    html = client.get(f"/runs/{run_no}", headers=ZH).get_data(as_text=True)
+    assert 'lang="zh-CN"' in html
+    assert "授权该生产批投产。" in html  # the Authorize phase of a PREP run
+    assert "已生成 0 块电路板。" in html  # the Execution phase
+    next_action = re.search(r'id="next-action">(.*?)</div>', html, re.S).group(1)
+    assert CJK.search(re.sub(r"<strong>.*?</strong>", "", next_action)), next_action
+    html = client.get(f"/runs/{run_no}").get_data(as_text=True)
+    assert "Authorize the run for production." in html and "0 unit(s) generated." in html
