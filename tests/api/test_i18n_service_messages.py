@@ -69,3 +69,18 @@ def test_run_detail_console_page_in_chinese(app, fresh_db, api, client):
     assert CJK.search(re.sub(r"<strong>.*?</strong>", "", next_action)), next_action
     html = client.get(f"/runs/{run_no}").get_data(as_text=True)
     assert "Authorize the run for production." in html and "0 unit(s) generated." in html
+
+
+def test_a_solder_paste_refusal_answers_in_chinese(app, fresh_db, api):
+    """The paste timers' refusal (services/preparation/paste.py), its time left a Message of its own."""
+    thaw = api("material").post("/api/v1/lines/LINE-SMT-A/solder-paste/times", json={
+        "lotNo": "SP-LOT-0001", "kind": "THAW_START"})  # now: 4 h of thaw to go
+    assert thaw.status_code == 201, thaw.get_json()
+    opened = {"lotNo": "SP-LOT-0001", "kind": "OPENED"}
+    english = api("material").post("/api/v1/lines/LINE-SMT-A/solder-paste/times", json=opened).get_json()["error"]
+    chinese = api("material").post("/api/v1/lines/LINE-SMT-A/solder-paste/times", json=opened,
+                                   headers=ZH).get_json()["error"]
+    assert english["code"] == chinese["code"] == "PASTE_THAW_INCOMPLETE"
+    assert re.fullmatch(r"Solder paste SP-LOT-0001 is still thawing: 3 h 5\d min left before the jar may be opened\.",
+                        english["message"]), english
+    assert re.fullmatch(r"锡膏 SP-LOT-0001 仍在回温：还需 3 小时 5\d 分钟 才可开封。", chinese["message"]), chinese

@@ -212,8 +212,9 @@ def _recheck_floor_life(run: Run, slot: FeederSlot, material: Material, lot: Mat
     LOADING readiness item fails until the reel is replaced), one close to it answers its clock."""
     clock = msd.lot_clock(material, lot)
     if clock is not None and clock.status == "EXPIRED":
-        raise DomainError("MSD_FLOOR_LIFE_EXPIRED", f"{material.code}|{lot.lot_no} on slot {slot.slot_code} has spent its "
-                          f"floor life on the line: replace the reel (Replace mode) and have it baked.",
+        raise DomainError("MSD_FLOOR_LIFE_EXPIRED", M("{reel} on slot {slot} has spent its floor life on the line: "
+                                                      "replace the reel (Replace mode) and have it baked.",
+                                                      reel=f"{material.code}|{lot.lot_no}", slot=slot.slot_code),
                           {"slotCode": slot.slot_code, "materialCode": material.code, "lotNo": lot.lot_no,
                            "runNo": run.run_no, "msd": msd.clock_to_dict(clock)})
     current.msd = msd.clock_to_dict(clock)  # for the answer, like a first scan's

@@ -35,6 +35,7 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.inputs import EventTime, Key
+from ..platform.messages import M, Message, join
 from ..platform.scope import require_line, require_permission
 from ..platform.uow import UnitOfWork, unit_of_work
 from .exposure import PasteClock, PasteWindows, paste_clock
@@ -68,25 +69,29 @@ def clock_of(binding: LineSolderPaste, windows: PasteWindows, at: datetime) -> P
                        on_stencil_at=binding.on_stencil_at)
 
 
-def duration_text(span: timedelta) -> str:
+def duration_text(span: timedelta) -> Message:
+    """A time left as people read it: "2 h 05 min", "45 min" (a Message: "2 小时 05 分钟" in Chinese)."""
     minutes = max(0, int(span.total_seconds() // 60))
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    if minutes >= 60:
+        return M("{hours} h {minutes} min", hours=minutes // 60, minutes=f"{minutes % 60:02d}")
+    return M("{minutes} min", minutes=minutes)
 
 
-def failure(lot_no: str, clock: PasteClock) -> Optional[tuple[str, str]]:
-    """(code, reason) when the paste is outside its windows; None inside them."""
+def failure(lot_no: str, clock: PasteClock) -> Optional[tuple[str, Message]]:
+    """(code, reason) when the paste is outside its windows; None inside them. The reason is a Message (the
+    English sentence, shown in the reader's language; the readiness item stores its template too)."""
     if clock.status == "NOT_THAWED":
-        return ("PASTE_THAW_INCOMPLETE", f"Solder paste {lot_no}: no thaw start is recorded — record when the jar "
-                "left the refrigerator, then wait for its thaw time.")
+        return ("PASTE_THAW_INCOMPLETE", M("Solder paste {lot}: no thaw start is recorded — record when the jar "
+                                           "left the refrigerator, then wait for its thaw time.", lot=lot_no))
     if clock.status == "THAWING":
-        return ("PASTE_THAW_INCOMPLETE", f"Solder paste {lot_no} is still thawing: {duration_text(clock.remaining)} "
-                "left before the jar may be opened.")
+        return ("PASTE_THAW_INCOMPLETE", M("Solder paste {lot} is still thawing: {left} left before the jar may be "
+                                           "opened.", lot=lot_no, left=duration_text(clock.remaining)))
     if clock.status == "EXPIRED" and clock.reason == "open":
-        return ("PASTE_OPEN_EXPIRED", f"Solder paste {lot_no} has been open longer than its maximum open time: "
-                "take it off the line and use a new jar.")
+        return ("PASTE_OPEN_EXPIRED", M("Solder paste {lot} has been open longer than its maximum open time: "
+                                        "take it off the line and use a new jar.", lot=lot_no))
     if clock.status == "EXPIRED":
-        return ("PASTE_STENCIL_EXPIRED", f"Solder paste {lot_no} has been on the stencil longer than its maximum "
-                "time: remove it, clean the stencil and apply fresh paste.")
+        return ("PASTE_STENCIL_EXPIRED", M("Solder paste {lot} has been on the stencil longer than its maximum "
+                                           "time: remove it, clean the stencil and apply fresh paste.", lot=lot_no))
     return None
 
 
@@ -133,7 +138,7 @@ def readiness_failure(binding: LineSolderPaste, at: datetime) -> tuple[Optional[
 def _current(line_code: str, lock=None) -> tuple[Line, Optional[LineSolderPaste]]:
     line = db.session.execute(select(Line).where(Line.code == line_code)).scalar_one_or_none()
     if line is None:
-        raise DomainError("LINE_NOT_FOUND", f"No line {line_code}.", {"lineCode": line_code})
+        raise DomainError("LINE_NOT_FOUND", M("No line {line}.", line=line_code), {"lineCode": line_code})
     query = select(LineSolderPaste).where(LineSolderPaste.current_line_id == line.id)
     return line, db.session.execute(lock(query) if lock else query).scalar_one_or_none()
 
@@ -141,8 +146,10 @@ def _current(line_code: str, lock=None) -> tuple[Line, Optional[LineSolderPaste]
 def _bound(line: Line, binding: Optional[LineSolderPaste], lot_no: str) -> LineSolderPaste:
     if binding is None or binding.lot_no != lot_no:
         raise DomainError("PASTE_LOT_NOT_BOUND",
-                          f"Solder paste {lot_no} is not the lot bound to {line.code}"
-                          + (f" (bound: {binding.lot_no})." if binding else " (no paste is bound)."),
+                          M("Solder paste {lot} is not the lot bound to {line} (bound: {bound}).", lot=lot_no,
+                            line=line.code, bound=binding.lot_no) if binding else
+                          M("Solder paste {lot} is not the lot bound to {line} (no paste is bound).", lot=lot_no,
+                            line=line.code),
                           {"lineCode": line.code, "lotNo": lot_no, "boundLotNo": binding.lot_no if binding else None})
     return binding
 
@@ -150,7 +157,7 @@ def _bound(line: Line, binding: Optional[LineSolderPaste], lot_no: str) -> LineS
 def _check_kind(kind: Any) -> str:
     kind = kind.strip().upper() if isinstance(kind, str) else ""
     if kind not in PASTE_EVENTS:
-        raise DomainError("VALIDATION_ERROR", f"kind must be one of {', '.join(PASTE_EVENTS)}.",
+        raise DomainError("VALIDATION_ERROR", M("kind must be one of {kinds}.", kinds=join(PASTE_EVENTS)),
                           {"fields": {"kind": list(PASTE_EVENTS)}})
     return kind
 
@@ -177,7 +184,7 @@ def _apply(uow: UnitOfWork, binding: LineSolderPaste, kind: str, moment: datetim
                 setattr(binding, column, None)
     else:
         if binding.thaw_started_at is not None and moment < binding.thaw_started_at:
-            raise DomainError("VALIDATION_ERROR", "The time is before the jar's thaw start.",
+            raise DomainError("VALIDATION_ERROR", M("The time is before the jar's thaw start."),
                               {"fields": {"at": "after the thaw start"}})
         _refuse_outside(binding, windows, moment, with_open=kind == "ON_STENCIL")
         if kind == "OPENED":
@@ -200,7 +207,7 @@ def record_time(*, actor: Actor, line_code: str, lot_no: str, kind: str, at: Opt
     moment = at or now()
     kind = _check_kind(kind)
     if moment > now() + FUTURE_SKEW:
-        raise DomainError("VALIDATION_ERROR", "The time is in the future.", {"fields": {"at": "not in the future"}})
+        raise DomainError("VALIDATION_ERROR", M("The time is in the future."), {"fields": {"at": "not in the future"}})
     lot_no = (lot_no or "").strip()
     with unit_of_work(actor, "SOLDER_PASTE_TIME", "LINE", line_code,
                       payload={"lotNo": lot_no, "kind": kind, "at": moment.isoformat(), "source": "MANUAL"}) as uow:

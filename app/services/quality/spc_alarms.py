@@ -32,6 +32,7 @@ from ...models.spc import SPC_ALARM_STATUSES, SpcAlarm, SpcChart
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.scope import line_filter, require_line, require_permission
 from ..platform.uow import unit_of_work
 from ..platform.validation import fields_error, required_reason
@@ -229,14 +230,15 @@ def acknowledge(*, actor: Actor, alarm_id: int, reason: Optional[str]) -> dict[s
     with unit_of_work(actor, "SPC_ALARM_ACKNOWLEDGE", "SPC_ALARM", str(alarm_id)) as uow:
         row = db.session.execute(_alarm_query().where(SpcAlarm.id == alarm_id)).first()
         if row is None:
-            raise DomainError("SPC_ALARM_NOT_FOUND", f"No SPC alarm {alarm_id}.", {"alarmId": alarm_id})
+            raise DomainError("SPC_ALARM_NOT_FOUND", M("No SPC alarm {alarm}.", alarm=alarm_id), {"alarmId": alarm_id})
         require_line(actor, row.line_id, row.line_code)
         alarm = db.session.execute(uow.lock(select(SpcAlarm).where(SpcAlarm.id == alarm_id))).scalar_one()
         if alarm.status != "OPEN":
             raise DomainError("SPC_ALARM_ALREADY_ACKNOWLEDGED",
-                              f"SPC alarm {alarm_id} was acknowledged by {alarm.acknowledged_by}.",
+                              M("SPC alarm {alarm} was acknowledged by {user}.", alarm=alarm_id,
+                                user=alarm.acknowledged_by),
                               {"alarmId": alarm_id, "acknowledgedBy": alarm.acknowledged_by})
-        reason = required_reason(reason, "acknowledging the SPC alarm")
+        reason = required_reason(reason, M("acknowledging the SPC alarm"))
         alarm.status, alarm.acknowledged_by, alarm.acknowledged_at, alarm.reason = (
             "ACKNOWLEDGED", actor.username, now(), reason)
         uow.session.flush()

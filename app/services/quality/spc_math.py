@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from statistics import fmean, stdev
 from typing import Iterable, Optional, Sequence
 
+from ..platform.messages import M
+
 # ---------------------------------------------------------------------------------------------
 # Constants for control charts, n = 2 … 25 (published table values)
 # ---------------------------------------------------------------------------------------------
@@ -197,18 +199,18 @@ def capability(values: Sequence[float], sigma_within: float, lsl: Optional[float
 class RunRule:
     number: int
     window: int
-    text: str
+    text: str  # a Message: the rule's name in the reader's language on the API (the catalogue's msgid)
 
 
 RUN_RULES: dict[int, RunRule] = {
-    1: RunRule(1, 1, "One point beyond 3 sigma"),
-    2: RunRule(2, 9, "Nine points in a row on one side of the centre line"),
-    3: RunRule(3, 6, "Six points in a row steadily increasing or decreasing"),
-    4: RunRule(4, 14, "Fourteen points in a row alternating up and down"),
-    5: RunRule(5, 3, "Two of three points beyond 2 sigma on the same side"),
-    6: RunRule(6, 5, "Four of five points beyond 1 sigma on the same side"),
-    7: RunRule(7, 15, "Fifteen points in a row within 1 sigma of the centre line"),
-    8: RunRule(8, 8, "Eight points in a row beyond 1 sigma, on either side"),
+    1: RunRule(1, 1, M("One point beyond 3 sigma")),
+    2: RunRule(2, 9, M("Nine points in a row on one side of the centre line")),
+    3: RunRule(3, 6, M("Six points in a row steadily increasing or decreasing")),
+    4: RunRule(4, 14, M("Fourteen points in a row alternating up and down")),
+    5: RunRule(5, 3, M("Two of three points beyond 2 sigma on the same side")),
+    6: RunRule(6, 5, M("Four of five points beyond 1 sigma on the same side")),
+    7: RunRule(7, 15, M("Fifteen points in a row within 1 sigma of the centre line")),
+    8: RunRule(8, 8, M("Eight points in a row beyond 1 sigma, on either side")),
 }
 WESTERN_ELECTRIC = (1, 2, 5, 6)  # with rule 2 at 8 points (`same_side_run=8`)
 LONGEST_RULE_WINDOW = max(rule.window for rule in RUN_RULES.values())
