@@ -83,7 +83,7 @@ def test_every_list_exported_from_the_demo_imports_into_an_empty_install_as_the_
     assert table_counts(target) == table_counts(database.url)
 
 
-def test_a_bad_row_imports_nothing_and_the_dry_run_names_it(database, tmp_path):
+def test_a_bad_row_imports_nothing_and_the_dry_run_names_it(app, database, tmp_path):  # app: the seeded template
     url = database.copy_to(f"imp_{uuid.uuid4().hex[:6]}")
     try:
         path = tmp_path / "materials-go-live.csv"
@@ -108,18 +108,19 @@ def test_a_bad_row_imports_nothing_and_the_dry_run_names_it(database, tmp_path):
         database.drop_copy(url)
 
 
-def test_ten_thousand_materials_import_with_a_progress_bar_and_again_change_nothing(database, tmp_path):
+def test_ten_thousand_materials_import_with_a_progress_bar_and_again_change_nothing(app, database, tmp_path):
     url = database.copy_to(f"imp_{uuid.uuid4().hex[:6]}")
     try:
         path = tmp_path / "materials.csv"
         lines = ["Code,Name,Category,Unit,Model,MSL"] + [
             f"BULK-{i:05d},Resistor {i} ohm 0402,RESISTOR,PCS,RC0402-{i},1" for i in range(10_000)]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        demo_materials = table_counts(url)["Materials"]
         done = flask_cli(url, "mes", "import", str(path))
         assert done.returncode == 0, done.stderr[-2000:]
         assert cli_counts(done.stdout)["Materials"] == {"CREATE": 10_000, "UPDATE": 0, "UNCHANGED": 0, "REFUSED": 0}
         assert "Importing materials.csv" in done.stderr  # the progress bar
-        assert table_counts(url)["Materials"] == 8 + 10_000
+        assert table_counts(url)["Materials"] == demo_materials + 10_000
         again = flask_cli(url, "mes", "import", str(path))
         assert cli_counts(again.stdout)["Materials"] == {"CREATE": 0, "UPDATE": 0, "UNCHANGED": 10_000, "REFUSED": 0}
     finally:
