@@ -18,26 +18,16 @@ from ..security.auth import authenticate
 from ..security.permissions import resource_permissions
 from ..services.production import trace
 from ..services.quality import spc, spc_alarms
+from ..services.quality.spc_math import RUN_RULES
 from ..web.export import spc_export
 from ..web.filters import parse_datetime
-from ..web.i18n import N_
+from ..web.i18n import localize
 from .base import call_and_flash
 
-# The run rules as the screens name them (services/quality/spc_math.RUN_RULES, in the catalogue)
-RULE_TEXTS = {
-    1: N_("One point beyond 3 sigma"),
-    2: N_("Nine points in a row on one side of the centre line"),
-    3: N_("Six points in a row steadily increasing or decreasing"),
-    4: N_("Fourteen points in a row alternating up and down"),
-    5: N_("Two of three points beyond 2 sigma on the same side"),
-    6: N_("Four of five points beyond 1 sigma on the same side"),
-    7: N_("Fifteen points in a row within 1 sigma of the centre line"),
-    8: N_("Eight points in a row beyond 1 sigma, on either side"),
-}
-
-
 def rule_texts() -> dict[str, str]:
-    return {str(number): _(text) for number, text in RULE_TEXTS.items()}
+    """The run rules as the screens name them: the service's own names (spc_math.RUN_RULES, Messages) in
+    the reader's language."""
+    return {str(number): localize(rule.text) for number, rule in RUN_RULES.items()}
 
 
 class SpcView(BaseView):
