@@ -60,7 +60,7 @@ def main() -> None:
     try:
         with app.app_context():
             upgrade()
-            seed_demo(oqc_rules=False)
+            seed_demo(oqc_rules=False, msd_reels=False, paste_thawing=False)  # as the test suite's template
             db.session.remove()
             engine = db.engine
         client = app.test_client()

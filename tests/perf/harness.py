@@ -348,8 +348,8 @@ class Staff:
 
 
 def fresh_consumable_statuses(staff: Staff, tag: str) -> None:
-    """The stencil and solder-paste statuses the line's readiness check wants, as the TPM/WMS
-    integrations send them."""
+    """The stencil and solder-paste statuses (and the paste's thaw start) the line's readiness check
+    wants, as the TPM/WMS integrations send them."""
     now = datetime.now(timezone.utc)
     expect(staff.integration.post("/api/v1/integration/stencil-status", {
         "eventId": f"BENCH-STN-{tag}", "eventTime": now.isoformat(), "stencilId": "STN-1001-A",
@@ -357,6 +357,10 @@ def fresh_consumable_statuses(staff: Staff, tag: str) -> None:
     expect(staff.integration.post("/api/v1/integration/solder-paste-status", {
         "eventId": f"BENCH-SP-{tag}", "eventTime": now.isoformat(), "lotNo": "SP-LOT-0001", "status": "COMPLIANT",
         "expiresAt": (now + timedelta(days=7)).isoformat()}), 200, "solder paste status")
+    # the demo's jar is seeded thawing (issue 18 paste timers): WMS reports it out of the refrigerator 5 h ago
+    expect(staff.integration.post("/api/v1/integration/solder-paste-events", {
+        "eventId": f"BENCH-SPT-{tag}", "eventTime": (now - timedelta(hours=5)).isoformat(), "lineCode": "LINE-SMT-A",
+        "lotNo": "SP-LOT-0001", "kind": "THAW_START"}), 200, "solder paste thaw start")
 
 
 def authorized_run(staff: Staff, wo_no: str, qty: int) -> str:
