@@ -33,7 +33,7 @@ def _whole(text: str, field: str) -> int:
             return int(text)
     except ValueError:
         pass
-    raise DomainError("VALIDATION_ERROR", f"{field} must be a whole number.", {"fields": {field: "integer"}})
+    raise DomainError("VALIDATION_ERROR", _("%(field)s must be a whole number.", field=field), {"fields": {field: "integer"}})
 
 
 def fai_context(run: Run, actor: Actor) -> dict[str, Any]:
