@@ -83,7 +83,8 @@ class _InspectionCardView(BaseView):
 
     def _decided(self, inspection) -> None:
         """Flash what the decision did."""
-        flash(f"{inspection.number}: {_(inspection.status)}.", "success" if inspection.status == "PASS" else "warning")
+        flash(_("%(number)s: %(status)s.", number=inspection.number, status=_(inspection.status)),
+              "success" if inspection.status == "PASS" else "warning")
 
     @expose("/<int:inspection_id>/start", methods=["POST"])
     @has_access
