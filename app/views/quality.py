@@ -33,7 +33,7 @@ def _whole(text: str, field: str) -> int:
             return int(text)
     except ValueError:
         pass
-    raise DomainError("VALIDATION_ERROR", f"{field} must be a whole number.", {"fields": {field: "integer"}})
+    raise DomainError("VALIDATION_ERROR", _("%(field)s must be a whole number.", field=field), {"fields": {field: "integer"}})
 
 
 def fai_context(run: Run, actor: Actor) -> dict[str, Any]:
@@ -83,7 +83,8 @@ class _InspectionCardView(BaseView):
 
     def _decided(self, inspection) -> None:
         """Flash what the decision did."""
-        flash(f"{inspection.number}: {_(inspection.status)}.", "success" if inspection.status == "PASS" else "warning")
+        flash(_("%(number)s: %(status)s.", number=inspection.number, status=_(inspection.status)),
+              "success" if inspection.status == "PASS" else "warning")
 
     @expose("/<int:inspection_id>/start", methods=["POST"])
     @has_access

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from support import SMT_STATIONS, console_login, ok_data, prep_run
+from support import SMT_STATIONS, console_login, ok_data, prep_run, ready_run
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -84,3 +84,26 @@ def test_a_solder_paste_refusal_answers_in_chinese(app, fresh_db, api):
     assert re.fullmatch(r"Solder paste SP-LOT-0001 is still thawing: 3 h 5\d min left before the jar may be opened\.",
                         english["message"]), english
     assert re.fullmatch(r"锡膏 SP-LOT-0001 仍在回温：还需 3 小时 5\d 分钟 才可开封。", chinese["message"]), chinese
+
+
+def test_a_quality_refusal_answers_in_chinese(app, fresh_db, api):
+    """The quality context's refusals (services/quality: FAI, OQC, MRB, defects, SPC) are Messages too."""
+    run_no = ready_run(api, qty=1)
+    fai = ok_data(api("quality").post(f"/api/v1/runs/{run_no}/fai", json={"sampleQty": 1}))
+    again = {"sampleQty": 1}
+    english = api("quality").post(f"/api/v1/runs/{run_no}/fai", json=again).get_json()["error"]
+    assert (english["code"], english["message"]) == (
+        "FAI_ALREADY_EXISTS", f"Run {run_no} already has an open FAI: continue it.")
+    chinese = api("quality").post(f"/api/v1/runs/{run_no}/fai", json=again, headers=ZH).get_json()["error"]
+    assert (chinese["code"], chinese["message"]) == (
+        "FAI_ALREADY_EXISTS", f"生产批 {run_no} 已有一个未完成的首件检验：请继续该检验。")
+    item = {"unitSn": f"{run_no}-0001", "itemName": "first article", "result": "PASS"}
+    english = api("quality").post(f"/api/v1/inspections/{fai['id']}/items", json=item).get_json()["error"]
+    assert english["message"] == f"{fai['number']} is PENDING: start it first."
+    chinese = api("quality").post(f"/api/v1/inspections/{fai['id']}/items", json=item,
+                                  headers=ZH).get_json()["error"]
+    assert english["code"] == chinese["code"] == "FAI_NOT_INSPECTING"
+    assert chinese["message"] == f"{fai['number']} 处于“PENDING”状态：请先开始检验。"
+    english = api("quality").post("/api/v1/defects/99999/release", json={"reason": "ok"}).get_json()["error"]
+    chinese = api("quality").post("/api/v1/defects/99999/release", json={"reason": "ok"}, headers=ZH).get_json()["error"]
+    assert (english["message"], chinese["message"]) == ("No defect 99999.", "没有不良 99999。")

@@ -20,6 +20,7 @@ from ...models import (
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.scope import line_filter, require_permission, require_visible
 from . import extension_points
 from .runs import run_missing
@@ -61,7 +62,7 @@ def unit_trace(*, actor: Actor, sn: str) -> dict[str, Any]:
         .join(Run, Run.id == Unit.run_id).join(WorkOrder, WorkOrder.id == Unit.work_order_id)
         .join(Product, Product.id == WorkOrder.product_id).join(Line, Line.id == Run.line_id)
         .where(Unit.sn == sn)).first()
-    missing = DomainError("UNIT_NOT_FOUND", f"No unit with SN {sn} on the lines you may see.", {"sn": sn})
+    missing = DomainError("UNIT_NOT_FOUND", M("No unit with SN {sn} on the lines you may see.", sn=sn), {"sn": sn})
     if head is None:
         raise missing
     require_visible(actor, head.line_id, missing)
@@ -188,6 +189,6 @@ EXPORT_FORMATS = ("csv", "xlsx")
 def require_export(actor: Actor, fmt: str) -> None:
     """A trace exported as a file (`format=csv|xlsx`) needs `trace:export`; another format is refused."""
     if fmt not in EXPORT_FORMATS:
-        raise DomainError("VALIDATION_ERROR", f"format must be json, csv or xlsx, not {fmt!r}.",
+        raise DomainError("VALIDATION_ERROR", M("format must be json, csv or xlsx, not {format}.", format=repr(fmt)),
                           {"fields": {"format": "json, csv or xlsx"}})
     require_permission(actor, "trace:export")

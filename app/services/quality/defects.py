@@ -30,6 +30,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, join, term
 from ..platform.scope import line_filter, require_line, require_permission
 from ..platform.sorting import Sorting
 from ..platform.states import transition
@@ -64,7 +65,7 @@ def _unit_for_update(uow: UnitOfWork, unit_id: int) -> Unit:
 def _unit_by_sn(uow: UnitOfWork, sn: str) -> Unit:
     unit = _fresh(uow, select(Unit).where(Unit.sn == sn), lock=True).scalar_one_or_none()
     if unit is None:
-        raise DomainError("UNIT_NOT_FOUND", f"No unit with SN {sn}.", {"sn": sn})
+        raise DomainError("UNIT_NOT_FOUND", M("No unit with SN {sn}.", sn=sn), {"sn": sn})
     return unit
 
 
@@ -73,7 +74,7 @@ def _defect_unit(defect_id: int) -> tuple[int, int]:
     row = db.session.execute(select(Defect.unit_id, Run.line_id).join(Unit, Unit.id == Defect.unit_id)
                              .join(Run, Run.id == Unit.run_id).where(Defect.id == defect_id)).first()
     if row is None:
-        raise DomainError("DEFECT_NOT_FOUND", f"No defect {defect_id}.", {"defectId": defect_id})
+        raise DomainError("DEFECT_NOT_FOUND", M("No defect {id}.", id=defect_id), {"defectId": defect_id})
     return row.unit_id, row.line_id
 
 
@@ -114,11 +115,12 @@ def record_defect(*, actor: Actor, sn: str, code: Any, location: str | None = No
         unit = _unit_by_sn(uow, sn)
         require_line(actor, db.session.get(Run, unit.run_id).line_id)
         if unit.status == "IN_STATION":
-            raise DomainError("UNIT_IN_STATION", f"Unit {sn} is tracked in: track it out FAIL at the station instead.",
+            raise DomainError("UNIT_IN_STATION", M("Unit {sn} is tracked in: track it out FAIL at the station instead.",
+                                                   sn=sn),
                               {"status": unit.status})
         if unit.status != "QUEUED":
-            raise DomainError("UNIT_STATE_INVALID", f"Unit {sn} is {unit.status}: a defect is recorded by hand on a "
-                              "QUEUED unit only.", {"status": unit.status})
+            raise DomainError("UNIT_STATE_INVALID", M("Unit {sn} is {status}: a defect is recorded by hand on a "
+                                                     "QUEUED unit only.", sn=sn, status=term(unit.status)), {"status": unit.status})
         code = active_defect_code(code)
         at = now()
         defect = Defect(unit_id=unit.id, step_no=unit.current_step_no, code=code, location=(location or "").strip() or None,
@@ -160,16 +162,19 @@ def decide(*, actor: Actor, defect_id: int, disposition_type: str, reason: str |
         unit = _unit_for_update(uow, unit_id)
         defect = _fresh(uow, select(Defect).where(Defect.id == defect_id)).scalar_one()
         if defect.status != "RECORDED":
-            raise DomainError("ALREADY_DISPOSITIONED", f"Defect {defect_id} is {defect.status}: it already has a "
-                              "disposition.", {"status": defect.status})
+            raise DomainError("ALREADY_DISPOSITIONED", M("Defect {id} is {status}: it already has a disposition.",
+                                                         id=defect_id, status=term(defect.status)), {"status": defect.status})
         if unit.status != "OUT_FAILED":
-            hint = " (a DONE unit is decided by the run's OQC/MRB)" if unit.status == "DONE" else ""
-            raise DomainError("UNIT_STATE_INVALID", f"Unit {unit.sn} is {unit.status}: only an OUT_FAILED unit gets a "
-                              f"disposition{hint}.", {"status": unit.status})
+            message = (M("Unit {sn} is {status}: only an OUT_FAILED unit gets a disposition (a DONE unit is "
+                         "decided by the run's OQC/MRB).", sn=unit.sn, status=term(unit.status))
+                       if unit.status == "DONE" else
+                       M("Unit {sn} is {status}: only an OUT_FAILED unit gets a disposition.", sn=unit.sn,
+                         status=term(unit.status)))
+            raise DomainError("UNIT_STATE_INVALID", message, {"status": unit.status})
         if disposition_type not in DISPOSITION_TYPES:
-            raise DomainError("VALIDATION_ERROR", "type must be REWORK, SCRAP or HOLD.",
+            raise DomainError("VALIDATION_ERROR", M("type must be REWORK, SCRAP or HOLD."),
                               {"fields": {"type": list(DISPOSITION_TYPES)}})
-        reason = required_reason(reason, "the disposition")
+        reason = required_reason(reason, M("the disposition"))
         defects = db.session.execute(select(Defect).where(Defect.unit_id == unit.id, Defect.status == "RECORDED")
                                      .order_by(Defect.id)).scalars().all()
         failed_at = failure_step(unit, defects)
@@ -178,13 +183,15 @@ def decide(*, actor: Actor, defect_id: int, disposition_type: str, reason: str |
             if isinstance(to_step_no, bool) or not isinstance(to_step_no, int) or plan.step(to_step_no) is None \
                     or to_step_no > failed_at:
                 allowed = [s.step_no for s in plan.steps if s.step_no <= failed_at]
-                raise DomainError("REWORK_STEP_INVALID", f"Rework goes back to a step of the route at or before the "
-                                  f"failure step {failed_at}: one of {', '.join(map(str, allowed))}.",
+                raise DomainError("REWORK_STEP_INVALID", M("Rework goes back to a step of the route at or before the "
+                                                           "failure step {step}: one of {steps}.", step=failed_at,
+                                                           steps=join(allowed)),
                                   {"toStepNo": to_step_no, "failureStepNo": failed_at, "allowedStepNos": allowed})
             limit = rework_limit()
             if unit.rework_count >= limit:
-                raise DomainError("REWORK_LIMIT_REACHED", f"Unit {unit.sn} was reworked {unit.rework_count} time(s); "
-                                  f"the limit is {limit}: scrap or hold it.",
+                raise DomainError("REWORK_LIMIT_REACHED", M("Unit {sn} was reworked {count} time(s); the limit is {limit}: "
+                                                            "scrap or hold it.", sn=unit.sn, count=unit.rework_count,
+                                                            limit=limit),
                                   {"reworkCount": unit.rework_count, "limit": limit})
         else:
             to_step_no = None
@@ -240,17 +247,21 @@ def release(*, actor: Actor, defect_id: int, reason: str | None) -> dict[str, An
         require_line(actor, line_id)
         unit = _unit_for_update(uow, unit_id)
         if unit.status != "ON_HOLD":
-            raise DomainError("UNIT_STATE_INVALID", f"Unit {unit.sn} is {unit.status}: only a unit ON_HOLD is released.",
+            raise DomainError("UNIT_STATE_INVALID", M("Unit {sn} is {status}: only a unit ON_HOLD is released.",
+                                                      sn=unit.sn, status=term(unit.status)),
                               {"status": unit.status})
         held = db.session.execute(select(Defect, Disposition).join(Disposition, Disposition.defect_id == Defect.id).where(
             Defect.unit_id == unit.id, Defect.status == "DISPOSITIONED", Disposition.type == "HOLD",
             Disposition.released_at.is_(None)).order_by(Defect.id)).all()
         if defect_id not in {d.id for d, _ in held}:
             status = db.session.execute(select(Defect.status).where(Defect.id == defect_id)).scalar_one()
-            raise DomainError("DEFECT_NOT_ON_HOLD", f"Defect {defect_id} ({status}) is not held: release "
-                              + (", ".join(str(d.id) for d, _ in held) or "the unit's held defect") + ".",
+            message = (M("Defect {id} ({status}) is not held: release {ids}.", id=defect_id, status=term(status),
+                         ids=join(d.id for d, _ in held)) if held else
+                       M("Defect {id} ({status}) is not held: release the unit's held defect.", id=defect_id,
+                         status=term(status)))
+            raise DomainError("DEFECT_NOT_ON_HOLD", message,
                               {"status": status, "heldDefectIds": [d.id for d, _ in held]})
-        reason = required_reason(reason, "releasing the hold")
+        reason = required_reason(reason, M("releasing the hold"))
         at = now()
         for defect, row in held:
             row.released_by, row.released_at, row.release_reason = actor.username, at, reason
@@ -282,12 +293,12 @@ def complete_rework_task(*, actor: Actor, task_id: int, remark: str | None = Non
         row = db.session.execute(select(ReworkTask.unit_id, Run.line_id).join(Unit, Unit.id == ReworkTask.unit_id)
                                  .join(Run, Run.id == Unit.run_id).where(ReworkTask.id == task_id)).first()
         if row is None:
-            raise DomainError("REWORK_TASK_NOT_FOUND", f"No rework task {task_id}.", {"taskId": task_id})
+            raise DomainError("REWORK_TASK_NOT_FOUND", M("No rework task {id}.", id=task_id), {"taskId": task_id})
         require_line(actor, row.line_id)
         _unit_for_update(uow, row.unit_id)
         task = _fresh(uow, select(ReworkTask).where(ReworkTask.id == task_id)).scalar_one()
         if task.status != "OPEN":
-            raise DomainError("REWORK_TASK_NOT_OPEN", f"Rework task {task_id} is {task.status}.", {"status": task.status})
+            raise DomainError("REWORK_TASK_NOT_OPEN", M("Rework task {id} is {status}.", id=task_id, status=term(task.status)), {"status": task.status})
         remark = (remark or "").strip() or None
         task.status = transition("REWORK_TASK", task.status, "DONE")
         task.done_by, task.done_at, task.remark = actor.username, now(), remark
@@ -395,7 +406,7 @@ def _many_to_dicts(rows) -> list[dict[str, Any]]:
 
 def _may_read(actor: Actor) -> None:
     if not (actor.can("quality:disposition") or actor.can("run:read")):
-        raise DomainError("FORBIDDEN", "You do not have the permission quality:disposition or run:read.")
+        raise DomainError("FORBIDDEN", M("You do not have the permission quality:disposition or run:read."))
 
 
 def list_defects(*, actor: Actor, status: str | None = None, run_no: str | None = None, sn: str | None = None,
@@ -406,7 +417,7 @@ def list_defects(*, actor: Actor, status: str | None = None, run_no: str | None 
             .where(line_filter(actor, Run.line_id)))
     if status:
         if status.upper() not in DEFECT_STATUSES:
-            raise DomainError("VALIDATION_ERROR", "Unknown defect status.", {"fields": {"status": list(DEFECT_STATUSES)}})
+            raise DomainError("VALIDATION_ERROR", M("Unknown defect status."), {"fields": {"status": list(DEFECT_STATUSES)}})
         stmt = stmt.where(Defect.status == status.upper())
     if run_no:
         stmt = stmt.where(Run.run_no == run_no)
@@ -530,7 +541,7 @@ def list_rework_tasks(*, actor: Actor, status: str | None = None, run_no: str | 
             .where(line_filter(actor, Run.line_id)))
     if status:
         if status.upper() not in REWORK_TASK_STATUSES:
-            raise DomainError("VALIDATION_ERROR", "Unknown rework task status.",
+            raise DomainError("VALIDATION_ERROR", M("Unknown rework task status."),
                               {"fields": {"status": list(REWORK_TASK_STATUSES)}})
         stmt = stmt.where(ReworkTask.status == status.upper())
     if run_no:
@@ -544,7 +555,7 @@ def list_rework_tasks(*, actor: Actor, status: str | None = None, run_no: str | 
 def get_rework_task(task_id: int) -> ReworkTask:
     task = db.session.get(ReworkTask, task_id)
     if task is None:
-        raise DomainError("REWORK_TASK_NOT_FOUND", f"No rework task {task_id}.", {"taskId": task_id})
+        raise DomainError("REWORK_TASK_NOT_FOUND", M("No rework task {id}.", id=task_id), {"taskId": task_id})
     return task
 
 

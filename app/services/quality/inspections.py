@@ -25,7 +25,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
-from ..platform.messages import M, term
+from ..platform.messages import M, join, term
 from ..platform.inputs import Key, Text
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import can_transition, transition
@@ -43,17 +43,17 @@ OPEN_STATUSES = ("PENDING", "INSPECTING")
 
 def _load(schema: Schema, payload: Any) -> dict:
     if not isinstance(payload, dict):
-        raise DomainError("VALIDATION_ERROR", "The body must be a JSON object.")
+        raise DomainError("VALIDATION_ERROR", M("The body must be a JSON object."))
     try:
         return schema.load(payload, unknown=RAISE)
     except ValidationError as err:
-        raise DomainError("VALIDATION_ERROR", "Some fields are not valid.", {"fields": err.messages}) from None
+        raise DomainError("VALIDATION_ERROR", M("Some fields are not valid."), {"fields": err.messages}) from None
 
 
 def get_inspection(inspection_id: int, *, uow: UnitOfWork | None = None) -> Inspection:
     """The inspection (locked for `uow`), or INSPECTION_NOT_FOUND."""
     return fetch_one(select(Inspection).where(Inspection.id == inspection_id),
-                     DomainError("INSPECTION_NOT_FOUND", f"No inspection {inspection_id}.",
+                     DomainError("INSPECTION_NOT_FOUND", M("No inspection {id}.", id=inspection_id),
                                  {"inspectionId": inspection_id}), uow=uow)
 
 
@@ -74,8 +74,11 @@ def _inspecting(uow: UnitOfWork, inspection_id: int, actor: Actor) -> Inspection
     inspection = get_inspection(inspection_id, uow=uow)
     _authorized_for(actor, inspection)
     if inspection.status != "INSPECTING":
-        raise DomainError(NOT_INSPECTING[inspection.type], f"{inspection.number} is {inspection.status}: "
-                          + ("start it first." if inspection.status == "PENDING" else "it is decided and cannot change."),
+        raise DomainError(NOT_INSPECTING[inspection.type],
+                          M("{inspection} is {status}: start it first.", inspection=inspection.number,
+                            status=oqc.status_term(inspection.status)) if inspection.status == "PENDING" else
+                          M("{inspection} is {status}: it is decided and cannot change.", inspection=inspection.number,
+                            status=oqc.status_term(inspection.status)),
                           {"status": inspection.status})
     return inspection
 
@@ -100,18 +103,21 @@ def create_fai(*, actor: Actor, run_no: str, sample_qty: Any, remark: str | None
     with unit_of_work(actor, "FAI_CREATE", "RUN", run_no) as uow:
         run = get_run(run_no, uow=uow)
         if run.status != "PREP":
-            raise DomainError("INVALID_RUN_STATUS", f"Run {run_no} is {run.status}: an FAI is made on a PREP run.",
+            raise DomainError("INVALID_RUN_STATUS", M("Run {run} is {status}: an FAI is made on a PREP run.",
+                                                        run=run_no, status=term(run.status)),
                               {"status": run.status})
         check = readiness.latest_check(run.id, "FORMAL")
         readiness.require_passed(check, M("create the FAI"))
         if db.session.execute(select(Inspection.id).where(Inspection.open_key == Inspection.open_key_for(run.id, "FAI"))).first():
-            raise DomainError("FAI_ALREADY_EXISTS", f"Run {run_no} already has an open FAI: continue it.")
+            raise DomainError("FAI_ALREADY_EXISTS", M("Run {run} already has an open FAI: continue it.",
+                                                                   run=run_no))
         plan = plan_for(run.route_version_id)
         if plan.last_fai_step_no is None:
-            raise DomainError("FAI_NOT_REQUIRED", f"Routing {plan.routing_code} of run {run_no} has no FAI step: "
-                              "authorize the run directly.")
+            raise DomainError("FAI_NOT_REQUIRED", M("Routing {routing} of run {run} has no FAI step: "
+                                                     "authorize the run directly.", routing=plan.routing_code, run=run_no))
         if isinstance(sample_qty, bool) or not isinstance(sample_qty, int) or not 1 <= sample_qty <= run.plan_qty:
-            raise DomainError("VALIDATION_ERROR", f"sampleQty must be a whole number from 1 to {run.plan_qty}.",
+            raise DomainError("VALIDATION_ERROR", M("sampleQty must be a whole number from 1 to {max}.",
+                                                                max=run.plan_qty),
                               {"fields": {"sampleQty": f"1..{run.plan_qty}"}})
         inspection = Inspection(run_id=run.id, type="FAI", seq=next_seq(uow, "FAI"), status="PENDING", open_key=Inspection.open_key_for(run.id, "FAI"),
                                 sample_qty=sample_qty, created_by=actor.username, remark=remark or None)
@@ -159,8 +165,8 @@ def _fai_trial_units(inspection: Inspection) -> dict[int, str]:
 
 def _fai_item_rule(inspection: Inspection, unit: Unit) -> None:
     if unit.id not in _fai_trial_units(inspection):
-        raise DomainError("FAI_TRIAL_REQUIRED", f"Unit {unit.sn} is not a trial unit of this FAI that passed the FAI "
-                          "step: build it through the FAI step first.", {"sn": unit.sn})
+        raise DomainError("FAI_TRIAL_REQUIRED", M("Unit {sn} is not a trial unit of this FAI that passed the FAI "
+                                                   "step: build it through the FAI step first.", sn=unit.sn), {"sn": unit.sn})
 
 
 ITEM_RULES: dict[str, Callable[[Inspection, Unit], None]] = {"FAI": _fai_item_rule, "OQC": oqc.item_rule}
@@ -175,11 +181,11 @@ def add_item(*, actor: Actor, inspection_id: int, payload: Any) -> InspectionIte
         data = _load(ItemSchema(), payload)
         unit = db.session.execute(select(Unit).where(Unit.sn == data["unitSn"].strip())).scalar_one_or_none()
         if unit is None or unit.run_id != inspection.run_id:
-            raise DomainError("UNIT_NOT_FOUND", f"No unit {data['unitSn']} in this run.", {"sn": data["unitSn"]})
+            raise DomainError("UNIT_NOT_FOUND", M("No unit {sn} in this run.", sn=data["unitSn"]), {"sn": data["unitSn"]})
         ITEM_RULES[inspection.type](inspection, unit)
         code = (data.get("defectCode") or "").strip() or None
         if data["result"] == "FAIL" and code is None:
-            raise DomainError("DEFECT_CODE_REQUIRED", "A FAIL item needs a defect code.", {"fields": {"defectCode": "required"}})
+            raise DomainError("DEFECT_CODE_REQUIRED", M("A FAIL item needs a defect code."), {"fields": {"defectCode": "required"}})
         if code is not None:
             code = active_defect_code(code, field="defectCode")
         item = InspectionItem(inspection_id=inspection.id, unit_id=unit.id, unit_sn=unit.sn, item_name=data["itemName"],
@@ -208,22 +214,23 @@ def _complete_fai(uow: UnitOfWork, inspection: Inspection, decision: str, remark
     trial = _fai_trial_units(inspection)
     if decision == "PASS":
         if len(trial) < inspection.sample_qty:
-            raise DomainError("FAI_TRIAL_REQUIRED", f"{len(trial)} of {inspection.sample_qty} trial unit(s) passed the "
-                              "FAI step: build the rest first.", {"trialUnits": sorted(trial.values()),
+            raise DomainError("FAI_TRIAL_REQUIRED", M("{passed} of {sample} trial unit(s) passed the "
+                                                     "FAI step: build the rest first.", passed=len(trial),
+                                                     sample=inspection.sample_qty), {"trialUnits": sorted(trial.values()),
                                                                   "sampleQty": inspection.sample_qty})
         missing = sorted(sn for sn in trial.values() if sn not in per_sn)
         if missing:
-            raise DomainError("FAI_ITEMS_MISSING", f"No inspection item yet for {', '.join(missing)}.", {"sns": missing})
+            raise DomainError("FAI_ITEMS_MISSING", M("No inspection item yet for {sns}.", sns=join(missing)), {"sns": missing})
         spi_aoi = db.session.execute(select(Unit.sn).join(InspectionResult, InspectionResult.unit_id == Unit.id).where(
             InspectionResult.unit_id.in_(list(trial)), InspectionResult.result == "FAIL")).scalars().all()
         trial_fails = db.session.execute(select(Unit.sn).join(Track, Track.unit_id == Unit.id).where(
             Track.inspection_id == inspection.id, Track.result == "FAIL")).scalars().all()
         if failed or spi_aoi or trial_fails:
-            raise DomainError("INSPECTION_FAILURES_EXIST", "Failures exist on trial units: decide FAIL, or resolve them.",
+            raise DomainError("INSPECTION_FAILURES_EXIST", M("Failures exist on trial units: decide FAIL, or resolve them."),
                               {"failItems": sorted(failed), "spiAoiFails": sorted(set(spi_aoi)),
                                "trialTrackFails": sorted(set(trial_fails))})
     elif not failed and not remark:
-        raise DomainError("INVALID_FAI_DECISION", "A FAIL decision needs a FAIL item or a remark saying why.")
+        raise DomainError("INVALID_FAI_DECISION", M("A FAIL decision needs a FAIL item or a remark saying why."))
 
 
 # type → (uow, inspection, decision PASS|FAIL, remark, item results per SN, SNs with a FAIL item, actor):
@@ -287,10 +294,11 @@ def sign(*, actor: Actor, inspection_id: int, password: Any = None, remark: str 
         inspection = get_inspection(inspection_id, uow=uow)
         require_line(actor, run_of(inspection).line_id)
         if inspection.type != "FAI" or inspection.status != "PASS":
-            raise DomainError("FAI_NOT_PASSED", f"Inspection {inspection_id} is {inspection.type} {inspection.status}: "
-                              "only a PASS FAI is signed.", {"status": inspection.status})
+            raise DomainError("FAI_NOT_PASSED", M("Inspection {id} is {type} {status}: only a PASS FAI is signed.",
+                                                id=inspection_id, type=term(inspection.type), status=oqc.status_term(inspection.status)), {"status": inspection.status})
         if inspection.signed_by:
-            raise DomainError("FAI_ALREADY_SIGNED", f"{inspection.number} was signed by {inspection.signed_by}.")
+            raise DomainError("FAI_ALREADY_SIGNED", M("{inspection} was signed by {user}.",
+                                                          inspection=inspection.number, user=inspection.signed_by))
         inspection.signed_by, inspection.signed_at = actor.username, now()
         uow.reason = (remark or "").strip() or None
         uow.diff = {"before": {"signedBy": None}, "after": {"signedBy": actor.username}}
@@ -420,7 +428,7 @@ def fai_authorize_gate(uow: UnitOfWork, run: Run, plan, actor: Actor) -> None:
             M("Run {run} has no FAI yet: quality runs the FAI (trial units through the FAI step, items, PASS) before "
               "the run is authorized.", run=run.run_no) if fai is None else
             M("Run {run} has its FAI is {status}: quality runs the FAI (trial units through the FAI step, items, PASS) "
-              "before the run is authorized.", run=run.run_no, status=term(fai.status))),
+              "before the run is authorized.", run=run.run_no, status=oqc.status_term(fai.status))),
                           {"inspectionId": fai.id if fai else None})
     if not fai.signed_by:
         raise DomainError("FAI_NOT_SIGNED", M("{fai} of run {run} passed but is not signed: quality signs it first.",

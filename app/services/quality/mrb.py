@@ -28,12 +28,13 @@ from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform import signatures
 from ..platform.errors import DomainError
+from ..platform.messages import M, join, term
 from ..platform.scope import in_line_scope, require_line, require_permission
 from ..platform.states import is_terminal, transition
 from ..platform.uow import unit_of_work
 from ..production.units import move as move_unit
 from ..production.runs import create_rework_run, get_run, read_run, run_created
-from .oqc import latest_oqc
+from .oqc import latest_oqc, status_term
 
 MIN_REASON = 4
 
@@ -65,26 +66,28 @@ def _check(request: MrbRequest, run: Run) -> Inspection:
     """The rules after the run is known to be ON_HOLD, in the order of 02_rules §9."""
     oqc = latest_oqc(run.id)
     if oqc is None or oqc.status != "FAIL":
-        state = f"{oqc.status} ({oqc.number})" if oqc else "missing"
-        raise DomainError("NO_FAILED_OQC", f"Run {run.run_no}'s latest OQC is {state}: the MRB decides on a "
-                          "failed OQC.", {"inspectionId": oqc.id if oqc else None,
+        message = (M("Run {run}'s latest OQC is {status} ({inspection}): the MRB decides on a failed OQC.",
+                     run=run.run_no, status=status_term(oqc.status), inspection=oqc.number) if oqc else
+                   M("Run {run}'s latest OQC is missing: the MRB decides on a failed OQC.", run=run.run_no))
+        raise DomainError("NO_FAILED_OQC", message, {"inspectionId": oqc.id if oqc else None,
                                           "status": oqc.status if oqc else None})
     if request.decision == "REWORK":
         if not request.rework_type:
-            raise DomainError("REWORK_TYPE_REQUIRED", "Choose REUSE_PREP (same preparation, starts authorized) or "
-                              "FULL_PREP (readiness, loading and FAI again).", {"fields": {"reworkType": "required"}})
+            raise DomainError("REWORK_TYPE_REQUIRED", M("Choose REUSE_PREP (same preparation, starts authorized) or "
+                                                        "FULL_PREP (readiness, loading and FAI again)."), {"fields": {"reworkType": "required"}})
         plan = plan_for(run.route_version_id)
         if request.rework_from_step_no is None or plan.step(request.rework_from_step_no) is None:
-            raise DomainError("REWORK_STEP_INVALID", f"Step {request.rework_from_step_no} is not a step of the run's "
-                              f"route ({', '.join(str(s.step_no) for s in plan.steps)}).",
+            raise DomainError("REWORK_STEP_INVALID", M("Step {step} is not a step of the run's route ({steps}).",
+                                                       step=request.rework_from_step_no,
+                                                       steps=join(s.step_no for s in plan.steps)),
                               {"stepNos": [s.step_no for s in plan.steps],
                                "suggested": suggested_rework_step(run)})
     if request.fai_waiver:
         if request.decision != "REWORK" or request.rework_type != "FULL_PREP":
-            raise DomainError("FAI_WAIVER_NOT_ALLOWED", "An FAI waiver is only for a REWORK with FULL_PREP (a "
-                              "REUSE_PREP rework run starts authorized anyway).")
+            raise DomainError("FAI_WAIVER_NOT_ALLOWED", M("An FAI waiver is only for a REWORK with FULL_PREP (a "
+                                                          "REUSE_PREP rework run starts authorized anyway)."))
         if not (request.fai_waiver_reason or "").strip():
-            raise DomainError("FAI_WAIVER_REASON_REQUIRED", "Say why the rework run needs no new FAI.",
+            raise DomainError("FAI_WAIVER_REASON_REQUIRED", M("Say why the rework run needs no new FAI."),
                               {"fields": {"faiWaiverReason": "required"}})
     return oqc
 
@@ -110,10 +113,10 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest, password: Any = No
     signature ("MRB: release" …): the signer re-enters their `password`."""
     require_permission(actor, "quality:mrb")
     if request.decision not in MRB_DECISIONS:  # the API's schema says so first (422)
-        raise DomainError("VALIDATION_ERROR", f"decision must be one of {', '.join(MRB_DECISIONS)}.",
+        raise DomainError("VALIDATION_ERROR", M("decision must be one of {values}.", values=join(MRB_DECISIONS)),
                           {"fields": {"decision": list(MRB_DECISIONS)}})
     if request.rework_type is not None and request.rework_type not in REWORK_TYPES:
-        raise DomainError("VALIDATION_ERROR", f"reworkType must be one of {', '.join(REWORK_TYPES)}.",
+        raise DomainError("VALIDATION_ERROR", M("reworkType must be one of {values}.", values=join(REWORK_TYPES)),
                           {"fields": {"reworkType": list(REWORK_TYPES)}})
     reason = (request.reason or "").strip()
     require_line(actor, get_run(run_no).line_id)  # scope first: a wrong password on another line's run counts for nothing
@@ -123,7 +126,7 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest, password: Any = No
         run = get_run(run_no, uow=uow)
         require_line(actor, run.line_id)
         if len(reason) < MIN_REASON:
-            raise DomainError("REASON_TOO_SHORT", f"The reason must have at least {MIN_REASON} characters.",
+            raise DomainError("REASON_TOO_SHORT", M("The reason must have at least {min} characters.", min=MIN_REASON),
                               {"fields": {"reason": f"at least {MIN_REASON} characters"}})
         if is_terminal("RUN", run.status):
             uow.nothing_changed()
@@ -131,8 +134,9 @@ def decide(*, actor: Actor, run_no: str, request: MrbRequest, password: Any = No
             rework = db.session.get(Run, previous.rework_run_id) if previous and previous.rework_run_id else None
             return MrbResult(run, previous, rework, idempotent=True)
         if run.status != "ON_HOLD":
-            raise DomainError("RUN_NOT_ON_HOLD", f"Run {run_no} is {run.status}: the MRB decides on held runs "
-                              "(a failed OQC puts the run ON_HOLD).", {"status": run.status})
+            raise DomainError("RUN_NOT_ON_HOLD", M("Run {run} is {status}: the MRB decides on held runs "
+                                                   "(a failed OQC puts the run ON_HOLD).", run=run_no,
+                                                   status=term(run.status)), {"status": run.status})
         oqc = _check(request, run)
         units = list(db.session.execute(uow.lock(select(Unit).where(Unit.run_id == run.id).order_by(Unit.id)))
                      .scalars())

@@ -25,6 +25,7 @@ from ...models import Defect, ExecutableRouteVersion, Inspection, Run, Unit, Wor
 from ..engineering.oqc_rules import match_rule, sample_size
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M, join, term
 from ..platform.uow import UnitOfWork
 from .numbering import next_seq
 from ..production.extension_points import CloseoutOutcome
@@ -44,6 +45,12 @@ def seeded_sampling(seed: int) -> Iterator[None]:
         yield
     finally:
         _random = previous
+
+
+def status_term(status: str) -> str:
+    """An inspection's status inside a sentence (`term`), except PENDING: the catalogue's word for that code
+    is the slot's "waiting to be loaded", wrong for an inspection, so it stays the code."""
+    return status if status == "PENDING" else term(status)
 
 
 def latest_oqc(run_id: int) -> Optional[Inspection]:
@@ -68,8 +75,9 @@ def rule_for(run: Run):
 def _required(inspection: Inspection, run: Run, *, created: bool) -> CloseoutOutcome:
     sns = list(inspection.sampled_sns or [])
     details = {"inspectionId": inspection.id, "inspectionNo": inspection.number, "sampledSns": sns, "runNo": run.run_no}
-    error = DomainError("OQC_REQUIRED", f"Run {run.run_no} needs its OQC before it completes: quality inspects "
-                        f"{', '.join(sns)} ({inspection.number}, {inspection.status}).", details)
+    error = DomainError("OQC_REQUIRED", M("Run {run} needs its OQC before it completes: quality inspects "
+                                          "{sns} ({inspection}, {status}).", run=run.run_no, sns=join(sns),
+                                          inspection=inspection.number, status=status_term(inspection.status)), details)
     return CloseoutOutcome(False, error, details, changed=created)
 
 
@@ -110,8 +118,8 @@ def oqc_closeout(uow: UnitOfWork, run: Run, plan, actor: Actor) -> Optional[Clos
 def item_rule(inspection: Inspection, unit: Unit) -> None:
     """An OQC item is for a sampled unit (`UNIT_NOT_IN_SAMPLE`)."""
     if unit.sn not in (inspection.sampled_sns or []):
-        raise DomainError("UNIT_NOT_IN_SAMPLE", f"Unit {unit.sn} is not in this OQC's sample: inspect "
-                          f"{', '.join(inspection.sampled_sns or [])}.", {"sampledSns": inspection.sampled_sns or []})
+        raise DomainError("UNIT_NOT_IN_SAMPLE", M("Unit {sn} is not in this OQC's sample: inspect {sns}.",
+                                                     sn=unit.sn, sns=join(inspection.sampled_sns or [])), {"sampledSns": inspection.sampled_sns or []})
 
 
 def complete_oqc(uow: UnitOfWork, inspection: Inspection, decision: str, remark: Optional[str],
@@ -124,17 +132,24 @@ def complete_oqc(uow: UnitOfWork, inspection: Inspection, decision: str, remark:
     if decision == "PASS":
         missing = [sn for sn in sampled if sn not in per_sn]
         if missing or failed:
-            reason = (f"no item yet for {', '.join(missing)}" if missing else
-                      f"{', '.join(failed)} {'has' if len(failed) == 1 else 'have'} a FAIL item: decide FAIL")
-            raise DomainError("OQC_ITEMS_MISSING", f"{inspection.number} cannot pass: {reason}.",
+            if missing:
+                message = M("{inspection} cannot pass: no item yet for {sns}.", inspection=inspection.number,
+                            sns=join(missing))
+            elif len(failed) == 1:
+                message = M("{inspection} cannot pass: {sns} has a FAIL item: decide FAIL.",
+                            inspection=inspection.number, sns=join(failed))
+            else:
+                message = M("{inspection} cannot pass: {sns} have a FAIL item: decide FAIL.",
+                            inspection=inspection.number, sns=join(failed))
+            raise DomainError("OQC_ITEMS_MISSING", message,
                               {"missing": missing, "failItems": failed})
     elif not failed and not remark:
-        raise DomainError("INVALID_OQC_DECISION", "A FAIL decision needs a FAIL item or a remark saying why.")
+        raise DomainError("INVALID_OQC_DECISION", M("A FAIL decision needs a FAIL item or a remark saying why."))
     run = db.session.execute(uow.lock(select(Run).where(Run.id == inspection.run_id))).scalar_one()
     counts = unit_counts(run.id)
     if not all_units_terminal(counts):
-        raise DomainError("RUN_UNITS_NOT_TERMINAL", f"Run {run.run_no} has units not DONE or SCRAPPED: finish or "
-                          "disposition them before the OQC decision.", {"counts": counts})
+        raise DomainError("RUN_UNITS_NOT_TERMINAL", M("Run {run} has units not DONE or SCRAPPED: finish or "
+                                                         "disposition them before the OQC decision.", run=run.run_no), {"counts": counts})
     if decision == "PASS":
         complete_run(uow, run, payload={"oqcId": inspection.id})
         return

@@ -30,6 +30,7 @@ from ...models.spc import SPC_ALARM_ACTIONS, SpcAlarm, SpcChart
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, term
 from ..platform.scope import line_filter, require_permission
 from ..platform.uow import unit_of_work
 from ..platform.validation import fields_error
@@ -46,10 +47,10 @@ MAX_CHART_POINTS = 2000    # the most recent plotted points a chart shows
 def _numeric_spec(spec_id: int) -> DataCollectionSpec:
     spec = db.session.get(DataCollectionSpec, spec_id)
     if spec is None:
-        raise DomainError("SPC_SPEC_NOT_FOUND", f"No data-collection spec {spec_id}.", {"specId": spec_id})
+        raise DomainError("SPC_SPEC_NOT_FOUND", M("No data-collection spec {id}.", id=spec_id), {"specId": spec_id})
     if spec.data_type != "NUMBER":
-        raise DomainError("SPC_SPEC_NOT_NUMERIC", f"Spec {spec.name} collects {spec.data_type} values: only "
-                          "NUMBER specs can be charted.", {"specId": spec_id})
+        raise DomainError("SPC_SPEC_NOT_NUMERIC", M("Spec {spec} collects {type} values: only NUMBER specs can be charted.",
+                                                      spec=spec.name, type=term(spec.data_type)), {"specId": spec_id})
     return spec
 
 
@@ -127,20 +128,20 @@ def recompute_baseline(*, actor: Actor, spec_id: int, date_from: Optional[dateti
         _numeric_spec(spec_id)
         chart = _chart_of(spec_id)
         if chart is None:
-            raise DomainError("SPC_CHART_NOT_CONFIGURED", f"Spec {spec_id} has no SPC chart yet.", {"specId": spec_id})
+            raise DomainError("SPC_CHART_NOT_CONFIGURED", M("Spec {id} has no SPC chart yet.", id=spec_id), {"specId": spec_id})
         values = read if chart.subgroup_size == size else []  # changed meanwhile: too short, try again
         points = len(values) // chart.subgroup_size
         if points < MIN_BASELINE_POINTS:
             raise DomainError("SPC_BASELINE_TOO_SHORT",
-                              f"The period holds {points} plotted point(s) ({len(values)} value(s)); a baseline "
-                              f"needs at least {MIN_BASELINE_POINTS}.",
+                              M("The period holds {points} plotted point(s) ({values} value(s)); a baseline "
+                                "needs at least {needed}.", points=points, values=len(values), needed=MIN_BASELINE_POINTS),
                               {"specId": spec_id, "points": points, "needed": MIN_BASELINE_POINTS})
         before = baseline_to_dict(chart)
         lim = spc_math.limits(chart.chart_type, values, chart.subgroup_size)
         if lim.sigma_within <= 0:
             raise DomainError("SPC_BASELINE_NO_SPREAD",
-                              f"Every value of the period is the same ({values[0]:g}): no limits can be computed "
-                              "from it.", {"specId": spec_id, "points": points})
+                              M("Every value of the period is the same ({value}): no limits can be computed "
+                                "from it.", value=f"{values[0]:g}"), {"specId": spec_id, "points": points})
         chart.center, chart.lcl, chart.ucl, chart.sigma = lim.center, lim.lcl, lim.ucl, lim.sigma
         chart.dispersion_center, chart.dispersion_lcl = lim.dispersion_center, lim.dispersion_lcl
         chart.dispersion_ucl, chart.sigma_within, chart.baseline_points = lim.dispersion_ucl, lim.sigma_within, lim.points
