@@ -45,18 +45,18 @@ def test_manager_dashboard_to_report_and_xlsx(browser, history_server, tmp_path)
     browser.find_element(By.ID, "apply-filters").click()
     wait.until(lambda b: "lineCode=LINE-SMT-A" in b.current_url)
     wait.until(charts_drawn)
-    output = int(browser.find_element(By.ID, "kpi-output").text)
+    output = int(browser.find_element(By.ID, "kpi-output").text.replace(",", ""))
     assert output > 0
     for chart in ("chart-output", "chart-fpy", "chart-pareto"):
         assert browser.find_element(By.ID, chart).get_attribute("data-drawn") == "1", chart
-    assert int(browser.find_element(By.ID, "kpi-holds").text) >= 1  # the history leaves a run on hold
+    assert int(browser.find_element(By.ID, "kpi-holds").text.replace(",", "")) >= 1  # the history leaves a run on hold
     screenshot(browser, "dashboard-manager")
 
     # follow the output chart to the production report, same line and period
     browser.find_element(By.ID, "chart-output").click()
     wait.until(EC.presence_of_element_located((By.ID, "output-buckets")))
     assert "/reports/production" in browser.current_url and "lineCode=LINE-SMT-A" in browser.current_url
-    assert int(browser.find_element(By.ID, "kpi-output").text) == output
+    assert int(browser.find_element(By.ID, "kpi-output").text.replace(",", "")) == output
     assert Select(browser.find_element(By.ID, "f-line")).first_selected_option.get_attribute("value") == "LINE-SMT-A"
     screenshot(browser, "report-production")
 
