@@ -97,6 +97,9 @@ def test_line_board_on_a_tv_with_the_board_key(browser, history_server):
                 for row in browser.find_elements(By.CSS_SELECTOR, "#board-stations tr")]
     assert stations == ["ST-PRINT-01", "ST-SPI-01", "ST-MOUNT-01", "ST-REFLOW-01", "ST-AOI-01"]  # process order
     assert int(browser.find_element(By.ID, "board-hold-count").text) >= 1
+    # the scripts' number helpers (common.js), as the templates' mes_number / mes_percent write them
+    assert browser.execute_script("return [MES.number(12345), MES.number(2.25, 1), MES.percent(0.953), MES.percent(null)]"
+                                  ) == ["12,345", "2.3", "95.3%", "—"]
     # the demo history's last day drifts: the line's open SPC alarms are on the board (issue 18)
     assert int(browser.find_element(By.ID, "board-spc-count").text) == len(run["spcAlarms"]) >= 1
     assert len(browser.find_elements(By.CSS_SELECTOR, "#board-spc tr")) == len(run["spcAlarms"])
