@@ -116,3 +116,24 @@ def test_the_manager_guide_shows_its_screenshots(client):
     assert client.get("/help/img/manager.md").status_code == 404
     for anchor in ("morning-review", "dashboard", "production-report", "quality-report", "line-board"):
         assert f'id="{anchor}"' in guide, anchor
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_reports_format_counts_and_yields_for_the_locale(app, api, lang):
+    """Issue 17, numbers for the locale: a large count with the locale's digit grouping (12,345 in both
+    English and Chinese, CLDR) and a yield as a percentage of the locale ("100.0%", no "100.0 %"); the runs
+    list's plan the same way."""
+    run_no = authorized_run(api, qty=12344)  # 12,345 boards planned: the FAI trial board takes one place
+    client = app.test_client()
+    client.set_cookie("mes_lang", lang)
+    console_login(client, "manager")
+    production = client.get("/reports/production?period=today").get_data(as_text=True)
+    row = production[production.index(f">{run_no}</a>"):]
+    row = row[:row.index("</tr>")]
+    assert '<td class="text-right">12,345</td>' in row, row
+    assert "12345" not in row
+    quality = client.get("/reports/quality?period=today").get_data(as_text=True)
+    fpy = quality[quality.index('id="fpy-table"'):quality.index('id="pareto"')]
+    assert "100.0%" in fpy and "100.0 %" not in fpy, fpy
+    runs = client.get("/runs/").get_data(as_text=True)  # the console lists use the same filter
+    assert "<td>12,345</td>" in runs and "<td>12345</td>" not in runs

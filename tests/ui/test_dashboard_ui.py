@@ -45,18 +45,18 @@ def test_manager_dashboard_to_report_and_xlsx(browser, history_server, tmp_path)
     browser.find_element(By.ID, "apply-filters").click()
     wait.until(lambda b: "lineCode=LINE-SMT-A" in b.current_url)
     wait.until(charts_drawn)
-    output = int(browser.find_element(By.ID, "kpi-output").text)
+    output = int(browser.find_element(By.ID, "kpi-output").text.replace(",", ""))
     assert output > 0
     for chart in ("chart-output", "chart-fpy", "chart-pareto"):
         assert browser.find_element(By.ID, chart).get_attribute("data-drawn") == "1", chart
-    assert int(browser.find_element(By.ID, "kpi-holds").text) >= 1  # the history leaves a run on hold
+    assert int(browser.find_element(By.ID, "kpi-holds").text.replace(",", "")) >= 1  # the history leaves a run on hold
     screenshot(browser, "dashboard-manager")
 
     # follow the output chart to the production report, same line and period
     browser.find_element(By.ID, "chart-output").click()
     wait.until(EC.presence_of_element_located((By.ID, "output-buckets")))
     assert "/reports/production" in browser.current_url and "lineCode=LINE-SMT-A" in browser.current_url
-    assert int(browser.find_element(By.ID, "kpi-output").text) == output
+    assert int(browser.find_element(By.ID, "kpi-output").text.replace(",", "")) == output
     assert Select(browser.find_element(By.ID, "f-line")).first_selected_option.get_attribute("value") == "LINE-SMT-A"
     screenshot(browser, "report-production")
 
@@ -97,6 +97,9 @@ def test_line_board_on_a_tv_with_the_board_key(browser, history_server):
                 for row in browser.find_elements(By.CSS_SELECTOR, "#board-stations tr")]
     assert stations == ["ST-PRINT-01", "ST-SPI-01", "ST-MOUNT-01", "ST-REFLOW-01", "ST-AOI-01"]  # process order
     assert int(browser.find_element(By.ID, "board-hold-count").text) >= 1
+    # the scripts' number helpers (common.js), as the templates' mes_number / mes_percent write them
+    assert browser.execute_script("return [MES.number(12345), MES.number(2.25, 1), MES.percent(0.953), MES.percent(null)]"
+                                  ) == ["12,345", "2.3", "95.3%", "—"]
     # the demo history's last day drifts: the line's open SPC alarms are on the board (issue 18)
     assert int(browser.find_element(By.ID, "board-spc-count").text) == len(run["spcAlarms"]) >= 1
     assert len(browser.find_elements(By.CSS_SELECTOR, "#board-spc tr")) == len(run["spcAlarms"])

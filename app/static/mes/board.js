@@ -11,6 +11,8 @@
   var zone = "UTC";
   var t = MES.t;  // the page's language (common.js; the messages are listed in app/web/i18n.py JS_MESSAGES)
 
+  // counts and hours in the page's language (MES.number, common.js: 12,345); null stays null ("—")
+  function num(x, digits) { return x === null || x === undefined ? null : MES.number(x, digits); }
   function el(id) { return document.getElementById(id); }
   function text(id, value) { el(id).textContent = value === null || value === undefined ? "—" : String(value); }
   function time(iso, seconds) {
@@ -48,32 +50,32 @@
     text("board-shift", data.shift.label);
     text("board-clock", time(data.now));
     var out = data.output;
-    text("board-done", out.done);
-    text("board-plan", out.plan);
-    text("board-shift-plan", out.shiftPlan);
-    text("board-rate", data.line.targetPerHour ? t("%(count)s / h", { count: data.line.targetPerHour }) : t("no target"));
+    text("board-done", num(out.done));
+    text("board-plan", num(out.plan, 0));
+    text("board-shift-plan", num(out.shiftPlan, 0));
+    text("board-rate", data.line.targetPerHour ? t("%(count)s / h", { count: num(data.line.targetPerHour) }) : t("no target"));
     var tile = el("tile-output");
     tile.classList.remove("board-good", "board-warn", "board-bad");
     if (out.plan) { tile.classList.add(out.done >= 0.95 * out.plan ? "board-good" : out.done >= 0.8 * out.plan ? "board-warn" : "board-bad"); }
-    rows("board-runs", data.runs, function (r) { return [r.runNo, r.productCode, r.done + " / " + r.planQty, r.wip]; });
+    rows("board-runs", data.runs, function (r) { return [r.runNo, r.productCode, num(r.done) + " / " + num(r.planQty), num(r.wip)]; });
     rows("board-stations", data.stations, function (s) {
-      return [s.code, s.pass, { text: String(s.fail), cls: s.fail ? "board-fail" : "" }, s.inStation];
+      return [s.code, num(s.pass), { text: num(s.fail), cls: s.fail ? "board-fail" : "" }, num(s.inStation)];
     });
     rows("board-fails", data.lastFails, function (f) {
       return [time(f.at), f.sn, f.station, { text: f.defects.join(", "), cls: "board-fail" }];
     });
-    var holds = data.holds.runs.map(function (r) { return [t("run %(run)s", { run: r.runNo }), t("OQC failed"), t("%(hours)s h", { hours: r.ageHours })]; })
-      .concat(data.holds.units.map(function (u) { return [u.sn, u.defectCodes.join(", "), t("%(hours)s h", { hours: u.ageHours })]; }));
+    var holds = data.holds.runs.map(function (r) { return [t("run %(run)s", { run: r.runNo }), t("OQC failed"), t("%(hours)s h", { hours: num(r.ageHours) })]; })
+      .concat(data.holds.units.map(function (u) { return [u.sn, u.defectCodes.join(", "), t("%(hours)s h", { hours: num(u.ageHours) })]; }));
     rows("board-holds", holds, function (h) { return h; });
     var count = el("board-hold-count");
-    count.textContent = String(holds.length);
+    count.textContent = num(holds.length);
     count.classList.toggle("board-alert", holds.length > 0);
     showReels(data.msdReels || []);
     var spc = data.spcAlarms || [];  // OPEN SPC alarms of the line's boards: a drifting process
     rows("board-spc", spc, function (a) {
       return [time(a.raisedAt), a.specName, { text: "R" + a.rule, cls: "board-fail" }, a.sn];
     });
-    el("board-spc-count").textContent = String(spc.length);
+    el("board-spc-count").textContent = num(spc.length);
     el("board-spc-count").classList.toggle("board-alert", spc.length > 0);
     drawChart(out.perHour);
     text("board-updated", time(new Date().toISOString(), true));
@@ -87,11 +89,11 @@
     rows("board-msd", reels, function (r) {
       var spent = r.clock.status === "EXPIRED";
       return [r.slotCode, r.materialCode + " " + r.lotNo,
-              { text: spent ? tile.dataset.spent : tile.dataset.left.replace("%(hours)s", r.clock.remainingHours.toFixed(1)),
+              { text: spent ? tile.dataset.spent : tile.dataset.left.replace("%(hours)s", num(r.clock.remainingHours, 1)),
                 cls: spent ? "board-fail" : "board-amber" }];
     });
     var count = el("board-msd-count");
-    count.textContent = String(reels.length);
+    count.textContent = num(reels.length);
     count.classList.toggle("board-alert", reels.some(function (r) { return r.clock.status === "EXPIRED"; }));
     count.classList.toggle("board-amber-count", reels.length > 0);
   }

@@ -12,6 +12,12 @@
  * MES.t(message, params): a script's message in the page's language. The page carries the translations
  * as JSON (<script id="mes-i18n">, base_layout.html, from app/web/i18n.py JS_MESSAGES); a message
  * without one is shown as written (English). Placeholders: MES.t("Unit %(sn)s", {sn: "PB-1"}).
+ *
+ * MES.number(x, digits) / MES.percent(ratio, digits): a count, quantity or ratio in the page's language
+ * (Intl.NumberFormat of <html lang>, the same figures as the templates' mes_number / mes_percent filters,
+ * app/web/i18n.py): MES.number(12345) "12,345", MES.number(2.25, 1) "2.3", MES.percent(0.953) "95.3%".
+ * digits fixes the decimals (number: as many as needed, up to 3, when not given; percent: 1). null,
+ * undefined or not a number: "—" (percent) or "" (number), so a script never shows "NaN".
  */
 (function () {
   "use strict";
@@ -35,6 +41,21 @@
   window.MES = window.MES || {};
   window.MES.t = t;
   window.MES.lang = document.documentElement.getAttribute("lang") || "en";
+
+  function formatter(options) {
+    try { return new Intl.NumberFormat(window.MES.lang, options); } catch (e) { return new Intl.NumberFormat("en", options); }
+  }
+  function fixed(digits) {
+    return digits === undefined || digits === null ? { maximumFractionDigits: 3 }
+      : { minimumFractionDigits: digits, maximumFractionDigits: digits };
+  }
+  function isNumber(x) { return typeof x === "number" && isFinite(x); }
+  window.MES.number = function (x, digits) {
+    return isNumber(x) ? formatter(fixed(digits)).format(x) : (x === null || x === undefined ? "" : String(x));
+  };
+  window.MES.percent = function (ratio, digits) {
+    return isNumber(ratio) ? formatter(Object.assign({ style: "percent" }, fixed(digits === undefined ? 1 : digits))).format(ratio) : "—";
+  };
 
   function closest(node, selector) {
     return node && node.closest ? node.closest(selector) : null;

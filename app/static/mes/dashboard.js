@@ -11,6 +11,11 @@
   Chart.defaults.animation = false;
   Chart.defaults.locale = document.documentElement.lang || "en";  // numbers on axes and tooltips in the page's language
 
+  // tooltips of the percentage series (plotted 0–100): "95.3%" as the KPIs and reports write it (MES.percent)
+  function percentLabel(ctx) {
+    return ctx.dataset.label + ": " + (ctx.parsed.y === null ? "—" : MES.percent(ctx.parsed.y / 100));
+  }
+
   function openReport(canvas) {
     var card = canvas.closest(".mes-chart-card");
     if (card && card.dataset.report) { window.location.href = card.dataset.report; }
@@ -82,7 +87,8 @@
         };
       })
     },
-    options: { scales: { y: { suggestedMin: 80, max: 100, title: { display: true, text: t("RTY %") } } } }
+    options: { scales: { y: { suggestedMin: 80, max: 100, title: { display: true, text: t("RTY %") } } },
+               plugins: { tooltip: { callbacks: { label: percentLabel } } } }
   }, data.fpyTrend.length ? null : t("No board was tracked out in this period."));
 
   // defect Pareto: quantity per code (bars) and the cumulative share (line, right axis)
@@ -97,7 +103,10 @@
       ]
     },
     options: { scales: { y: { beginAtZero: true, grace: "10%", title: { display: true, text: t("defects") } },
-                         y2: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "%" } } } }
+                         y2: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "%" } } },
+               plugins: { tooltip: { callbacks: { label: function (ctx) {
+                 return ctx.dataset.yAxisID === "y2" ? percentLabel(ctx) : ctx.dataset.label + ": " + MES.number(ctx.parsed.y);
+               } } } } }
   }, data.pareto.length ? null : t("No defect recorded in this period."));
   document.body.dataset.chartsReady = "1";
 })();
