@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Product
 from support import SMT_STATIONS, console_login, ok_data, prep_run, ready_run
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
@@ -107,3 +111,22 @@ def test_a_quality_refusal_answers_in_chinese(app, fresh_db, api):
     english = api("quality").post("/api/v1/defects/99999/release", json={"reason": "ok"}).get_json()["error"]
     chinese = api("quality").post("/api/v1/defects/99999/release", json={"reason": "ok"}, headers=ZH).get_json()["error"]
     assert (english["message"], chinese["message"]) == ("No defect 99999.", "没有不良 99999。")
+
+
+def test_a_master_data_refusal_answers_in_chinese(app, fresh_db, api):
+    """services/engineering/master_data.py: a refused record's field messages and an in-use refusal."""
+    body = {"code": "P-4", "name": "x", "process_type": "XYZ"}
+    english = api("engineer").post("/api/v1/products/", json=body).get_json()["error"]
+    chinese = api("engineer").post("/api/v1/products/", json=body, headers=ZH).get_json()["error"]
+    assert english["code"] == chinese["code"] == "VALIDATION_ERROR"
+    assert english["message"] == "Some fields are not valid: process_type: Must be one of SMT, DIP."
+    assert english["details"]["fields"] == {"process_type": "Must be one of SMT, DIP."}
+    assert chinese["message"] == "部分字段无效：process_type：必须是以下之一：SMT, DIP。"
+    assert chinese["details"]["fields"] == {"process_type": "必须是以下之一：SMT, DIP。"}
+    with app.app_context():
+        pk = db.session.execute(select(Product.id).where(Product.code == "P-1001")).scalar_one()
+    english = api("engineer").delete(f"/api/v1/products/{pk}").get_json()["error"]
+    chinese = api("engineer").delete(f"/api/v1/products/{pk}", headers=ZH).get_json()["error"]
+    assert english["code"] == chinese["code"] == "PRODUCT_IN_USE"
+    assert re.fullmatch(r"Product P-1001 is used by [a-z ]+ records\. Deactivate it instead\.", english["message"])
+    assert re.fullmatch(r"Product P-1001 正被 [a-z ]+ 记录使用。请改为停用。", chinese["message"]), chinese

@@ -14,6 +14,7 @@ from ...models import DataCollectionSpec, Operation
 from ...models.routing import DATA_TYPES, ITEM_TYPES, LIMIT_ACTIONS, METHODS
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M, join
 from ..platform.scope import require_permission
 from ..platform.uow import unit_of_work
 from ..platform.validation import fields_error
@@ -43,15 +44,15 @@ def check_fields(spec: DataCollectionSpec) -> None:
     errors: dict[str, str] = {}
     for column, allowed in (("item_type", ITEM_TYPES), ("data_type", DATA_TYPES), ("method", METHODS)):
         if getattr(spec, column) not in allowed:
-            errors[column] = f"Must be one of {', '.join(allowed)}."
+            errors[column] = M("Must be one of {choices}.", choices=join(allowed))
     if spec.limit_action not in (None, "", *LIMIT_ACTIONS):
-        errors["limit_action"] = f"Must be one of {', '.join(LIMIT_ACTIONS)}."
+        errors["limit_action"] = M("Must be one of {choices}.", choices=join(LIMIT_ACTIONS))
     if spec.operation is None and spec.operation_id is None:
-        errors["operation"] = "An operation is required."
+        errors["operation"] = M("An operation is required.")
     if spec.data_type == "ENUM":
         spec.enum_options = parse_options(spec.enum_options)
         if not spec.enum_options:
-            errors["enum_options"] = "An ENUM spec needs at least one option."
+            errors["enum_options"] = M("An ENUM spec needs at least one option.")
     else:
         spec.enum_options = None
     if errors:
@@ -59,14 +60,14 @@ def check_fields(spec: DataCollectionSpec) -> None:
     limits = {k: getattr(spec, k) for k in ("lsl", "target", "usl") if getattr(spec, k) is not None}
     if spec.data_type != "NUMBER":
         if limits:
-            raise DomainError("DATA_SPEC_LIMITS_INVALID", "Limits (lsl/target/usl) are for NUMBER specs only.",
+            raise DomainError("DATA_SPEC_LIMITS_INVALID", M("Limits (lsl/target/usl) are for NUMBER specs only."),
                               {"fields": sorted(limits)})
         spec.limit_action = None
         return
     values = [limits.get("lsl"), limits.get("target"), limits.get("usl")]
     present = [v for v in values if v is not None]
     if present != sorted(present):
-        raise DomainError("DATA_SPEC_LIMITS_INVALID", "The limits must satisfy lsl ≤ target ≤ usl.",
+        raise DomainError("DATA_SPEC_LIMITS_INVALID", M("The limits must satisfy lsl ≤ target ≤ usl."),
                           {"lsl": values[0], "target": values[1], "usl": values[2]})
     if not spec.limit_action:
         spec.limit_action = "FAIL" if ("lsl" in limits or "usl" in limits) else None
@@ -127,14 +128,14 @@ def spec_labels() -> dict[int, str]:
 def get_spec(spec_id: int) -> DataCollectionSpec:
     spec = db.session.get(DataCollectionSpec, spec_id)
     if spec is None:
-        raise DomainError("DATA_SPEC_NOT_FOUND", f"No data-collection spec with id {spec_id}.")
+        raise DomainError("DATA_SPEC_NOT_FOUND", M("No data-collection spec with id {id}.", id=spec_id))
     return spec
 
 
 def operation_by_code(code: str) -> Operation:
     operation = db.session.execute(select(Operation).where(Operation.code == code)).scalar_one_or_none()
     if operation is None:
-        raise DomainError("OPERATION_NOT_FOUND", f"No operation {code}.", {"operationCode": code})
+        raise DomainError("OPERATION_NOT_FOUND", M("No operation {code}.", code=code), {"operationCode": code})
     return operation
 
 

@@ -13,6 +13,7 @@ from ...models import Routing
 from ..integration.inbox import InboundResult, receive
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.inputs import Key, Text, Whole
 from ..platform.scope import require_permission
 from ..platform.uow import UnitOfWork
@@ -54,8 +55,8 @@ def import_erp_routing(*, actor: Actor, payload: Any) -> InboundResult:
     def handler(uow: UnitOfWork, data: dict) -> dict:
         existing = db.session.execute(uow.lock(select(Routing).where(Routing.code == data["code"]))).scalar_one_or_none()
         if existing is not None and not existing.is_erp:
-            raise DomainError("ROUTING_CODE_DUPLICATE", f"Routing {data['code']} is maintained in MES; ERP "
-                              "cannot overwrite it.", {"field": "code"})
+            raise DomainError("ROUTING_CODE_DUPLICATE", M("Routing {routing} is maintained in MES; ERP cannot overwrite it.",
+                                routing=data["code"]), {"field": "code"})
         routing = existing or Routing(code=data["code"], name=data["name"], process_type=data["processType"],
                                       source_system="ERP")
         if existing is None:

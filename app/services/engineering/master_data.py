@@ -33,7 +33,7 @@ from ...models.readiness import FeederSlot, SlotMaterialMapping
 from ..platform.clock import now
 from ..platform import inputs
 from ..platform.errors import DomainError
-from ..platform.messages import M
+from ..platform.messages import M, join
 from ..platform.validation import fields_error
 
 ENTITY_NAMES: dict[type, str] = {
@@ -72,7 +72,7 @@ def _defect_code_rules(item) -> None:
         history = get_history(item, "code")
         original = history.deleted[0] if history.deleted else item.code
         if original in SYSTEM_DEFECT_CODES:
-            raise DomainError("DEFECT_CODE_SYSTEM", f"{original} is recorded by the system and must stay active.")
+            raise DomainError("DEFECT_CODE_SYSTEM", M("{code} is recorded by the system and must stay active.", code=original))
 
 
 def id_of(item: Any, rel: str) -> Any:
@@ -86,9 +86,10 @@ def _feeder_slot_rules(item: FeederSlot) -> None:
     unit is at are the ones its MaterialUse rows come from, 02_rules §6)."""
     errors = {}
     if item.station is not None and item.station.line_id != id_of(item, "line"):
-        errors["station"] = f"Station {item.station.code} is not on line {item.line.code if item.line else ''}."
+        errors["station"] = M("Station {station} is not on line {line}.", station=item.station.code,
+                              line=item.line.code if item.line else '')
     if item.position is not None and item.position < 1:
-        errors["position"] = "The position must be 1 or more."
+        errors["position"] = M("The position must be 1 or more.")
     if errors:
         raise fields_error(errors)
 
@@ -98,13 +99,13 @@ def _slot_mapping_rules(item: SlotMaterialMapping) -> None:
     one line per (slot, material, product, routing)."""
     errors = {}
     if item.priority is None or item.priority < 1:
-        errors["priority"] = "The priority must be 1 or more (1 = first choice)."
+        errors["priority"] = M("The priority must be 1 or more (1 = first choice).")
     if item.routing is not None and item.routing.product_id is not None:
         product_id = id_of(item, "product")
         if product_id is None:
             item.product = item.routing.product
         elif product_id != item.routing.product_id:
-            errors["routing"] = f"Routing {item.routing.code} belongs to another product."
+            errors["routing"] = M("Routing {routing} belongs to another product.", routing=item.routing.code)
     if errors:
         raise fields_error(errors)
     cls = SlotMaterialMapping
@@ -226,45 +227,47 @@ def validate_save(item: Any, *, is_new: bool, unique_checked: tuple[str, ...] = 
     _normalise(item)
     errors: dict[str, str] = input_errors(item)
     if hasattr(cls, "code") and not getattr(item, "code", None):
-        errors["code"] = inputs.message(("INPUT_INVALID_KEY", "A code is required."))
+        errors["code"] = inputs.message(("INPUT_INVALID_KEY", M("A code is required.")))
     if hasattr(cls, "name") and cls not in (MaterialLot, FeederSlot) and not getattr(item, "name", None):
-        errors["name"] = "A name is required."
+        errors["name"] = M("A name is required.")
     for column, allowed in CHOICES.get(cls, {}).items():
         value = getattr(item, column, None)
         if value not in allowed:
-            errors[column] = f"Must be one of {', '.join(allowed)}."
+            errors[column] = M("Must be one of {choices}.", choices=join(allowed))
     for rel in inspect(cls).relationships:
         if rel.direction is not MANYTOONE:
             continue
         related = getattr(item, rel.key, None)
         if related is not None and not inspect(related).persistent:
             # an unknown id in an API body: marshmallow-sqlalchemy hands over a new, empty object
-            errors[rel.key] = f"No {rel.key.replace('_', ' ')} with id {getattr(related, 'id', None)}."
+            errors[rel.key] = M("No {kind} with id {id}.", kind=rel.key.replace('_', ' '),
+                                 id=getattr(related, 'id', None))
     for ref in REQUIRED_REFS.get(cls, ()):
         if getattr(item, ref, None) is None and _fk_value(item, f"{ref}_id") is None:
-            errors[ref] = f"A {ref.replace('_', ' ')} is required."
+            errors[ref] = M("A {kind} is required.", kind=ref.replace('_', ' '))
     if isinstance(item, BomItem) and (item.qty_per is None or item.qty_per <= 0):
-        errors["qty_per"] = "The quantity per board must be greater than 0."
+        errors["qty_per"] = M("The quantity per board must be greater than 0.")
     if isinstance(item, Material) and item.msl:
         item.msl = item.msl.strip().lower()
         if item.msl not in MSL_LEVELS:
-            errors["msl"] = f"A moisture sensitivity level of J-STD-033 ({', '.join(MSL_LEVELS)}), or empty."
+            errors["msl"] = M("A moisture sensitivity level of J-STD-033 ({levels}), or empty.",
+                                 levels=join(MSL_LEVELS))
     if isinstance(item, Material):
         errors.update(paste_window_errors(item))
     if isinstance(item, MaterialLot) and not item.lot_no:
-        errors["lot_no"] = "A lot number is required."
+        errors["lot_no"] = M("A lot number is required.")
     if isinstance(item, FeederSlot) and not item.slot_code:
-        errors["slot_code"] = "A slot code is required."
+        errors["slot_code"] = M("A slot code is required.")
     if isinstance(item, Line):
         enabled = item.readiness_checks_enabled
         if enabled is None:
             item.readiness_checks_enabled = list(READINESS_ITEM_TYPES)
         elif not isinstance(enabled, list) or any(x not in READINESS_ITEM_TYPES for x in enabled):
             errors["readiness_checks_enabled"] = (
-                f"A list of readiness items among {', '.join(READINESS_ITEM_TYPES)}.")
+                M("A list of readiness items among {items}.", items=join(READINESS_ITEM_TYPES)))
         target = item.target_per_hour
         if target is not None and (isinstance(target, bool) or not isinstance(target, int) or not 0 < target <= 100_000):
-            errors["target_per_hour"] = "Boards per hour: a whole number from 1 to 100000, or empty for no target."
+            errors["target_per_hour"] = M("Boards per hour: a whole number from 1 to 100000, or empty for no target.")
     if errors:
         raise fields_error(errors)
     if cls in ENTITY_RULES:
@@ -303,7 +306,7 @@ def validate_delete(item: Any) -> None:
     """A row that other rows reference cannot be deleted: `<ENTITY>_IN_USE` (deactivate instead)."""
     cls = type(item)
     if isinstance(item, DefectCode) and item.code in SYSTEM_DEFECT_CODES:
-        raise DomainError("DEFECT_CODE_SYSTEM", f"{item.code} is recorded by the system and cannot be deleted.")
+        raise DomainError("DEFECT_CODE_SYSTEM", M("{code} is recorded by the system and cannot be deleted.", code=item.code))
     error = _in_use(cls, item.id, getattr(item, "code", None) or str(item))
     if error is not None:
         raise error
@@ -316,10 +319,12 @@ def _in_use(cls: type, item_id: Any, label: str) -> DomainError | None:
             used = session.execute(select(exists().where(column == item_id))).scalar()
             if used:
                 name = entity_name(cls)
-                hint = " Deactivate it instead." if hasattr(cls, "is_active") else ""
-                return DomainError(f"{name}_IN_USE", f"{name.replace('_', ' ').capitalize()} "
-                                   f"{label} is used by {column.table.name.replace('_', ' ')} records.{hint}",
-                                   {"referencedBy": column.table.name})
+                entity, records = name.replace('_', ' ').capitalize(), column.table.name.replace('_', ' ')
+                text = (M("{entity} {label} is used by {records} records. Deactivate it instead.",
+                          entity=entity, label=label, records=records) if hasattr(cls, "is_active")
+                        else M("{entity} {label} is used by {records} records.",
+                               entity=entity, label=label, records=records))
+                return DomainError(f"{name}_IN_USE", text, {"referencedBy": column.table.name})
     return None
 
 
@@ -407,9 +412,9 @@ def codes(cls: type, *, active_only: bool = False) -> list[str]:
 # written "Solder paste", "solder-paste" or "PASTE"). Only such a material has paste windows, in hours.
 PASTE_CATEGORIES = ("SOLDER_PASTE", "PASTE")
 PASTE_WINDOWS = {  # column: (label, most hours a plant sensibly sets)
-    "paste_min_thaw_hours": ("Minimum thaw time", 48.0),
-    "paste_max_open_hours": ("Maximum open time", 168.0),
-    "paste_max_stencil_hours": ("Maximum time on the stencil", 72.0),
+    "paste_min_thaw_hours": (M("Minimum thaw time"), 48.0),
+    "paste_max_open_hours": (M("Maximum open time"), 168.0),
+    "paste_max_stencil_hours": (M("Maximum time on the stencil"), 72.0),
 }
 
 
@@ -429,14 +434,14 @@ def paste_window_errors(material: Material) -> dict[str, str]:
         if value is None:
             continue
         if not paste:
-            errors[column] = (f"{label}: only a solder-paste material (category SOLDER_PASTE) has paste windows; "
-                              "set the category or leave it empty.")
+            errors[column] = M("{label}: only a solder-paste material (category SOLDER_PASTE) has paste windows; "
+                               "set the category or leave it empty.", label=label)
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
-            errors[column] = f"{label}: a number of hours, more than 0 and at most {most:g}."
+            errors[column] = M("{label}: a number of hours, more than 0 and at most {most}.", label=label, most=f"{most:g}")
     stencil, opened = material.paste_max_stencil_hours, material.paste_max_open_hours
     if (not errors and stencil is not None and opened is not None and stencil > opened):
-        errors["paste_max_stencil_hours"] = ("Maximum time on the stencil: at most the maximum open time "
-                                             "(the paste is open while it is on the stencil).")
+        errors["paste_max_stencil_hours"] = M("Maximum time on the stencil: at most the maximum open time "
+                                              "(the paste is open while it is on the stencil).")
     return errors
 
 

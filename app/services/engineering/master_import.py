@@ -44,6 +44,7 @@ from ..platform import audit
 from ..platform.text import N_  # the sheet titles: the console shows them translated
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M, Message, join, join_messages, term
 from ..platform.scope import require_permission
 from ..platform.uow import begin_write_transaction
 from .master_data import validate_save
@@ -239,12 +240,12 @@ def _match_sheet(label: str, headers: list[str]) -> Sheet:
     if named is not None:  # its name says which list: the unknown columns are reported against it
         return named
     raise DomainError("IMPORT_SHEET_UNKNOWN",
-                      f"{label}: which list is it? Name the sheet after one of {', '.join(s.title for s in SHEETS)}, "
-                      "or use the template's headers.", {"sheet": label, "headers": headers})
+                      M("{sheet}: which list is it? Name the sheet after one of {lists}, or use the template's headers.",
+                        sheet=label, lists=join_messages((term(s.title) for s in SHEETS), ", ")), {"sheet": label, "headers": headers})
 
 
 def _too_large(label: str) -> DomainError:
-    return DomainError("IMPORT_FILE_TOO_LARGE", f"{label}: more than {MAX_ROWS:,} rows. Split the file.",
+    return DomainError("IMPORT_FILE_TOO_LARGE", M("{sheet}: more than {rows} rows. Split the file.", sheet=label, rows=f"{MAX_ROWS:,}"),
                        {"sheet": label, "maxRows": MAX_ROWS})
 
 
@@ -264,15 +265,17 @@ def _raw(label: str, rows: Iterable[Sequence[Any]]) -> Optional[RawSheet]:
     sheet = _match_sheet(label, headers)
     unknown = [h for h in headers if h and h not in sheet.headers]
     if unknown:
-        raise DomainError("IMPORT_COLUMN_UNKNOWN", f"{label}: {', '.join(unknown)} is not a column of "
-                          f"{sheet.title} ({', '.join(sheet.headers)}).", {"sheet": label, "columns": unknown})
+        raise DomainError("IMPORT_COLUMN_UNKNOWN", M("{sheet}: {columns} is not a column of {list} ({headers}).", sheet=label,
+                            columns=join(unknown), list=term(sheet.title), headers=join(sheet.headers)), {"sheet": label, "columns": unknown})
     missing = [h for h in sheet.key if h not in headers and h not in sheet.optional_key]
     if missing:
-        raise DomainError("IMPORT_KEY_COLUMN_MISSING", f"{label}: the key column {', '.join(missing)} is missing.",
+        raise DomainError("IMPORT_KEY_COLUMN_MISSING", M("{sheet}: the key column {columns} is missing.", sheet=label,
+                                                                columns=join(missing)),
                           {"sheet": label, "columns": missing})
     duplicates = sorted({h for h in headers if h and headers.count(h) > 1})
     if duplicates:
-        raise DomainError("IMPORT_COLUMN_UNKNOWN", f"{label}: the column {', '.join(duplicates)} is there twice.",
+        raise DomainError("IMPORT_COLUMN_UNKNOWN", M("{sheet}: the column {columns} is there twice.", sheet=label,
+                                                             columns=join(duplicates)),
                           {"sheet": label, "columns": duplicates})
     data = []
     for number, cells in numbered:
@@ -281,8 +284,8 @@ def _raw(label: str, rows: Iterable[Sequence[Any]]) -> Optional[RawSheet]:
             continue
         stray = [i for i, v in enumerate(cells) if not _blank(v) and (i >= len(headers) or not headers[i])]
         if stray:
-            raise DomainError("IMPORT_COLUMN_UNKNOWN", f"{label} row {number}: a value in a column without a "
-                              "header (give the column its header, or delete it).", {"sheet": label, "row": number})
+            raise DomainError("IMPORT_COLUMN_UNKNOWN", M("{sheet} row {row}: a value in a column without a header (give the column its "
+                                "header, or delete it).", sheet=label, row=number), {"sheet": label, "row": number})
         if len(data) >= MAX_ROWS:
             raise _too_large(label)
         data.append((number, cells[:len(headers)] + [None] * (len(headers) - len(cells))))
@@ -322,28 +325,30 @@ def read_file(filename: str, content: bytes) -> list[RawSheet]:
             from openpyxl import load_workbook
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
         except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign zip
-            raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable XLSX workbook ({exc.__class__.__name__}).",
+            raise DomainError("IMPORT_FILE_UNREADABLE", M("{file}: not a readable XLSX workbook ({error}).", file=name,
+                                error=exc.__class__.__name__),
                               {"file": name}) from None
         try:
             return [raw for ws in workbook.worksheets if (raw := _raw(ws.title, _xlsx_rows(ws))) is not None]
         except DomainError:
             raise
         except Exception as exc:
-            raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable XLSX workbook ({exc.__class__.__name__}).",
+            raise DomainError("IMPORT_FILE_UNREADABLE", M("{file}: not a readable XLSX workbook ({error}).", file=name,
+                                error=exc.__class__.__name__),
                               {"file": name}) from None
         finally:
             workbook.close()
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not UTF-8 text. Save it as \"CSV UTF-8\" or as .xlsx.",
+        raise DomainError("IMPORT_FILE_UNREADABLE", M("{file}: not UTF-8 text. Save it as \"CSV UTF-8\" or as .xlsx.", file=name),
                           {"file": name}) from None
     if "\x00" in text:
-        raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a CSV file.", {"file": name})
+        raise DomainError("IMPORT_FILE_UNREADABLE", M("{file}: not a CSV file.", file=name), {"file": name})
     try:
         raw = _raw(name, _csv_rows(text))
     except csv.Error as exc:
-        raise DomainError("IMPORT_FILE_UNREADABLE", f"{name}: not a readable CSV file ({exc}).", {"file": name}) from None
+        raise DomainError("IMPORT_FILE_UNREADABLE", M("{file}: not a readable CSV file ({error}).", file=name, error=str(exc)), {"file": name}) from None
     if raw is not None:
         raw.decimal_comma = _delimiter(text) == ";"
     return [raw] if raw is not None else []
@@ -383,11 +388,12 @@ def read_files(files: list[tuple[str, bytes]]) -> Upload:
     seen: dict[str, str] = {}
     for raw in sheets:
         if raw.sheet.name in seen:
-            raise DomainError("IMPORT_SHEET_UNKNOWN", f"{raw.label} and {seen[raw.sheet.name]} are both "
-                              f"{raw.sheet.title}: keep one sheet per list.", {"sheet": raw.label})
+            raise DomainError("IMPORT_SHEET_UNKNOWN", M("{sheet} and {other} are both {list}: keep one sheet per list.", sheet=raw.label,
+                                other=seen[raw.sheet.name], list=term(raw.sheet.title)), {"sheet": raw.label})
         seen[raw.sheet.name] = raw.label
     if not any(raw.rows for raw in sheets):
-        raise DomainError("IMPORT_EMPTY", f"{', '.join(n for n, _ in names)}: no data rows under the header row.",
+        raise DomainError("IMPORT_EMPTY", M("{files}: no data rows under the header row.",
+                                                 files=join(n for n, _ in names)),
                           {"files": [n for n, _ in names]})
     order = {s.name: i for i, s in enumerate(SHEETS)}
     return Upload(sorted(sheets, key=lambda raw: order[raw.sheet.name]), names)
@@ -454,12 +460,13 @@ class _CellError(Exception):
 def _parse(column: Column, value: Any, decimal_comma: bool = False) -> Any:
     """A cell as the column's kind; None for an empty cell. _CellError when it is not of that kind."""
     if value is FORMULA:
-        raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: a formula. Copy the column and "
-                         "paste it as values (Paste special → Values), then import again.")
+        raise _CellError(column.header, "IMPORT_VALUE_INVALID", M("{column}: a formula. Copy the column and paste it as values (Paste special → Values), "
+                           "then import again.", column=column.header))
     if _blank(value):
         return None
     if isinstance(value, str) and _CONTROL.search(value):
-        raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: control characters in {value!r}.")
+        raise _CellError(column.header, "IMPORT_VALUE_INVALID", M("{column}: control characters in {value}.", column=column.header,
+                                                                   value=repr(value)))
     kind = column.kind
     if kind in (TEXT, REF, SLOT, SLOT_LINE):
         if isinstance(value, float) and value.is_integer():
@@ -478,18 +485,20 @@ def _parse(column: Column, value: Any, decimal_comma: bool = False) -> Any:
             return True
         if word in FALSE_WORDS:
             return False
-        raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: yes or no, not {value!r}.")
+        raise _CellError(column.header, "IMPORT_VALUE_INVALID", M("{column}: yes or no, not {value}.", column=column.header,
+                                                                   value=repr(value)))
     if kind in (INT, FLOAT):
         try:
             number = _number(value, decimal_comma) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number) or abs(number) > 1e12:
-            raise _CellError(column.header, "IMPORT_VALUE_INVALID", f"{column.header}: a number, not {value!r}.")
+            raise _CellError(column.header, "IMPORT_VALUE_INVALID", M("{column}: a number, not {value}.", column=column.header,
+                                                                       value=repr(value)))
         if kind == INT:
             if not number.is_integer():
                 raise _CellError(column.header, "IMPORT_VALUE_INVALID",
-                                 f"{column.header}: a whole number, not {value!r}.")
+                                 M("{column}: a whole number, not {value}.", column=column.header, value=repr(value)))
             return int(number)
         return number
     if kind == DATE:
@@ -501,7 +510,7 @@ def _parse(column: Column, value: Any, decimal_comma: bool = False) -> Any:
             return date.fromisoformat(str(value).strip()[:10])
         except ValueError:
             raise _CellError(column.header, "IMPORT_VALUE_INVALID",
-                             f"{column.header}: a date YYYY-MM-DD, not {value!r}.") from None
+                             M("{column}: a date YYYY-MM-DD, not {value}.", column=column.header, value=repr(value))) from None
     if kind == LIST:
         parts = [p.strip() for line in str(value).splitlines() for p in line.split(",")]
         return [p for p in dict.fromkeys(parts) if p]
@@ -597,12 +606,14 @@ def _resolve(column: Column, value: Any, row: dict[str, Any], refs: _References)
         found = refs.slot(line or "", value)
         if found is None:
             raise _CellError(column.header, "IMPORT_REFERENCE_NOT_FOUND",
-                             f"Slot: no feeder slot {value} on line {line or '(no line given)'}.")
+                             (M("Slot: no feeder slot {slot} on line {line}.", slot=value, line=line) if line
+                              else M("Slot: no feeder slot {slot} on line (no line given).", slot=value)))
         return found
     found = refs.code(column.ref, value)
     if found is None:
         label = column.header.lower()
-        raise _CellError(column.header, "IMPORT_REFERENCE_NOT_FOUND", f"{column.header}: no {label} {value}.")
+        raise _CellError(column.header, "IMPORT_REFERENCE_NOT_FOUND", M("{column}: no {kind} {value}.", column=column.header,
+                                                                                 kind=label, value=value))
     return found
 
 
@@ -620,7 +631,7 @@ def _rule_errors(sheet: Sheet, error: DomainError) -> list[RowError]:
     if isinstance(fields, dict) and fields:
         codes = details.get("codes") or {}  # a field that broke the input discipline: its INPUT_… code
         return [RowError(_header_of(sheet, name), codes.get(name, error.code),
-                         f"{_header_of(sheet, name) or name}: {message}")
+                         M("{field}: {problem}", field=_header_of(sheet, name) or name, problem=message))
                 for name, message in fields.items()]
     if isinstance(fields, list) and fields:
         return [RowError(_header_of(sheet, fields[0]), error.code, error.message)]
@@ -659,12 +670,13 @@ def _apply_row(raw: RawSheet, number: int, cells: list[Any], existing: dict[tupl
     key = tuple(row.get(h) for h in sheet.key)
     missing = [h for h in sheet.key if row.get(h) is None and h not in sheet.optional_key]
     if missing:
-        result.errors = [RowError(h, "VALIDATION_ERROR", f"{h}: required (it says which record the row is).")
+        result.errors = [RowError(h, "VALIDATION_ERROR", M("{column}: required (it says which record the row is).", column=h))
                          for h in missing]
         return result
     if key in seen:
         result.errors = [RowError(sheet.key[0], "IMPORT_ROW_DUPLICATE",
-                                  f"The same {sheet.title.lower()} record as row {seen[key]}.")]
+                                  M("The same {list} record as row {row}.", list=sheet.title.lower(),
+                                    row=seen[key]))]
         return result
     seen[key] = number
     values: dict[str, Any] = {}
@@ -734,15 +746,15 @@ def _flush(sheet: str, last_row: int) -> None:
     try:
         db.session.flush()
     except SQLAlchemyError as error:
-        raise _database_refused(error, f"writing {sheet} up to row {last_row}") from None
+        raise _database_refused(error, M("writing {sheet} up to row {row}", sheet=term(sheet), row=last_row)) from None
 
 
-def _database_refused(error: SQLAlchemyError, doing: str) -> DomainError:
+def _database_refused(error: SQLAlchemyError, doing: Message) -> DomainError:
     busy = isinstance(error, OperationalError)
-    why = "the database was busy (another write held it too long): try again in a quiet moment" if busy else \
-        "the database refused a row (a rule the import does not know)"
-    return DomainError("IMPORT_REFUSED", f"While {doing}, {why}: nothing was imported "
-                       f"({error.__class__.__name__}).", {"error": error.__class__.__name__})
+    why = M("the database was busy (another write held it too long): try again in a quiet moment") if busy else \
+        M("the database refused a row (a rule the import does not know)")
+    return DomainError("IMPORT_REFUSED", M("While {doing}, {why}: nothing was imported ({error}).", doing=doing, why=why,
+                                           error=error.__class__.__name__), {"error": error.__class__.__name__})
 
 
 def import_file(*, actor: Actor, filename: str, content: bytes, dry_run: bool = False) -> ImportReport:
@@ -764,7 +776,7 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
         try:
             begin_write_transaction()
         except SQLAlchemyError as error:
-            raise _database_refused(error, "starting") from None
+            raise _database_refused(error, M("starting")) from None
         refs = _References()
         for raw in upload.sheets:
             existing, seen = _existing(raw.sheet), {}
@@ -785,7 +797,7 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
             try:
                 session.commit()
             except SQLAlchemyError as error:
-                raise _database_refused(error, "committing") from None
+                raise _database_refused(error, M("committing")) from None
             report.applied = True
     except DomainError as error:
         session.rollback()
@@ -800,7 +812,7 @@ def import_upload(*, actor: Actor, upload: Upload, dry_run: bool = False,
         session.info.pop("uow_actor", None)
     if report.refused and not dry_run:
         _record_failure(actor, upload, DomainError(
-            "IMPORT_REFUSED", f"{len(report.refused)} rows refused: nothing was imported.",
+            "IMPORT_REFUSED", M("{count} rows refused: nothing was imported.", count=len(report.refused)),
             {"refused": [{"sheet": r.sheet, "row": r.row, "errors": [e.to_dict() for e in r.errors]}
                          for r in report.refused[:50]]}))
     return report

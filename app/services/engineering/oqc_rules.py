@@ -24,6 +24,7 @@ from ...models import Line, OqcSamplingRule, Product, Routing
 from ...models.quality import SAMPLING_TYPES
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M, join
 from ..platform.scope import require_permission
 from ..platform.uow import unit_of_work
 from ..platform.validation import fields_error
@@ -84,26 +85,26 @@ def check_rule_fields(rule: OqcSamplingRule) -> None:
     scope that belongs to the rule's product."""
     errors: dict[str, str] = {}
     if rule.sampling_type not in SAMPLING_TYPES:
-        errors["sampling_type"] = f"Must be one of {', '.join(SAMPLING_TYPES)}."
+        errors["sampling_type"] = M("Must be one of {choices}.", choices=join(SAMPLING_TYPES))
     value = rule.sample_value
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        errors["sample_value"] = "A number is required."
+        errors["sample_value"] = M("A number is required.")
     elif value < 0:
-        errors["sample_value"] = "The sample value must be 0 or more (0 = no OQC)."
+        errors["sample_value"] = M("The sample value must be 0 or more (0 = no OQC).")
     elif rule.sampling_type == "PERCENTAGE" and value > 100:
-        errors["sample_value"] = "A percentage is at most 100."
+        errors["sample_value"] = M("A percentage is at most 100.")
     elif rule.sampling_type == "FIXED" and float(value) != int(value):
-        errors["sample_value"] = "A fixed sample is a whole number of units."
+        errors["sample_value"] = M("A fixed sample is a whole number of units.")
     if rule.priority is None:
         rule.priority = 0
     elif isinstance(rule.priority, bool) or not isinstance(rule.priority, int):
-        errors["priority"] = "A whole number (higher wins among equally specific rules)."
+        errors["priority"] = M("A whole number (higher wins among equally specific rules).")
     if rule.is_active is None:
         rule.is_active = True
     if rule.routing is not None and rule.routing.product_id is not None:
         product_id = id_of(rule, "product")
         if product_id is not None and product_id != rule.routing.product_id:
-            errors["routing"] = f"Routing {rule.routing.code} belongs to another product."
+            errors["routing"] = M("Routing {routing} belongs to another product.", routing=rule.routing.code)
     if errors:
         raise fields_error(errors)
 
@@ -113,7 +114,9 @@ def _by_code(model, code: Optional[str], error: str, label: str):
         return None
     row = db.session.execute(select(model).where(model.code == str(code).strip())).scalar_one_or_none()
     if row is None:
-        raise DomainError(error, f"No {label} {code}.", {"field": f"{label}Code", "value": code})
+        text = {"product": M("No product {code}.", code=code), "line": M("No line {code}.", code=code),
+                "routing": M("No routing {code}.", code=code)}[label]
+        raise DomainError(error, text, {"field": f"{label}Code", "value": code})
     return row
 
 
@@ -160,7 +163,7 @@ def rule_to_dict(rule: OqcSamplingRule) -> dict[str, Any]:
 def get_rule(rule_id: int) -> OqcSamplingRule:
     rule = db.session.get(OqcSamplingRule, rule_id)
     if rule is None:
-        raise DomainError("SAMPLING_RULE_NOT_FOUND", f"No OQC sampling rule {rule_id}.", {"ruleId": rule_id})
+        raise DomainError("SAMPLING_RULE_NOT_FOUND", M("No OQC sampling rule {id}.", id=rule_id), {"ruleId": rule_id})
     return rule
 
 
@@ -190,7 +193,7 @@ def create_rule(*, actor: Actor, fields: dict[str, Any]) -> OqcSamplingRule:
     with unit_of_work(actor, "OQC_SAMPLING_RULE_CREATE", "OQC_SAMPLING_RULE", None) as uow:
         missing = {k: "required" for k in ("samplingType", "sampleValue") if fields.get(k) is None}
         if missing:
-            raise DomainError("VALIDATION_ERROR", f"{', '.join(missing)}: required.", {"fields": missing})
+            raise DomainError("VALIDATION_ERROR", M("{fields}: required.", fields=join(missing)), {"fields": missing})
         rule = OqcSamplingRule(is_active=True, priority=0)
         with db.session.no_autoflush:
             _apply(rule, fields)
@@ -210,7 +213,7 @@ def update_rule(*, actor: Actor, rule_id: int, fields: dict[str, Any]) -> OqcSam
         rule = get_rule(rule_id)
         for key in ("samplingType", "sampleValue"):
             if key in fields and fields[key] is None:
-                raise DomainError("VALIDATION_ERROR", f"{key} cannot be empty.", {"fields": {key: "required"}})
+                raise DomainError("VALIDATION_ERROR", M("{field} cannot be empty.", field=key), {"fields": {key: "required"}})
         before = rule_to_dict(rule)
         with db.session.no_autoflush:
             _apply(rule, fields)

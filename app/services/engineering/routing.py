@@ -26,6 +26,7 @@ from ...models.master import PROCESS_TYPES, STATION_TYPES
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M, join
 from ..platform.scope import require_permission
 from ..platform.sorting import Sorting
 from ..platform.uow import fetch_one, unit_of_work
@@ -41,7 +42,7 @@ OVERRIDE_FIELDS = ("station_type", "station_group_id", "allowed_station_codes", 
 def get_routing(code: str, *, lock_uow=None) -> Routing:
     """The routing (locked for `lock_uow`), or ROUTE_NOT_FOUND."""
     return fetch_one(select(Routing).where(Routing.code == code),
-                     DomainError("ROUTE_NOT_FOUND", f"No routing {code}.", {"routingCode": code}), uow=lock_uow)
+                     DomainError("ROUTE_NOT_FOUND", M("No routing {code}.", code=code), {"routingCode": code}), uow=lock_uow)
 
 
 def _station_group(code: str | None) -> Optional[StationGroup]:
@@ -49,7 +50,7 @@ def _station_group(code: str | None) -> Optional[StationGroup]:
         return None
     group = db.session.execute(select(StationGroup).where(StationGroup.code == code)).scalar_one_or_none()
     if group is None:
-        raise DomainError("STATION_GROUP_NOT_FOUND", f"No station group {code}.", {"stationGroupCode": code})
+        raise DomainError("STATION_GROUP_NOT_FOUND", M("No station group {code}.", code=code), {"stationGroupCode": code})
     return group
 
 
@@ -58,7 +59,7 @@ def _product(code: str | None) -> Optional[Product]:
         return None
     product = db.session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
     if product is None:
-        raise DomainError("PRODUCT_NOT_FOUND", f"No product {code}.", {"productCode": code})
+        raise DomainError("PRODUCT_NOT_FOUND", M("No product {code}.", code=code), {"productCode": code})
     return product
 
 
@@ -66,7 +67,7 @@ def _check_choice(value: Any, allowed: Iterable[str], field_name: str, *, option
     if value is None and optional:
         return
     if value not in allowed:
-        raise DomainError("VALIDATION_ERROR", f"{field_name} must be one of {', '.join(allowed)}.",
+        raise DomainError("VALIDATION_ERROR", M("{field} must be one of {choices}.", field=field_name, choices=join(allowed)),
                           {"fields": {field_name: f"one of {', '.join(allowed)}"}})
 
 
@@ -158,16 +159,17 @@ def build_snapshot(routing: Routing) -> tuple[dict[str, Any], list[dict[str, Any
             errors.append({"stepNo": step_no, "code": code, "message": message})
 
         if not eff.station_type:
-            err("STATION_TYPE_MISSING", f"Step {step.step_no} has no station type.")
+            err("STATION_TYPE_MISSING", M("Step {no} has no station type.", no=step.step_no))
         if eff.station_group is None and not eff.allowed_station_codes:
-            err("STATION_CONSTRAINT_MISSING", f"Step {step.step_no} has neither a station group nor allowed stations.")
+            err("STATION_CONSTRAINT_MISSING", M("Step {no} has neither a station group nor allowed stations.",
+                                                  no=step.step_no))
         for spec in eff.specs:
             if not spec.is_active:
-                err("DATA_SPEC_INACTIVE", f"Spec {spec.name} bound to step {step.step_no} is inactive.")
+                err("DATA_SPEC_INACTIVE", M("Spec {spec} bound to step {no} is inactive.", spec=spec.name, no=step.step_no))
             if spec.operation_id != step.operation_id:
                 err("DATA_SPEC_OPERATION_MISMATCH",
-                    f"Spec {spec.name} belongs to operation {spec.operation.code}, "
-                    f"step {step.step_no} is {operation.code}.")
+                    M("Spec {spec} belongs to operation {operation}, step {no} is {step_operation}.",
+                      spec=spec.name, operation=spec.operation.code, no=step.step_no, step_operation=operation.code))
         snap_steps.append({
             "stepNo": step.step_no,
             "operationCode": operation.code,
@@ -209,7 +211,7 @@ def compile_routing(*, actor: Actor, routing_code: str) -> CompileResult:
     with unit_of_work(actor, "ROUTE_COMPILE", "ROUTING", routing_code) as uow:
         routing = get_routing(routing_code, lock_uow=uow)
         if not routing.steps:
-            raise DomainError("ROUTING_EMPTY", f"Routing {routing_code} has no steps.")
+            raise DomainError("ROUTING_EMPTY", M("Routing {routing} has no steps.", routing=routing_code))
         snapshot, errors = build_snapshot(routing)
         status = "INVALID" if errors else "READY"
         latest = latest_version(routing)
@@ -248,7 +250,8 @@ def get_version(*, actor: Actor, routing_code: str, version_no: int) -> Executab
         ExecutableRouteVersion.routing_id == routing.id, ExecutableRouteVersion.version_no == version_no)
     ).scalar_one_or_none()
     if version is None:
-        raise DomainError("ROUTE_VERSION_NOT_FOUND", f"Routing {routing_code} has no version {version_no}.")
+        raise DomainError("ROUTE_VERSION_NOT_FOUND", M("Routing {routing} has no version {version}.", routing=routing_code,
+                                                               version=version_no))
     return version
 
 
@@ -308,11 +311,11 @@ class ConfigInput:
 def _validate_steps(steps: list[StepInput]) -> None:
     numbers = [s.step_no for s in steps]
     if any(n is None or n <= 0 for n in numbers):
-        raise DomainError("VALIDATION_ERROR", "Step numbers must be positive whole numbers (10, 20, 30…).",
+        raise DomainError("VALIDATION_ERROR", M("Step numbers must be positive whole numbers (10, 20, 30…)."),
                           {"fields": {"stepNo": "positive integer"}})
     duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
     if duplicates:
-        raise DomainError("ROUTING_STEP_DUPLICATE", f"Step number(s) {duplicates} appear more than once.",
+        raise DomainError("ROUTING_STEP_DUPLICATE", M("Step number(s) {numbers} appear more than once.", numbers=str(duplicates)),
                           {"stepNos": duplicates})
     for s in steps:
         _check_choice(s.station_type, STATION_TYPES, "stationType", optional=True)
@@ -366,9 +369,9 @@ def _resolve_specs(refs: list[Any], operation: Optional[Operation]) -> list[Data
             if len(found) > 1 and operation is not None:
                 found = [s for s in found if s.operation_id == operation.id] or found
         if not found:
-            raise DomainError("DATA_SPEC_NOT_FOUND", f"No data-collection spec {ref}.", {"spec": ref})
+            raise DomainError("DATA_SPEC_NOT_FOUND", M("No data-collection spec {spec}.", spec=ref), {"spec": ref})
         if len(found) > 1:
-            raise DomainError("VALIDATION_ERROR", f"Spec name {ref} exists for several operations; use its id.",
+            raise DomainError("VALIDATION_ERROR", M("Spec name {spec} exists for several operations; use its id.", spec=ref),
                               {"fields": {"dataSpecs": f"ambiguous: {ref}"}})
         if found[0] not in specs:
             specs.append(found[0])
@@ -382,7 +385,7 @@ def _apply_config(routing: Routing, item: ConfigInput) -> RouteExecutionConfig:
     if item.scope == "STEP":
         step = next((s for s in routing.steps if s.step_no == item.step_no), None)
         if step is None:
-            raise DomainError("ROUTING_STEP_NOT_FOUND", f"Routing {routing.code} has no step {item.step_no}.",
+            raise DomainError("ROUTING_STEP_NOT_FOUND", M("Routing {routing} has no step {no}.", routing=routing.code, no=item.step_no),
                               {"stepNo": item.step_no})
         db.session.flush()  # a new step needs its id for the scope key
         key = RouteExecutionConfig.key_for("STEP", step_id=step.id)
@@ -398,7 +401,7 @@ def _apply_config(routing: Routing, item: ConfigInput) -> RouteExecutionConfig:
             known = set(db.session.execute(select(Station.code).where(Station.code.in_(codes))).scalars())
             unknown = sorted(set(codes) - known)
             if unknown:
-                raise DomainError("STATION_NOT_FOUND", f"Unknown station(s): {', '.join(unknown)}.",
+                raise DomainError("STATION_NOT_FOUND", M("Unknown station(s): {stations}.", stations=join(unknown)),
                                   {"allowedStationCodes": unknown})
     cfg = next((c for c in routing.configs if c.scope_key == key), None)
     if cfg is None:
@@ -445,13 +448,13 @@ def apply_header(routing: Routing, data: RoutingInput) -> None:
         if value is not None:
             setattr(routing, attr, value)
     if not routing.name:
-        raise DomainError("VALIDATION_ERROR", "A routing needs a name.", {"fields": {"name": "required"}})
+        raise DomainError("VALIDATION_ERROR", M("A routing needs a name."), {"fields": {"name": "required"}})
     if routing.effective_from and routing.effective_to and routing.effective_to <= routing.effective_from:
-        raise DomainError("VALIDATION_ERROR", "effectiveTo must be after effectiveFrom.",
+        raise DomainError("VALIDATION_ERROR", M("effectiveTo must be after effectiveFrom."),
                           {"fields": {"effectiveTo": "after effectiveFrom"}})
     if routing.product is not None and routing.product.process_type != routing.process_type:
-        raise DomainError("VALIDATION_ERROR", f"Product {routing.product.code} is {routing.product.process_type}, "
-                          f"the routing {routing.process_type}.", {"fields": {"processType": "product's process type"}})
+        raise DomainError("VALIDATION_ERROR", M("Product {product} is {product_process}, the routing {process}.", product=routing.product.code,
+                            product_process=routing.product.process_type, process=routing.process_type), {"fields": {"processType": "product's process type"}})
 
 
 def create_routing(*, actor: Actor, data: RoutingInput) -> Routing:
@@ -460,9 +463,9 @@ def create_routing(*, actor: Actor, data: RoutingInput) -> Routing:
     with unit_of_work(actor, "ROUTING_CREATE", "ROUTING", data.code) as uow:
         code = (data.code or "").strip()
         if not code:
-            raise DomainError("VALIDATION_ERROR", "A routing needs a code.", {"fields": {"code": "required"}})
+            raise DomainError("VALIDATION_ERROR", M("A routing needs a code."), {"fields": {"code": "required"}})
         if db.session.execute(select(Routing.id).where(Routing.code == code)).first():
-            raise DomainError("ROUTING_CODE_DUPLICATE", f"Routing {code} already exists.", {"field": "code"})
+            raise DomainError("ROUTING_CODE_DUPLICATE", M("Routing {routing} already exists.", routing=code), {"field": "code"})
         _check_choice(data.process_type, PROCESS_TYPES, "processType")
         routing = Routing(code=code, name="", process_type=data.process_type, source_system="MES")
         uow.session.add(routing)
@@ -489,15 +492,15 @@ def update_routing(*, actor: Actor, data: RoutingInput) -> Routing:
                 if getattr(data, attr) is not None and getattr(data, attr) != (
                         routing.product.code if attr == "product_code" and routing.product else
                         getattr(routing, attr)):
-                    raise DomainError("ROUTE_READ_ONLY", "The product and process of an ERP routing come from ERP.")
+                    raise DomainError("ROUTE_READ_ONLY", M("The product and process of an ERP routing come from ERP."))
         apply_header(routing, data)
         if data.steps is not None:
             if routing.is_erp:
                 wanted = [(s.step_no, s.operation_code, s.station_group_code, s.station_type or None,
                            bool(s.requires_fai)) for s in sorted(data.steps, key=lambda s: s.step_no)]
                 if wanted != _steps_signature(routing):
-                    raise DomainError("ROUTE_READ_ONLY", f"Routing {routing.code} comes from ERP: its steps "
-                                      "cannot be changed in MES.")
+                    raise DomainError("ROUTE_READ_ONLY", M("Routing {routing} comes from ERP: its steps cannot be changed in MES.",
+                                        routing=routing.code))
             else:
                 apply_steps(routing, data.steps)
         if data.execution_config is not None:
@@ -523,13 +526,15 @@ def save_step(*, actor: Actor, routing_code: str, step: StepInput, original_step
     with unit_of_work(actor, action, "ROUTING", routing_code) as uow:
         routing = get_routing(routing_code, lock_uow=uow)
         if routing.is_erp:
-            raise DomainError("ROUTE_READ_ONLY", f"Routing {routing_code} comes from ERP: its steps cannot be "
-                              "changed in MES.")
+            raise DomainError("ROUTE_READ_ONLY", M("Routing {routing} comes from ERP: its steps cannot be changed in MES.",
+                                routing=routing_code))
         items = [_step_input(s) for s in routing.steps if s.step_no != original_step_no]
         if original_step_no is not None and original_step_no not in {s.step_no for s in routing.steps}:
-            raise DomainError("ROUTING_STEP_NOT_FOUND", f"Routing {routing_code} has no step {original_step_no}.")
+            raise DomainError("ROUTING_STEP_NOT_FOUND", M("Routing {routing} has no step {no}.", routing=routing_code,
+                                                                  no=original_step_no))
         if step.step_no in {i.step_no for i in items}:
-            raise DomainError("ROUTING_STEP_DUPLICATE", f"Routing {routing_code} already has step {step.step_no}.")
+            raise DomainError("ROUTING_STEP_DUPLICATE", M("Routing {routing} already has step {no}.", routing=routing_code,
+                                                                 no=step.step_no))
         if original_step_no is not None and original_step_no != step.step_no:
             existing = next(s for s in routing.steps if s.step_no == original_step_no)
             existing.step_no = step.step_no  # renumber in place: the step keeps its config
@@ -544,11 +549,11 @@ def remove_step(*, actor: Actor, routing_code: str, step_no: int) -> Routing:
     with unit_of_work(actor, "ROUTING_STEP_REMOVE", "ROUTING", routing_code) as uow:
         routing = get_routing(routing_code, lock_uow=uow)
         if routing.is_erp:
-            raise DomainError("ROUTE_READ_ONLY", f"Routing {routing_code} comes from ERP: its steps cannot be "
-                              "changed in MES.")
+            raise DomainError("ROUTE_READ_ONLY", M("Routing {routing} comes from ERP: its steps cannot be changed in MES.",
+                                routing=routing_code))
         step = next((s for s in routing.steps if s.step_no == step_no), None)
         if step is None:
-            raise DomainError("ROUTING_STEP_NOT_FOUND", f"Routing {routing_code} has no step {step_no}.")
+            raise DomainError("ROUTING_STEP_NOT_FOUND", M("Routing {routing} has no step {no}.", routing=routing_code, no=step_no))
         _delete_step(routing, step)
         uow.payload = {"stepNo": step_no}
     return routing

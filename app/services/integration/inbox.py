@@ -22,6 +22,7 @@ from ...extensions import db
 from ...models import IntegrationMessage
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.inputs import field_details
 from ..platform.uow import UnitOfWork, unit_of_work
 
@@ -79,13 +80,13 @@ def receive(*, actor: Actor, system: str, entity_type: str, action: str, payload
     transaction, so two copies arriving together apply once.
     """
     if not isinstance(payload, dict):
-        error = DomainError("VALIDATION_ERROR", "The body must be a JSON object.")
+        error = DomainError("VALIDATION_ERROR", M("The body must be a JSON object."))
         _log_alone(actor, system, entity_type, None, payload, status="FAILED", error=error)
         raise error
     try:
         data = schema.load(payload, unknown=EXCLUDE)  # extras stay in the logged payload
     except ValidationError as exc:
-        error = DomainError("VALIDATION_ERROR", "Missing or invalid fields.", field_details(exc.messages))
+        error = DomainError("VALIDATION_ERROR", M("Missing or invalid fields."), field_details(exc.messages))
         guess = payload.get("eventId") or payload.get("code") or payload.get("woNo")
         _log_alone(actor, system, entity_type, str(guess)[:128] if guess else None, payload, status="FAILED",
                    error=error)

@@ -32,6 +32,7 @@ from typing import Any, Optional
 from marshmallow import ValidationError, fields
 
 from .clock import now
+from .messages import M, join
 
 KEY_CHARS = "-_.:+#"
 _KEY = re.compile(r"^[^\W_]*$")  # letters and digits (any script), checked after removing KEY_CHARS
@@ -40,8 +41,9 @@ KEY_LENGTHS: dict[str, int] = {
     "run_no": 80, "sn": 80, "slot_code": 32, "event_id": 128, "shift_code": 16, "date_code": 32,
     "sn_prefix": 60,
 }
-KEY_LABELS = {"sn": "An SN", "wo_no": "A work order number", "run_no": "A run number", "lot_no": "A lot number",
-              "slot_code": "A slot code", "event_id": "An event id", "stencil_id": "A stencil id"}
+KEY_LABELS = {"sn": M("An SN"), "wo_no": M("A work order number"), "run_no": M("A run number"),
+              "lot_no": M("A lot number"), "slot_code": M("A slot code"), "event_id": M("An event id"),
+              "stencil_id": M("A stencil id")}
 TEXT_MAX = 2000
 NAME_MAX = 200
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -65,18 +67,19 @@ DEFAULT_EVENT_MAX_FUTURE_MINUTES = 10
 
 def key_problem(value: Any, kind: str = "code") -> Optional[tuple[str, str]]:
     """(code, message) of what is wrong with a business key (already stripped), or None."""
-    label = KEY_LABELS.get(kind, "A code")
+    label = KEY_LABELS.get(kind) or M("A code")
     if not isinstance(value, str) or not value:
-        return "INPUT_INVALID_KEY", f"{label} is required."
+        return "INPUT_INVALID_KEY", M("{label} is required.", label=label)
     limit = KEY_LENGTHS.get(kind, 64)
     if len(value) > limit:
-        return "INPUT_TOO_LONG", f"{label} has at most {limit} characters ({len(value)} given)."
+        return "INPUT_TOO_LONG", M("{label} has at most {limit} characters ({given} given).", label=label,
+                                     limit=limit, given=len(value))
     rest = value
     for char in KEY_CHARS:
         rest = rest.replace(char, "")
     if not _KEY.match(rest):
-        return "INPUT_INVALID_KEY", (f"{label} uses letters, digits and {' '.join(KEY_CHARS)} only "
-                                     "(no spaces, no /, no control characters).")
+        return "INPUT_INVALID_KEY", M("{label} uses letters, digits and {chars} only (no spaces, no /, no control "
+                                    "characters).", label=label, chars=join(KEY_CHARS, " "))
     return None
 
 
@@ -85,12 +88,13 @@ def text_problem(value: Any, limit: int = TEXT_MAX, *, single_line: bool = False
     if value is None:
         return None
     if not isinstance(value, str):
-        return "INPUT_INVALID_TEXT", "Must be text."
+        return "INPUT_INVALID_TEXT", M("Must be text.")
     if len(value) > limit:
-        return "INPUT_TOO_LONG", f"At most {limit} characters ({len(value)} given): shorten the text."
+        return "INPUT_TOO_LONG", M("At most {limit} characters ({given} given): shorten the text.", limit=limit,
+                                     given=len(value))
     if (_NAME_CONTROL if single_line else _TEXT_CONTROL).search(value):
-        return "INPUT_INVALID_TEXT", ("Contains control characters: type plain text" +
-                                      (" on one line." if single_line else " (line breaks and tabs are fine)."))
+        return "INPUT_INVALID_TEXT", (M("Contains control characters: type plain text on one line.") if single_line
+                                      else M("Contains control characters: type plain text (line breaks and tabs are fine)."))
     return None
 
 
@@ -100,11 +104,11 @@ def number_problem(value: Any, kind: str) -> Optional[tuple[str, str]]:
         return None
     low, high, whole = RANGES[kind]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "INPUT_OUT_OF_RANGE", "Must be a finite number."
+        return "INPUT_OUT_OF_RANGE", M("Must be a finite number.")
     if whole and value != int(value):
-        return "INPUT_OUT_OF_RANGE", "Must be a whole number."
+        return "INPUT_OUT_OF_RANGE", M("Must be a whole number.")
     if not low <= value <= high:
-        return "INPUT_OUT_OF_RANGE", f"Must be from {low:g} to {high:g}."
+        return "INPUT_OUT_OF_RANGE", M("Must be from {low} to {high}.", low=f"{low:g}", high=f"{high:g}")
     return None
 
 
@@ -132,25 +136,25 @@ def event_time_problem(value: Any) -> Optional[tuple[str, str]]:
     back, ahead = event_window()
     current = now()
     if value > current + ahead:
-        return "EVENT_TIME_OUT_OF_WINDOW", (f"The event time is in the future (more than {_span(ahead)} after "
-                                            "the server's time): send when the status really changed, and "
-                                            "check the sending machine's clock.")
+        return "EVENT_TIME_OUT_OF_WINDOW", M("The event time is in the future (more than {span} after the server's time): "
+                                           "send when the status really changed, and check the sending machine's "
+                                           "clock.", span=_span(ahead))
     if value < current - back:
-        return "EVENT_TIME_OUT_OF_WINDOW", (f"The event time is more than {_span(back)} in the past: send "
-                                            "current statuses only, and check the sending machine's clock.")
+        return "EVENT_TIME_OUT_OF_WINDOW", M("The event time is more than {span} in the past: send current statuses only, "
+                                           "and check the sending machine's clock.", span=_span(back))
     return None
 
 
 def _span(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds % 86400 == 0:
-        return f"{seconds // 86400} days"
-    return f"{seconds // 60} minutes"
+        return M("{n} days", n=seconds // 86400)
+    return M("{n} minutes", n=seconds // 60)
 
 
 def message(problem: tuple[str, str]) -> str:
     """A field's message: its input code first, then what to do."""
-    return f"{problem[0]}: {problem[1]}"
+    return M("{code}: {problem}", code=problem[0], problem=problem[1])
 
 
 _CODED = re.compile(r"^(INPUT_[A-Z_]+|EVENT_TIME_OUT_OF_WINDOW): ")
@@ -240,7 +244,7 @@ class Number(_Ranged, fields.Float):
         try:
             number = super()._deserialize(value, attr, data, **kwargs)
         except (OverflowError, ValueError):
-            raise ValidationError(message(("INPUT_OUT_OF_RANGE", "Must be a finite number."))) from None
+            raise ValidationError(message(("INPUT_OUT_OF_RANGE", M("Must be a finite number.")))) from None
         return self._check(number)
 
 
@@ -253,11 +257,11 @@ class Whole(_Ranged, fields.Integer):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValidationError(message(("INPUT_OUT_OF_RANGE", "Must be a finite number.")))
+            raise ValidationError(message(("INPUT_OUT_OF_RANGE", M("Must be a finite number."))))
         try:
             number = super()._deserialize(value, attr, data, **kwargs)
         except OverflowError:
-            raise ValidationError(message(("INPUT_OUT_OF_RANGE", "Must be a whole number."))) from None
+            raise ValidationError(message(("INPUT_OUT_OF_RANGE", M("Must be a whole number.")))) from None
         return self._check(number)
 
 
@@ -268,7 +272,7 @@ class EventTime(fields.AwareDateTime):
         try:
             moment = super()._deserialize(value, attr, data, **kwargs)
         except OverflowError:
-            raise ValidationError(message(("EVENT_TIME_OUT_OF_WINDOW", "Not a usable time."))) from None
+            raise ValidationError(message(("EVENT_TIME_OUT_OF_WINDOW", M("Not a usable time.")))) from None
         problem = event_time_problem(moment)
         if problem:
             raise ValidationError(message(problem))

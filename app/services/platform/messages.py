@@ -22,7 +22,7 @@ column and the template + parameters beside it (`as_json` / `from_json`), so a s
 them in the reader's language.
 
 Plain strings stay valid everywhere a Message is: whatever is not marked is shown as it is (English).
-Master-data and engineering validation messages are still plain English (app/translations/README.md).
+What is not marked yet is listed in app/translations/README.md ("Still plain English").
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from .errors import DomainError
+from .messages import M, join
 
 ORDERS = ("asc", "desc")
 
@@ -40,10 +41,10 @@ class Sorting:
         key = (sort or "").strip() or None
         direction = (order or "").strip().lower() or None
         if key is not None and key not in self.columns:
-            raise DomainError("VALIDATION_ERROR", f"sort must be one of {', '.join(self.columns)}, not {key!r}.",
+            raise DomainError("VALIDATION_ERROR", M("sort must be one of {columns}, not {key}.", columns=join(self.columns), key=repr(key)),
                               {"fields": {"sort": list(self.columns)}})
         if direction is not None and direction not in ORDERS:
-            raise DomainError("VALIDATION_ERROR", f"order must be asc or desc, not {direction!r}.",
+            raise DomainError("VALIDATION_ERROR", M("order must be asc or desc, not {order}.", order=repr(direction)),
                               {"fields": {"order": list(ORDERS)}})
         return Sort(key, direction or self.default_order)
 

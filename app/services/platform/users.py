@@ -22,7 +22,7 @@ from . import inputs
 from .actor import Actor
 from .clock import now
 from .errors import DomainError
-from .messages import M
+from .messages import M, join
 from .scope import require_permission
 from .uow import unit_of_work
 from .validation import fields_error
@@ -85,13 +85,14 @@ def create_user(*, actor: Actor, spec: UserSpec) -> MesUser:
         roles = session.execute(select(Role).where(Role.name.in_(list(spec.roles)))).scalars().all()
         missing = sorted(set(spec.roles) - {r.name for r in roles})
         if missing or not roles:
-            raise DomainError("ROLE_NOT_FOUND", f"Unknown role(s): {', '.join(missing) or '(none given)'}.",
+            raise DomainError("ROLE_NOT_FOUND", (M("Unknown role(s): {roles}.", roles=join(missing)) if missing
+                                                else M("Unknown role(s): (none given).")),
                               {"roles": missing})
         lines = session.execute(select(Line).where(Line.code.in_(list(spec.lines)))).scalars().all()
         stations = session.execute(select(Station).where(Station.code.in_(list(spec.stations)))).scalars().all()
         unknown = sorted((set(spec.lines) - {x.code for x in lines}) | (set(spec.stations) - {x.code for x in stations}))
         if unknown:
-            raise DomainError("VALIDATION_ERROR", f"Unknown line/station code(s): {', '.join(unknown)}.",
+            raise DomainError("VALIDATION_ERROR", M("Unknown line/station code(s): {codes}.", codes=join(unknown)),
                               {"fields": {"bindings": unknown}})
         user = MesUser(username=spec.username, first_name=spec.first_name or spec.username.capitalize(),
                        last_name=spec.last_name or "-", email=email, active=True,
@@ -113,16 +114,16 @@ def create_api_key(*, actor: Actor, username: str, name: str = "default",
     sm = current_app.appbuilder.sm
     prefixes = current_app.config.get("FAB_API_KEY_PREFIXES", ["sst_"])
     if raw_key is not None and not any(raw_key.startswith(p) for p in prefixes):
-        raise DomainError("VALIDATION_ERROR", f"API keys must start with {' or '.join(prefixes)}.")
+        raise DomainError("VALIDATION_ERROR", M("API keys must start with {prefixes}.", prefixes=join(prefixes, " or ")))
     raw_key = raw_key or prefixes[0] + secrets.token_urlsafe(32)
     lookup = sm._compute_lookup_hash(raw_key)
     user = find_user(username)
     if user is None:
-        raise DomainError("USER_NOT_FOUND", f"No user {username}.")
+        raise DomainError("USER_NOT_FOUND", M("No user {user}.", user=username))
     existing = db.session.execute(select(ApiKey).where(ApiKey.lookup_hash == lookup)).scalar_one_or_none()
     if existing is not None:
         if existing.user_id != user.id:
-            raise DomainError("VALIDATION_ERROR", "This key already belongs to another user.")
+            raise DomainError("VALIDATION_ERROR", M("This key already belongs to another user."))
         return {"key": raw_key, "uuid": existing.uuid, "name": existing.name, "created": False}
     user_id = user.id
     with unit_of_work(actor, "API_KEY_CREATE", "API_KEY", f"{username}:{name}") as uow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .errors import DomainError
-from .messages import M
+from .messages import M, join_messages
 from .inputs import field_details
 
 
@@ -21,5 +21,6 @@ def required_reason(reason: Optional[str], action: str) -> str:
 def fields_error(errors: dict[str, str]) -> DomainError:
     """VALIDATION_ERROR listing the fields: the one shape of a refused record (forms show each
     message on its field; a field that broke the input discipline also has its code in `codes`)."""
-    return DomainError("VALIDATION_ERROR", "Some fields are not valid: "
-                       + "; ".join(f"{k}: {v}" for k, v in errors.items()), field_details(errors))
+    problems = join_messages(M("{field}: {problem}", field=k, problem=v) for k, v in errors.items())
+    return DomainError("VALIDATION_ERROR", M("Some fields are not valid: {fields}", fields=problems),
+                       field_details(errors))

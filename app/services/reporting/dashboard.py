@@ -24,6 +24,7 @@ from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.scope import require_line, require_permission
 from ..preparation import msd
 from ..quality.spc_alarms import open_alarms_by_line
@@ -81,7 +82,7 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
     line = db.session.execute(select(Line.id, Line.code, Line.name, Line.target_per_hour)
                               .where(Line.code == line_code)).first()
     if line is None:
-        raise DomainError("LINE_NOT_FOUND", f"No line {line_code}.", {"lineCode": line_code})
+        raise DomainError("LINE_NOT_FOUND", M("No line {code}.", code=line_code), {"lineCode": line_code})
     require_line(actor, line.id, line.code)
     catalog = RunCatalog(actor, line_code=line_code, permission=None)
     shift, label = current_shift()

@@ -26,6 +26,7 @@ from sqlalchemy import Integer, cast, func
 
 from ..platform.clock import now
 from ..platform.errors import DomainError
+from ..platform.messages import M
 
 SLOT = timedelta(minutes=15)
 SLOT_SECONDS = 900
@@ -186,7 +187,7 @@ def _moment(value: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
             return _local_midnight(day + timedelta(days=1) if end else day, zone)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise DomainError("VALIDATION_ERROR", f"{field} is not an ISO date or date-time.",
+        raise DomainError("VALIDATION_ERROR", M("{field} is not an ISO date or date-time.", field=field),
                           {"fields": {field: "YYYY-MM-DD, or an ISO-8601 date-time"}}) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
@@ -214,7 +215,7 @@ def period_from(*, date_from: Optional[str] = None, date_to: Optional[str] = Non
     zone = plant_zone()
     kind = (bucket or default_bucket).strip().lower()
     if kind not in BUCKETS:
-        raise DomainError("VALIDATION_ERROR", f"bucket must be hour, shift or day, not {bucket!r}.",
+        raise DomainError("VALIDATION_ERROR", M("bucket must be hour, shift or day, not {bucket}.", bucket=repr(bucket)),
                           {"fields": {"bucket": "hour, shift or day"}})
     moment = now()
     end = _moment(date_to, "to", zone, end=True) if date_to else moment
@@ -222,11 +223,13 @@ def period_from(*, date_from: Optional[str] = None, date_to: Optional[str] = Non
              else _local_midnight(moment.astimezone(zone).date(), zone))
     start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
     if start >= end:
-        raise DomainError("REPORT_PERIOD_INVALID", f"The period starts ({_shown(start, zone)}) at or after its end "
-                          f"({_shown(end, zone)}): choose a start before the end.",
+        raise DomainError("REPORT_PERIOD_INVALID", M("The period starts ({start}) at or after its end ({end}): choose a start before the end.",
+                            start=_shown(start, zone), end=_shown(end, zone)),
                           {"from": start.isoformat(), "to": end.isoformat()})
     if end - start > timedelta(days=MAX_DAYS[kind]):
-        raise DomainError("REPORT_PERIOD_INVALID", f"{kind} buckets cover at most {MAX_DAYS[kind]} days: shorten the "
-                          f"period or choose {'day' if kind != 'day' else 'a shorter period'}.",
+        raise DomainError("REPORT_PERIOD_INVALID", (M("{kind} buckets cover at most {days} days: shorten the period or choose day.",
+                             kind=kind, days=MAX_DAYS[kind]) if kind != "day" else
+                           M("{kind} buckets cover at most {days} days: shorten the period or choose a shorter period.",
+                             kind=kind, days=MAX_DAYS[kind])),
                           {"bucket": kind, "maxDays": MAX_DAYS[kind]})
     return Period(start, end, kind, zone, tuple(plant_shifts()))

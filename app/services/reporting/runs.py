@@ -18,6 +18,7 @@ from ...models import Line, Product, Run, WorkOrder
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform.scope import in_line_scope, require_line, require_permission
 
 
@@ -66,12 +67,12 @@ class RunCatalog:
         if self.line_code:
             self.line_id = db.session.execute(select(Line.id).where(Line.code == self.line_code)).scalar()
             if self.line_id is None:
-                raise DomainError("LINE_NOT_FOUND", f"No line {self.line_code}.", {"lineCode": self.line_code})
+                raise DomainError("LINE_NOT_FOUND", M("No line {code}.", code=self.line_code), {"lineCode": self.line_code})
             require_line(actor, self.line_id, self.line_code)
         if self.product_code:
             self.product_id = db.session.execute(select(Product.id).where(Product.code == self.product_code)).scalar()
             if self.product_id is None:
-                raise DomainError("PRODUCT_NOT_FOUND", f"No product {self.product_code}.",
+                raise DomainError("PRODUCT_NOT_FOUND", M("No product {code}.", code=self.product_code),
                                   {"productCode": self.product_code})
         self._runs: dict[int, RunRef] = {}
 

@@ -26,6 +26,7 @@ from ...models import (
 from ..engineering.route_plans import plan_for
 from ..platform.actor import Actor
 from ..platform.errors import DomainError
+from ..platform.messages import M
 from ..platform import users
 from ..platform.text import N_
 from ..platform.scope import line_filter, require_permission, sees_all_lines
@@ -188,7 +189,7 @@ RUN_LISTS: dict[str, tuple[str, Callable[[RunState], bool]]] = {
 
 def run_list_title(key: str) -> str:
     if key not in RUN_LISTS:
-        raise DomainError("VALIDATION_ERROR", f"Unknown worklist {key}: open it from the home page.",
+        raise DomainError("VALIDATION_ERROR", M("Unknown worklist {key}: open it from the home page.", key=key),
                           {"fields": {"worklist": sorted(RUN_LISTS)}})
     return RUN_LISTS[key][0]
 
