@@ -107,7 +107,7 @@ def test_a_quality_refusal_answers_in_chinese(app, fresh_db, api):
     chinese = api("quality").post(f"/api/v1/inspections/{fai['id']}/items", json=item,
                                   headers=ZH).get_json()["error"]
     assert english["code"] == chinese["code"] == "FAI_NOT_INSPECTING"
-    assert chinese["message"] == f"{fai['number']} 处于“PENDING”状态：请先开始检验。"
+    assert chinese["message"] == f"{fai['number']} 处于“待处理”状态：请先开始检验。"
     english = api("quality").post("/api/v1/defects/99999/release", json={"reason": "ok"}).get_json()["error"]
     chinese = api("quality").post("/api/v1/defects/99999/release", json={"reason": "ok"}, headers=ZH).get_json()["error"]
     assert (english["message"], chinese["message"]) == ("No defect 99999.", "没有不良 99999。")

@@ -76,9 +76,9 @@ def _inspecting(uow: UnitOfWork, inspection_id: int, actor: Actor) -> Inspection
     if inspection.status != "INSPECTING":
         raise DomainError(NOT_INSPECTING[inspection.type],
                           M("{inspection} is {status}: start it first.", inspection=inspection.number,
-                            status=oqc.status_term(inspection.status)) if inspection.status == "PENDING" else
+                            status=term(inspection.status)) if inspection.status == "PENDING" else
                           M("{inspection} is {status}: it is decided and cannot change.", inspection=inspection.number,
-                            status=oqc.status_term(inspection.status)),
+                            status=term(inspection.status)),
                           {"status": inspection.status})
     return inspection
 
@@ -295,7 +295,7 @@ def sign(*, actor: Actor, inspection_id: int, password: Any = None, remark: str 
         require_line(actor, run_of(inspection).line_id)
         if inspection.type != "FAI" or inspection.status != "PASS":
             raise DomainError("FAI_NOT_PASSED", M("Inspection {id} is {type} {status}: only a PASS FAI is signed.",
-                                                id=inspection_id, type=term(inspection.type), status=oqc.status_term(inspection.status)), {"status": inspection.status})
+                                                id=inspection_id, type=term(inspection.type), status=term(inspection.status)), {"status": inspection.status})
         if inspection.signed_by:
             raise DomainError("FAI_ALREADY_SIGNED", M("{inspection} was signed by {user}.",
                                                           inspection=inspection.number, user=inspection.signed_by))
@@ -428,7 +428,7 @@ def fai_authorize_gate(uow: UnitOfWork, run: Run, plan, actor: Actor) -> None:
             M("Run {run} has no FAI yet: quality runs the FAI (trial units through the FAI step, items, PASS) before "
               "the run is authorized.", run=run.run_no) if fai is None else
             M("Run {run} has its FAI is {status}: quality runs the FAI (trial units through the FAI step, items, PASS) "
-              "before the run is authorized.", run=run.run_no, status=oqc.status_term(fai.status))),
+              "before the run is authorized.", run=run.run_no, status=term(fai.status))),
                           {"inspectionId": fai.id if fai else None})
     if not fai.signed_by:
         raise DomainError("FAI_NOT_SIGNED", M("{fai} of run {run} passed but is not signed: quality signs it first.",

@@ -34,7 +34,7 @@ from ..platform.states import is_terminal, transition
 from ..platform.uow import unit_of_work
 from ..production.units import move as move_unit
 from ..production.runs import create_rework_run, get_run, read_run, run_created
-from .oqc import latest_oqc, status_term
+from .oqc import latest_oqc
 
 MIN_REASON = 4
 
@@ -67,7 +67,7 @@ def _check(request: MrbRequest, run: Run) -> Inspection:
     oqc = latest_oqc(run.id)
     if oqc is None or oqc.status != "FAIL":
         message = (M("Run {run}'s latest OQC is {status} ({inspection}): the MRB decides on a failed OQC.",
-                     run=run.run_no, status=status_term(oqc.status), inspection=oqc.number) if oqc else
+                     run=run.run_no, status=term(oqc.status), inspection=oqc.number) if oqc else
                    M("Run {run}'s latest OQC is missing: the MRB decides on a failed OQC.", run=run.run_no))
         raise DomainError("NO_FAILED_OQC", message, {"inspectionId": oqc.id if oqc else None,
                                           "status": oqc.status if oqc else None})

@@ -47,12 +47,6 @@ def seeded_sampling(seed: int) -> Iterator[None]:
         _random = previous
 
 
-def status_term(status: str) -> str:
-    """An inspection's status inside a sentence (`term`), except PENDING: the catalogue's word for that code
-    is the slot's "waiting to be loaded", wrong for an inspection, so it stays the code."""
-    return status if status == "PENDING" else term(status)
-
-
 def latest_oqc(run_id: int) -> Optional[Inspection]:
     return db.session.execute(select(Inspection).where(Inspection.run_id == run_id, Inspection.type == "OQC")
                               .order_by(Inspection.id.desc()).limit(1)).scalar_one_or_none()
@@ -77,7 +71,7 @@ def _required(inspection: Inspection, run: Run, *, created: bool) -> CloseoutOut
     details = {"inspectionId": inspection.id, "inspectionNo": inspection.number, "sampledSns": sns, "runNo": run.run_no}
     error = DomainError("OQC_REQUIRED", M("Run {run} needs its OQC before it completes: quality inspects "
                                           "{sns} ({inspection}, {status}).", run=run.run_no, sns=join(sns),
-                                          inspection=inspection.number, status=status_term(inspection.status)), details)
+                                          inspection=inspection.number, status=term(inspection.status)), details)
     return CloseoutOutcome(False, error, details, changed=created)
 
 
