@@ -427,7 +427,7 @@ def fai_authorize_gate(uow: UnitOfWork, run: Run, plan, actor: Actor) -> None:
         raise DomainError("FAI_NOT_PASSED", (
             M("Run {run} has no FAI yet: quality runs the FAI (trial units through the FAI step, items, PASS) before "
               "the run is authorized.", run=run.run_no) if fai is None else
-            M("Run {run} has its FAI is {status}: quality runs the FAI (trial units through the FAI step, items, PASS) "
+            M("The FAI of run {run} is {status}: quality runs the FAI (trial units through the FAI step, items, PASS) "
               "before the run is authorized.", run=run.run_no, status=term(fai.status))),
                           {"inspectionId": fai.id if fai else None})
     if not fai.signed_by:
