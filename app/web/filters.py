@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from ..services.platform import audit as audit_service
-from ..services.platform.clock import now
+from ..services.platform.clock import CLOCK_SKEW, now
 from ..services.platform.errors import DomainError
 from .times import local_to_utc, plant_zone
 
@@ -29,13 +29,14 @@ def parse_datetime(value: Optional[str], field: str, *, end_of_day: bool = False
 def parse_recent_time(value: Optional[str], field: str) -> Optional[datetime]:
     """A moment a person at the line reports: an ISO date-time (as `parse_datetime`), or a plant clock time
     "HH:MM" — the latest moment with that time on the plant's clock not after now (09:30 typed at 08:00
-    is yesterday's 09:30). None when empty."""
+    is yesterday's 09:30), give or take CLOCK_SKEW: 14:05 typed at 14:03 by a clock a little fast is today's
+    14:05, not yesterday's. None when empty."""
     match = _CLOCK_TIME.match((value or "").strip())
     if not match:
         return parse_datetime(value, field)
     local_now = now().astimezone(plant_zone())
     moment = local_now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
-    if moment > local_now:
+    if moment > local_now + CLOCK_SKEW:
         moment -= timedelta(days=1)
     return moment.astimezone(timezone.utc)
 

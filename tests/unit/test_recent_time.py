@@ -16,6 +16,8 @@ NOW = datetime(2026, 12, 4, 0, 10, tzinfo=timezone.utc)  # outside an app the pl
     ("23:40", datetime(2026, 12, 3, 23, 40, tzinfo=timezone.utc)),     # just after midnight: yesterday's
     ("7:30", datetime(2026, 12, 3, 7, 30, tzinfo=timezone.utc)),
     (" 00:10 ", NOW),
+    ("00:13", datetime(2026, 12, 4, 0, 13, tzinfo=timezone.utc)),      # a clock 3 min fast: still today's
+    ("00:16", datetime(2026, 12, 3, 0, 16, tzinfo=timezone.utc)),      # beyond the 5 min skew: yesterday's
     ("2026-12-03T21:00+00:00", datetime(2026, 12, 3, 21, 0, tzinfo=timezone.utc)),
 ])
 def test_a_clock_time_is_the_latest_such_moment(typed, expected):

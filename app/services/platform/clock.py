@@ -6,11 +6,15 @@ the same function, so a row written by a service and one defaulted by the databa
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterator
 
 from ...models.base import _simulated_now
 from ...models.base import utcnow as now
+
+# how far ahead of the server's clock a time reported from the line may be (a terminal's or a scanner's clock a
+# little fast): not yet "in the future"
+CLOCK_SKEW = timedelta(minutes=5)
 
 __all__ = ["now", "simulated"]
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import FeederSlot, Material, MaterialLot, MsdEvent, Run, RunSlotExpectation
 from ..platform.actor import Actor
-from ..platform.clock import now
+from ..platform.clock import CLOCK_SKEW, now
 from ..platform.errors import DomainError
 from ..platform.messages import M, join
 from ..platform.scope import require_permission
@@ -32,7 +32,6 @@ from ..platform.inputs import EventTime, Key
 from ..platform.uow import UnitOfWork, unit_of_work
 from .exposure import MSD_EVENTS, MsdClock, floor_life, msd_clock
 
-FUTURE_SKEW = timedelta(minutes=5)  # a scanner's clock a little ahead of the server's
 
 
 def warn_before() -> timedelta:
@@ -84,7 +83,7 @@ def _check_event(kind: Any, moment: datetime, label_hours: Any) -> str:
     if kind not in MSD_EVENTS:
         raise DomainError("VALIDATION_ERROR", M("kind must be one of {kinds}.", kinds=join(MSD_EVENTS)),
                           {"fields": {"kind": list(MSD_EVENTS)}})
-    if moment > now() + FUTURE_SKEW:
+    if moment > now() + CLOCK_SKEW:
         raise DomainError("VALIDATION_ERROR", M("The event's time is in the future."), {"fields": {"at": "not in the future"}})
     if label_hours is not None and (isinstance(label_hours, bool) or not isinstance(label_hours, (int, float))
                                     or not 0 < label_hours <= 8760):

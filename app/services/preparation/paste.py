@@ -32,7 +32,7 @@ from ...models import Line, LineSolderPaste, Material, MaterialLot
 from ..engineering.master_data import is_solder_paste
 from ..integration.inbox import InboundResult, receive
 from ..platform.actor import Actor
-from ..platform.clock import now
+from ..platform.clock import CLOCK_SKEW, now
 from ..platform.errors import DomainError
 from ..platform.inputs import EventTime, Key
 from ..platform.messages import M, Message, join
@@ -41,7 +41,6 @@ from ..platform.uow import UnitOfWork, unit_of_work
 from .exposure import PasteClock, PasteWindows, paste_clock
 
 PASTE_EVENTS = ("THAW_START", "OPENED", "ON_STENCIL")
-FUTURE_SKEW = timedelta(minutes=5)  # a terminal's clock a little ahead of the server's
 _COLUMNS = {"THAW_START": "thaw_started_at", "OPENED": "opened_at", "ON_STENCIL": "on_stencil_at"}
 
 
@@ -206,7 +205,7 @@ def record_time(*, actor: Actor, line_code: str, lot_no: str, kind: str, at: Opt
     require_permission(actor, "line_consumables:bind")
     moment = at or now()
     kind = _check_kind(kind)
-    if moment > now() + FUTURE_SKEW:
+    if moment > now() + CLOCK_SKEW:
         raise DomainError("VALIDATION_ERROR", M("The time is in the future."), {"fields": {"at": "not in the future"}})
     lot_no = (lot_no or "").strip()
     with unit_of_work(actor, "SOLDER_PASTE_TIME", "LINE", line_code,
