@@ -94,3 +94,20 @@ def test_an_xbar_subgroup_is_judged_once_it_is_complete_and_keeps_its_values():
     assert newest_points("XBAR_R", 3, [(1, 1.0), (2, 2.0)], 3, 6.0) == [3.0]
     # a subgroup left incomplete (the chart changed) is skipped, the later ones keep their numbering
     assert newest_points("XBAR_R", 2, [(2, 5.0), (3, 1.0)], 4, 3.0) == [2.0]
+
+
+def test_the_chart_groups_numbered_values_as_the_trackout_judged_them_across_a_gap():
+    """Values stored while the chart was not armed have no number; numbering then resumes, so one X̄ subgroup
+    (n=5: numbers 6-10) can hold values from before and after such a gap. The chart groups it as the TrackOut
+    did (spc._subgroups), not into two incomplete halves."""
+    from types import SimpleNamespace
+
+    from app.services.quality.spc import _subgroups
+
+    def rows(*seqs):
+        return [SimpleNamespace(spc_seq=seq, n=i) for i, seq in enumerate(seqs)]
+
+    series = rows(1, 2, 3, 4, 5, 6, 7, None, None, None, None, None, 8, 9, 10, 11)
+    groups = _subgroups(series, 5)
+    assert [[r.spc_seq for r in g] for g in groups] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [None] * 5]
+    assert [[r.spc_seq for r in g] for g in _subgroups(rows(None, None, 1, 2), 2)] == [[None, None], [1, 2]]

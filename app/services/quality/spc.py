@@ -222,18 +222,28 @@ def chart(*, actor: Actor, spec_id: int, date_from: Optional[datetime] = None,
 
 
 def _subgroups(rows: list, size: int) -> list[list]:
-    """The complete subgroups of the rows read (module docstring): numbered values by their number,
-    unnumbered ones consecutively."""
+    """The complete subgroups of the rows read (module docstring): numbered values by their number —
+    whatever unnumbered rows lie between them (values stored while the chart was not armed), so a subgroup
+    is the one the TrackOut judged — unnumbered ones consecutively. A subgroup stands where its first
+    value does."""
     if size == 1:
         return [[row] for row in rows]
-    groups, chunk, chunk_key = [], [], None
+    groups, chunk, keyed = [], [], {}
     for row in rows:
-        key = (row.spc_seq - 1) // size if row.spc_seq is not None else None
-        if chunk and (key != chunk_key or (key is None and len(chunk) == size)):
+        if row.spc_seq is None:
+            chunk.append(row)
+            if len(chunk) == size:
+                groups.append(chunk)
+                chunk = []
+            continue
+        if chunk:  # a numbered value ends a run of unnumbered ones (incomplete: dropped below)
             groups.append(chunk)
             chunk = []
-        chunk.append(row)
-        chunk_key = key
+        key = (row.spc_seq - 1) // size
+        if key not in keyed:
+            keyed[key] = []
+            groups.append(keyed[key])
+        keyed[key].append(row)
     if chunk:
         groups.append(chunk)
     return [group for group in groups if len(group) == size]
