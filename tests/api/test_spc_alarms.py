@@ -105,9 +105,9 @@ def test_a_holding_chart_holds_the_unit_and_quality_acknowledges(api, app):
     out = pass_step(api, run_no, sn, 10, data=[{"spec": SPEC, "value": round(baseline["ucl"] + 0.2, 3)}])
     assert out["result"] == "PASS" and out["unit"]["status"] == "ON_HOLD" and out["heldBy"] == "SPC_ALARM"
     assert out["unit"]["currentStepNo"] == 20 and [a["rule"] for a in out["spcAlarms"]] == [1]
-    defect = _sql(app, "SELECT d.id, d.code, d.status, p.type FROM defect d JOIN disposition p ON p.defect_id = d.id "
-                       "JOIN unit u ON u.id = d.unit_id WHERE u.sn = :sn", sn=sn)
-    assert [tuple(row[1:]) for row in defect] == [("SPC_ALARM", "DISPOSITIONED", "HOLD")]
+    defect = _sql(app, "SELECT d.id, d.code, d.status, p.type, p.decided_by FROM defect d "
+                       "JOIN disposition p ON p.defect_id = d.id JOIN unit u ON u.id = d.unit_id WHERE u.sn = :sn", sn=sn)
+    assert [tuple(row[1:]) for row in defect] == [("SPC_ALARM", "DISPOSITIONED", "HOLD", "SYSTEM")]  # the chart's hold
     refused = api("operator").post("/api/v1/stations/ST-SPI-01/track-in", json={"sn": sn, "runNo": run_no})
     assert refused.get_json()["error"]["code"] == "UNIT_ON_HOLD"
 

@@ -29,7 +29,7 @@ from sqlalchemy import String, bindparam, cast, func, insert, select
 from ...extensions import db
 from ...models import DataCollectionSpec, DataValue, Defect, Disposition, Line, Operation, Run, Track, Unit
 from ...models.spc import SPC_ALARM_STATUSES, SpcAlarm, SpcChart
-from ..platform.actor import Actor
+from ..platform.actor import SYSTEM, Actor
 from ..platform.clock import now
 from ..platform.errors import DomainError
 from ..platform.messages import M
@@ -129,7 +129,8 @@ def evaluate_at_track_out(uow, scan, values: list) -> None:
 
 def _hold(uow, scan, holding: list[dict[str, Any]], at) -> None:
     """The unit goes ON_HOLD (execution._move_unit reads `scan.hold_by`) with a defect SPC_ALARM dispositioned
-    HOLD: Defects & Disposition releases it, with a reason, like any held unit."""
+    HOLD: Defects & Disposition releases it, with a reason, like any held unit. The hold is the chart's
+    decision, not the operator's: it is recorded as decided by SYSTEM (the TrackOut's audit names the operator)."""
     what = "; ".join(f"{a['spec'].name} rule {a['rule']} ({spc_math.RUN_RULES[a['rule']].text})" for a in holding)
     scan.hold_by = SPC_HOLD_DEFECT
     defect_id = uow.execute(INSERT_DEFECT, {
@@ -137,7 +138,7 @@ def _hold(uow, scan, holding: list[dict[str, Any]], at) -> None:
         "location": None, "description": f"SPC alarm: {what}", "qty": 1, "status": "DISPOSITIONED",
         "source": "SPC", "created_at": at, "updated_at": at}).inserted_primary_key[0]
     uow.execute(INSERT_DISPOSITION, {"defect_id": defect_id, "type": "HOLD", "reason": f"SPC alarm: {what}",
-                                     "to_step_no": None, "decided_by": scan.actor.username, "decided_at": at})
+                                     "to_step_no": None, "decided_by": SYSTEM.username, "decided_at": at})
     uow.audit("UNIT_HOLD", "UNIT", scan.unit.sn, payload={"by": SPC_HOLD_DEFECT, "defectId": defect_id},
               diff={"before": {"status": "IN_STATION"}, "after": {"status": "ON_HOLD"}})
 
