@@ -109,7 +109,8 @@ class BoardApi(MesBaseApi):
     def board(self, line_code, actor):
         """A line board: the runs in progress, output against plan this shift (per hour), boards per
         station this shift and in the stations now, the last FAILs, open holds, and the loaded
-        moisture-sensitive reels close to or past their floor life (msdReels).
+        moisture-sensitive reels close to or past their floor life (msdReels), the newest 20 open SPC alarms of
+        the line (spcAlarms) and how many are open (spcAlarmCount).
         ---
         get:
           parameters:

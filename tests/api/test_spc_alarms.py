@@ -193,6 +193,7 @@ def test_run_detail_and_the_line_board_show_the_open_alarms(api, app, client):
     alarm_id = _sql(app, "SELECT id FROM spc_alarm")[0][0]
     board = ok_data(api("manager").get("/api/v1/boards/LINE-SMT-A"))
     assert [(a["id"], a["sn"], a["rule"]) for a in board["spcAlarms"]] == [(alarm_id, sn, 1)]
+    assert board["spcAlarmCount"] == 1
     assert ok_data(api("manager").get("/api/v1/boards/LINE-DIP-A"))["spcAlarms"] == []
     console_login(client, "leader")
     page = client.get(f"/runs/{run_no}").get_data(as_text=True)

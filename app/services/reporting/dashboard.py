@@ -75,6 +75,9 @@ def current_shift() -> tuple[Period, str]:
     return Period(bucket.start.astimezone(timezone.utc), end.astimezone(timezone.utc), "hour", zone, shifts), bucket.label
 
 
+BOARD_SPC_ALARMS = 20  # the newest open SPC alarms the board lists; its count shows them all
+
+
 def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
     """The board of one line (`reports:board` or `reports:read`; the line in the actor's scope)."""
     if not actor.can("reports:read"):
@@ -96,6 +99,7 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
     counts = unit_counts(Unit.run_id, [r.id for r in active])
     for r, ref in zip(runs, active):
         r.update(tally(counts.get(ref.id, {})))
+    spc_alarms = open_alarms_by_line([line.id]).get(line.id, [])  # newest first (at most 200 read)
     return {
         "line": {"code": line.code, "name": line.name, "targetPerHour": line.target_per_hour},
         "shift": {"label": label, "start": shift.start.isoformat(), "end": shift.end.isoformat()},
@@ -110,7 +114,7 @@ def line_board(*, actor: Actor, line_code: str) -> dict[str, Any]:
         "lastFails": _last_fails(catalog, at - timedelta(hours=12)),
         "holds": open_holds(catalog),
         "msdReels": msd.line_reel_alerts(line.id, at),  # spent or close to it (issue 18)
-        "spcAlarms": open_alarms_by_line([line.id]).get(line.id, [])[:20],
+        "spcAlarms": spc_alarms[:BOARD_SPC_ALARMS], "spcAlarmCount": len(spc_alarms),
     }
 
 

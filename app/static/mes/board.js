@@ -75,8 +75,9 @@
     rows("board-spc", spc, function (a) {
       return [time(a.raisedAt), a.specName, { text: "R" + a.rule, cls: "board-fail" }, a.sn];
     });
-    el("board-spc-count").textContent = num(spc.length);
-    el("board-spc-count").classList.toggle("board-alert", spc.length > 0);
+    var spcCount = data.spcAlarmCount == null ? spc.length : data.spcAlarmCount;  // the rows are the newest 20
+    el("board-spc-count").textContent = num(spcCount);
+    el("board-spc-count").classList.toggle("board-alert", spcCount > 0);
     drawChart(out.perHour);
     text("board-updated", time(new Date().toISOString(), true));
     body.dataset.loaded = "1";
