@@ -3,6 +3,7 @@ sees the chart drawn with the points where rule 1 fired marked, and follows such
 trace; then opens Quality → SPC Alarms and acknowledges the alarm with a reason. Screenshots
 tests/artifacts/spc-chart.png and spc-alarms.png."""
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -44,7 +45,7 @@ def shifted_board(server) -> str:
 
 
 def test_quality_follows_an_spc_alarm_point_to_its_board(browser, spc_server):
-    base, wait = spc_server.url, WebDriverWait(browser, 20)
+    base, wait = spc_server.url, WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException])
     shifted = shifted_board(spc_server)
 
     browser.set_window_size(1366, 1000)
@@ -64,7 +65,7 @@ def test_quality_follows_an_spc_alarm_point_to_its_board(browser, spc_server):
 
 
 def test_quality_acknowledges_an_spc_alarm_with_a_reason(browser, spc_server):
-    base, wait = spc_server.url, WebDriverWait(browser, 20)
+    base, wait = spc_server.url, WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException])
     shifted = shifted_board(spc_server)
     browser.set_window_size(1366, 1000)
     sign_in(browser, base, "quality")
