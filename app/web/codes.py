@@ -4,7 +4,8 @@ and sent over the API; only its label on a screen is translated. Marked here wit
 `make translations-extract` puts them in the catalogue (a code not listed shows as it is).
 
 Run statuses and Run Detail's phase names are marked in app/views/production.py (RUN_DETAIL_WORDS),
-the terminals' statuses in app/web/i18n.py (JS_MESSAGES)."""
+the terminals' statuses in app/web/i18n.py (JS_MESSAGES). The same words name a status inside a service's
+sentence (services/platform/messages.py `term`)."""
 from __future__ import annotations
 
 from flask_babel import gettext, pgettext
@@ -17,6 +18,7 @@ WORK_ORDER_STATUSES = (N_("RECEIVED"), N_("RELEASED"), N_("IN_PROGRESS"), N_("CO
 SOURCES = (N_("MANUAL"), N_("ERP"), N_("MES"), N_("AUTO"))
 UNIT_STATUSES = (N_("QUEUED"), N_("IN_STATION"), N_("OUT_FAILED"), N_("DONE"), N_("SCRAPPED"), N_("ON_HOLD"))
 READINESS_STATUSES = (N_("PASSED"), N_("FAILED"), N_("WAIVED"))
+INSPECTION_STATUSES = (N_("PENDING"), N_("INSPECTING"), N_("CANCELLED"))
 ROUTING_VERSION_STATUSES = (N_("READY"), N_("INVALID"))
 AUDIT_STATUSES = (N_("SUCCESS"),)
 ACTOR_TYPES = (N_("USER"), N_("SYSTEM"), N_("INTEGRATION"))

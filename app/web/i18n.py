@@ -226,22 +226,6 @@ JS_MESSAGES = (
 )
 
 
-# Flask-AppBuilder's own words that its Chinese catalogue lacks (the list rows' Add / Edit / Delete
-# buttons' screen-reader labels): translated in ours, which is merged after FAB's
-FAB_WORDS = (N_("Add"), N_("Edit"), N_("Delete"))
-
-# Status and readiness item codes that the services' sentences name (services/platform/messages.py `term`:
-# "Run {run} is {status}", "FORMAL check failed: LOADING"), beyond the ones the terminals list above: a
-# language shows its word for them.
-STATUS_WORDS = (
-    N_("ROUTE"), N_("EQUIPMENT"), N_("MATERIAL"), N_("STENCIL"), N_("SOLDER_PASTE"), N_("LOADING"),
-    N_("DONE"), N_("PASSED"), N_("FAILED"), N_("WAIVED"), N_("RELEASED"), N_("RECEIVED"), N_("READY"),
-    N_("NOT_READY"), N_("INVALID"), N_("COMPLIANT"), N_("NON_COMPLIANT"), N_("EXPIRED"), N_("DOWN"),
-    N_("MAINTENANCE"), N_("NORMAL"), N_("OUT_FAILED"), N_("IN_STATION"), N_("QUEUED"), N_("SCRAPPED"),
-    N_("CANCELLED"), N_("INSPECTING"),
-)
-
-
 def languages() -> dict:
     return current_app.config["LANGUAGES"]
 
